@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import type { Decider, DomainEvent } from '../domain/shared/decider';
+import type { CommandMeta } from '../domain/shared/command-meta';
+import {
+  WrongExpectedRevisionError,
+  type EventStore,
+  type NewEvent,
+} from '../event-store/event-store.port';
+import type { Logger } from '../logging/logger';
+import { schemaVersionOf } from './event-schema-versions';
+
+/** What a command produced. */
+export interface CommandOutcome {
+  /** Global position of the last appended event; null when the decision produced no events. */
+  position: number | null;
+  /** The events appended, in order (type and data). */
+  events: DomainEvent[];
+}
+
+export const NO_EVENTS: CommandOutcome = Object.freeze({ position: null, events: [] }) as CommandOutcome;
+
+interface CachedState {
+  state: unknown;
+  /** Revision of the last event folded into state; -1 for an empty stream. */
+  revision: number;
+}
+
+/**
+ * Runs a command against one stream: load (from a small cache plus the stream's new events),
+ * decide (pure), append with the expected revision, and retry on a concurrency conflict.
+ * Every command handler goes through here, so they stay three lines long.
+ */
+export class CommandRunner {
+  private readonly cache = new Map<string, CachedState>();
+  private readonly cacheLimit = 10_000;
+  static readonly MAX_ATTEMPTS = 8;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly logger: Logger,
+  ) {}
+
+  async run<S, C, E extends DomainEvent>(
+    stream: string,
+    decider: Decider<S, C, E> & { readonly name?: string },
+    command: C,
+    meta: CommandMeta,
+  ): Promise<CommandOutcome & { state: S }> {
+    const key = `${decider.name ?? ''}|${stream}`;
+    for (let attempt = 1; ; attempt++) {
+      const { state, revision } = await this.load(key, stream, decider);
+      const events = decider.decide(command, state);
+      if (events.length === 0) return { ...NO_EVENTS, state };
+      const newEvents: NewEvent[] = events.map((e) => ({
+        id: randomUUID(),
+        type: e.type,
+        data: e.data,
+        metadata: {
+          actor: meta.actor,
+          correlationId: meta.correlationId,
+          causationId: meta.causationId,
+          timestamp: meta.timestamp,
+          schemaVersion: schemaVersionOf(e.type),
+        },
+      }));
+      try {
+        const result = await this.store.append(stream, newEvents, revision < 0 ? 'no_stream' : revision);
+        let next = state;
+        for (const e of events) next = decider.evolve(next, e);
+        this.remember(key, { state: next, revision: result.revision });
+        return { position: result.position, events, state: next };
+      } catch (error) {
+        if (!(error instanceof WrongExpectedRevisionError) || attempt >= CommandRunner.MAX_ATTEMPTS) throw error;
+        this.logger.debug('concurrency conflict, retrying', { stream, attempt });
+        this.cache.delete(key);
+      }
+    }
+  }
+
+  /** Appends facts that need no decision (boot progress, plugin events): expected revision any. */
+  async record(stream: string, events: DomainEvent[], meta: CommandMeta): Promise<CommandOutcome> {
+    if (events.length === 0) return NO_EVENTS;
+    const result = await this.store.append(
+      stream,
+      events.map((e) => ({
+        id: randomUUID(),
+        type: e.type,
+        data: e.data,
+        metadata: { ...meta, schemaVersion: schemaVersionOf(e.type) },
+      })),
+      'any',
+    );
+    return { position: result.position, events };
+  }
+
+  /** Current state of a stream (for handlers that must look before they decide). */
+  async load<S, C, E extends DomainEvent>(
+    key: string,
+    stream: string,
+    decider: Decider<S, C, E>,
+  ): Promise<{ state: S; revision: number }> {
+    const cached = this.cache.get(key);
+    let state = (cached ? cached.state : decider.initialState()) as S;
+    let revision = cached ? cached.revision : -1;
+    const fresh = await this.store.readStream(stream, { fromRevision: revision + 1 });
+    for (const event of fresh) {
+      state = decider.evolve(state, event);
+      revision = event.revision;
+    }
+    if (fresh.length > 0) this.remember(key, { state, revision });
+    return { state, revision };
+  }
+
+  private remember(key: string, entry: CachedState): void {
+    this.cache.delete(key);
+    this.cache.set(key, entry);
+    if (this.cache.size > this.cacheLimit) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+  }
+}

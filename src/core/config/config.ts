@@ -1,0 +1,111 @@
+import { isIPv4 } from 'node:net';
+import * as path from 'node:path';
+import { LOG_LEVELS, type LogLevel } from '../logging/logger';
+
+/**
+ * bramble's process configuration: environment variables with the `BRAMBLE_` prefix, validated
+ * once at start. An error names the key. Everything an admin changes at run time lives in the
+ * settings stream instead (see domain/settings).
+ */
+export interface BrambleConfig {
+  dataDir: string;
+  httpHost: string;
+  httpPort: number;
+  /** `sqlite` (default, `<dataDir>/events.db`) or a `kurrentdb://` connection string. */
+  eventStore: { kind: 'sqlite'; file: string } | { kind: 'kurrentdb'; connectionString: string };
+  /** When set, this token is an admin token (compared by hash; never logged). */
+  adminToken: string | null;
+  /** Module specifiers of third-party plugins, loaded with require(). */
+  plugins: string[];
+  /** Pins the `interface` setting. */
+  interface: string | null;
+  /** Pins the `serverIp` setting. */
+  serverIp: string | null;
+  logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    problem: string,
+  ) {
+    super(`config: ${key}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** One row per variable: the README's configuration table is generated from the same facts. */
+export const CONFIG_KEYS = [
+  'BRAMBLE_DATA_DIR',
+  'BRAMBLE_HTTP_HOST',
+  'BRAMBLE_HTTP_PORT',
+  'BRAMBLE_EVENT_STORE',
+  'BRAMBLE_ADMIN_TOKEN',
+  'BRAMBLE_PLUGINS',
+  'BRAMBLE_INTERFACE',
+  'BRAMBLE_SERVER_IP',
+  'BRAMBLE_LOG_LEVEL',
+] as const;
+
+/** Parses and validates the environment. Throws ConfigError naming the first bad key. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): BrambleConfig {
+  const get = (key: string): string | undefined => {
+    const v = env[key];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+
+  const known = new Set<string>(CONFIG_KEYS);
+  for (const key of Object.keys(env)) {
+    if (key.startsWith('BRAMBLE_') && !known.has(key) && !key.startsWith('BRAMBLE_TEST_')) {
+      throw new ConfigError(key, `unknown variable (known: ${CONFIG_KEYS.join(', ')})`);
+    }
+  }
+
+  const dataDir = path.resolve(cwd, get('BRAMBLE_DATA_DIR') ?? './data');
+
+  const httpHost = get('BRAMBLE_HTTP_HOST') ?? '127.0.0.1';
+  if (!/^[A-Za-z0-9.:_-]+$/.test(httpHost)) throw new ConfigError('BRAMBLE_HTTP_HOST', 'not a host name or address');
+
+  const portText = get('BRAMBLE_HTTP_PORT') ?? '3000';
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
+    throw new ConfigError('BRAMBLE_HTTP_PORT', `not a port number (0-65535): ${portText}`);
+  }
+  const httpPort = Number(portText);
+
+  const storeText = get('BRAMBLE_EVENT_STORE') ?? 'sqlite';
+  let eventStore: BrambleConfig['eventStore'];
+  if (storeText === 'sqlite') {
+    eventStore = { kind: 'sqlite', file: path.join(dataDir, 'events.db') };
+  } else if (/^(kurrentdb|kurrentdb\+discover|esdb|esdb\+discover):\/\//.test(storeText)) {
+    eventStore = { kind: 'kurrentdb', connectionString: storeText };
+  } else {
+    throw new ConfigError('BRAMBLE_EVENT_STORE', 'expected "sqlite" or a kurrentdb:// connection string');
+  }
+
+  const adminToken = get('BRAMBLE_ADMIN_TOKEN') ?? null;
+  if (adminToken !== null && adminToken.length < 16) {
+    throw new ConfigError('BRAMBLE_ADMIN_TOKEN', 'must be at least 16 characters');
+  }
+
+  const plugins = (get('BRAMBLE_PLUGINS') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+  const iface = get('BRAMBLE_INTERFACE') ?? null;
+  if (iface !== null && !/^[A-Za-z0-9_.:-]{1,15}$/.test(iface)) {
+    throw new ConfigError('BRAMBLE_INTERFACE', `not an interface name: ${iface}`);
+  }
+
+  const serverIp = get('BRAMBLE_SERVER_IP') ?? null;
+  if (serverIp !== null && !isIPv4(serverIp)) throw new ConfigError('BRAMBLE_SERVER_IP', `not an IPv4 address: ${serverIp}`);
+
+  const logLevel = (get('BRAMBLE_LOG_LEVEL') ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('BRAMBLE_LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+
+  return { dataDir, httpHost, httpPort, eventStore, adminToken, plugins, interface: iface, serverIp, logLevel };
+}
+
+export const BRAMBLE_CONFIG = Symbol('BRAMBLE_CONFIG');

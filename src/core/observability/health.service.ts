@@ -1,0 +1,49 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { EVENT_STORE, type EventStore } from '../event-store/event-store.port';
+import { PluginRegistry } from '../plugin-api/plugin-registry';
+import type { PluginHealth } from '../plugin-api/plugin';
+import { ProjectionEngine } from '../projections/projection-engine';
+
+export interface HealthReport {
+  /** ok: everything up; degraded: serving, some plugin down or degraded; down: the core cannot serve. */
+  status: 'ok' | 'degraded' | 'down';
+  eventStore: { status: 'up' | 'down'; headPosition: number | null; detail?: string };
+  projections: { caughtUp: boolean; position: number; lag: number | null };
+  plugins: Record<string, PluginHealth & { state: string; source: string }>;
+  uptimeSeconds: number;
+}
+
+/** What `/health` and the GraphQL `health` query report, plugins included. */
+@Injectable()
+export class HealthService {
+  private readonly started = Date.now();
+
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly engine: ProjectionEngine,
+    private readonly plugins: PluginRegistry,
+  ) {}
+
+  async report(): Promise<HealthReport> {
+    let eventStore: HealthReport['eventStore'];
+    let lag: number | null = null;
+    try {
+      const head = await this.store.headPosition();
+      lag = Math.max(0, head - (this.engine.checkpoint ?? 0));
+      eventStore = { status: 'up', headPosition: head };
+    } catch (error) {
+      eventStore = { status: 'down', headPosition: null, detail: (error as Error).message };
+    }
+    if (lag !== null) void this.engine.lag().catch(() => undefined);
+    const plugins = this.plugins.health();
+    const core = eventStore.status === 'up' && this.engine.isCaughtUp;
+    const allUp = Object.values(plugins).every((p) => p.status === 'up');
+    return {
+      status: !core ? 'down' : allUp ? 'ok' : 'degraded',
+      eventStore,
+      projections: { caughtUp: this.engine.isCaughtUp, position: this.engine.checkpoint ?? 0, lag },
+      plugins,
+      uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
+    };
+  }
+}

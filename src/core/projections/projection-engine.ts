@@ -1,0 +1,313 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { Subject } from 'rxjs';
+import type { EventStore, RecordedEvent, Subscription } from '../event-store/event-store.port';
+import type { Logger } from '../logging/logger';
+import type { Metrics } from '../observability/metrics';
+import {
+  CORE_PROJECTIONS,
+  READ_MODEL_VERSION,
+  ProjectionSet,
+  deserializeReadModels,
+  emptyReadModels,
+  serializeReadModels,
+  type SerializedReadModels,
+} from './core-projections';
+import type { ReadModelState } from './read-models';
+
+interface SnapshotFile {
+  version: number;
+  /** Id of the store's first event: a snapshot taken of another store is never used. */
+  storeFingerprint: string | null;
+  checkpoint: number | null;
+  takenAt: string;
+  state: SerializedReadModels;
+}
+
+export interface ProjectionEngineOptions {
+  /** Where read models and their checkpoint are persisted; null keeps them in memory only. */
+  snapshotFile: string | null;
+  /** Write a snapshot after this many applied events... */
+  snapshotEveryEvents?: number;
+  /** ...or this long after the first unsaved event. */
+  snapshotIntervalMs?: number;
+}
+
+/**
+ * Builds the core read models from the event store: loads the last snapshot (state plus the
+ * checkpoint it was taken at), then follows a catch-up subscription from that checkpoint. So a
+ * restart replays only what was appended since the snapshot, not the world.
+ *
+ * After the read models have caught up, every new event is also published on `live$` (after it
+ * is applied, so a subscriber that reads the read models sees the event's effect).
+ */
+export class ProjectionEngine {
+  state: ReadModelState = emptyReadModels();
+  private checkpointValue: number | undefined;
+  private subscription: Subscription | null = null;
+  private readonly projections = new ProjectionSet(CORE_PROJECTIONS);
+  private readonly knownTypes: Set<string>;
+  private readonly warnedTypes = new Set<string>();
+  private readonly waiters: { position: number; resolve: () => void }[] = [];
+  private unsaved = 0;
+  private snapshotTimer: NodeJS.Timeout | null = null;
+  private snapshotting: Promise<void> | null = null;
+  private fingerprint: string | null = null;
+  private caughtUp = false;
+  private rebuilding: Promise<{ events: number; ms: number }> | null = null;
+  readonly live$ = new Subject<RecordedEvent>();
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics | null,
+    knownTypes: Iterable<string>,
+    private readonly options: ProjectionEngineOptions,
+  ) {
+    this.knownTypes = new Set(knownTypes);
+  }
+
+  get checkpoint(): number | undefined {
+    return this.checkpointValue;
+  }
+
+  get isCaughtUp(): boolean {
+    return this.caughtUp;
+  }
+
+  /** Adds event types that are known but not projected here (plugins' own events). */
+  registerKnownTypes(types: Iterable<string>): void {
+    for (const t of types) this.knownTypes.add(t);
+  }
+
+  /** Loads the snapshot and follows the store until caught up. */
+  async start(): Promise<void> {
+    this.fingerprint = await this.readFingerprint();
+    const snapshot = await this.loadSnapshot();
+    if (snapshot) {
+      this.state = deserializeReadModels(snapshot.state);
+      this.checkpointValue = snapshot.checkpoint ?? undefined;
+      this.logger.info('read models loaded from snapshot', { checkpoint: this.checkpointValue ?? 0 });
+    }
+    const started = Date.now();
+    const before = this.checkpointValue ?? 0;
+    this.subscription = this.follow(this.checkpointValue, () => this.state);
+    await this.subscription.caughtUp;
+    this.caughtUp = true;
+    const replayed = (this.checkpointValue ?? 0) - before;
+    this.logger.info('read models caught up', { position: this.checkpointValue ?? 0, ms: Date.now() - started });
+    if (replayed > 0 && this.unsaved > 0) await this.saveSnapshot();
+  }
+
+  private follow(after: number | undefined, target: () => ReadModelState): Subscription {
+    return this.store.subscribe(
+      { after, batchSize: 2000 },
+      {
+        onEvents: (events) => this.applyBatch(events, target()),
+        onError: (error) => this.logger.error('read model subscription failed', { error }),
+      },
+    );
+  }
+
+  private applyBatch(events: RecordedEvent[], state: ReadModelState): void {
+    for (const event of events) {
+      if (!this.projections.apply(state, event) && !this.knownTypes.has(event.type) && !this.warnedTypes.has(event.type)) {
+        this.warnedTypes.add(event.type);
+        this.logger.warn('skipping events of an unknown type', { type: event.type, position: event.position });
+      }
+    }
+    const last = events[events.length - 1];
+    if (!last || state !== this.state) return;
+    this.checkpointValue = last.position;
+    this.unsaved += events.length;
+    if (this.metrics) {
+      this.metrics.eventsProjected.inc(events.length);
+      this.metrics.projectionPosition.set(last.position);
+    }
+    if (this.caughtUp) for (const e of events) this.live$.next(e);
+    this.releaseWaiters();
+    this.scheduleSnapshot();
+  }
+
+  private releaseWaiters(): void {
+    const at = this.checkpointValue ?? 0;
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      if (this.waiters[i].position <= at) {
+        this.waiters[i].resolve();
+        this.waiters.splice(i, 1);
+      }
+    }
+  }
+
+  /** Resolves once the read models include the event at `position` (read-your-writes). */
+  waitFor(position: number | null, timeoutMs = 5000): Promise<void> {
+    if (position === null || (this.checkpointValue ?? 0) >= position) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        position,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(new Error(`read models did not reach position ${position} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Projection lag in events: the store's head position minus the read models' position. */
+  async lag(): Promise<number> {
+    const head = await this.store.headPosition();
+    const lag = Math.max(0, head - (this.checkpointValue ?? 0));
+    this.metrics?.projectionLag.set(lag);
+    return lag;
+  }
+
+  /**
+   * Rebuilds every read model from the first event, into a fresh state; the live state keeps
+   * serving until the new one has caught up, then they are swapped.
+   */
+  rebuild(): Promise<{ events: number; ms: number }> {
+    if (!this.rebuilding) {
+      this.rebuilding = this.doRebuild().finally(() => {
+        this.rebuilding = null;
+      });
+    }
+    return this.rebuilding;
+  }
+
+  private async doRebuild(): Promise<{ events: number; ms: number }> {
+    const started = Date.now();
+    const fresh = emptyReadModels();
+    let count = 0;
+    let position: number | undefined;
+    const sub = this.store.subscribe(
+      { batchSize: 2000 },
+      {
+        onEvents: (events) => {
+          if (fresh !== this.state) {
+            count += events.length;
+            position = events[events.length - 1]?.position ?? position;
+          }
+          // Before the swap this only fills `fresh`; after it, it is the live subscription.
+          this.applyBatch(events, fresh);
+        },
+        onError: (error) => this.logger.error('rebuild subscription failed', { error }),
+      },
+    );
+    await sub.caughtUp;
+    const old = this.subscription;
+    this.subscription = sub;
+    await old?.close();
+    this.state = fresh;
+    this.checkpointValue = position;
+    this.unsaved = Math.max(count, 1);
+    this.releaseWaiters();
+    await this.saveSnapshot();
+    const ms = Date.now() - started;
+    this.logger.info('read models rebuilt', { events: count, ms });
+    return { events: count, ms };
+  }
+
+  private scheduleSnapshot(): void {
+    if (!this.options.snapshotFile || !this.caughtUp) return;
+    if (this.unsaved >= (this.options.snapshotEveryEvents ?? 10_000)) {
+      void this.saveSnapshot();
+      return;
+    }
+    if (!this.snapshotTimer) {
+      this.snapshotTimer = setTimeout(() => {
+        this.snapshotTimer = null;
+        void this.saveSnapshot();
+      }, this.options.snapshotIntervalMs ?? 5000);
+      this.snapshotTimer.unref();
+    }
+  }
+
+  /** Writes state and checkpoint atomically (temp file, fsync, rename). */
+  async saveSnapshot(): Promise<void> {
+    const file = this.options.snapshotFile;
+    if (!file) return;
+    if (this.snapshotting) await this.snapshotting;
+    if (this.unsaved === 0) return;
+    if (this.snapshotTimer) {
+      clearTimeout(this.snapshotTimer);
+      this.snapshotTimer = null;
+    }
+    this.snapshotting = (async () => {
+      if (this.fingerprint === null) this.fingerprint = await this.readFingerprint();
+      const saved = this.unsaved;
+      const body: SnapshotFile = {
+        version: READ_MODEL_VERSION,
+        storeFingerprint: this.fingerprint,
+        checkpoint: this.checkpointValue ?? null,
+        takenAt: new Date().toISOString(),
+        state: serializeReadModels(this.state),
+      };
+      const tmp = `${file}.tmp`;
+      await fsp.mkdir(path.dirname(file), { recursive: true });
+      // The snapshot holds password hashes: owner-only.
+      const handle = await fsp.open(tmp, 'w', 0o600);
+      try {
+        await handle.writeFile(JSON.stringify(body));
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fsp.rename(tmp, file);
+      this.unsaved = Math.max(0, this.unsaved - saved);
+    })()
+      .catch((error) => this.logger.error('could not write read model snapshot', { error, file }))
+      .finally(() => {
+        this.snapshotting = null;
+      });
+    await this.snapshotting;
+  }
+
+  private async readFingerprint(): Promise<string | null> {
+    const [first] = await this.store.readAll({ limit: 1 });
+    return first?.id ?? null;
+  }
+
+  private async loadSnapshot(): Promise<SnapshotFile | null> {
+    const file = this.options.snapshotFile;
+    if (!file) return null;
+    let body: SnapshotFile;
+    try {
+      body = JSON.parse(await fsp.readFile(file, 'utf8')) as SnapshotFile;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.logger.warn('ignoring unreadable read model snapshot; rebuilding', { file, error });
+      }
+      return null;
+    }
+    if (body.version !== READ_MODEL_VERSION) {
+      this.logger.info('read model snapshot is of another version; rebuilding', { version: body.version });
+      return null;
+    }
+    if (body.storeFingerprint !== this.fingerprint) {
+      this.logger.warn('read model snapshot belongs to another event store; rebuilding');
+      return null;
+    }
+    const head = await this.store.headPosition();
+    if ((body.checkpoint ?? 0) > head) {
+      this.logger.warn('read model snapshot is ahead of the event store; rebuilding', { checkpoint: body.checkpoint, head });
+      return null;
+    }
+    return body;
+  }
+
+  async stop(): Promise<void> {
+    if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
+    this.snapshotTimer = null;
+    await this.subscription?.close();
+    this.subscription = null;
+    await this.saveSnapshot();
+    this.live$.complete();
+  }
+}

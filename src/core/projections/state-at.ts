@@ -1,0 +1,42 @@
+import type { EventStore } from '../event-store/event-store.port';
+import { CORE_PROJECTIONS, ProjectionSet, emptyReadModels } from './core-projections';
+import type { ReadModelState } from './read-models';
+
+export interface PointInTime {
+  /** Include events up to and including this global position. */
+  position?: number;
+  /** Include events whose timestamp is at or before this ISO-8601 time. */
+  time?: string;
+}
+
+export interface StateAt {
+  state: ReadModelState;
+  /** Position of the last event included (0 when none). */
+  position: number;
+  events: number;
+}
+
+/**
+ * The read models as they were at a point in the past, computed into a fresh state from the
+ * store: the live read models are never touched.
+ */
+export async function computeStateAt(store: EventStore, at: PointInTime, pageSize = 5000): Promise<StateAt> {
+  const state = emptyReadModels();
+  const projections = new ProjectionSet(CORE_PROJECTIONS);
+  const until = at.time === undefined ? undefined : new Date(Date.parse(at.time) + 1).toISOString();
+  const before = at.position === undefined ? undefined : at.position + 1;
+  let after: number | undefined;
+  let position = 0;
+  let events = 0;
+  for (;;) {
+    const page = await store.readAll({ after, before, limit: pageSize, filter: until ? { until } : undefined });
+    for (const e of page) {
+      projections.apply(state, e);
+      position = e.position;
+      events++;
+    }
+    if (page.length < pageSize) break;
+    after = page[page.length - 1].position;
+  }
+  return { state, position, events };
+}

@@ -1,0 +1,32 @@
+import 'reflect-metadata';
+import { createApp } from './server';
+import { ConfigError, loadConfig } from './core/config/config';
+import { JsonLogger } from './core/logging/logger';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`bramble: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = new JsonLogger(config.logLevel);
+  const app = await createApp(config, logger);
+  await app.listen();
+  const stop = async (signal: string): Promise<void> => {
+    logger.info('shutting down', { signal });
+    await app.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bramble: failed to start: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
