@@ -1,0 +1,25 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+/** A fresh temporary directory, removed by the returned cleanup. */
+export function tempDir(prefix = 'bramble-test-'): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Polls `check` until it returns true, or fails after `timeoutMs`. */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A logger that records every line, for asserting on warnings. */
+export function recordingLogger(): { logger: import('../../src/core/logging/logger').Logger; lines: Record<string, unknown>[] } {
+  const { JsonLogger } = require('../../src/core/logging/logger') as typeof import('../../src/core/logging/logger');
+  const lines: Record<string, unknown>[] = [];
+  return { logger: new JsonLogger('debug', undefined, (line) => lines.push(JSON.parse(line))), lines };
+}
