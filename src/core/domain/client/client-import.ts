@@ -97,7 +97,7 @@ function splitRecords(text: string): RawRecord[] {
 /** The fields of one record (csv-parse trims around unquoted text; quoted spaces are kept). */
 function parseRecord(text: string): string[] {
   const parsed = parse(text, { relax_column_count: true, trim: true }) as string[][];
-  return parsed.length === 0 ? [] : parsed.flat();
+  return parsed[0] ?? [];
 }
 
 /**
