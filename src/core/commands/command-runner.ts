@@ -32,6 +32,9 @@ interface CachedState {
  */
 export class CommandRunner {
   private readonly cache = new Map<string, CachedState>();
+  /** Commands on one stream run one after another in this process, so they never conflict here;
+   * conflicts can still come from another writer (another bramble on the same KurrentDB). */
+  private readonly queues = new Map<string, Promise<unknown>>();
   private readonly cacheLimit = 10_000;
   static readonly MAX_ATTEMPTS = 8;
 
@@ -40,13 +43,32 @@ export class CommandRunner {
     private readonly logger: Logger,
   ) {}
 
-  async run<S, C, E extends DomainEvent>(
+  run<S, C, E extends DomainEvent>(
     stream: string,
-    decider: Decider<S, C, E> & { readonly name?: string },
+    decider: Decider<S, C, E>,
     command: C,
     meta: CommandMeta,
   ): Promise<CommandOutcome & { state: S }> {
-    const key = `${decider.name ?? ''}|${stream}`;
+    const previous = this.queues.get(stream) ?? Promise.resolve();
+    const result = previous.then(
+      () => this.runNow(stream, decider, command, meta),
+      () => this.runNow(stream, decider, command, meta),
+    );
+    const tail = result.catch(() => undefined);
+    this.queues.set(stream, tail);
+    void tail.then(() => {
+      if (this.queues.get(stream) === tail) this.queues.delete(stream);
+    });
+    return result;
+  }
+
+  private async runNow<S, C, E extends DomainEvent>(
+    stream: string,
+    decider: Decider<S, C, E>,
+    command: C,
+    meta: CommandMeta,
+  ): Promise<CommandOutcome & { state: S }> {
+    const key = stream;
     for (let attempt = 1; ; attempt++) {
       const { state, revision } = await this.load(key, stream, decider);
       const events = decider.decide(command, state);
