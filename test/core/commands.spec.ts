@@ -166,6 +166,9 @@ describe('command handlers (in-process bramble on sqlite)', () => {
     const pinned = await startCoreApp({ env: { BRAMBLE_INTERFACE: 'eth1', BRAMBLE_SERVER_IP: '10.5.0.1' } });
     try {
       await rejects(pinned.exec(new UpdateSettingsCommand({ changes: { interface: 'eth0' } }, admin())), 'SETTING_PINNED');
+      // Sending back the pinned value the API shows is not a change, so not an error.
+      const same = await pinned.exec<{ position: number | null }>(new UpdateSettingsCommand({ changes: { interface: 'eth1', serverIp: '10.5.0.1' } }, admin()));
+      assert.equal(same.position, null);
       await rejects(pinned.exec(new UpdateSettingsCommand({ changes: { dhcpRangeStart: '10.5.0.300' } }, admin())), 'VALIDATION', 'dhcpRangeStart');
       await rejects(pinned.exec(new UpdateSettingsCommand({ changes: { dhcpMode: 'full' } }, admin())), 'VALIDATION');
       await pinned.exec(new UpdateSettingsCommand({ changes: { dhcpMode: 'full', dhcpRangeStart: '10.5.0.100', dhcpRangeEnd: '10.5.0.200', dhcpNetmask: '255.255.255.0' } }, admin()));

@@ -81,10 +81,18 @@ export class UpdateSettingsHandler implements ICommandHandler<UpdateSettingsComm
   ) {}
   execute({ input, meta }: UpdateSettingsCommand): Promise<CommandOutcome> {
     const pinned: Partial<Record<keyof Settings, string>> = {};
-    if (this.config.interface) pinned.interface = 'BRAMBLE_INTERFACE';
-    if (this.config.serverIp) pinned.serverIp = 'BRAMBLE_SERVER_IP';
+    const changes = { ...input.changes };
+    // A pinned field sent back with the value it shows (the environment's) is not a change.
+    if (this.config.interface) {
+      pinned.interface = 'BRAMBLE_INTERFACE';
+      if (changes.interface === this.config.interface) delete changes.interface;
+    }
+    if (this.config.serverIp) {
+      pinned.serverIp = 'BRAMBLE_SERVER_IP';
+      if (changes.serverIp === this.config.serverIp) delete changes.serverIp;
+    }
     return this.runner.run(SETTINGS_STREAM, settingsDecider, {
-      type: 'UpdateSettings', changes: input.changes, pinned, pluginValidators: this.plugins.settingsValidators(),
+      type: 'UpdateSettings', changes, pinned, pluginValidators: this.plugins.settingsValidators(),
     }, meta);
   }
 }
