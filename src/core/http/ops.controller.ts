@@ -5,6 +5,7 @@ import { AuthService } from '../auth/auth.service';
 import type { EventFilter } from '../event-store/event-store.port';
 import { HealthService, type HealthReport } from '../observability/health.service';
 import { Metrics } from '../observability/metrics';
+import { ProjectionEngine } from '../projections/projection-engine';
 
 function list(value: string | string[] | undefined): string[] | undefined {
   if (value === undefined) return undefined;
@@ -20,6 +21,7 @@ export class OpsController {
     private readonly metrics: Metrics,
     private readonly audit: AuditLog,
     private readonly auth: AuthService,
+    private readonly engine: ProjectionEngine,
   ) {}
 
   @Get('health')
@@ -32,6 +34,7 @@ export class OpsController {
   @Get('metrics')
   @HttpCode(200)
   async getMetrics(@Res() res: Response): Promise<void> {
+    await this.engine.lag().catch(() => undefined); // refreshes bramble_projection_lag_events
     res.setHeader('Content-Type', this.metrics.registry.contentType);
     res.end(await this.metrics.registry.metrics());
   }
