@@ -1,0 +1,25 @@
+import { Field, Float, Int, ObjectType } from '@nestjs/graphql';
+import { JSONScalar } from './json.scalar';
+
+@ObjectType()
+export class EventStoreHealth {
+  @Field({ description: 'up or down.' }) status!: string;
+  @Field(() => Float, { nullable: true }) headPosition!: number | null;
+  @Field(() => String, { nullable: true }) detail?: string;
+}
+
+@ObjectType()
+export class ProjectionsHealth {
+  @Field() caughtUp!: boolean;
+  @Field(() => Float) position!: number;
+  @Field(() => Float, { nullable: true }) lag!: number | null;
+}
+
+@ObjectType({ description: 'The same report as GET /health.' })
+export class Health {
+  @Field({ description: 'ok, degraded or down.' }) status!: string;
+  @Field(() => EventStoreHealth) eventStore!: EventStoreHealth;
+  @Field(() => ProjectionsHealth) projections!: ProjectionsHealth;
+  @Field(() => JSONScalar, { description: 'Per plugin: status, detail, checks, state, source.' }) plugins!: unknown;
+  @Field(() => Int) uptimeSeconds!: number;
+}

@@ -1,0 +1,76 @@
+import type { Observable } from 'rxjs';
+import { redact } from '../core/audit/redact';
+import type { RecordedEvent } from '../core/event-store/event-store.port';
+
+/** An event as the API shows it: secrets redacted (same rule as the audit log). */
+export function redactEvent(event: RecordedEvent): RecordedEvent {
+  return { ...event, data: redact(event.data) };
+}
+
+/** Live-feed filter of the `events` subscription. */
+export function matchesLiveFilter(event: RecordedEvent, types: readonly string[] | null | undefined, streamPrefix: string | null | undefined): boolean {
+  if (types && types.length > 0 && !types.includes(event.type)) return false;
+  if (streamPrefix && !event.stream.startsWith(streamPrefix)) return false;
+  return true;
+}
+
+/**
+ * An rxjs stream as the AsyncIterator a GraphQL subscription returns. Values are buffered
+ * while the client is slower than the stream; past `maxBuffered` the subscription completes
+ * (the client sees `complete` and can resubscribe and catch up with the `events` query) rather
+ * than letting memory grow. `return()` (client unsubscribed) unsubscribes from the source.
+ */
+export function toAsyncIterator<T>(source: Observable<T>, maxBuffered = 10_000): AsyncIterableIterator<T> {
+  const buffer: T[] = [];
+  const pulls: Array<{ resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void }> = [];
+  let finished = false;
+  let failure: unknown = null;
+
+  const finish = (error: unknown = null): void => {
+    if (finished) return;
+    finished = true;
+    failure = error;
+    subscription?.unsubscribe();
+    while (pulls.length > 0) {
+      const p = pulls.shift()!;
+      if (error && buffer.length === 0) p.reject(error);
+      else p.resolve({ value: undefined, done: true });
+    }
+  };
+
+  let subscription: { unsubscribe(): void } | null = null;
+  subscription = source.subscribe({
+    next: (value) => {
+      if (finished) return;
+      const pull = pulls.shift();
+      if (pull) pull.resolve({ value, done: false });
+      else if (buffer.length >= maxBuffered) finish();
+      else buffer.push(value);
+    },
+    error: (error: unknown) => finish(error),
+    complete: () => finish(),
+  });
+  if (finished) subscription.unsubscribe();
+
+  const iterator: AsyncIterableIterator<T> = {
+    next(): Promise<IteratorResult<T>> {
+      if (buffer.length > 0) return Promise.resolve({ value: buffer.shift()!, done: false });
+      if (finished) return failure ? Promise.reject(failure) : Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve, reject) => pulls.push({ resolve, reject }));
+    },
+    return(): Promise<IteratorResult<T>> {
+      buffer.length = 0;
+      finish();
+      return Promise.resolve({ value: undefined, done: true });
+    },
+    throw(error?: unknown): Promise<IteratorResult<T>> {
+      buffer.length = 0;
+      finish();
+      return Promise.reject(error);
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
+}
