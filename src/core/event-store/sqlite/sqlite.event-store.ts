@@ -1,0 +1,345 @@
+/**
+ * The embedded EventStore: one SQLite file (WAL, synchronous=FULL) through better-sqlite3.
+ *
+ * - Appends go to a writer worker thread (sqlite.writer.worker.ts) that group-commits them: all
+ *   appends that arrive while a commit is in progress are written in the next single transaction.
+ *   An append's promise resolves only after its transaction is committed and fsynced.
+ * - Reads (readStream, readAll, headPosition, subscriptions) use a second connection on the main
+ *   thread; WAL lets it read while the writer commits.
+ * - Subscriptions are notified in-process after each committed transaction (no polling). Appends
+ *   made by another process on the same file are not seen live (only by later reads).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import {
+  EventStoreUnavailableError,
+  WrongExpectedRevisionError,
+  type AppendResult,
+  type EventStore,
+  type ExpectedRevision,
+  type NewEvent,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type SubscribeOptions,
+  type Subscription,
+  type SubscriptionHandlers,
+} from '../event-store.port';
+import { silentLogger, type Logger } from '../../logging/logger';
+import { COLUMNS, toRecordedAll } from './sqlite.schema';
+import { checkCount, DEFAULT_READ_LIMIT, EventQueries, toPageQuery } from './sqlite.query';
+import { SqliteSubscription } from './sqlite.subscription';
+import type { AppendRequest, EventRow, FromWriter, ToWriter, WriterOptions } from './sqlite.writer.protocol';
+
+export interface SqliteEventStoreOptions {
+  /** Path of the database file; its directory and the file are created when missing. */
+  file: string;
+  logger?: Logger;
+}
+
+/** Counters since open (for tests and metrics). */
+export interface SqliteEventStoreStats {
+  /** Appends acknowledged (committed). */
+  appends: number;
+  /** Events in those appends. */
+  events: number;
+  /** Write transactions committed (each holds one or more appends: group commit). */
+  transactions: number;
+  /** Appends rejected with WrongExpectedRevisionError. */
+  conflicts: number;
+  /** Most appends written in one transaction. */
+  largestBatch: number;
+  /** Appends sent and not yet answered. */
+  pending: number;
+  subscriptions: number;
+}
+
+/** The writer connection's settings, as it reported them at open. */
+export interface SqliteWriterSettings {
+  journalMode: string;
+  /** PRAGMA synchronous: 2 = FULL. */
+  synchronous: number;
+  schemaVersion: number;
+}
+
+interface Pending {
+  stream: string;
+  expected: ExpectedRevision;
+  events: number;
+  resolve(result: AppendResult): void;
+  reject(error: Error): void;
+}
+
+const WORKER_SCRIPT = path.join(__dirname, 'sqlite.writer.worker.js');
+
+export class SqliteEventStore implements EventStore {
+  static async open(options: SqliteEventStoreOptions): Promise<SqliteEventStore> {
+    const file = path.resolve(options.file);
+    const logger = (options.logger ?? silentLogger).child('event-store');
+    mkdirSync(path.dirname(file), { recursive: true });
+    const workerData: WriterOptions = { file };
+    const worker = new Worker(WORKER_SCRIPT, { workerData });
+    let settings: SqliteWriterSettings;
+    try {
+      settings = await new Promise<SqliteWriterSettings>((resolve, reject) => {
+        const done = (): void => {
+          worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+        };
+        const onMessage = (m: FromWriter): void => {
+          if (m.t !== 'ready') return;
+          done();
+          resolve({ journalMode: m.journalMode, synchronous: m.synchronous, schemaVersion: m.schemaVersion });
+        };
+        const onError = (err: Error): void => {
+          done();
+          reject(err);
+        };
+        const onExit = (code: number): void => {
+          done();
+          reject(new Error(`writer exited with code ${code} while opening`));
+        };
+        worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+      });
+    } catch (err) {
+      await worker.terminate();
+      throw new EventStoreUnavailableError(`cannot open event store ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    let reader: Database.Database;
+    try {
+      reader = new Database(file, { fileMustExist: true });
+      reader.pragma('query_only = ON');
+      reader.pragma('busy_timeout = 250');
+    } catch (err) {
+      await worker.terminate();
+      throw new EventStoreUnavailableError(`cannot open event store ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    return new SqliteEventStore(file, worker, reader, settings, logger);
+  }
+
+  private state: 'open' | 'closing' | 'closed' = 'open';
+  private closing: Promise<void> | undefined;
+  private writerError: EventStoreUnavailableError | undefined;
+  private readonly exited: Promise<number>;
+  private readonly pending = new Map<number, Pending>();
+  private outbox: AppendRequest[] = [];
+  private flushScheduled = false;
+  private nextRid = 1;
+  private drained: (() => void) | undefined;
+  private readonly subscriptions = new Set<SqliteSubscription>();
+  private readonly queries: EventQueries;
+  private readonly streamStatement: Database.Statement;
+  private readonly counters = { appends: 0, events: 0, transactions: 0, conflicts: 0, largestBatch: 0 };
+
+  private constructor(
+    readonly file: string,
+    private readonly worker: Worker,
+    private readonly reader: Database.Database,
+    private readonly writerSettings: SqliteWriterSettings,
+    private readonly logger: Logger,
+  ) {
+    this.queries = new EventQueries(reader);
+    this.streamStatement = reader
+      .prepare(`SELECT ${COLUMNS} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`)
+      .raw(true);
+    this.exited = new Promise((resolve) => worker.once('exit', resolve));
+    worker.on('message', (m: FromWriter) => this.onWriterMessage(m));
+    worker.on('error', (err) => this.writerStopped(err));
+    worker.on('exit', (code) => {
+      if (this.state === 'open' || this.pending.size > 0) this.writerStopped(new Error(`writer exited with code ${code}`));
+    });
+    worker.unref(); // referenced only while appends are in flight (see updateRef)
+  }
+
+  // ---- appends ------------------------------------------------------------------------------
+
+  append(stream: string, events: NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    if (this.state !== 'open') return Promise.reject(this.unavailable());
+    if (this.writerError) return Promise.reject(this.writerError);
+    let request: AppendRequest;
+    try {
+      request = { rid: this.nextRid++, stream, expected, events: toRows(stream, events, expected) };
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.pending.set(request.rid, { stream, expected, events: events.length, resolve, reject });
+      this.outbox.push(request);
+      this.updateRef();
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush()); // appends of this tick travel in one message
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.outbox.length === 0 || this.writerError) return;
+    const requests = this.outbox;
+    this.outbox = [];
+    this.post({ t: 'append', requests });
+  }
+
+  private post(message: ToWriter): void {
+    this.worker.postMessage(message);
+  }
+
+  private onWriterMessage(m: FromWriter): void {
+    if (m.t === 'committed') {
+      this.counters.transactions++;
+      this.counters.largestBatch = Math.max(this.counters.largestBatch, m.outcomes.length);
+      let wrote = false;
+      for (const o of m.outcomes) {
+        const p = this.pending.get(o.rid);
+        if (!p) continue;
+        this.pending.delete(o.rid);
+        if (o.ok) {
+          wrote = true;
+          this.counters.appends++;
+          this.counters.events += p.events;
+          p.resolve({ revision: o.revision, position: o.position });
+        } else if (o.conflict) {
+          this.counters.conflicts++;
+          p.reject(new WrongExpectedRevisionError(p.stream, p.expected, o.actual));
+        } else {
+          p.reject(new Error(`append to stream ${p.stream} failed: ${o.message}`));
+        }
+      }
+      this.afterAnswers();
+      if (wrote) for (const sub of this.subscriptions) sub.notify();
+    } else if (m.t === 'failed') {
+      this.logger.error('event store commit failed', { message: m.message, appends: m.rids.length });
+      const error = new EventStoreUnavailableError(`event store commit failed: ${m.message}`);
+      for (const rid of m.rids) {
+        const p = this.pending.get(rid);
+        this.pending.delete(rid);
+        p?.reject(error);
+      }
+      this.afterAnswers();
+    }
+  }
+
+  private afterAnswers(): void {
+    this.updateRef();
+    if (this.pending.size === 0) {
+      const drained = this.drained;
+      this.drained = undefined;
+      drained?.();
+    }
+  }
+
+  /** The worker keeps the process alive only while it owes answers. */
+  private updateRef(): void {
+    if (this.pending.size > 0) this.worker.ref();
+    else this.worker.unref();
+  }
+
+  private writerStopped(cause: Error): void {
+    if (this.writerError) return;
+    this.writerError = new EventStoreUnavailableError(`event store writer stopped: ${cause.message}`, { cause });
+    this.logger.error('event store writer stopped', { error: cause });
+    this.outbox = [];
+    for (const p of this.pending.values()) p.reject(this.writerError);
+    this.pending.clear();
+    this.afterAnswers();
+  }
+
+  // ---- reads --------------------------------------------------------------------------------
+
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    this.assertReadable();
+    const from = options.fromRevision ?? 0;
+    checkCount('fromRevision', from);
+    if (options.limit !== undefined) checkCount('limit', options.limit);
+    return toRecordedAll(this.streamStatement.all(stream, from, options.limit ?? -1) as unknown[][]);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    this.assertReadable();
+    return toRecordedAll(this.queries.page(toPageQuery(options)));
+  }
+
+  async headPosition(): Promise<number> {
+    this.assertReadable();
+    return this.queries.headPosition();
+  }
+
+  subscribe(options: SubscribeOptions, handlers: SubscriptionHandlers): Subscription {
+    this.assertReadable();
+    const batchSize = options.batchSize ?? DEFAULT_READ_LIMIT;
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+    if (options.after !== undefined) checkCount('after', options.after);
+    const source = {
+      headPosition: () => this.queries.headPosition(),
+      page: (after: number, upTo: number, filter: SubscribeOptions['filter'], limit: number) =>
+        toRecordedAll(this.queries.page({ after, before: upTo + 1, limit, backwards: false, filter })),
+    };
+    const sub = new SqliteSubscription(source, options.filter, batchSize, handlers, this.logger, (s) => this.subscriptions.delete(s), options.after);
+    this.subscriptions.add(sub);
+    return sub;
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------
+
+  /** Flushes pending appends, stops subscriptions, closes the writer and the reader. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.state = 'closing';
+    for (const sub of [...this.subscriptions]) await sub.close();
+    if (!this.writerError) {
+      this.flush();
+      if (this.pending.size > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    }
+    this.reader.close();
+    if (!this.writerError) {
+      this.worker.ref();
+      this.post({ t: 'close' });
+      const code = await this.exited;
+      if (code !== 0) this.logger.warn('event store writer exited uncleanly', { code });
+    } else {
+      await this.worker.terminate();
+    }
+    this.state = 'closed';
+  }
+
+  stats(): SqliteEventStoreStats {
+    return { ...this.counters, pending: this.pending.size, subscriptions: this.subscriptions.size };
+  }
+
+  settings(): SqliteWriterSettings {
+    return { ...this.writerSettings };
+  }
+
+  private assertReadable(): void {
+    if (this.state !== 'open') throw this.unavailable();
+  }
+
+  private unavailable(): EventStoreUnavailableError {
+    return new EventStoreUnavailableError(`event store ${this.file} is closed`);
+  }
+}
+
+function toRows(stream: string, events: NewEvent[], expected: ExpectedRevision): EventRow[] {
+  if (typeof stream !== 'string' || stream.length === 0) throw new TypeError('stream must be a non-empty string');
+  if (!Array.isArray(events) || events.length === 0) throw new TypeError(`append to ${stream}: at least one event is required`);
+  if (typeof expected === 'number') checkCount('expected revision', expected);
+  else if (expected !== 'any' && expected !== 'no_stream' && expected !== 'stream_exists') {
+    throw new TypeError(`append to ${stream}: invalid expected revision ${String(expected)}`);
+  }
+  return events.map((e): EventRow => {
+    const m = e.metadata;
+    if (typeof e.type !== 'string' || e.type.length === 0) throw new TypeError(`append to ${stream}: event type must be a non-empty string`);
+    if (!m || typeof m.actor !== 'string' || typeof m.correlationId !== 'string' || typeof m.timestamp !== 'string' || !Number.isInteger(m.schemaVersion)) {
+      throw new TypeError(`append to ${stream}: event ${e.type} has incomplete metadata`);
+    }
+    const data = JSON.stringify(e.data);
+    return [e.id ?? randomUUID(), e.type, data === undefined ? null : data, m.actor, m.correlationId, m.causationId ?? null, m.timestamp, m.schemaVersion];
+  });
+}

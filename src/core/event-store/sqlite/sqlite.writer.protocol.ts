@@ -1,0 +1,39 @@
+/** Messages between SqliteEventStore (main thread) and its writer worker. Plain data only. */
+import type { ExpectedRevision } from '../event-store.port';
+
+export interface WriterOptions {
+  file: string;
+}
+
+/** One event, flattened to the table's columns (data already JSON text, or null for undefined). */
+export type EventRow = [
+  id: string,
+  type: string,
+  data: string | null,
+  actor: string,
+  correlationId: string,
+  causationId: string | null,
+  timestamp: string,
+  schemaVersion: number,
+];
+
+export interface AppendRequest {
+  rid: number;
+  stream: string;
+  expected: ExpectedRevision;
+  events: EventRow[];
+}
+
+export type AppendOutcome =
+  | { rid: number; ok: true; revision: number; position: number }
+  | { rid: number; ok: false; conflict: true; actual: number | 'no_stream' }
+  | { rid: number; ok: false; conflict: false; message: string };
+
+export type ToWriter = { t: 'append'; requests: AppendRequest[] } | { t: 'close' };
+
+export type FromWriter =
+  | { t: 'ready'; journalMode: string; synchronous: number; schemaVersion: number }
+  /** One committed transaction: every outcome of the batch, and the head position after it. */
+  | { t: 'committed'; outcomes: AppendOutcome[]; head: number }
+  /** The transaction could not be committed: every append of the batch failed. */
+  | { t: 'failed'; rids: number[]; message: string };
