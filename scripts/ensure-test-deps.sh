@@ -5,6 +5,11 @@ set -euo pipefail
 packages=(
   iproute2   # ip netns / veth for network tests
   procps     # pkill/ps in test teardown
+  busybox          # udhcpc: a Pi-like DHCP client (test/dhcp)
+  isc-dhcp-client  # dhclient (test/dhcp)
+  nmap             # broadcast-dhcp-discover lists every offer (test/dhcp)
+  dnsmasq-base     # the reference DHCP/proxy-DHCP server (test/dhcp, bench/dhcp)
+  kea-admin        # perfdhcp, ISC's DHCP load generator (bench/dhcp)
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -17,5 +22,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "ensure-test-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+{ apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1 || {
+  cat "$log" >&2
+  echo "ensure-test-deps: apt-get failed" >&2
+  exit 1
+}
