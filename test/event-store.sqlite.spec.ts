@@ -235,14 +235,17 @@ describe('SqliteEventStore (sqlite only)', () => {
     );
     await Promise.all(subs.map((s) => s.caughtUp));
     const latencies: number[] = [];
-    for (let i = 0; i < 50; i++) {
+    for (let i = 0; i < 100; i++) {
       const { position } = await store.append(`${prefix}1`, [ev()], i === 0 ? 'no_stream' : i - 1);
       const acked = performance.now();
       while (!seen.has(position)) await new Promise((resolve) => setImmediate(resolve));
       latencies.push(seen.get(position)! - acked);
     }
     latencies.sort((a, b) => a - b);
-    assert.ok(latencies[Math.floor(latencies.length * 0.99)] < 20, `p99 ${latencies[latencies.length - 1]} ms`);
+    // Loose bounds (CI runs spec files side by side): what they catch is polling on a timer.
+    const median = latencies[latencies.length >> 1];
+    const p95 = latencies[Math.floor(latencies.length * 0.95)];
+    assert.ok(median < 5 && p95 < 50, `ack→onEvents median ${median.toFixed(2)} ms, p95 ${p95.toFixed(2)} ms`);
     for (const s of subs) await s.close();
     assert.equal(store.stats().subscriptions, 0);
   });
