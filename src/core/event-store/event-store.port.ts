@@ -1,7 +1,7 @@
 /**
  * The event store port. Everything bramble knows is an event appended here; the adapters
  * (sqlite: the embedded default; kurrentdb: production scale) implement this one contract and
- * pass the same contract test suite (test/event-store.contract.ts).
+ * pass the same contract test suite (test/support/event-store-contract.ts).
  *
  * Positions and revisions are plain numbers:
  * - `revision` is the 0-based index of an event inside its stream;
