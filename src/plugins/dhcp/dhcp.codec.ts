@@ -18,9 +18,9 @@
  * packet without option 53 (plain BOOTP), a message type of the wrong length or unknown value,
  * hops ≠ 0... are all decoded, and the decider drops them. `requestProblem()` below gives the
  * decider stable codes for those ('NOT_BOOTREQUEST', 'MISSING_MESSAGE_TYPE').
- * A missing END option is tolerated when the options run exactly to the end of their area (as
- * dnsmasq, ISC dhcpd and most clients' servers do): there is no MISSING_END error. Bytes after END
- * are padding and ignored.
+ * A missing END option is tolerated when the options run exactly to the end of their area (most
+ * servers accept such packets, and nothing is ambiguous about them): there is no MISSING_END error.
+ * Bytes after END are padding and ignored.
  *
  * Representation choices
  * ----------------------
@@ -412,6 +412,7 @@ function checkCode(code: number): void {
   }
 }
 
+/** Writes the fixed header and cookie into a zero-filled buffer. */
 function writeHeader(buf: Buffer, p: DhcpPacket): void {
   buf[0] = p.op;
   buf[1] = p.htype;
@@ -422,10 +423,11 @@ function writeHeader(buf: Buffer, p: DhcpPacket): void {
   buf[9] = p.secs;
   buf[10] = p.flags >>> 8;
   buf[11] = p.flags;
-  writeIp(buf, 12, p.ciaddr, 'ciaddr');
-  writeIp(buf, 16, p.yiaddr, 'yiaddr');
-  writeIp(buf, 20, p.siaddr, 'siaddr');
-  writeIp(buf, 24, p.giaddr, 'giaddr');
+  // `buf` is zero-filled: 0.0.0.0 (most addresses of most replies) needs no parsing.
+  if (p.ciaddr !== '0.0.0.0') writeIp(buf, 12, p.ciaddr, 'ciaddr');
+  if (p.yiaddr !== '0.0.0.0') writeIp(buf, 16, p.yiaddr, 'yiaddr');
+  if (p.siaddr !== '0.0.0.0') writeIp(buf, 20, p.siaddr, 'siaddr');
+  if (p.giaddr !== '0.0.0.0') writeIp(buf, 24, p.giaddr, 'giaddr');
   const ch = p.chaddr;
   if (ch.length > 16) throw new DhcpEncodeError('BAD_FIELD', `chaddr: ${ch.length} bytes, the field holds 16`);
   for (let i = 0; i < ch.length; i++) buf[28 + i] = ch[i];
@@ -453,7 +455,8 @@ export function encodePacket(p: DhcpPacket, opts?: EncodeOptions): Buffer {
 
   const used = DHCP_OPTIONS_OFFSET + total + 1;
   if (used <= maxSize) {
-    const buf = Buffer.alloc(used > minSize ? used : minSize);
+    // allocUnsafe + fill: pool-backed, ~5x cheaper than Buffer.alloc for a few hundred bytes.
+    const buf = Buffer.allocUnsafe(used > minSize ? used : minSize).fill(0);
     writeHeader(buf, p);
     let pos = DHCP_OPTIONS_OFFSET;
     if (mt !== undefined) pos = writeOption(buf, pos, 53, mt);
@@ -497,7 +500,7 @@ function encodeOverloaded(
   }
   const ends = starts.slice();
 
-  const buf = Buffer.alloc(maxSize);
+  const buf = Buffer.allocUnsafe(maxSize).fill(0);
   writeHeader(buf, p);
 
   let region = 0;
@@ -621,9 +624,10 @@ export function isBroadcastFlag(p: DhcpPacket): boolean {
 /**
  * The largest reply `request`'s sender accepts, as a DHCP message size (for EncodeOptions.maxSize).
  * RFC 2132 §9.10: option 57 is "the maximum length DHCP message that it is willing to accept ...
- * The minimum legal value is 576 octets." Like ISC dhcpd, bramble reads it as the IP datagram
- * size and subtracts 28 bytes of IP + UDP headers; values below 576 (or a malformed option) count
- * as 576, values above 1500 as 1500 (one unfragmented Ethernet frame).
+ * The minimum legal value is 576 octets." 576 is the minimum IP datagram, so bramble reads the
+ * value conservatively as the IP datagram size and subtracts 28 bytes of IP + UDP headers; values
+ * below 576 (or a malformed option) count as 576, values above 1500 as 1500 (one unfragmented
+ * Ethernet frame).
  */
 export function replyMaxSize(request: DhcpPacket): number {
   const v = getUint16(request.options, 57);

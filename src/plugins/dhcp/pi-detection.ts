@@ -55,6 +55,13 @@ for (const name of PI_GUID_FOURCCS) FOURCC_INDEX.set(Buffer.from(name, 'latin1')
 
 const PXE_CLIENT = Buffer.from('PXEClient', 'latin1');
 
+/** Byte-wise prefix test: cheaper than Buffer#compare for a 9-byte prefix. */
+function startsWith(value: Buffer | undefined, prefix: Buffer): boolean {
+  if (value === undefined || value.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (value[i] !== prefix[i]) return false;
+  return true;
+}
+
 function hex8(n: number): string {
   return n.toString(16).padStart(8, '0');
 }
@@ -102,8 +109,7 @@ export function detectPi(packet: DhcpPacket): PiIdentity | null {
     if (row.models.length === 1) model = row.models[0];
   }
 
-  const vc = packet.options.get(60);
-  const pxe = vc !== undefined && vc.length >= PXE_CLIENT.length && vc.compare(PXE_CLIENT, 0, PXE_CLIENT.length, 0, PXE_CLIENT.length) === 0;
+  const pxe = startsWith(packet.options.get(60), PXE_CLIENT);
   const archOpt = packet.options.get(93);
   const arch = archOpt !== undefined && archOpt.length >= 2 ? (archOpt[0] << 8) | archOpt[1] : null;
 

@@ -15,10 +15,13 @@
  *
  * bramble's departures, and why:
  * - The last case ("unicasts ... to the client's hardware address and 'yiaddr'") needs the server
- *   to write the client's MAC into the kernel's ARP table (or send raw frames) before the UDP send,
- *   because the client cannot answer ARP for an address it does not have yet. Node's dgram cannot do
- *   that, so bramble broadcasts to 255.255.255.255:68 instead — what dnsmasq does when it cannot
- *   inject the ARP entry. Clients accept a broadcast reply whatever their broadcast bit says.
+ *   to write the client's MAC into the kernel's ARP table or send a raw frame before the UDP send,
+ *   because the client cannot answer ARP for an address it does not have yet. (dnsmasq does the
+ *   former on Linux with SIOCSARP and the latter with BPF on the BSDs; it broadcasts only when the
+ *   broadcast bit is set or chaddr is unusable.) Node's dgram can do neither, so bramble broadcasts
+ *   to 255.255.255.255:68 instead. A client that did not set the broadcast bit still receives
+ *   broadcasts (the bit exists for clients that cannot receive UNICAST before configuration), so
+ *   this costs other hosts on the segment one extra broadcast, not correctness.
  * - Proxy-DHCP replies carry yiaddr = 0.0.0.0 (the address comes from the LAN's own server); there is
  *   nothing to unicast to, so they fall in the same case and are always broadcast (unless the client
  *   has an address in ciaddr, or came through a relay).
