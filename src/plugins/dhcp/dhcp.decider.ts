@@ -1,0 +1,374 @@
+/**
+ * The reply decision: `request + the plugin's view → reply | nothing`, plus the effects the socket
+ * layer carries out (detections, offers held, bindings to persist, facts to report). Pure: no I/O,
+ * no clock (the time comes in `now`), no mutation of the view (effects are applied by the caller).
+ */
+import { isIPv4 } from 'node:net';
+import {
+  BROADCAST_FLAG,
+  DhcpMessageType,
+  DhcpOption,
+  getIp,
+  ipListOption,
+  ipOption,
+  messageType,
+  messageTypeOption,
+  newReply,
+  requestProblem,
+  uint32Option,
+  type DhcpPacket,
+} from './dhcp.codec';
+import { OFFER_HOLD_MS, DECLINE_HOLD_MS, type DhcpView } from './dhcp.view';
+import { detectPi, type PiIdentity } from './pi-detection';
+import { echoClientGuid, PXE_CLIENT_VENDOR_CLASS, RPI_OPTION43 } from './pxe-options';
+import { replyFlags } from './reply-destination';
+
+export interface DhcpConfig {
+  mode: 'proxy' | 'full';
+  /** Option 54 and siaddr. Without it bramble cannot answer. */
+  serverIp: string | null;
+  /** Full mode pool, inclusive, as uint32. */
+  rangeStart: number | null;
+  rangeEnd: number | null;
+  netmask: string | null;
+  gateway: string | null;
+  dnsServers: string[];
+  leaseSeconds: number;
+  /** Per-client fixed addresses (MAC → IPv4), full mode. */
+  fixed: ReadonlyMap<string, string>;
+  /** Delay for replies to Pi 3 boot ROMs (b8:27:eb), ms. */
+  pi3DelayMs: number;
+}
+
+export type DropReason =
+  | 'not-bootrequest'
+  | 'no-message-type'
+  | 'not-ethernet'
+  | 'not-a-pi'
+  | 'unknown-pi'
+  | 'pending'
+  | 'rejected'
+  | 'no-server-ip'
+  | 'not-pxe'
+  | 'not-answered'
+  | 'selected-other-server'
+  | 'pool-exhausted'
+  | 'no-range'
+  | 'no-binding';
+
+export type DhcpEffect =
+  /** A Pi was seen: unknown ones are recorded (detected), approved ones per boot (re-detected). */
+  | { kind: 'detect'; identity: PiIdentity; status: 'unknown' | 'approved' }
+  | { kind: 'offer'; mac: string; ip: string; until: number }
+  | { kind: 'withdraw-offer'; mac: string }
+  /** `persist`: a new or changed binding, written (and awaited) before the reply is sent. */
+  | { kind: 'bind'; mac: string; ip: string; expiresAt: number; persist: boolean }
+  | { kind: 'release'; mac: string; ip: string; reason: 'release' | 'reclaimed' }
+  | { kind: 'decline'; mac: string; ip: string; until: number }
+  /** The address the Pi uses, for IP → client mapping (TFTP, NFS). */
+  | { kind: 'learn-address'; mac: string; ip: string }
+  | { kind: 'boot-fact'; mac: string; stage: string; ip: string | null; xid: number };
+
+export interface DhcpDecision {
+  reply: DhcpPacket | null;
+  drop: DropReason | null;
+  /** Wait this long before sending (Pi 3 boot ROM). */
+  delayMs: number;
+  effects: DhcpEffect[];
+}
+
+export interface RequestContext {
+  /** 67, or 4011 for PXE boot-server requests. */
+  localPort: number;
+  now: number;
+}
+
+const ZERO = '0.0.0.0';
+const PI3_OUI = 'b8:27:eb';
+
+export function ipToInt(ip: string): number {
+  const p = ip.split('.');
+  return ((+p[0] << 24) | (+p[1] << 16) | (+p[2] << 8) | +p[3]) >>> 0;
+}
+
+export function intToIp(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+function dropped(drop: DropReason, effects: DhcpEffect[] = []): DhcpDecision {
+  return { reply: null, drop, delayMs: 0, effects };
+}
+
+/** Network and broadcast address of `ip` under `netmask`. */
+function subnetOf(ip: string, netmask: string): { network: number; broadcast: number } {
+  const mask = ipToInt(netmask);
+  const network = (ipToInt(ip) & mask) >>> 0;
+  return { network, broadcast: (network | (~mask >>> 0)) >>> 0 };
+}
+
+/** The subnet bramble serves in full mode: from the server address, else the range start. */
+function servedSubnet(cfg: DhcpConfig): { network: number; broadcast: number } | null {
+  const anchor = cfg.serverIp ?? (cfg.rangeStart !== null ? intToIp(cfg.rangeStart) : null);
+  if (!anchor || !cfg.netmask) return null;
+  return subnetOf(anchor, cfg.netmask);
+}
+
+function inSubnet(ip: string, cfg: DhcpConfig): boolean {
+  const s = servedSubnet(cfg);
+  if (!s) return false;
+  const n = ipToInt(ip);
+  return n > s.network && n < s.broadcast;
+}
+
+/** Whether `ip` may be handed to `mac` right now (full mode). */
+export function addressAvailable(ip: string, mac: string, view: DhcpView, cfg: DhcpConfig, now: number): boolean {
+  if (!isIPv4(ip) || ip === cfg.serverIp || ip === cfg.gateway) return false;
+  const fixed = cfg.fixed.get(mac);
+  if (fixed !== undefined) return ip === fixed;
+  for (const [other, addr] of cfg.fixed) if (addr === ip && other !== mac) return false;
+  const n = ipToInt(ip);
+  if (cfg.rangeStart === null || cfg.rangeEnd === null || n < cfg.rangeStart || n > cfg.rangeEnd) return false;
+  if (!inSubnet(ip, cfg)) return false;
+  const owner = view.owners.get(ip);
+  if (owner !== undefined && owner !== mac) return false;
+  const offeredTo = view.offeredTo.get(ip);
+  if (offeredTo !== undefined && offeredTo !== mac && (view.offers.get(offeredTo)?.until ?? 0) > now) return false;
+  const declinedUntil = view.declined.get(ip);
+  if (declinedUntil !== undefined && declinedUntil > now) return false;
+  return true;
+}
+
+/**
+ * The address to offer `mac`: its fixed address; else its binding; else its outstanding offer;
+ * else the address it asks for (option 50) when free; else the first free one in the range; else
+ * the binding that expired longest ago, reclaimed. Returns the address and any reclaim effect.
+ */
+export function allocate(
+  mac: string,
+  requested: string | null,
+  view: DhcpView,
+  cfg: DhcpConfig,
+  now: number,
+): { ip: string; effects: DhcpEffect[] } | null {
+  const fixed = cfg.fixed.get(mac);
+  if (fixed !== undefined) {
+    const owner = view.owners.get(fixed);
+    // A fixed address wins over a dynamic binding someone else holds.
+    const effects: DhcpEffect[] = owner && owner !== mac ? [{ kind: 'release', mac: owner, ip: fixed, reason: 'reclaimed' }] : [];
+    return { ip: fixed, effects };
+  }
+  for (const candidate of [view.bindings.get(mac)?.ip, view.offers.get(mac)?.ip, requested]) {
+    if (candidate && addressAvailable(candidate, mac, view, cfg, now)) return { ip: candidate, effects: [] };
+  }
+  if (cfg.rangeStart === null || cfg.rangeEnd === null) return null;
+  for (let n = cfg.rangeStart; n <= cfg.rangeEnd; n++) {
+    const ip = intToIp(n);
+    if (addressAvailable(ip, mac, view, cfg, now)) return { ip, effects: [] };
+  }
+  // Pool full: reclaim the dynamic binding that expired longest ago.
+  let oldest: { mac: string; ip: string; expiresAt: number } | null = null;
+  for (const b of view.bindings.values()) {
+    if (b.expiresAt < now && (!oldest || b.expiresAt < oldest.expiresAt) && !cfg.fixed.has(b.mac)) oldest = b;
+  }
+  if (!oldest) return null;
+  return { ip: oldest.ip, effects: [{ kind: 'release', mac: oldest.mac, ip: oldest.ip, reason: 'reclaimed' }] };
+}
+
+/** Options 43, 60 and 97 for a PXE client (bytes as dnsmasq's `pxe-service=0,"Raspberry Pi Boot"`). */
+function addPxeOptions(reply: DhcpPacket, request: DhcpPacket): void {
+  reply.options.set(DhcpOption.VENDOR_CLASS, PXE_CLIENT_VENDOR_CLASS);
+  reply.options.set(DhcpOption.VENDOR_SPECIFIC, RPI_OPTION43);
+  const guid = echoClientGuid(request);
+  if (guid) reply.options.set(DhcpOption.CLIENT_GUID, guid);
+}
+
+function baseReply(request: DhcpPacket, type: DhcpMessageType, serverIp: string): DhcpPacket {
+  const reply = newReply(request);
+  reply.options.set(DhcpOption.MESSAGE_TYPE, messageTypeOption(type));
+  reply.options.set(DhcpOption.SERVER_ID, ipOption(serverIp));
+  reply.flags = replyFlags(request, reply);
+  return reply;
+}
+
+/** Lease options of full mode: 1, 3, 6, 28, 51, 58, 59 (as configured). */
+function addLeaseOptions(reply: DhcpPacket, cfg: DhcpConfig, withLease: boolean): void {
+  if (withLease) {
+    reply.options.set(DhcpOption.LEASE_TIME, uint32Option(cfg.leaseSeconds));
+    reply.options.set(DhcpOption.RENEWAL_TIME, uint32Option(Math.floor(cfg.leaseSeconds / 2)));
+    reply.options.set(DhcpOption.REBINDING_TIME, uint32Option(Math.floor((cfg.leaseSeconds * 7) / 8)));
+  }
+  if (cfg.netmask) reply.options.set(DhcpOption.SUBNET_MASK, ipOption(cfg.netmask));
+  if (cfg.gateway) reply.options.set(DhcpOption.ROUTER, ipOption(cfg.gateway));
+  if (cfg.dnsServers.length) reply.options.set(DhcpOption.DNS_SERVERS, ipListOption(cfg.dnsServers));
+  const subnet = servedSubnet(cfg);
+  if (subnet) reply.options.set(DhcpOption.BROADCAST_ADDRESS, ipOption(intToIp(subnet.broadcast)));
+}
+
+function nak(request: DhcpPacket, cfg: DhcpConfig & { serverIp: string }): DhcpPacket {
+  const reply = baseReply(request, DhcpMessageType.NAK, cfg.serverIp);
+  reply.flags = replyFlags(request, reply);
+  return reply;
+}
+
+export function decideDhcp(request: DhcpPacket, rc: RequestContext, view: DhcpView, cfg: DhcpConfig): DhcpDecision {
+  const problem = requestProblem(request);
+  if (problem === 'NOT_BOOTREQUEST') return dropped('not-bootrequest');
+  if (problem === 'MISSING_MESSAGE_TYPE') return dropped('no-message-type');
+  if (request.mac === null) return dropped('not-ethernet');
+  const identity = detectPi(request);
+  if (!identity) return dropped('not-a-pi');
+  const type = messageType(request)!;
+  const mac = identity.mac;
+  const client = view.clients.get(mac);
+
+  if (!client) return dropped('unknown-pi', type === DhcpMessageType.DISCOVER || type === DhcpMessageType.REQUEST ? [{ kind: 'detect', identity, status: 'unknown' }] : []);
+  if (client.status === 'pending') return dropped('pending');
+  if (client.status === 'rejected') return dropped('rejected');
+
+  const effects: DhcpEffect[] = [];
+  if (type === DhcpMessageType.DISCOVER) {
+    effects.push({ kind: 'detect', identity, status: 'approved' });
+    effects.push({ kind: 'boot-fact', mac, stage: 'dhcp.discover', ip: null, xid: request.xid });
+  }
+  if (!cfg.serverIp) return dropped('no-server-ip', effects);
+  const config = cfg as DhcpConfig & { serverIp: string };
+  return cfg.mode === 'proxy' ? decideProxy(request, type, identity, rc, config, effects) : decideFull(request, type, identity, rc, view, config, effects);
+}
+
+function pi3Delay(mac: string, cfg: DhcpConfig): number {
+  return mac.startsWith(PI3_OUI) ? cfg.pi3DelayMs : 0;
+}
+
+/**
+ * Proxy mode (another server hands out addresses): PXE requests of approved Pis get an OFFER (to
+ * a DISCOVER) or an ACK (to a REQUEST) with yiaddr 0.0.0.0, broadcast, and the boot options. The
+ * address the Pi took from the other server is learned from its REQUEST (option 50 or ciaddr).
+ */
+function decideProxy(
+  request: DhcpPacket,
+  type: DhcpMessageType,
+  identity: PiIdentity,
+  rc: RequestContext,
+  cfg: DhcpConfig & { serverIp: string },
+  effects: DhcpEffect[],
+): DhcpDecision {
+  const mac = identity.mac;
+  const using = request.ciaddr !== ZERO ? request.ciaddr : type === DhcpMessageType.REQUEST ? getIp(request.options, DhcpOption.REQUESTED_IP) : null;
+  if (using && using !== ZERO) effects.push({ kind: 'learn-address', mac, ip: using });
+  if (!identity.pxe) return dropped('not-pxe', effects);
+  let replyType: DhcpMessageType;
+  if (type === DhcpMessageType.DISCOVER && rc.localPort !== 4011) replyType = DhcpMessageType.OFFER;
+  else if (type === DhcpMessageType.REQUEST || (type === DhcpMessageType.DISCOVER && rc.localPort === 4011)) replyType = DhcpMessageType.ACK;
+  else return dropped('not-answered', effects);
+  const reply = baseReply(request, replyType, cfg.serverIp);
+  reply.siaddr = cfg.serverIp;
+  reply.flags |= BROADCAST_FLAG;
+  addPxeOptions(reply, request);
+  effects.push({
+    kind: 'boot-fact', mac, stage: replyType === DhcpMessageType.OFFER ? 'dhcp.offered' : 'dhcp.acked', ip: using ?? null, xid: request.xid,
+  });
+  return { reply, drop: null, delayMs: pi3Delay(mac, cfg), effects };
+}
+
+/** Full mode: bramble leases addresses from its range (or a fixed one) to approved Pis only. */
+function decideFull(
+  request: DhcpPacket,
+  type: DhcpMessageType,
+  identity: PiIdentity,
+  rc: RequestContext,
+  view: DhcpView,
+  cfg: DhcpConfig & { serverIp: string },
+  effects: DhcpEffect[],
+): DhcpDecision {
+  const mac = identity.mac;
+  const now = rc.now;
+  if ((cfg.rangeStart === null || cfg.rangeEnd === null || !cfg.netmask) && !cfg.fixed.has(mac)) return dropped('no-range', effects);
+  const serverId = getIp(request.options, DhcpOption.SERVER_ID);
+  const requested = getIp(request.options, DhcpOption.REQUESTED_IP);
+  const binding = view.bindings.get(mac);
+  const expiresAt = now + cfg.leaseSeconds * 1000;
+
+  const ack = (ip: string): DhcpDecision => {
+    const reply = baseReply(request, DhcpMessageType.ACK, cfg.serverIp);
+    reply.yiaddr = ip;
+    reply.siaddr = cfg.serverIp;
+    reply.ciaddr = request.ciaddr;
+    addLeaseOptions(reply, cfg, true);
+    if (identity.pxe) addPxeOptions(reply, request);
+    const persist = !binding || binding.ip !== ip;
+    effects.push(
+      ...(allocateReclaims(ip, mac, view)),
+      { kind: 'bind', mac, ip, expiresAt, persist },
+      { kind: 'learn-address', mac, ip },
+      { kind: 'boot-fact', mac, stage: 'dhcp.acked', ip, xid: request.xid },
+    );
+    return { reply, drop: null, delayMs: 0, effects };
+  };
+
+  switch (type) {
+    case DhcpMessageType.DISCOVER: {
+      const chosen = allocate(mac, requested, view, cfg, now);
+      if (!chosen) return dropped('pool-exhausted', effects);
+      const reply = baseReply(request, DhcpMessageType.OFFER, cfg.serverIp);
+      reply.yiaddr = chosen.ip;
+      reply.siaddr = cfg.serverIp;
+      addLeaseOptions(reply, cfg, true);
+      if (identity.pxe) addPxeOptions(reply, request);
+      effects.push(...chosen.effects, { kind: 'offer', mac, ip: chosen.ip, until: now + OFFER_HOLD_MS });
+      effects.push({ kind: 'boot-fact', mac, stage: 'dhcp.offered', ip: chosen.ip, xid: request.xid });
+      return { reply, drop: null, delayMs: pi3Delay(mac, cfg), effects };
+    }
+    case DhcpMessageType.REQUEST: {
+      if (serverId !== null) {
+        // SELECTING (RFC 2131 §4.3.2): "If the server identifier does not match, the client has
+        // selected another server": no reply; the offer is withdrawn.
+        if (serverId !== cfg.serverIp) return dropped('selected-other-server', [...effects, { kind: 'withdraw-offer', mac }]);
+        if (requested && request.ciaddr === ZERO && addressAvailable(requested, mac, view, cfg, now)) return ack(requested);
+        return { reply: nak(request, cfg), drop: null, delayMs: 0, effects };
+      }
+      if (requested && request.ciaddr === ZERO) {
+        // INIT-REBOOT: "Server SHOULD send a DHCPNAK message to the client if the 'requested IP
+        // address' is incorrect, or is on the wrong network. If the DHCP server has no record of
+        // this client, then it MUST remain silent".
+        if (binding) return binding.ip === requested && addressAvailable(requested, mac, view, cfg, now) ? ack(requested) : { reply: nak(request, cfg), drop: null, delayMs: 0, effects };
+        if (cfg.fixed.has(mac)) return cfg.fixed.get(mac) === requested ? ack(requested) : { reply: nak(request, cfg), drop: null, delayMs: 0, effects };
+        if (!inSubnet(requested, cfg)) return { reply: nak(request, cfg), drop: null, delayMs: 0, effects };
+        return dropped('no-binding', effects);
+      }
+      if (request.ciaddr !== ZERO) {
+        // RENEWING (unicast) / REBINDING (broadcast): ciaddr is the client's address.
+        if (addressAvailable(request.ciaddr, mac, view, cfg, now) && (!binding || binding.ip === request.ciaddr)) return ack(request.ciaddr);
+        return { reply: nak(request, cfg), drop: null, delayMs: 0, effects };
+      }
+      return { reply: nak(request, cfg), drop: null, delayMs: 0, effects };
+    }
+    case DhcpMessageType.DECLINE: {
+      const ip = requested;
+      if (ip && binding?.ip === ip) effects.push({ kind: 'decline', mac, ip, until: now + DECLINE_HOLD_MS });
+      else if (ip && view.offers.get(mac)?.ip === ip) effects.push({ kind: 'decline', mac, ip, until: now + DECLINE_HOLD_MS });
+      return dropped('not-answered', effects);
+    }
+    case DhcpMessageType.RELEASE: {
+      if (binding && binding.ip === request.ciaddr) effects.push({ kind: 'release', mac, ip: binding.ip, reason: 'release' });
+      return dropped('not-answered', effects);
+    }
+    case DhcpMessageType.INFORM: {
+      // RFC 2131 §4.3.5: an ACK with configuration, no lease time, no yiaddr; sent to ciaddr.
+      const reply = baseReply(request, DhcpMessageType.ACK, cfg.serverIp);
+      reply.ciaddr = request.ciaddr;
+      reply.siaddr = cfg.serverIp;
+      addLeaseOptions(reply, cfg, false);
+      if (identity.pxe) addPxeOptions(reply, request);
+      if (request.ciaddr !== ZERO) effects.push({ kind: 'learn-address', mac, ip: request.ciaddr });
+      return { reply, drop: null, delayMs: 0, effects };
+    }
+    default:
+      return dropped('not-answered', effects);
+  }
+}
+
+/** A fixed address held dynamically by someone else is taken back when its owner is ACKed. */
+function allocateReclaims(ip: string, mac: string, view: DhcpView): DhcpEffect[] {
+  const owner = view.owners.get(ip);
+  return owner && owner !== mac ? [{ kind: 'release', mac: owner, ip, reason: 'reclaimed' }] : [];
+}

@@ -1,0 +1,161 @@
+/**
+ * plugin/dhcp — sees Pis as they try to boot, records them, and answers only approved ones, in
+ * proxy mode (another server gives addresses) or full mode (bramble leases addresses).
+ *
+ * Setup (this file): settings → DhcpConfig, sockets on the configured interface, rival probing,
+ * health. Per-packet work: dhcp.server.ts (I/O), dhcp.decider.ts (pure), dhcp.codec.ts (pure).
+ */
+import { networkInterfaces } from 'node:os';
+import type { BramblePlugin, PluginContext, PluginFactory, PluginHealth, Settings } from '../../core/plugin-api/plugin';
+import { createBoundUdpFd } from './bound-udp-socket';
+import { buildDhcpConfig, validateDhcpSettings } from './dhcp.config';
+import { DHCP_CONSUMED_TYPES, DHCP_DIAGNOSTICS_STREAM, DhcpEventType } from './dhcp.events';
+import { probeDhcpServers, type ProbeAnswer } from './dhcp.probe';
+import { DhcpServer, type FdFactory } from './dhcp.server';
+import { DhcpView } from './dhcp.view';
+
+export interface DhcpPluginOptions {
+  /** Creates bound socket descriptors; tests wrap it to create them inside a network namespace. */
+  createFd?: FdFactory;
+  /** How often to look for other DHCP servers (ms); 0 disables. Default 5 minutes. */
+  probeIntervalMs?: number;
+  /** How long a probe waits for offers (ms). Default 2000. */
+  probeWaitMs?: number;
+  now?: () => number;
+}
+
+/** The address of `iface` (first IPv4), when bramble's own namespace has it. */
+function interfaceAddress(iface: string | null): string | null {
+  if (!iface) return null;
+  const addrs = networkInterfaces()[iface] ?? [];
+  return addrs.find((a) => a.family === 'IPv4' && !a.internal)?.address ?? null;
+}
+
+export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory {
+  return () => {
+    const view = new DhcpView();
+    const createFd = options.createFd ?? createBoundUdpFd;
+    let ctx: PluginContext | null = null;
+    let server: DhcpServer | null = null;
+    let boundTo: { iface: string | null; serverIp: string | null } | null = null;
+    let problem: string | null = null;
+    let rivals: ProbeAnswer[] = [];
+    let lastProbe: { at: string; answers: number } | null = null;
+    let probeTimer: NodeJS.Timeout | null = null;
+    let unsubscribe: (() => void) | null = null;
+    const reportedRivals = new Set<string>();
+
+    const serverIpOf = (s: Settings): string | null => s.serverIp ?? interfaceAddress(s.interface);
+
+    async function bind(settings: Settings): Promise<void> {
+      const c = ctx!;
+      const iface = settings.interface;
+      const serverIp = serverIpOf(settings);
+      if (!iface) {
+        await server?.close();
+        server = null;
+        boundTo = null;
+        problem = 'no interface configured: set BRAMBLE_INTERFACE or the interface setting (bramble never serves DHCP on every interface by default)';
+        c.logger.warn(problem);
+        return;
+      }
+      if (!server) server = new DhcpServer(c, view, buildDhcpConfig(settings, serverIp), createFd, options.now);
+      server.config = buildDhcpConfig(settings, serverIp);
+      if (boundTo && boundTo.iface === iface && server.listening) {
+        boundTo.serverIp = serverIp;
+      } else {
+        await server.close();
+        await server.listen(iface);
+        boundTo = { iface, serverIp };
+        c.logger.info('serving DHCP', { interface: iface, serverIp, mode: settings.dhcpMode });
+      }
+      problem = serverIp ? null : `no server address: set BRAMBLE_SERVER_IP or the serverIp setting (${iface} has no IPv4 address here)`;
+    }
+
+    async function probe(): Promise<void> {
+      const c = ctx;
+      if (!c || !boundTo) return;
+      const settings = c.settings();
+      const ownIp = serverIpOf(settings);
+      try {
+        const answers = (await probeDhcpServers(createFd, boundTo.iface, options.probeWaitMs ?? 2000)).filter((a) => a.serverId !== ownIp);
+        lastProbe = { at: new Date().toISOString(), answers: answers.length };
+        rivals = answers;
+        for (const a of answers) {
+          // In proxy mode other servers are expected (one must hand out addresses).
+          if (settings.dhcpMode !== 'full' || reportedRivals.has(a.serverId)) continue;
+          reportedRivals.add(a.serverId);
+          c.logger.warn('another DHCP server answers on the served interface', { server: a.serverId, offered: a.offeredIp });
+          await c.commands.appendEvent(DHCP_DIAGNOSTICS_STREAM, DhcpEventType.RivalDhcpServerDetected, {
+            serverId: a.serverId, offeredIp: a.offeredIp, interface: boundTo?.iface ?? null, mode: settings.dhcpMode,
+          });
+        }
+      } catch (error) {
+        c.logger.warn('DHCP server probe failed', { error: (error as Error).message });
+        lastProbe = { at: new Date().toISOString(), answers: -1 };
+      }
+    }
+
+    function scheduleProbes(): void {
+      const every = options.probeIntervalMs ?? 5 * 60_000;
+      if (every <= 0) return;
+      void probe();
+      probeTimer = setInterval(() => void probe(), every);
+      probeTimer.unref();
+    }
+
+    const plugin: BramblePlugin = {
+      name: 'dhcp',
+      consumes: DHCP_CONSUMED_TYPES,
+      emits: Object.values(DhcpEventType),
+      project(event) {
+        view.apply(event);
+      },
+      async start(context) {
+        ctx = context;
+        await bind(context.settings());
+        unsubscribe = context.onSettingsChanged((settings) => {
+          void bind(settings)
+            .then(() => {
+              // A mode or interface change deserves a fresh look at the other servers.
+              rivals = [];
+              void probe();
+            })
+            .catch((error: Error) => {
+              problem = error.message;
+              context.logger.error('could not apply new DHCP settings', { error: error.message });
+            });
+        });
+        scheduleProbes();
+      },
+      async stop() {
+        if (probeTimer) clearInterval(probeTimer);
+        unsubscribe?.();
+        await server?.close();
+        server = null;
+      },
+      health(): PluginHealth {
+        const settings = ctx?.settings();
+        const checks: PluginHealth['checks'] = {
+          mode: settings?.dhcpMode ?? null,
+          interface: boundTo?.iface ?? null,
+          serverIp: boundTo?.serverIp ?? null,
+          approvedClients: [...view.clients.values()].filter((c) => c.status === 'approved').length,
+          bindings: view.bindings.size,
+          lastProbe: lastProbe?.at ?? null,
+        };
+        if (!server?.listening) return { status: 'down', detail: problem ?? 'not listening', checks };
+        if (problem) return { status: 'degraded', detail: problem, checks };
+        if (settings?.dhcpMode === 'full' && rivals.length > 0) {
+          return { status: 'degraded', detail: `another DHCP server answers on ${boundTo?.iface}: ${rivals.map((r) => r.serverId).join(', ')} (Pis may take its offer)`, checks };
+        }
+        if (settings?.dhcpMode === 'proxy' && lastProbe && lastProbe.answers >= 0 && !rivals.some((r) => r.offeredIp !== '0.0.0.0')) {
+          return { status: 'degraded', detail: `proxy mode, but no DHCP server hands out addresses on ${boundTo?.iface}`, checks };
+        }
+        return { status: 'up', checks };
+      },
+      validateSettings: validateDhcpSettings,
+    };
+    return plugin;
+  };
+}

@@ -1,0 +1,226 @@
+/**
+ * The socket loop: I/O only. Each datagram is decoded (codec), decided (decider, pure), its effects
+ * applied to the view, and the reply sent to where RFC 2131 §4.1 says. Nothing a client sends can
+ * throw out of here: malformed packets are counted and dropped, and the loop goes on.
+ */
+import type { RemoteInfo, Socket } from 'node:dgram';
+import type { Counter, Histogram } from 'prom-client';
+import type { Logger, PluginContext } from '../../core/plugin-api/plugin';
+import { adoptUdpFd, createBoundUdpFd, type BoundSocketOptions } from './bound-udp-socket';
+import { DhcpDecodeError, DhcpMessageType, decodePacket, encodePacket, messageType, replyMaxSize, type DhcpPacket } from './dhcp.codec';
+import { decideDhcp, type DhcpConfig, type DhcpDecision, type DhcpEffect } from './dhcp.decider';
+import { DHCP_LEASE_STREAM, DhcpEventType } from './dhcp.events';
+import type { DhcpView } from './dhcp.view';
+import { replyDestination } from './reply-destination';
+
+/** A Pi silent for longer than this starts a new boot when it is heard again. */
+export const BOOT_GAP_MS = 60_000;
+
+const TYPE_NAMES: Record<number, string> = {
+  1: 'discover', 2: 'offer', 3: 'request', 4: 'decline', 5: 'ack', 6: 'nak', 7: 'release', 8: 'inform',
+};
+
+export type FdFactory = (options: BoundSocketOptions) => number;
+
+interface ServerMetrics {
+  packets: Counter<string>;
+  replies: Counter<string>;
+  drops: Counter<string>;
+  malformed: Counter<string>;
+  latency: Histogram<string>;
+}
+
+export class DhcpServer {
+  private sockets: { socket: Socket; port: number }[] = [];
+  private readonly metrics: ServerMetrics;
+  private readonly log: Logger;
+  /** MAC → the boot it is in and when it was last heard (for detection once per boot). */
+  private readonly boots = new Map<string, { bootId: string; lastAt: number; reported: boolean }>();
+  private readonly inFlight = new Set<string>();
+  private bootSeq = 0;
+  config: DhcpConfig;
+
+  constructor(
+    private readonly ctx: PluginContext,
+    private readonly view: DhcpView,
+    config: DhcpConfig,
+    private readonly createFd: FdFactory = createBoundUdpFd,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.config = config;
+    this.log = ctx.logger;
+    const m = ctx.metrics;
+    this.metrics = {
+      packets: m.counter('packets_received_total', 'DHCP packets received, by message type', ['type']),
+      replies: m.counter('replies_sent_total', 'DHCP replies sent, by message type', ['type']),
+      drops: m.counter('packets_dropped_total', 'Well-formed DHCP packets not answered, by reason', ['reason']),
+      malformed: m.counter('packets_malformed_total', 'Malformed DHCP packets dropped, by reason', ['reason']),
+      latency: m.histogram('reply_latency_seconds', 'Receipt to send of a reply (without the Pi 3 delay)', [], [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05]),
+    };
+  }
+
+  /** Binds udp/67 and udp/4011 on the interface. Throws a SocketSetupError naming the problem. */
+  async listen(iface: string | null): Promise<void> {
+    const opened: { socket: Socket; port: number }[] = [];
+    try {
+      for (const port of [67, 4011]) {
+        const socket = await adoptUdpFd(this.createFd({ port, interface: iface }));
+        opened.push({ socket, port });
+        socket.on('message', (msg, rinfo) => this.onMessage(socket, port, msg, rinfo));
+        socket.on('error', (error) => this.log.error('socket error', { port, error: error.message }));
+      }
+    } catch (error) {
+      for (const s of opened) s.socket.close();
+      throw error;
+    }
+    this.sockets = opened;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.sockets.map((s) => new Promise<void>((resolve) => s.socket.close(() => resolve()))));
+    this.sockets = [];
+  }
+
+  private onMessage(socket: Socket, localPort: number, msg: Buffer, rinfo: RemoteInfo): void {
+    const received = process.hrtime.bigint();
+    let request: DhcpPacket;
+    try {
+      request = decodePacket(msg);
+    } catch (error) {
+      const reason = error instanceof DhcpDecodeError ? error.reason : 'UNKNOWN';
+      this.metrics.malformed.inc({ reason });
+      this.log.debug('malformed packet dropped', { peer: `${rinfo.address}:${rinfo.port}`, reason, bytes: msg.length });
+      return;
+    }
+    try {
+      const type = messageType(request);
+      this.metrics.packets.inc({ type: type ? TYPE_NAMES[type] : 'none' });
+      const decision = decideDhcp(request, { localPort, now: this.now() }, this.view, this.config);
+      void this.carryOut(socket, localPort, request, decision, rinfo, received).catch((error: Error) => {
+        this.log.error('could not answer a DHCP request', { mac: request.mac, xid: request.xid, error: error.message });
+      });
+    } catch (error) {
+      // A bug, not client input: count it like a malformed packet so it is visible, keep serving.
+      this.metrics.malformed.inc({ reason: 'INTERNAL' });
+      this.log.error('DHCP request handling failed', { peer: rinfo.address, error: (error as Error).message });
+    }
+  }
+
+  private async carryOut(
+    socket: Socket, localPort: number, request: DhcpPacket, decision: DhcpDecision, rinfo: RemoteInfo, received: bigint,
+  ): Promise<void> {
+    let persist: Promise<unknown> | null = null;
+    for (const effect of decision.effects) {
+      const p = this.apply(effect);
+      if (p) persist = persist ? Promise.all([persist, p]) : p;
+    }
+    if (!decision.reply) {
+      this.metrics.drops.inc({ reason: decision.drop ?? 'none' });
+      this.log.debug('not answered', { mac: request.mac, xid: request.xid, reason: decision.drop });
+      return;
+    }
+    // A new binding is durable before the client is told about it.
+    if (persist) await persist;
+    const reply = decision.reply;
+    const bytes = encodePacket(reply, { maxSize: replyMaxSize(request) });
+    const to = replyDestination(request, reply, { localPort, peer: { address: rinfo.address, port: rinfo.port } });
+    const send = (): void => {
+      socket.send(bytes, to.port, to.address, (error) => {
+        if (error) {
+          this.log.warn('reply not sent', { to: to.address, error: error.message });
+          return;
+        }
+        const type = messageType(reply);
+        this.metrics.replies.inc({ type: type ? TYPE_NAMES[type] : 'none' });
+      });
+    };
+    this.metrics.latency.observe(Number(process.hrtime.bigint() - received) / 1e9);
+    if (decision.delayMs > 0) setTimeout(send, decision.delayMs).unref();
+    else send();
+    this.log.debug('answered', { mac: request.mac, xid: request.xid, type: messageType(reply), to: to.address });
+  }
+
+  /** Applies an effect to the view now; returns a promise only for what must be durable first. */
+  private apply(effect: DhcpEffect): Promise<unknown> | null {
+    const commands = this.ctx.commands;
+    switch (effect.kind) {
+      case 'offer':
+        this.view.offer(effect.mac, effect.ip, effect.until);
+        return null;
+      case 'withdraw-offer':
+        this.view.clearOffer(effect.mac);
+        return null;
+      case 'bind': {
+        this.view.bind(effect.mac, effect.ip, effect.expiresAt);
+        if (!effect.persist) return null;
+        return commands.appendEvent(DHCP_LEASE_STREAM, DhcpEventType.DhcpLeaseBound, {
+          mac: effect.mac, ip: effect.ip, leaseSeconds: this.config.leaseSeconds,
+        });
+      }
+      case 'release':
+        this.view.unbind(effect.mac, effect.ip);
+        this.background(commands.appendEvent(DHCP_LEASE_STREAM, DhcpEventType.DhcpLeaseReleased, { mac: effect.mac, ip: effect.ip, reason: effect.reason }));
+        return null;
+      case 'decline':
+        this.view.unbind(effect.mac, effect.ip);
+        this.view.clearOffer(effect.mac);
+        this.view.declined.set(effect.ip, effect.until);
+        this.background(commands.appendEvent(DHCP_LEASE_STREAM, DhcpEventType.DhcpAddressDeclined, { mac: effect.mac, ip: effect.ip }));
+        return null;
+      case 'learn-address': {
+        const client = this.view.clients.get(effect.mac);
+        const key = `ip|${effect.mac}|${effect.ip}`;
+        if (!client || client.ip === effect.ip || this.inFlight.has(key)) return null;
+        this.inFlight.add(key);
+        this.background(commands.learnClientAddress(effect.mac, effect.ip).finally(() => this.inFlight.delete(key)));
+        return null;
+      }
+      case 'detect':
+        this.detect(effect);
+        return null;
+      case 'boot-fact':
+        this.background(commands.reportBootFact({
+          mac: effect.mac, stage: effect.stage, ip: effect.ip, detail: { xid: `0x${effect.xid.toString(16).padStart(8, '0')}` },
+        }));
+        return null;
+    }
+  }
+
+  /** Records an unknown Pi once, and an approved one once per boot. */
+  private detect(effect: Extract<DhcpEffect, { kind: 'detect' }>): void {
+    const { identity } = effect;
+    const now = this.now();
+    let boot = this.boots.get(identity.mac);
+    if (!boot || now - boot.lastAt > BOOT_GAP_MS) {
+      boot = { bootId: `${now.toString(36)}-${(++this.bootSeq).toString(36)}`, lastAt: now, reported: false };
+      this.boots.set(identity.mac, boot);
+    }
+    boot.lastAt = now;
+    if (boot.reported || this.inFlight.has(identity.mac)) return;
+    this.inFlight.add(identity.mac);
+    boot.reported = true;
+    const done = this.ctx.commands
+      .detectClient({ mac: identity.mac, serial: identity.serial, model: identity.model, via: 'dhcp', bootId: boot.bootId })
+      .catch((error: Error) => {
+        boot!.reported = false;
+        throw error;
+      })
+      .finally(() => this.inFlight.delete(identity.mac));
+    this.background(done);
+    if (this.boots.size > 10_000) {
+      for (const [mac, b] of this.boots) if (now - b.lastAt > BOOT_GAP_MS) this.boots.delete(mac);
+    }
+  }
+
+  private background(p: Promise<unknown>): void {
+    p.catch((error: Error) => this.log.warn('could not record a DHCP observation', { error: error.message }));
+  }
+
+  /** Whether the server is bound (for health). */
+  get listening(): boolean {
+    return this.sockets.length > 0;
+  }
+}
+
+export const DHCP_MESSAGE_NAMES = TYPE_NAMES;
+export { DhcpMessageType };
