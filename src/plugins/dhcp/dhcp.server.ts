@@ -15,6 +15,12 @@ import { replyDestination } from './reply-destination';
 
 /** A Pi silent for longer than this starts a new boot when it is heard again. */
 export const BOOT_GAP_MS = 60_000;
+/**
+ * At most this many never-seen Pis are recorded per second (a token bucket, burst of the same
+ * size): a flood of forged Pi MACs must not flood the event store. Those over the limit are
+ * counted and recorded when they ask again.
+ */
+export const NEW_PI_DETECTIONS_PER_SECOND = 50;
 
 const TYPE_NAMES: Record<number, string> = {
   1: 'discover', 2: 'offer', 3: 'request', 4: 'decline', 5: 'ack', 6: 'nak', 7: 'release', 8: 'inform',
@@ -38,6 +44,9 @@ export class DhcpServer {
   private readonly boots = new Map<string, { bootId: string; lastAt: number; reported: boolean }>();
   private readonly inFlight = new Set<string>();
   private bootSeq = 0;
+  private detectTokens = NEW_PI_DETECTIONS_PER_SECOND;
+  private detectRefilledAt = 0;
+  private readonly detectionsLimited: Counter<string>;
   config: DhcpConfig;
 
   constructor(
@@ -57,6 +66,7 @@ export class DhcpServer {
       malformed: m.counter('packets_malformed_total', 'Malformed DHCP packets dropped, by reason', ['reason']),
       latency: m.histogram('reply_latency_seconds', 'Receipt to send of a reply (without the Pi 3 delay)', [], [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05]),
     };
+    this.detectionsLimited = m.counter('detections_rate_limited_total', 'New Pis not recorded yet because more than 50 per second appeared');
   }
 
   /** Binds udp/67 and udp/4011 on the interface. Throws a SocketSetupError naming the problem. */
@@ -197,6 +207,18 @@ export class DhcpServer {
     }
     boot.lastAt = now;
     if (boot.reported || this.inFlight.has(identity.mac)) return;
+    if (effect.status === 'unknown') {
+      this.detectTokens = Math.min(
+        NEW_PI_DETECTIONS_PER_SECOND,
+        this.detectTokens + ((now - this.detectRefilledAt) / 1000) * NEW_PI_DETECTIONS_PER_SECOND,
+      );
+      this.detectRefilledAt = now;
+      if (this.detectTokens < 1) {
+        this.detectionsLimited.inc();
+        return;
+      }
+      this.detectTokens -= 1;
+    }
     this.inFlight.add(identity.mac);
     boot.reported = true;
     const done = this.ctx.commands
