@@ -165,10 +165,12 @@ export function allocate(
     const ip = intToIp(n);
     if (addressAvailable(ip, mac, view, cfg, now)) return { ip, effects: [] };
   }
-  // Pool full: reclaim the dynamic binding that expired longest ago.
+  // Pool full: reclaim the dynamic binding that expired longest ago, among those whose address is
+  // still one bramble may hand out (the range, gateway or fixed addresses may have changed since it
+  // was bound; RFC 2131 §4.3.1: a new address comes "from the server's pool of available addresses").
   let oldest: { mac: string; ip: string; expiresAt: number } | null = null;
   for (const b of view.bindings.values()) {
-    if (b.expiresAt < now && (!oldest || b.expiresAt < oldest.expiresAt) && !cfg.fixed.has(b.mac)) oldest = b;
+    if (b.expiresAt < now && (!oldest || b.expiresAt < oldest.expiresAt) && !cfg.fixed.has(b.mac) && addressAvailable(b.ip, b.mac, view, cfg, now)) oldest = b;
   }
   if (!oldest) return null;
   return { ip: oldest.ip, effects: [{ kind: 'release', mac: oldest.mac, ip: oldest.ip, reason: 'reclaimed' }] };
@@ -253,7 +255,9 @@ function decideProxy(
   effects: DhcpEffect[],
 ): DhcpDecision {
   const mac = identity.mac;
-  const using = request.ciaddr !== ZERO ? request.ciaddr : type === DhcpMessageType.REQUEST ? getIp(request.options, DhcpOption.REQUESTED_IP) : null;
+  // A RELEASE gives up the address in ciaddr (RFC 2131 §4.4.6): nothing to learn from it.
+  const using = type === DhcpMessageType.RELEASE ? null
+    : request.ciaddr !== ZERO ? request.ciaddr : type === DhcpMessageType.REQUEST ? getIp(request.options, DhcpOption.REQUESTED_IP) : null;
   if (using && using !== ZERO) effects.push({ kind: 'learn-address', mac, ip: using });
   if (!identity.pxe) return dropped('not-pxe', effects);
   let replyType: DhcpMessageType;
