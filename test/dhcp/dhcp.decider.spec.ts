@@ -1200,3 +1200,25 @@ describe('a whole boot in full mode, as the server runs it', () => {
     assert.notEqual(replyOf(step(discover(pi4Mac(9), 'pi4', { requested: ip }), view, cfg, { now: later })).yiaddr, ip);
   });
 });
+
+describe('full mode: Pi 3 boot ROM and restarts', () => {
+  it('a Pi 3 (which never sends a REQUEST) gets a durable binding from its OFFER; a Pi 4 only an offer', () => {
+    const view = approvedView(PI3, PI4);
+    const d3 = step(discover(PI3, 'pi3'), view, fullCfg());
+    const bind = effectsOf(d3, 'bind');
+    assert.equal(bind.length, 1);
+    assert.equal(bind[0].ip, replyOf(d3).yiaddr);
+    assert.equal(bind[0].persist, true);
+    assert.equal(view.bindings.get(PI3)?.ip, replyOf(d3).yiaddr);
+    // Its next DISCOVER (same address) needs no new record.
+    assert.equal(effectsOf(step(discover(PI3, 'pi3'), view, fullCfg(), { now: NOW + 120_000 }), 'bind')[0].persist, false);
+    assert.equal(effectsOf(step(discover(PI4), view, fullCfg()), 'bind').length, 0);
+  });
+
+  it('after a restart every binding is held at least one more lease time from now', () => {
+    const view = viewOf(approved(PI4), leaseBound(PI4, '10.0.0.100', NOW - 10 * LEASE * 1000));
+    assert.ok(view.bindings.get(PI4)!.expiresAt < NOW, 'by the events alone it looks expired');
+    view.holdAfterRestart(NOW, LEASE);
+    assert.equal(view.bindings.get(PI4)!.expiresAt, NOW + LEASE * 1000);
+  });
+});

@@ -319,6 +319,10 @@ function decideFull(
       addLeaseOptions(reply, cfg, true);
       if (identity.pxe) addPxeOptions(reply, request);
       effects.push(...chosen.effects, { kind: 'offer', mac, ip: chosen.ip, until: now + OFFER_HOLD_MS });
+      if (mac.startsWith(PI3_OUI)) {
+        // The Pi 3 boot ROM uses the OFFER and never sends a REQUEST: the offer is its lease.
+        effects.push({ kind: 'bind', mac, ip: chosen.ip, expiresAt: now + cfg.leaseSeconds * 1000, persist: !binding || binding.ip !== chosen.ip });
+      }
       effects.push({ kind: 'boot-fact', mac, stage: 'dhcp.offered', ip: chosen.ip, xid: request.xid });
       return { reply, drop: null, delayMs: pi3Delay(mac, cfg), effects };
     }

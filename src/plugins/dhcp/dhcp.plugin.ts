@@ -19,10 +19,18 @@ export interface DhcpPluginOptions {
   createFd?: FdFactory;
   /** How often to look for other DHCP servers (ms); 0 disables. Default 5 minutes. */
   probeIntervalMs?: number;
-  /** How long a probe waits for offers (ms). Default 2000. */
+  /** How long a probe waits for offers (ms). Default DEFAULT_PROBE_WAIT_MS. */
   probeWaitMs?: number;
   now?: () => number;
 }
+
+/**
+ * How long a probe waits for offers by default. dnsmasq, the DHCP server of most home and small-office
+ * routers, pings an address (3 s, PING_WAIT) before offering it to a client it has no lease for, and
+ * remembers the result for only 30 s: each probe (a client it never leases to, minutes apart) gets
+ * its OFFER about 3 s late. A shorter wait would never see such a rival.
+ */
+export const DEFAULT_PROBE_WAIT_MS = 4000;
 
 /** The address of `iface` (first IPv4), when bramble's own namespace has it. */
 function interfaceAddress(iface: string | null): string | null {
@@ -42,6 +50,11 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
     let rivals: ProbeAnswer[] = [];
     let lastProbe: { at: string; answers: number } | null = null;
     let probeTimer: NodeJS.Timeout | null = null;
+    /** The probe running now (probes share udp/68: never two at once), and whether another is due. */
+    let probing: Promise<void> | null = null;
+    let probeAgain = false;
+    let stopped = false;
+    const probeAbort = new AbortController();
     let unsubscribe: (() => void) | null = null;
     const reportedRivals = new Set<string>();
 
@@ -74,11 +87,14 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
 
     async function probe(): Promise<void> {
       const c = ctx;
-      if (!c || !boundTo) return;
+      if (!c || !boundTo || stopped) return;
       const settings = c.settings();
       const ownIp = serverIpOf(settings);
       try {
-        const answers = (await probeDhcpServers(createFd, boundTo.iface, options.probeWaitMs ?? 2000)).filter((a) => a.serverId !== ownIp);
+        const answers = (await probeDhcpServers(createFd, boundTo.iface, options.probeWaitMs ?? DEFAULT_PROBE_WAIT_MS, probeAbort.signal)).filter(
+          (a) => a.serverId !== ownIp,
+        );
+        if (stopped) return;
         lastProbe = { at: new Date().toISOString(), answers: answers.length };
         rivals = answers;
         for (const a of answers) {
@@ -96,11 +112,28 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
       }
     }
 
+    const probeEvery = options.probeIntervalMs ?? 5 * 60_000;
+
+    /** Runs a probe now, or right after the one running (two would fight over udp/68). */
+    function requestProbe(): void {
+      if (probeEvery <= 0 || stopped) return;
+      if (probing) {
+        probeAgain = true;
+        return;
+      }
+      probing = probe().finally(() => {
+        probing = null;
+        if (probeAgain) {
+          probeAgain = false;
+          requestProbe();
+        }
+      });
+    }
+
     function scheduleProbes(): void {
-      const every = options.probeIntervalMs ?? 5 * 60_000;
-      if (every <= 0) return;
-      void probe();
-      probeTimer = setInterval(() => void probe(), every);
+      if (probeEvery <= 0) return;
+      requestProbe();
+      probeTimer = setInterval(requestProbe, probeEvery);
       probeTimer.unref();
     }
 
@@ -119,7 +152,7 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
             .then(() => {
               // A mode or interface change deserves a fresh look at the other servers.
               rivals = [];
-              void probe();
+              requestProbe();
             })
             .catch((error: Error) => {
               problem = error.message;
@@ -129,7 +162,10 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
         scheduleProbes();
       },
       async stop() {
+        stopped = true;
         if (probeTimer) clearInterval(probeTimer);
+        probeAbort.abort();
+        await probing;
         unsubscribe?.();
         await server?.close();
         server = null;

@@ -41,8 +41,11 @@ export function probeDiscover(xid: number): DhcpPacket {
   };
 }
 
-/** Broadcasts one DISCOVER and returns every distinct server that OFFERed within `waitMs`. */
-export async function probeDhcpServers(createFd: FdFactory, iface: string | null, waitMs = 2000): Promise<ProbeAnswer[]> {
+/**
+ * Broadcasts one DISCOVER and returns every distinct server that OFFERed within `waitMs`.
+ * `signal` ends the wait early (the socket is closed and what arrived so far is returned).
+ */
+export async function probeDhcpServers(createFd: FdFactory, iface: string | null, waitMs = 2000, signal?: AbortSignal): Promise<ProbeAnswer[]> {
   const socket = await adoptUdpFd(createFd({ port: 68, interface: iface }));
   const xid = randomBytes(4).readUInt32BE(0);
   const answers = new Map<string, ProbeAnswer>();
@@ -60,7 +63,16 @@ export async function probeDhcpServers(createFd: FdFactory, iface: string | null
     await new Promise<void>((resolve, reject) =>
       socket.send(encodePacket(probeDiscover(xid)), 67, '255.255.255.255', (error) => (error ? reject(error) : resolve())),
     );
-    await new Promise((r) => setTimeout(r, waitMs));
+    await new Promise<void>((resolve) => {
+      if (signal?.aborted) return resolve();
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, waitMs);
+      signal?.addEventListener('abort', done);
+    });
   } finally {
     socket.close();
   }

@@ -88,6 +88,14 @@ export class DhcpView {
     }
   }
 
+  /**
+   * After the view has caught up at start: renewals are not recorded, so a binding is held for at
+   * least one more lease time from now before it can be reclaimed (its Pi may still use it).
+   */
+  holdAfterRestart(now: number, leaseSeconds: number): void {
+    for (const b of this.bindings.values()) b.expiresAt = Math.max(b.expiresAt, now + leaseSeconds * 1000);
+  }
+
   bind(mac: string, ip: string, expiresAt: number): void {
     const previous = this.bindings.get(mac);
     if (previous && previous.ip !== ip && this.owners.get(previous.ip) === mac) this.owners.delete(previous.ip);
