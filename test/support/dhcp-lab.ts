@@ -1,19 +1,36 @@
 /**
  * A DHCP test lab: a network-namespace LAN with bramble's DHCP plugin serving the server host's
  * interface from an in-process bramble (the plugin's sockets are created inside the namespace),
- * and helpers to run real clients (busybox udhcpc, dhclient, nmap) as Pis on the LAN.
+ * and helpers to run real clients (busybox udhcpc, dhclient, nmap) as Pis on the LAN, real peers
+ * (dnsmasq as the LAN's router or as a reference proxy-DHCP server), and a passive observer (a
+ * "tap": a separate process in its own lab host that records every DHCP broadcast it hears, with
+ * monotonic timestamps).
+ *
+ * Addresses: the lab's private /24 (`ip(n)`); the server is .1. Every process started here runs
+ * inside a lab namespace and is killed by close(), which also removes the namespaces and the temp
+ * directory (bramble's data directory included).
  */
-import { chmodSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+import { UpdateSettingsCommand } from '../../src/core/commands/image.commands';
+import { ApproveClientCommand, RejectClientCommand } from '../../src/core/commands/client.commands';
+import { commandMeta } from '../../src/core/commands/meta';
+import { EVENT_STORE, type EventStore, type RecordedEvent } from '../../src/core/event-store/event-store.port';
+import type { PluginFactory, Settings } from '../../src/core/plugin-api/plugin';
 import { createBoundUdpFd } from '../../src/plugins/dhcp/bound-udp-socket';
+import { decodePacket, messageType, type DhcpPacket } from '../../src/plugins/dhcp/dhcp.codec';
 import { createDhcpPlugin, type DhcpPluginOptions } from '../../src/plugins/dhcp/dhcp.plugin';
-import type { PluginFactory } from '../../src/core/plugin-api/plugin';
-import { startCoreApp, type CoreApp } from './core-app';
-import { NetLab } from './netlab';
+import { startCoreApp, TEST_TOKEN, type CoreApp } from './core-app';
+import { canUseNetns, NetLab } from './netlab';
 import { tempDir } from './temp';
 
 /** The Pi 4's DISCOVER fingerprint (protocol doc §1): options 60, 93, 94, 97. */
 export const PI_VENDOR_CLASS = 'PXEClient:Arch:00000:UNDI:002001';
+
+/** Option 43 as dnsmasq sends it for `pxe-service=0,"Raspberry Pi Boot"` (test-lab notes). */
+export const DNSMASQ_RPI_OPTION43_HEX = `0601030a04005058450914000011${Buffer.from('Raspberry Pi Boot', 'latin1').toString('hex')}ff`;
 
 /** Option 97 of a Pi 4: type 0, FourCC RPi4, board revision, MAC low 4 bytes, serial (little-endian). */
 export function pi4Guid(mac: string, serial: number, revision = 0x00c03111): string {
@@ -26,21 +43,161 @@ export function pi4Guid(mac: string, serial: number, revision = 0x00c03111): str
   return b.toString('hex');
 }
 
+/** Why the DHCP e2e tests cannot run here (not root, no namespaces, a client missing), or null. */
+export function dhcpLabUnavailable(): string | null {
+  const netns = canUseNetns();
+  if (netns) return netns;
+  const missing = ['busybox', 'dhclient', 'nmap', 'dnsmasq', 'setpriv'].filter(
+    (tool) => !['/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((dir) => existsSync(path.join(dir, tool))),
+  );
+  return missing.length ? `missing ${missing.join(', ')} (scripts/ensure-test-deps.sh installs them)` : null;
+}
+
+/** A transaction id as bramble records it in boot facts: 0x + 8 hex digits. */
+export function xidHex(xid: number): string {
+  return `0x${xid.toString(16).padStart(8, '0')}`;
+}
+
+/** Lower-case hex of dhclient's `a:b:c` notation (it drops leading zeros) or of udhcpc's hex. */
+export function normalizeHex(value: string): string {
+  return value.includes(':') ? value.split(':').map((b) => b.padStart(2, '0')).join('').toLowerCase() : value.toLowerCase();
+}
+
+export interface UdhcpcOptions {
+  /** Send the Pi's options 60/93/94 (and 97 when `serial` is given: a Pi 4; without it, a Pi 3 ROM). */
+  pi?: { mac: string; serial?: number; revision?: number };
+  tries?: number;
+  timeoutSec?: number;
+  /** The script adds the bound address to the interface (needed for a RELEASE from ciaddr). */
+  configure?: boolean;
+  /**
+   * Release the lease once bound: udhcpc -R, stopped with SIGTERM after the bound script ran
+   * (busybox 1.35's `-q -R` exits before it counts as bound, and then sends no RELEASE).
+   */
+  release?: boolean;
+  /** udhcpc -B: ask for broadcast replies. */
+  broadcast?: boolean;
+  /** udhcpc -a<ms>: ARP-check the ACKed address for this long (and DECLINE it when in use). */
+  arpCheckMs?: number;
+  extra?: string[];
+}
+
+/** The env of each udhcpc script call, by event (deconfig, bound, leasefail, ...), plus timing. */
+export type UdhcpcEvents = Record<string, Record<string, string>>;
+
+export interface TapPacket {
+  /** ms, CLOCK_MONOTONIC (comparable with process.hrtime in any process on this machine). */
+  t: number;
+  /** UDP port it was sent to: 67 (client → server) or 68 (server → client). */
+  port: number;
+  from: string;
+  packet: DhcpPacket;
+  type: number | null;
+}
+
+/** A passive observer of DHCP broadcasts on one lab switch (a separate node process). */
+export interface DhcpTap {
+  readonly packets: TapPacket[];
+  /** Resolves with the first packet (already seen or arriving) matching, or null after timeoutMs. */
+  waitFor(match: (p: TapPacket) => boolean, timeoutMs: number): Promise<TapPacket | null>;
+  stop(): Promise<void>;
+}
+
+export interface NmapOffer {
+  [field: string]: string;
+}
+
+export interface RunningPeer {
+  readonly child: ChildProcess;
+  /** What it wrote so far (stdout + stderr). */
+  log(): string;
+  stop(): Promise<void>;
+}
+
 export interface DhcpLab {
   lab: NetLab;
-  core: CoreApp;
+  /** The running bramble (a new one after restart()). */
+  readonly core: CoreApp;
   serverIp: string;
   tmp: string;
-  /** Adds a Pi (or any client) host on the LAN with this MAC and no address. */
-  addClient(name: string, mac: string): Promise<void>;
-  /** Runs busybox udhcpc as a Pi 4 would ask; returns the env of each script call, by event. */
-  udhcpc(host: string, options?: { pi?: { mac: string; serial: number }; tries?: number; timeoutSec?: number; extra?: string[] }): Promise<Record<string, Record<string, string>>>;
+  /** bramble's data directory (kept across restart()). */
+  dataDir: string;
+  /** An address of the lab's /24. */
+  ip(host: number): string;
+  /** Adds a Pi (or any client) host with this MAC, plugged into `sw` (default the served LAN). */
+  addClient(name: string, mac: string, options?: { cidr?: string | null; sw?: string }): Promise<void>;
+  /** Runs busybox udhcpc as a Pi would ask; returns the env of each script call, by event. */
+  udhcpc(host: string, options?: UdhcpcOptions): Promise<UdhcpcEvents>;
+  /** Like udhcpc(), also giving what udhcpc printed (for failure messages). */
+  udhcpcRun(host: string, options?: UdhcpcOptions): Promise<{ events: UdhcpcEvents; output: string }>;
+  /**
+   * Runs dhclient once with its own config, lease, pid and script files; returns the env of the
+   * script call that bound (BOUND), or null when none came within `timeoutMs`, and its output.
+   */
+  dhclient(host: string, options: { config: string; timeoutMs?: number }): Promise<{ bound: Record<string, string> | null; log: string }>;
+  /** Runs nmap's broadcast-dhcp-discover on the host's eth0; returns the offers it lists. */
+  nmapDhcpDiscover(host: string, options: { mac: string; timeoutSec?: number }): Promise<{ offers: NmapOffer[]; output: string }>;
+  /** Starts a tap on a host (created with the given MAC and address when it does not exist yet). */
+  startTap(host: string): Promise<DhcpTap>;
+  /** Starts dnsmasq (DHCP only) on a host's eth0 with these extra arguments; resolves once it serves. */
+  startDnsmasq(host: string, args: string[]): Promise<RunningPeer>;
+  /** Changes settings as an admin would (UpdateSettingsCommand), waiting for the read models. */
+  settings(changes: Partial<Settings>): Promise<void>;
+  approve(mac: string): Promise<void>;
+  reject(mac: string): Promise<void>;
+  /** POSTs a GraphQL request to bramble's HTTP API with the admin token (listening on first use). */
+  graphql<T = any>(query: string, variables?: Record<string, unknown>): Promise<{ data?: T; errors?: { message: string }[] }>;
+  /** Events of one stream, read from the event store. */
+  stream(name: string): Promise<RecordedEvent[]>;
+  /** Stops bramble and starts a new one on the same data directory and interface. */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startDhcpLab(options: { env?: Record<string, string>; plugin?: DhcpPluginOptions; extraPlugins?: PluginFactory[] } = {}): Promise<DhcpLab> {
+/** Runs inside a tap host: records every datagram sent to udp/67 and udp/68 as a JSON line. */
+const TAP_SCRIPT = `
+const dgram = require('node:dgram');
+let ready = 0;
+for (const port of [67, 68]) {
+  const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+  s.on('message', (m, r) => process.stdout.write(JSON.stringify({ t: Number(process.hrtime.bigint()) / 1e6, port, from: r.address, hex: m.toString('hex') }) + '\\n'));
+  s.on('error', (e) => { process.stderr.write(String(e) + '\\n'); process.exit(1); });
+  s.bind(port, '0.0.0.0', () => { if (++ready === 2) process.stdout.write('{"ready":true}\\n'); });
+}
+// A last resort: the lab kills it, but never let a forgotten tap outlive a test run for long.
+setTimeout(() => process.exit(0), 10 * 60_000);
+`;
+
+function waitForExit(child: ChildProcess, ms: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  await waitForExit(child, 2000);
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await waitForExit(child, 2000);
+  }
+}
+
+export async function startDhcpLab(
+  options: { env?: Record<string, string>; plugin?: DhcpPluginOptions; extraPlugins?: PluginFactory[]; settings?: Partial<Settings> } = {},
+): Promise<DhcpLab> {
   const lab = await NetLab.create();
   const dir = tempDir('bramble-dhcp-lab-');
+  const dataDir = path.join(dir.dir, 'data');
+  mkdirSync(dataDir);
+  const peers = new Set<RunningPeer>();
+  let core: CoreApp | null = null;
   try {
     await lab.addSwitch('lan');
     const serverIp = lab.ip(1);
@@ -50,52 +207,284 @@ export async function startDhcpLab(options: { env?: Record<string, string>; plug
       probeIntervalMs: 0,
       ...options.plugin,
     });
-    const core = await startCoreApp({
-      env: { BRAMBLE_INTERFACE: 'eth0', BRAMBLE_SERVER_IP: serverIp, ...options.env },
-      plugins: [plugin, ...(options.extraPlugins ?? [])],
-    });
+    const start = (): Promise<CoreApp> =>
+      startCoreApp({
+        dataDir,
+        env: { BRAMBLE_INTERFACE: 'eth0', BRAMBLE_SERVER_IP: serverIp, BRAMBLE_HTTP_HOST: '127.0.0.1', ...options.env },
+        plugins: [plugin, ...(options.extraPlugins ?? [])],
+      });
+    core = await start();
     const script = path.join(dir.dir, 'udhcpc.sh');
-    writeFileSync(script, '#!/bin/sh\nenv > "$OUT.$1"\nexit 0\n');
+    writeFileSync(
+      script,
+      [
+        '#!/bin/sh',
+        'env > "$OUT.$1"',
+        'if [ -n "$CONFIGURE" ]; then',
+        '  case "$1" in',
+        '    bound) ip addr add "$ip/$mask" dev "$interface" ;;',
+        '    deconfig) ip -4 addr flush dev "$interface" ;;',
+        '  esac',
+        'fi',
+        'exit 0',
+        '',
+      ].join('\n'),
+    );
     chmodSync(script, 0o755);
     let run = 0;
-    return {
+    let url: string | null = null;
+
+    const readEvents = (out: string): UdhcpcEvents => {
+      const events: UdhcpcEvents = {};
+      for (const f of readdirSync(dir.dir).filter((f) => f.startsWith(`${path.basename(out)}.`))) {
+        const env: Record<string, string> = {};
+        for (const line of readFileSync(path.join(dir.dir, f), 'utf8').split('\n')) {
+          const i = line.indexOf('=');
+          if (i > 0) env[line.slice(0, i)] = line.slice(i + 1);
+        }
+        events[f.slice(path.basename(out).length + 1)] = env;
+      }
+      return events;
+    };
+
+    // setpriv --pdeathsig: a peer dies with the test process, even when that is killed mid-test.
+    const spawnInHost = (host: string, cmd: string, args: string[]): ChildProcess => lab.spawn(host, 'setpriv', ['--pdeathsig', 'KILL', cmd, ...args]);
+
+    const spawnPeer = (host: string, cmd: string, args: string[]): RunningPeer => {
+      const child = spawnInHost(host, cmd, args);
+      let text = '';
+      child.stdout?.on('data', (d: Buffer) => (text += d.toString()));
+      child.stderr?.on('data', (d: Buffer) => (text += d.toString()));
+      const peer: RunningPeer = {
+        child,
+        log: () => text,
+        async stop() {
+          peers.delete(peer);
+          await stopChild(child);
+        },
+      };
+      peers.add(peer);
+      return peer;
+    };
+
+    const self: DhcpLab = {
       lab,
-      core,
+      get core() {
+        if (!core) throw new Error('bramble is not running');
+        return core;
+      },
       serverIp,
       tmp: dir.dir,
-      async addClient(name, mac) {
-        await lab.addHost(name, 'lan', { ifname: 'eth0', mac, cidr: null });
+      dataDir,
+      ip: (n) => lab.ip(n),
+      async addClient(name, mac, o = {}) {
+        await lab.addHost(name, o.sw ?? 'lan', { ifname: 'eth0', mac, cidr: o.cidr ?? null });
       },
       async udhcpc(host, o = {}) {
+        return (await self.udhcpcRun(host, o)).events;
+      },
+      async udhcpcRun(host, o = {}) {
         const out = path.join(dir.dir, `run${++run}`);
-        const args = ['udhcpc', '-i', 'eth0', '-f', '-q', '-n', '-t', String(o.tries ?? 3), '-T', String(o.timeoutSec ?? 1), '-A', '1', '-s', script];
+        const args = ['udhcpc', '-i', 'eth0', '-f', ...(o.release ? [] : ['-q']), '-n', '-t', String(o.tries ?? 3), '-T', String(o.timeoutSec ?? 1), '-A', '1', '-s', script];
         if (o.pi) {
-          args.push('-V', PI_VENDOR_CLASS, '-x', '0x5d:0000', '-x', '0x5e:010201', '-x', `0x61:${pi4Guid(o.pi.mac, o.pi.serial)}`, '-O', '43', '-O', '66');
+          args.push('-V', PI_VENDOR_CLASS, '-x', '0x5d:0000', '-x', '0x5e:010201', '-O', '43', '-O', '66');
+          if (o.pi.serial !== undefined) args.push('-x', `0x61:${pi4Guid(o.pi.mac, o.pi.serial, o.pi.revision)}`);
         }
+        if (o.release) args.push('-R');
+        if (o.broadcast) args.push('-B');
+        if (o.arpCheckMs !== undefined) args.push(`-a${o.arpCheckMs}`);
         args.push(...(o.extra ?? []));
+        const env = ['-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', `OUT=${out}`, ...(o.configure ? ['CONFIGURE=1'] : [])];
+        let output: string;
+        if (o.release) {
+          const peer = spawnPeer(host, 'env', [...env, 'busybox', ...args]);
+          const deadline = Date.now() + 30_000;
+          while (Date.now() < deadline && !existsSync(`${out}.bound`) && peer.child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+          await new Promise((r) => setTimeout(r, 50));
+          peer.child.kill('SIGTERM');
+          await waitForExit(peer.child, 5000);
+          await peer.stop();
+          return { events: readEvents(out), output: peer.log() };
+        }
         try {
-          await lab.exec(host, 'env', ['-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', `OUT=${out}`, 'busybox', ...args], { timeoutMs: 60_000 });
-        } catch {
+          const r = await lab.exec(host, 'env', [...env, 'busybox', ...args], { timeoutMs: 60_000 });
+          output = r.stdout + r.stderr;
+        } catch (error) {
           // udhcpc -n exits 1 when no lease was obtained: the script's records say what happened.
+          const e = error as { stdout?: string; stderr?: string; message: string };
+          output = `${e.stdout ?? ''}${e.stderr ?? ''}` || e.message;
         }
-        const events: Record<string, Record<string, string>> = {};
-        for (const f of readdirSync(dir.dir).filter((f) => f.startsWith(`${path.basename(out)}.`))) {
-          const env: Record<string, string> = {};
-          for (const line of readFileSync(path.join(dir.dir, f), 'utf8').split('\n')) {
-            const i = line.indexOf('=');
-            if (i > 0) env[line.slice(0, i)] = line.slice(i + 1);
+        return { events: readEvents(out), output };
+      },
+      async dhclient(host, o) {
+        const base = path.join(dir.dir, `dhclient${++run}`);
+        writeFileSync(`${base}.conf`, o.config);
+        // dhclient gives its script a fresh environment: the output path is written into the script.
+        const dhclientScript = `${base}.sh`;
+        writeFileSync(dhclientScript, `#!/bin/sh\nenv > "${base}.$reason"\nexit 0\n`);
+        chmodSync(dhclientScript, 0o755);
+        const child = spawnPeer(host, 'env', [
+          '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+          'dhclient', '-d', '-1', '-v', '-cf', `${base}.conf`, '-lf', `${base}.leases`, '-pf', `${base}.pid`, '-sf', dhclientScript, 'eth0',
+        ]);
+        const deadline = Date.now() + (o.timeoutMs ?? 15_000);
+        try {
+          while (Date.now() < deadline && !existsSync(`${base}.BOUND`) && child.child.exitCode === null) {
+            await new Promise((r) => setTimeout(r, 50));
           }
-          events[f.slice(path.basename(out).length + 1)] = env;
+          // The script may still be writing: give it a moment to finish the file.
+          await new Promise((r) => setTimeout(r, 50));
+        } finally {
+          await child.stop();
         }
-        return events;
+        const events = readEvents(base);
+        return { bound: events.BOUND ?? null, log: child.log() };
+      },
+      async nmapDhcpDiscover(host, o) {
+        const { stdout } = await lab.exec(
+          host,
+          'nmap',
+          ['-e', 'eth0', '-n', '--script', 'broadcast-dhcp-discover', '--script-args', `broadcast-dhcp-discover.mac=${o.mac},broadcast-dhcp-discover.timeout=${o.timeoutSec ?? 3}`],
+          { timeoutMs: 60_000 },
+        );
+        const offers: NmapOffer[] = [];
+        let current: NmapOffer | null = null;
+        for (const line of stdout.split('\n')) {
+          const body = line.replace(/^\|_?\s*/, '');
+          if (/^Response \d+ of \d+:/.test(body)) {
+            current = {};
+            offers.push(current);
+            continue;
+          }
+          const m = /^([A-Za-z][^:]*):\s(.*)$/.exec(body);
+          if (current && m && line.startsWith('|')) current[m[1].trim()] = m[2].trim();
+        }
+        return { offers, output: stdout };
+      },
+      async startTap(host) {
+        const child = spawnInHost(host, process.execPath, ['-e', TAP_SCRIPT]);
+        const packets: TapPacket[] = [];
+        const waiters = new Set<{ match: (p: TapPacket) => boolean; resolve: (p: TapPacket | null) => void }>();
+        let errors = '';
+        child.stderr?.on('data', (d: Buffer) => (errors += d.toString()));
+        const ready = new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`tap on ${host} did not start: ${errors}`)), 10_000);
+          child.once('exit', () => {
+            clearTimeout(timer);
+            reject(new Error(`tap on ${host} exited: ${errors}`));
+          });
+          createInterface({ input: child.stdout! }).on('line', (line) => {
+            const msg = JSON.parse(line) as { ready?: boolean; t: number; port: number; from: string; hex: string };
+            if (msg.ready) {
+              clearTimeout(timer);
+              resolve();
+              return;
+            }
+            let packet: DhcpPacket;
+            try {
+              packet = decodePacket(Buffer.from(msg.hex, 'hex'));
+            } catch {
+              return;
+            }
+            const p: TapPacket = { t: msg.t, port: msg.port, from: msg.from, packet, type: messageType(packet) };
+            packets.push(p);
+            for (const w of waiters) {
+              if (w.match(p)) {
+                waiters.delete(w);
+                w.resolve(p);
+              }
+            }
+          });
+        });
+        const peer: RunningPeer = { child, log: () => errors, stop: () => stopChild(child) };
+        peers.add(peer);
+        await ready;
+        return {
+          packets,
+          waitFor(match, timeoutMs) {
+            const seen = packets.find(match);
+            if (seen) return Promise.resolve(seen);
+            return new Promise((resolve) => {
+              const w = {
+                match,
+                resolve: (p: TapPacket | null) => {
+                  clearTimeout(timer);
+                  resolve(p);
+                },
+              };
+              const timer = setTimeout(() => {
+                waiters.delete(w);
+                resolve(null);
+              }, timeoutMs);
+              waiters.add(w);
+            });
+          },
+          async stop() {
+            peers.delete(peer);
+            await stopChild(child);
+          },
+        };
+      },
+      async startDnsmasq(host, args) {
+        const base = path.join(dir.dir, `dnsmasq${++run}`);
+        const peer = spawnPeer(host, 'dnsmasq', [
+          '--no-daemon', '--port=0', '--conf-file=/dev/null', '--interface=eth0', '--bind-interfaces', '--user=root',
+          `--pid-file=${base}.pid`, `--dhcp-leasefile=${base}.leases`, '--log-dhcp', '--log-facility=-', ...args,
+        ]);
+        const deadline = Date.now() + 10_000;
+        while (!/DHCP, /.test(peer.log())) {
+          if (peer.child.exitCode !== null || Date.now() > deadline) {
+            await peer.stop();
+            throw new Error(`dnsmasq did not start: ${peer.log()}`);
+          }
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return peer;
+      },
+      async settings(changes) {
+        await self.core.exec(new UpdateSettingsCommand({ changes }, commandMeta('admin:test')));
+      },
+      async approve(mac) {
+        await self.core.exec(new ApproveClientCommand({ mac }, commandMeta('admin:test')));
+      },
+      async reject(mac) {
+        await self.core.exec(new RejectClientCommand({ mac }, commandMeta('admin:test')));
+      },
+      async graphql(query, variables) {
+        url ??= await self.core.app.listen();
+        const res = await fetch(`${url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_TOKEN}` },
+          body: JSON.stringify({ query, variables }),
+        });
+        return (await res.json()) as { data?: any; errors?: { message: string }[] };
+      },
+      async stream(name) {
+        return self.core.app.nest.get<EventStore>(EVENT_STORE).readStream(name);
+      },
+      async restart() {
+        const old = core;
+        core = null;
+        url = null;
+        await old?.close();
+        core = await start();
       },
       async close() {
-        await core.close();
-        await lab.destroy();
-        dir.cleanup();
+        try {
+          await Promise.all([...peers].map((p) => p.stop()));
+          await core?.close();
+          core = null;
+        } finally {
+          await lab.destroy();
+          dir.cleanup();
+        }
       },
     };
+    if (options.settings) await self.settings(options.settings);
+    return self;
   } catch (error) {
+    await Promise.all([...peers].map((p) => p.stop()));
+    await core?.close().catch(() => undefined);
     await lab.destroy();
     dir.cleanup();
     throw error;
