@@ -85,6 +85,16 @@ export interface UdhcpcOptions {
 /** The env of each udhcpc script call, by event (deconfig, bound, leasefail, ...), plus timing. */
 export type UdhcpcEvents = Record<string, Record<string, string>>;
 
+export interface UdhcpcSession {
+  /** The env of the script's `event` call (bound, renew, ...) once it ran, or null after timeoutMs. */
+  waitFor(event: string, timeoutMs: number): Promise<Record<string, string> | null>;
+  signal(signal: NodeJS.Signals): void;
+  events(): UdhcpcEvents;
+  output(): string;
+  /** SIGTERM (udhcpc -R then releases its lease), and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
 export interface TapPacket {
   /** ms, CLOCK_MONOTONIC (comparable with process.hrtime in any process on this machine). */
   t: number;
@@ -128,6 +138,11 @@ export interface DhcpLab {
   addClient(name: string, mac: string, options?: { cidr?: string | null; sw?: string }): Promise<void>;
   /** Runs busybox udhcpc as a Pi would ask; returns the env of each script call, by event. */
   udhcpc(host: string, options?: UdhcpcOptions): Promise<UdhcpcEvents>;
+  /**
+   * Starts udhcpc without -q: it stays bound (and renews, on SIGUSR1) until stopped. Stopping sends
+   * SIGTERM, on which udhcpc -R releases its lease.
+   */
+  startUdhcpc(host: string, options?: UdhcpcOptions): UdhcpcSession;
   /** Like udhcpc(), also giving what udhcpc printed (for failure messages). */
   udhcpcRun(host: string, options?: UdhcpcOptions): Promise<{ events: UdhcpcEvents; output: string }>;
   /**
@@ -219,7 +234,7 @@ export async function startDhcpLab(
       script,
       [
         '#!/bin/sh',
-        'env > "$OUT.$1"',
+        'env > "$OUT.$1.tmp" && mv "$OUT.$1.tmp" "$OUT.$1"',
         'if [ -n "$CONFIGURE" ]; then',
         '  case "$1" in',
         '    bound) ip addr add "$ip/$mask" dev "$interface" ;;',
@@ -234,9 +249,23 @@ export async function startDhcpLab(
     let run = 0;
     let url: string | null = null;
 
+    /** `env` arguments running busybox udhcpc with these options; `quit`: -q (exit once bound). */
+    const udhcpcCommand = (out: string, o: UdhcpcOptions, quit: boolean): string[] => {
+      const args = ['udhcpc', '-i', 'eth0', '-f', ...(quit ? ['-q'] : []), '-n', '-t', String(o.tries ?? 3), '-T', String(o.timeoutSec ?? 1), '-A', '1', '-s', script];
+      if (o.pi) {
+        args.push('-V', PI_VENDOR_CLASS, '-x', '0x5d:0000', '-x', '0x5e:010201', '-O', '43', '-O', '66');
+        if (o.pi.serial !== undefined) args.push('-x', `0x61:${pi4Guid(o.pi.mac, o.pi.serial, o.pi.revision)}`);
+      }
+      if (o.release) args.push('-R');
+      if (o.broadcast) args.push('-B');
+      if (o.arpCheckMs !== undefined) args.push(`-a${o.arpCheckMs}`);
+      args.push(...(o.extra ?? []));
+      return ['-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', `OUT=${out}`, ...(o.configure ? ['CONFIGURE=1'] : []), 'busybox', ...args];
+    };
+
     const readEvents = (out: string): UdhcpcEvents => {
       const events: UdhcpcEvents = {};
-      for (const f of readdirSync(dir.dir).filter((f) => f.startsWith(`${path.basename(out)}.`))) {
+      for (const f of readdirSync(dir.dir).filter((f) => f.startsWith(`${path.basename(out)}.`) && !f.endsWith('.tmp'))) {
         const env: Record<string, string> = {};
         for (const line of readFileSync(path.join(dir.dir, f), 'utf8').split('\n')) {
           const i = line.indexOf('=');
@@ -283,31 +312,39 @@ export async function startDhcpLab(
       async udhcpc(host, o = {}) {
         return (await self.udhcpcRun(host, o)).events;
       },
-      async udhcpcRun(host, o = {}) {
+      startUdhcpc(host, o = {}) {
         const out = path.join(dir.dir, `run${++run}`);
-        const args = ['udhcpc', '-i', 'eth0', '-f', ...(o.release ? [] : ['-q']), '-n', '-t', String(o.tries ?? 3), '-T', String(o.timeoutSec ?? 1), '-A', '1', '-s', script];
-        if (o.pi) {
-          args.push('-V', PI_VENDOR_CLASS, '-x', '0x5d:0000', '-x', '0x5e:010201', '-O', '43', '-O', '66');
-          if (o.pi.serial !== undefined) args.push('-x', `0x61:${pi4Guid(o.pi.mac, o.pi.serial, o.pi.revision)}`);
-        }
-        if (o.release) args.push('-R');
-        if (o.broadcast) args.push('-B');
-        if (o.arpCheckMs !== undefined) args.push(`-a${o.arpCheckMs}`);
-        args.push(...(o.extra ?? []));
-        const env = ['-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', `OUT=${out}`, ...(o.configure ? ['CONFIGURE=1'] : [])];
-        let output: string;
+        const peer = spawnPeer(host, 'env', udhcpcCommand(out, o, false));
+        return {
+          async waitFor(event, timeoutMs) {
+            const deadline = Date.now() + timeoutMs;
+            while (!existsSync(`${out}.${event}`)) {
+              if (Date.now() > deadline || peer.child.exitCode !== null) return readEvents(out)[event] ?? null;
+              await new Promise((r) => setTimeout(r, 20));
+            }
+            return readEvents(out)[event];
+          },
+          signal: (sig) => void peer.child.kill(sig),
+          events: () => readEvents(out),
+          output: () => peer.log(),
+          async stop() {
+            peer.child.kill('SIGTERM');
+            await waitForExit(peer.child, 5000);
+            await peer.stop();
+          },
+        };
+      },
+      async udhcpcRun(host, o = {}) {
         if (o.release) {
-          const peer = spawnPeer(host, 'env', [...env, 'busybox', ...args]);
-          const deadline = Date.now() + 30_000;
-          while (Date.now() < deadline && !existsSync(`${out}.bound`) && peer.child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
-          await new Promise((r) => setTimeout(r, 50));
-          peer.child.kill('SIGTERM');
-          await waitForExit(peer.child, 5000);
-          await peer.stop();
-          return { events: readEvents(out), output: peer.log() };
+          const session = self.startUdhcpc(host, o);
+          await session.waitFor('bound', 30_000);
+          await session.stop();
+          return { events: session.events(), output: session.output() };
         }
+        const out = path.join(dir.dir, `run${++run}`);
+        let output: string;
         try {
-          const r = await lab.exec(host, 'env', [...env, 'busybox', ...args], { timeoutMs: 60_000 });
+          const r = await lab.exec(host, 'env', udhcpcCommand(out, o, true), { timeoutMs: 60_000 });
           output = r.stdout + r.stderr;
         } catch (error) {
           // udhcpc -n exits 1 when no lease was obtained: the script's records say what happened.
@@ -321,7 +358,7 @@ export async function startDhcpLab(
         writeFileSync(`${base}.conf`, o.config);
         // dhclient gives its script a fresh environment: the output path is written into the script.
         const dhclientScript = `${base}.sh`;
-        writeFileSync(dhclientScript, `#!/bin/sh\nenv > "${base}.$reason"\nexit 0\n`);
+        writeFileSync(dhclientScript, `#!/bin/sh\nenv > "${base}.$reason.tmp" && mv "${base}.$reason.tmp" "${base}.$reason"\nexit 0\n`);
         chmodSync(dhclientScript, 0o755);
         const child = spawnPeer(host, 'env', [
           '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
@@ -332,8 +369,6 @@ export async function startDhcpLab(
           while (Date.now() < deadline && !existsSync(`${base}.BOUND`) && child.child.exitCode === null) {
             await new Promise((r) => setTimeout(r, 50));
           }
-          // The script may still be writing: give it a moment to finish the file.
-          await new Promise((r) => setTimeout(r, 50));
         } finally {
           await child.stop();
         }
