@@ -1,0 +1,177 @@
+/**
+ * Other DHCP servers on the served LAN, with dnsmasq playing the LAN's router:
+ * - the rival probe and health: in full mode a rival is recorded (RivalDhcpServerDetected, once)
+ *   and health is degraded naming it; in proxy mode health is degraded while no server hands out
+ *   addresses, and up once the router does;
+ * - nmap's stock broadcast-dhcp-discover lists the offers on the LAN. It cannot send option 60,
+ *   so its DISCOVER is not a PXE request: in proxy mode bramble leaves it to the router (answering
+ *   non-PXE requests with an address-less proxy offer would break the Pi's OS DHCP clients, and
+ *   the kernel's ip=dhcp takes the first offer), in full mode its lease offer is listed next to
+ *   the router's;
+ * - the default probe wait is long enough for a stock dnsmasq, which pings an address for 3 s
+ *   before offering it.
+ */
+import { strict as assert } from 'node:assert';
+import { after, before, describe, it } from 'node:test';
+import { HealthService } from '../../src/core/observability/health.service';
+import { DhcpMessageType, DhcpOption, getIp } from '../../src/plugins/dhcp/dhcp.codec';
+import { ipToInt } from '../../src/plugins/dhcp/dhcp.decider';
+import { PROBE_MAC } from '../../src/plugins/dhcp/dhcp.probe';
+import { dhcpLabUnavailable, startDhcpLab, type DhcpLab, type DhcpTap, type RunningPeer } from '../support/dhcp-lab';
+import { eventually } from '../support/temp';
+
+const skip = dhcpLabUnavailable();
+
+const PI = 'dc:a6:32:00:05:01';
+
+async function dhcpHealth(lab: DhcpLab) {
+  return (await lab.core.app.nest.get(HealthService).report()).plugins.dhcp;
+}
+
+interface RivalData {
+  serverId: string;
+  offeredIp: string;
+  interface: string | null;
+  mode: string;
+}
+const rivalEvents = async (lab: DhcpLab): Promise<RivalData[]> =>
+  (await lab.stream('plugin-dhcp-diagnostics')).filter((e) => e.type === 'RivalDhcpServerDetected').map((e) => e.data as RivalData);
+
+function fullMode(lab: DhcpLab) {
+  return {
+    dhcpMode: 'full' as const,
+    dhcpRangeStart: lab.ip(100),
+    dhcpRangeEnd: lab.ip(150),
+    dhcpNetmask: '255.255.255.0',
+    gateway: lab.ip(254),
+    dnsServers: [lab.ip(254)],
+  };
+}
+
+/** dnsmasq as the LAN's router: addresses .200-.220, authoritative. */
+async function startRouter(lab: DhcpLab, extra: string[] = []): Promise<RunningPeer> {
+  await lab.lab.addHost('router', 'lan', { ifname: 'eth0', mac: '02:00:00:00:0e:01', cidr: `${lab.ip(254)}/24` });
+  return lab.startDnsmasq('router', [`--dhcp-range=${lab.ip(200)},${lab.ip(220)},255.255.255.0,1h`, '--dhcp-authoritative', ...extra]);
+}
+
+const inRouterRange = (lab: DhcpLab, ip: string | undefined): boolean => !!ip && ipToInt(ip) >= ipToInt(lab.ip(200)) && ipToInt(ip) <= ipToInt(lab.ip(220));
+
+describe('DHCP rivals: probe, health and nmap with dnsmasq as the LAN router', { skip: skip ?? false }, () => {
+  let lab: DhcpLab;
+  let tap: DhcpTap;
+
+  before(async () => {
+    lab = await startDhcpLab({
+      plugin: { probeIntervalMs: 1000, probeWaitMs: 1000 },
+      settings: { dhcpMode: 'proxy', plugins: { dhcp: { pi3ReplyDelayMs: 0 } } },
+    });
+    await lab.addClient('nmap', '02:00:00:00:0d:01', { cidr: `${lab.ip(240)}/24` });
+    await lab.addClient('pi', PI);
+    await lab.addClient('tap', '02:00:00:00:0f:01', { cidr: `${lab.ip(250)}/24` });
+    tap = await lab.startTap('tap');
+    await lab.approve(PI);
+  });
+  after(async () => {
+    await lab?.close();
+  });
+
+  it('proxy mode without any server handing out addresses: health is degraded', async () => {
+    await eventually(async () => (await dhcpHealth(lab)).checks?.lastProbe != null, 5000, 'a first probe');
+    const health = await dhcpHealth(lab);
+    assert.equal(health.status, 'degraded');
+    assert.match(health.detail ?? '', /proxy mode, but no DHCP server hands out addresses on eth0/);
+  });
+
+  it("proxy mode with the router: health is up; nmap lists the router's offer, bramble leaves a non-PXE DISCOVER alone", async () => {
+    // --no-ping: answer at once (the default 3 s ping check is covered below).
+    await startRouter(lab, ['--no-ping']);
+    await eventually(async () => (await dhcpHealth(lab)).status === 'up', 6000, 'health up with the router answering');
+
+    const { offers, output } = await lab.nmapDhcpDiscover('nmap', { mac: PI, timeoutSec: 2 });
+    assert.equal(offers.length, 1, `one offer listed:\n${output}`);
+    assert.equal(offers[0]['Server Identifier'], lab.ip(254));
+    assert.ok(inRouterRange(lab, offers[0]['IP Offered']), output);
+    assert.equal(offers[0]['DHCP Message Type'], 'DHCPOFFER');
+  });
+
+  it(
+    'proxy mode: a PXE REQUEST that selected the router (option 54 = router) is left to the router, as dnsmasq does',
+    {
+      todo:
+        'bramble ACKs every PXE REQUEST in proxy mode (dhcp.decider.ts decideProxy), also one that selected another server ' +
+        '(RFC 2131 §4.3.2: no reply); busybox udhcpc may take that address-less ACK and end up with 0.0.0.0. Reported, not fixed here.',
+    },
+    async () => {
+      // udhcpc takes the first offer; the router's usually comes first. Up to three tries to see one.
+      let request = null;
+      for (let i = 0; i < 3 && !request; i++) {
+        const since = Number(process.hrtime.bigint()) / 1e6;
+        await lab.udhcpc('pi', { pi: { mac: PI, serial: 0x5001 }, tries: 2 });
+        request =
+          tap.packets.find((p) => p.t >= since && p.packet.mac === PI && p.type === DhcpMessageType.REQUEST && getIp(p.packet.options, DhcpOption.SERVER_ID) === lab.ip(254)) ??
+          null;
+      }
+      assert.ok(request, 'udhcpc selected the router');
+      const xid = request.packet.xid;
+      const ack = await tap.waitFor((p) => p.port === 68 && p.from === lab.serverIp && p.packet.xid === xid && p.type === DhcpMessageType.ACK, 500);
+      assert.ok(!ack, `bramble must not answer a REQUEST for another server (it sent a ${ack ? 'proxy ACK, yiaddr ' + ack.packet.yiaddr : ''})`);
+    },
+  );
+
+  it("full mode with the router: RivalDhcpServerDetected once, health degraded naming it; nmap lists bramble's offer next to the router's", async () => {
+    await lab.settings(fullMode(lab));
+    await eventually(async () => (await rivalEvents(lab)).length > 0, 6000, 'RivalDhcpServerDetected');
+    const [rival] = await rivalEvents(lab);
+    assert.equal(rival.serverId, lab.ip(254));
+    assert.ok(inRouterRange(lab, rival.offeredIp));
+    assert.equal(rival.interface, 'eth0');
+    assert.equal(rival.mode, 'full');
+    await eventually(async () => (await dhcpHealth(lab)).status === 'degraded', 3000, 'health degraded');
+    const health = await dhcpHealth(lab);
+    assert.match(health.detail ?? '', new RegExp(`another DHCP server answers on eth0: ${lab.ip(254).replace(/\./g, '\\.')}`));
+
+    const { offers, output } = await lab.nmapDhcpDiscover('nmap', { mac: PI, timeoutSec: 2 });
+    const byServer = new Map(offers.map((o) => [o['Server Identifier'], o]));
+    assert.equal(offers.length, 2, `two offers listed:\n${output}`);
+    const ours = byServer.get(lab.serverIp);
+    assert.ok(ours, output);
+    assert.ok(ipToInt(ours['IP Offered']) >= ipToInt(lab.ip(100)) && ipToInt(ours['IP Offered']) <= ipToInt(lab.ip(150)), output);
+    assert.equal(ours['Subnet Mask'], '255.255.255.0');
+    assert.equal(ours.Router, lab.ip(254));
+    assert.ok(inRouterRange(lab, byServer.get(lab.ip(254))?.['IP Offered']), output);
+
+    // Several probes later (one a second), still one event for this rival.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal((await rivalEvents(lab)).length, 1);
+  });
+});
+
+describe('DHCP rivals: the default probe wait sees a stock dnsmasq (3 s ping check before each offer)', { skip: skip ?? false }, () => {
+  let lab: DhcpLab;
+
+  before(async () => {
+    // The default probeWaitMs; only the probe at start (and after settings changes) runs here.
+    lab = await startDhcpLab({ plugin: { probeIntervalMs: 60_000 }, settings: { plugins: { dhcp: { pi3ReplyDelayMs: 0 } } } });
+  });
+  after(async () => {
+    await lab?.close();
+  });
+
+  it('records the rival from the probe made at start', async () => {
+    await lab.addClient('tap', '02:00:00:00:0f:01', { cidr: `${lab.ip(250)}/24` });
+    const tap = await lab.startTap('tap');
+    await startRouter(lab);
+    await lab.settings(fullMode(lab));
+    // A restart: the probe running is cut short on stop, and the new bramble probes at start.
+    await lab.restart();
+    await eventually(async () => (await rivalEvents(lab)).length > 0, 6000, 'RivalDhcpServerDetected from the first probe');
+    assert.equal((await rivalEvents(lab))[0].serverId, lab.ip(254));
+    const health = await dhcpHealth(lab);
+    assert.equal(health.status, 'degraded');
+    // Why the default wait is 4 s: dnsmasq's offer to the probe came about 3 s after the DISCOVER.
+    const probe = tap.packets.filter((p) => p.port === 67 && p.packet.mac === PROBE_MAC).pop()!;
+    const offer = tap.packets.find((p) => p.port === 68 && p.type === DhcpMessageType.OFFER && p.packet.xid === probe.packet.xid);
+    assert.ok(offer);
+    assert.ok(offer.t - probe.t > 2000, `dnsmasq answered the probe after ${(offer.t - probe.t).toFixed(0)} ms`);
+  });
+});
