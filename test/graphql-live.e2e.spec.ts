@@ -3,6 +3,8 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { DetectClientCommand } from '../src/core/commands/client.commands';
 import { commandMeta } from '../src/core/commands/meta';
+import { ProjectionEngine } from '../src/core/projections/projection-engine';
+import { LiveEvents } from '../src/graphql/live-events';
 import { startHarness, subscribe, type Harness } from './support/app-harness';
 
 interface LiveEvent {
@@ -25,6 +27,7 @@ describe('GraphQL API: subscriptions', () => {
   after(() => h.close());
 
   it('events: the event a mutation appends arrives, with the token\'s actor in its metadata', async () => {
+    await h.liveSubscribers(0);
     const sub = subscribe<{ events: LiveEvent }>(h.ws(), `subscription { events { ${EVENT_FIELDS} } }`);
     await h.liveSubscribers(1);
     const before = Date.now();
@@ -48,6 +51,7 @@ describe('GraphQL API: subscriptions', () => {
   });
 
   it('events: types and streamPrefix filter the feed', async () => {
+    await h.liveSubscribers(0);
     const byType = subscribe<{ events: LiveEvent }>(h.ws(), 'subscription { events(types: ["ClientRenamed"]) { type stream } }');
     const byStream = subscribe<{ events: LiveEvent }>(h.ws(), 'subscription { events(streamPrefix: "group-") { type stream } }');
     await h.liveSubscribers(2);
@@ -65,6 +69,7 @@ describe('GraphQL API: subscriptions', () => {
   });
 
   it('events: secrets are redacted in the live feed too', async () => {
+    await h.liveSubscribers(0);
     const sub = subscribe<{ events: LiveEvent }>(h.ws(), 'subscription { events(types: ["UserCreated", "UserPasswordChanged"]) { type data } }');
     await h.liveSubscribers(1);
     await h.ok('mutation { createUser(input: { username: "liv", password: "Live-Secret-1" }) { username } }');
@@ -76,6 +81,7 @@ describe('GraphQL API: subscriptions', () => {
   });
 
   it('clientDetected: a Pi detected by a plugin (DetectClientCommand) arrives as the client, pending', async () => {
+    await h.liveSubscribers(0);
     const sub = subscribe<{ clientDetected: Record<string, unknown> }>(h.ws(), 'subscription { clientDetected { mac status serial model ip detectedAt name } }');
     await h.liveSubscribers(1);
     // A known client seen again is not a new detection: only the new one arrives.
@@ -98,23 +104,28 @@ describe('GraphQL API: subscriptions', () => {
   });
 
   it('a subscriber that leaves stops listening to the live feed', async () => {
-    const live$ = h.app.nest.get((await import('../src/core/projections/projection-engine')).ProjectionEngine).live$;
+    const live = h.app.nest.get(LiveEvents);
+    const engine = h.app.nest.get(ProjectionEngine);
     await new Promise((r) => setTimeout(r, 50));
-    const baseline = live$.observers.length;
+    await h.liveSubscribers(0);
+    const baseline = live.subscribers;
+    const engineObservers = engine.live$.observers.length;
     const client = h.ws();
     const sub = subscribe(client, 'subscription { events { type } }');
     await h.liveSubscribers(baseline + 1);
     sub.unsubscribe();
     const deadline = Date.now() + 2000;
-    while (live$.observers.length > baseline && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(live$.observers.length, baseline);
+    while (live.subscribers > baseline && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(live.subscribers, baseline);
     // Also when the socket just goes away.
     const client2 = h.ws();
     subscribe(client2, 'subscription { events { type } }');
     await h.liveSubscribers(baseline + 1);
     await client2.dispose();
     const deadline2 = Date.now() + 2000;
-    while (live$.observers.length > baseline && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(live$.observers.length, baseline);
+    while (live.subscribers > baseline && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(live.subscribers, baseline);
+    // The shared redacted feed lets go of the engine once its last subscriber left.
+    assert.ok(engine.live$.observers.length <= engineObservers);
   });
 });

@@ -1,13 +1,12 @@
 import { UseGuards } from '@nestjs/common';
 import { Args, Float, Int, Query, Resolver, Subscription } from '@nestjs/graphql';
-import { filter, map } from 'rxjs';
+import { filter } from 'rxjs';
 import { AUDIT_MAX_PAGE, AuditLog, type AuditPage } from '../core/audit/audit-log';
 import { validationError } from '../core/domain/shared/domain-error';
 import type { EventFilter, RecordedEvent } from '../core/event-store/event-store.port';
-import { ProjectionEngine } from '../core/projections/projection-engine';
 import { AuthenticatedGuard } from './auth';
 import { EventFilterInput, EventPage, EventType } from './event.types';
-import { matchesLiveFilter, redactEvent, toAsyncIterator } from './live-events';
+import { LiveEvents, matchesLiveFilter, toAsyncIterator } from './live-events';
 
 function toFilter(input: EventFilterInput | null | undefined): EventFilter {
   const filter: EventFilter = {};
@@ -31,7 +30,7 @@ function toFilter(input: EventFilterInput | null | undefined): EventFilter {
 export class AuditResolver {
   constructor(
     private readonly audit: AuditLog,
-    private readonly engine: ProjectionEngine,
+    private readonly live: LiveEvents,
   ) {}
 
   @Query(() => EventPage, {
@@ -59,11 +58,6 @@ export class AuditResolver {
     @Args('types', { type: () => [String], nullable: true }) types?: string[] | null,
     @Args('streamPrefix', { type: () => String, nullable: true }) streamPrefix?: string | null,
   ): AsyncIterableIterator<RecordedEvent> {
-    return toAsyncIterator(
-      this.engine.live$.pipe(
-        filter((e) => matchesLiveFilter(e, types, streamPrefix)),
-        map(redactEvent),
-      ),
-    );
+    return toAsyncIterator(this.live.redacted$.pipe(filter((e) => matchesLiveFilter(e, types, streamPrefix))));
   }
 }

@@ -14,7 +14,6 @@ import { commandMeta } from '../core/commands/meta';
 import { ClientEventType, type ClientDetectedData } from '../core/domain/client/client.events';
 import { normalizeMac } from '../core/domain/client/mac';
 import { DomainError, ErrorCode } from '../core/domain/shared/domain-error';
-import { ProjectionEngine } from '../core/projections/projection-engine';
 import { ReadModelQueries } from '../core/projections/read-model-queries';
 import type { ClientView, ImageView } from '../core/projections/read-models';
 import { AuthenticatedGuard, CurrentActor } from './auth';
@@ -22,7 +21,7 @@ import { Client, ClientStatus } from './client.types';
 import { CommandGateway } from './command-gateway';
 import { Image } from './image.types';
 import { ImportRowResult } from './import.types';
-import { toAsyncIterator } from './live-events';
+import { LiveEvents, toAsyncIterator } from './live-events';
 import { viewOf } from './read-view';
 
 const optionalString = { type: () => String, nullable: true } as const;
@@ -33,7 +32,7 @@ export class ClientResolver {
   constructor(
     private readonly queries: ReadModelQueries,
     private readonly commands: CommandGateway,
-    private readonly engine: ProjectionEngine,
+    private readonly live: LiveEvents,
   ) {}
 
   @Query(() => [Client], { description: 'Every client, or those with this status.' })
@@ -107,7 +106,7 @@ export class ClientResolver {
   })
   clientDetected(): AsyncIterableIterator<ClientView> {
     return toAsyncIterator(
-      this.engine.live$.pipe(
+      this.live.raw$.pipe(
         filter((e) => e.type === ClientEventType.ClientDetected),
         map((e) => {
           const data = e.data as ClientDetectedData;

@@ -23,6 +23,7 @@ import { GraphiqlController } from './graphiql.controller';
 import { HealthResolver } from './health.resolver';
 import { rejectHttpSubscriptionsPlugin } from './http-subscriptions.plugin';
 import { ImageResolver } from './image.resolver';
+import { LiveEvents } from './live-events';
 import { SettingsResolver } from './settings.resolver';
 import { StateResolver } from './state.resolver';
 import { UserResolver } from './user.resolver';
@@ -98,7 +99,7 @@ function apolloOptions(auth: AuthService, logger: Logger): ApolloDriverConfig {
       useFactory: apolloOptions,
     }),
   ],
-  providers: [CommandGateway, AuthenticatedGuard, ...RESOLVERS],
+  providers: [CommandGateway, LiveEvents, AuthenticatedGuard, ...RESOLVERS],
   controllers: [GraphiqlController],
 })
 export class GraphqlApiModule {}

@@ -1,10 +1,46 @@
-import type { Observable } from 'rxjs';
+import { Injectable } from '@nestjs/common';
+import { Observable, map, share } from 'rxjs';
 import { redact } from '../core/audit/redact';
 import type { RecordedEvent } from '../core/event-store/event-store.port';
+import { ProjectionEngine } from '../core/projections/projection-engine';
 
 /** An event as the API shows it: secrets redacted (same rule as the audit log). */
 export function redactEvent(event: RecordedEvent): RecordedEvent {
   return { ...event, data: redact(event.data) };
+}
+
+/**
+ * The live feed as the API serves it: every event once the read models applied it, redacted once
+ * for all subscribers (not once per subscriber: with a hundred subscribers that is the difference).
+ */
+@Injectable()
+export class LiveEvents {
+  /** Redacted events. */
+  readonly redacted$: Observable<RecordedEvent>;
+  /** Raw events (for subscriptions that answer from the read models, not from event data). */
+  readonly raw$: Observable<RecordedEvent>;
+  private active = 0;
+
+  constructor(engine: ProjectionEngine) {
+    this.redacted$ = this.counted(engine.live$.pipe(map(redactEvent), share()));
+    this.raw$ = this.counted(engine.live$);
+  }
+
+  /** How many subscriptions listen now. */
+  get subscribers(): number {
+    return this.active;
+  }
+
+  private counted<T>(source: Observable<T>): Observable<T> {
+    return new Observable<T>((subscriber) => {
+      this.active++;
+      const subscription = source.subscribe(subscriber);
+      return () => {
+        this.active--;
+        subscription.unsubscribe();
+      };
+    });
+  }
 }
 
 /** Live-feed filter of the `events` subscription. */

@@ -13,7 +13,7 @@ import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/core/config/config';
 import { JsonLogger, silentLogger } from '../../src/core/logging/logger';
-import { ProjectionEngine } from '../../src/core/projections/projection-engine';
+import { LiveEvents } from '../../src/graphql/live-events';
 import { createApp, type BrambleApp } from '../../src/server';
 import { eventually, tempDir } from './temp';
 
@@ -42,7 +42,10 @@ export interface Harness {
   gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, token?: string | null): Promise<GqlResponse<T>>;
   /** Like gql, but fails the test on any error and returns data. */
   ok<T = Record<string, any>>(query: string, variables?: Record<string, unknown>): Promise<T>;
-  /** Resolves once `n` subscriptions listen to the live feed (a subscription is set up asynchronously). */
+  /**
+   * Resolves once exactly `n` subscriptions listen to the live feed (a subscription is set up, and
+   * torn down, asynchronously). Wait for 0 first when earlier subscriptions may still be leaving.
+   */
   liveSubscribers(n: number, timeoutMs?: number): Promise<void>;
   /** A graphql-ws client (lazy, no retries); `token` null sends no connectionParams. */
   ws(token?: string | null, connectionParams?: Record<string, unknown>): Client;
@@ -100,8 +103,8 @@ export async function startHarness(options: { adminToken?: string; env?: Record<
       return res.data;
     },
     async liveSubscribers(n: number, timeoutMs = 5000): Promise<void> {
-      const live$ = app.nest.get(ProjectionEngine).live$;
-      await eventually(() => live$.observers.length >= n, timeoutMs, `${n} live subscribers`);
+      const live = app.nest.get(LiveEvents);
+      await eventually(() => live.subscribers === n, timeoutMs, `${n} live subscribers (now ${live.subscribers})`);
     },
     ws(as: string | null = token, connectionParams?: Record<string, unknown>): Client {
       const client = createClient({
