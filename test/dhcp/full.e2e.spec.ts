@@ -77,6 +77,21 @@ describe('DHCP full mode with real clients', { skip: skip ?? false }, () => {
     assert.deepEqual((await leaseEvents('DhcpLeaseBound', pi.mac)).map((d) => d.ip), [bound.ip]);
   });
 
+  it('eight Pis at once: eight different addresses from the range, each bound once', async () => {
+    const pis = await Promise.all(Array.from({ length: 8 }, () => newPi()));
+    const results = await Promise.all(pis.map((pi) => lab.udhcpc(pi.host, { pi: { mac: pi.mac, serial: pi.serial }, tries: 3 })));
+    const ips = results.map((r, i) => {
+      assert.ok(r.bound, `Pi ${pis[i].mac} bound`);
+      assert.ok(inRange(r.bound.ip), r.bound.ip);
+      return r.bound.ip;
+    });
+    assert.equal(new Set(ips).size, 8, `distinct addresses: ${ips.join(', ')}`);
+    for (const [i, pi] of pis.entries()) {
+      await eventually(async () => (await leaseEvents('DhcpLeaseBound', pi.mac)).length > 0, 3000, `DhcpLeaseBound of ${pi.mac}`);
+      assert.deepEqual((await leaseEvents('DhcpLeaseBound', pi.mac)).map((d) => d.ip), [ips[i]]);
+    }
+  });
+
   it('ISC dhclient (vendor-class PXEClient, asking for vendor-encapsulated-options): a lease with the options', async () => {
     const pi = await newPi();
     const { bound: env, log } = await lab.dhclient(pi.host, {

@@ -14,15 +14,21 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { HealthService } from '../../src/core/observability/health.service';
+import { Metrics } from '../../src/core/observability/metrics';
 import { DhcpMessageType, DhcpOption, getIp } from '../../src/plugins/dhcp/dhcp.codec';
 import { ipToInt } from '../../src/plugins/dhcp/dhcp.decider';
 import { PROBE_MAC } from '../../src/plugins/dhcp/dhcp.probe';
-import { dhcpLabUnavailable, startDhcpLab, type DhcpLab, type DhcpTap, type RunningPeer } from '../support/dhcp-lab';
+import { dhcpLabUnavailable, startDhcpLab, type DhcpLab, type DhcpTap, type RunningPeer, type TapPacket } from '../support/dhcp-lab';
 import { eventually } from '../support/temp';
 
 const skip = dhcpLabUnavailable();
 
 const PI = 'dc:a6:32:00:05:01';
+
+async function notPxeDrops(lab: DhcpLab): Promise<number> {
+  const metric = lab.core.app.nest.get(Metrics).registry.getSingleMetric('bramble_dhcp_packets_dropped_total');
+  return (await metric!.get()).values.find((v) => v.labels.reason === 'not-pxe')?.value ?? 0;
+}
 
 async function dhcpHealth(lab: DhcpLab) {
   return (await lab.core.app.nest.get(HealthService).report()).plugins.dhcp;
@@ -87,11 +93,37 @@ describe('DHCP rivals: probe, health and nmap with dnsmasq as the LAN router', {
     await startRouter(lab, ['--no-ping']);
     await eventually(async () => (await dhcpHealth(lab)).status === 'up', 6000, 'health up with the router answering');
 
+    const dropsBefore = await notPxeDrops(lab);
     const { offers, output } = await lab.nmapDhcpDiscover('nmap', { mac: PI, timeoutSec: 2 });
     assert.equal(offers.length, 1, `one offer listed:\n${output}`);
+    assert.equal(await notPxeDrops(lab), dropsBefore + 1, 'bramble received the DISCOVER and left it alone (not PXE)');
     assert.equal(offers[0]['Server Identifier'], lab.ip(254));
     assert.ok(inRouterRange(lab, offers[0]['IP Offered']), output);
     assert.equal(offers[0]['DHCP Message Type'], 'DHCPOFFER');
+  });
+
+  /** Runs udhcpc as the Pi until it selects the router's offer (it takes the first; usually the router's): its REQUEST. */
+  async function requestToRouter(): Promise<TapPacket> {
+    for (let i = 0; i < 3; i++) {
+      const since = Number(process.hrtime.bigint()) / 1e6;
+      await lab.udhcpc('pi', { pi: { mac: PI, serial: 0x5001 }, tries: 2 });
+      const request = tap.packets.find(
+        (p) => p.t >= since && p.packet.mac === PI && p.type === DhcpMessageType.REQUEST && getIp(p.packet.options, DhcpOption.SERVER_ID) === lab.ip(254),
+      );
+      if (request) return request;
+    }
+    throw new Error('udhcpc never selected the router in three runs');
+  }
+
+  it('proxy mode: the address a PXE Pi took from the router is learned (the clients query shows it)', async () => {
+    const request = await requestToRouter();
+    const ip = getIp(request.packet.options, DhcpOption.REQUESTED_IP);
+    assert.ok(inRouterRange(lab, ip ?? undefined), `the Pi asked the router for ${ip}`);
+    await eventually(
+      async () => (await lab.graphql<{ client: { ip: string | null } }>('query($mac: String!) { client(mac: $mac) { ip } }', { mac: PI })).data?.client.ip === ip,
+      3000,
+      `client ${PI} with ip ${ip}`,
+    );
   });
 
   it(
@@ -102,16 +134,7 @@ describe('DHCP rivals: probe, health and nmap with dnsmasq as the LAN router', {
         '(RFC 2131 §4.3.2: no reply); busybox udhcpc may take that address-less ACK and end up with 0.0.0.0. Reported, not fixed here.',
     },
     async () => {
-      // udhcpc takes the first offer; the router's usually comes first. Up to three tries to see one.
-      let request = null;
-      for (let i = 0; i < 3 && !request; i++) {
-        const since = Number(process.hrtime.bigint()) / 1e6;
-        await lab.udhcpc('pi', { pi: { mac: PI, serial: 0x5001 }, tries: 2 });
-        request =
-          tap.packets.find((p) => p.t >= since && p.packet.mac === PI && p.type === DhcpMessageType.REQUEST && getIp(p.packet.options, DhcpOption.SERVER_ID) === lab.ip(254)) ??
-          null;
-      }
-      assert.ok(request, 'udhcpc selected the router');
+      const request = await requestToRouter();
       const xid = request.packet.xid;
       const ack = await tap.waitFor((p) => p.port === 68 && p.from === lab.serverIp && p.packet.xid === xid && p.type === DhcpMessageType.ACK, 500);
       assert.ok(!ack, `bramble must not answer a REQUEST for another server (it sent a ${ack ? 'proxy ACK, yiaddr ' + ack.packet.yiaddr : ''})`);
@@ -138,6 +161,7 @@ describe('DHCP rivals: probe, health and nmap with dnsmasq as the LAN router', {
     assert.ok(ipToInt(ours['IP Offered']) >= ipToInt(lab.ip(100)) && ipToInt(ours['IP Offered']) <= ipToInt(lab.ip(150)), output);
     assert.equal(ours['Subnet Mask'], '255.255.255.0');
     assert.equal(ours.Router, lab.ip(254));
+    assert.equal(ours['Vendor Specific Information'], undefined, 'no PXE options for a request without option 60');
     assert.ok(inRouterRange(lab, byServer.get(lab.ip(254))?.['IP Offered']), output);
 
     // Several probes later (one a second), still one event for this rival.
