@@ -124,3 +124,53 @@ describe('live feed iterator', () => {
     assert.deepEqual(await pending, { value: undefined, done: true });
   });
 });
+
+describe('shared subscription results', () => {
+  it('executes once per event and operation, shared by subscribers; other variables get their own; return() reaches the source', async () => {
+    const { buildSchema, parse: parseQuery } = await import('graphql');
+    const { sharedResultSubscribe } = await import('../src/graphql/shared-subscribe');
+    const schema = buildSchema('type Query { x: Int } type Event { n: Int, label(prefix: String): String } type Subscription { tick: Event }');
+    const sources: Array<Subject<{ n: number }>> = [];
+    let executions = 0;
+    const rootValue = {
+      tick: () => {
+        const s = new Subject<{ n: number }>();
+        sources.push(s);
+        return toAsyncIterator(s);
+      },
+    };
+    const fieldResolver = (source: any, args: { prefix?: string }, _ctx: unknown, info: { fieldName: string }) => {
+      if (info.fieldName === 'tick') return source;
+      if (info.fieldName === 'label') {
+        executions++;
+        return `${args.prefix ?? ''}${source.n}`;
+      }
+      return source[info.fieldName];
+    };
+    const subscribeWith = (prefix: string) =>
+      sharedResultSubscribe({
+        schema,
+        rootValue,
+        fieldResolver,
+        subscribeFieldResolver: (root: any, _args: unknown, _ctx: unknown, info: { fieldName: string }) => root[info.fieldName](),
+        // Each subscriber parses its own copy of the same text, as graphql-ws does.
+        document: parseQuery('subscription ($p: String) { tick { n label(prefix: $p) } }'),
+        variableValues: { p: prefix },
+      } as never) as Promise<AsyncIterableIterator<any>>;
+    const a = await subscribeWith('a');
+    const b = await subscribeWith('a');
+    const c = await subscribeWith('c');
+    // One shared payload object per event, pushed to every source (as LiveEvents does with share()).
+    const event = { n: 1 };
+    const pending = [a.next(), b.next(), c.next()];
+    for (const s of sources) s.next(event);
+    const [ra, rb, rc] = await Promise.all(pending);
+    assert.deepEqual(JSON.parse(JSON.stringify(ra.value)), { data: { tick: { n: 1, label: 'a1' } } });
+    assert.equal(rb.value, ra.value, 'the same result object');
+    assert.deepEqual(JSON.parse(JSON.stringify(rc.value)), { data: { tick: { n: 1, label: 'c1' } } });
+    assert.equal(executions, 2);
+    await a.return!();
+    assert.equal(sources[0].observers.length, 0);
+    assert.equal(sources[1].observers.length, 1);
+  });
+});

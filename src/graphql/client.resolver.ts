@@ -1,6 +1,5 @@
 import { UseGuards } from '@nestjs/common';
 import { Args, Mutation, Parent, Query, ResolveField, Resolver, Subscription } from '@nestjs/graphql';
-import { filter, map } from 'rxjs';
 import {
   ApproveClientCommand,
   AssignImageCommand,
@@ -11,7 +10,6 @@ import {
   SetClientBootConfigCommand,
 } from '../core/commands/client.commands';
 import { commandMeta } from '../core/commands/meta';
-import { ClientEventType, type ClientDetectedData } from '../core/domain/client/client.events';
 import { normalizeMac } from '../core/domain/client/mac';
 import { DomainError, ErrorCode } from '../core/domain/shared/domain-error';
 import { ReadModelQueries } from '../core/projections/read-model-queries';
@@ -105,15 +103,7 @@ export class ClientResolver {
     resolve: (client: ClientView) => client,
   })
   clientDetected(): AsyncIterableIterator<ClientView> {
-    return toAsyncIterator(
-      this.live.raw$.pipe(
-        filter((e) => e.type === ClientEventType.ClientDetected),
-        map((e) => {
-          const data = e.data as ClientDetectedData;
-          return this.queries.client(data.mac) ?? fromDetection(data, e.metadata.timestamp);
-        }),
-      ),
-    );
+    return toAsyncIterator(this.live.detectedClients$);
   }
 
   @ResolveField(() => Image, { nullable: true })
@@ -127,12 +117,4 @@ export class ClientResolver {
     if (!client) throw new DomainError(ErrorCode.CLIENT_NOT_FOUND, `client ${normalized} not found`, 'mac');
     return client;
   }
-}
-
-/** The client as the detection event describes it (when the read model no longer has it). */
-function fromDetection(data: ClientDetectedData, at: string): ClientView {
-  return {
-    mac: data.mac, status: 'pending', name: null, imageId: null, serial: data.serial, model: data.model, ip: data.ip,
-    configTxt: '', cmdlineArgs: '', preRegistered: false, detectedAt: at, lastSeenAt: at, approvedAt: null, updatedAt: at,
-  };
 }

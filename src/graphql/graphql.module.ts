@@ -25,6 +25,7 @@ import { rejectHttpSubscriptionsPlugin } from './http-subscriptions.plugin';
 import { ImageResolver } from './image.resolver';
 import { LiveEvents } from './live-events';
 import { SettingsResolver } from './settings.resolver';
+import { sharedResultSubscribe } from './shared-subscribe';
 import { StateResolver } from './state.resolver';
 import { UserResolver } from './user.resolver';
 
@@ -81,6 +82,7 @@ function apolloOptions(auth: AuthService, logger: Logger): ApolloDriverConfig {
           return true;
         },
         context: (ctx: WsContext<Record<string, unknown> | undefined, WsExtra>): GqlContext => ({ actor: ctx.extra.actor ?? null }),
+        subscribe: sharedResultSubscribe,
         validate: (schema: GraphQLSchema, document: DocumentNode) => validate(schema, document, [...specifiedRules, depthLimit]),
         onNext: (_ctx: unknown, _id: unknown, _payload: unknown, _args: unknown, result: ExecutionResult) =>
           result.errors ? { ...result, errors: formatErrors(format, result.errors) } : undefined,

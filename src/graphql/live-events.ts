@@ -1,8 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { Observable, map, share } from 'rxjs';
+import { Observable, filter, map, share } from 'rxjs';
 import { redact } from '../core/audit/redact';
 import type { RecordedEvent } from '../core/event-store/event-store.port';
+import { ClientEventType, type ClientDetectedData } from '../core/domain/client/client.events';
 import { ProjectionEngine } from '../core/projections/projection-engine';
+import { ReadModelQueries } from '../core/projections/read-model-queries';
+import type { ClientView } from '../core/projections/read-models';
 
 /** An event as the API shows it: secrets redacted (same rule as the audit log). */
 export function redactEvent(event: RecordedEvent): RecordedEvent {
@@ -17,13 +20,24 @@ export function redactEvent(event: RecordedEvent): RecordedEvent {
 export class LiveEvents {
   /** Redacted events. */
   readonly redacted$: Observable<RecordedEvent>;
-  /** Raw events (for subscriptions that answer from the read models, not from event data). */
-  readonly raw$: Observable<RecordedEvent>;
+  /** Each new Pi (ClientDetected): the client as the read models have it then (a copy). */
+  readonly detectedClients$: Observable<ClientView>;
   private active = 0;
 
-  constructor(engine: ProjectionEngine) {
+  constructor(engine: ProjectionEngine, queries: ReadModelQueries) {
+    // One immutable payload per event, shared by every subscriber (see shared-subscribe.ts).
     this.redacted$ = this.counted(engine.live$.pipe(map(redactEvent), share()));
-    this.raw$ = this.counted(engine.live$);
+    this.detectedClients$ = this.counted(
+      engine.live$.pipe(
+        filter((e) => e.type === ClientEventType.ClientDetected),
+        map((e) => {
+          const data = e.data as ClientDetectedData;
+          const client = queries.client(data.mac);
+          return client ? { ...client } : fromDetection(data, e.metadata.timestamp);
+        }),
+        share(),
+      ),
+    );
   }
 
   /** How many subscriptions listen now. */
@@ -41,6 +55,14 @@ export class LiveEvents {
       };
     });
   }
+}
+
+/** The client as its detection event describes it (when the read models no longer have it). */
+function fromDetection(data: ClientDetectedData, at: string): ClientView {
+  return {
+    mac: data.mac, status: 'pending', name: null, imageId: null, serial: data.serial, model: data.model, ip: data.ip,
+    configTxt: '', cmdlineArgs: '', preRegistered: false, detectedAt: at, lastSeenAt: at, approvedAt: null, updatedAt: at,
+  };
 }
 
 /** Live-feed filter of the `events` subscription. */
