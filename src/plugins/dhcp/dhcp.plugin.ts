@@ -146,6 +146,7 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
       },
       async start(context) {
         ctx = context;
+        view.holdAfterRestart((options.now ?? Date.now)(), context.settings().dhcpLeaseSeconds);
         await bind(context.settings());
         unsubscribe = context.onSettingsChanged((settings) => {
           void bind(settings)
