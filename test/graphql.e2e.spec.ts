@@ -169,6 +169,24 @@ describe('GraphQL API: request errors', () => {
     assert.equal(res.text.includes('node_modules'), false);
   });
 
+  it('the schema has every operation of the API, by name', async () => {
+    const res = await h.ok<{ __schema: Record<string, { fields: { name: string }[] }> }>(
+      '{ __schema { queryType { fields { name } } mutationType { fields { name } } subscriptionType { fields { name } } } }',
+    );
+    const names = (t: string) => res.__schema[t].fields.map((f) => f.name);
+    const has = (t: string, expected: string[]) => {
+      const missing = expected.filter((n) => !names(t).includes(n));
+      assert.deepEqual(missing, [], `${t} lacks ${missing.join(', ')}`);
+    };
+    has('queryType', ['clients', 'client', 'users', 'user', 'groups', 'images', 'image', 'settings', 'events', 'stateAt', 'health']);
+    has('mutationType', [
+      'approveClient', 'rejectClient', 'removeClient', 'renameClient', 'assignImage', 'setClientBootConfig', 'importClients',
+      'createUser', 'importUsers', 'setUserPassword', 'setUserGroups', 'disableUser', 'enableUser', 'deleteUser',
+      'createGroup', 'deleteGroup', 'registerImage', 'renameImage', 'deleteImage', 'updateSettings', 'rebuildProjections',
+    ]);
+    has('subscriptionType', ['events', 'clientDetected']);
+  });
+
   it('the landing page / playground is off: GET /graphql is not an HTML page', async () => {
     const res = await fetch(`${h.url}/graphql`, { headers: { accept: 'text/html' } });
     const text = await res.text();

@@ -27,17 +27,21 @@ export class GraphiqlAssetError extends Error {
   }
 }
 
-/** A file of an installed package (through its package.json, which every package here exports). */
-function packageFile(pkg: string, file: string): string {
-  const dir = path.dirname(require.resolve(`${pkg}/package.json`));
+/**
+ * A file of an installed package, found through its package.json (which every package here
+ * exports). `from` is the package that depends on it: scheduler is react-dom's dependency, not ours.
+ */
+function packageFile(pkg: string, file: string, from?: string): string {
+  const paths = from ? [path.dirname(require.resolve(`${from}/package.json`))] : undefined;
+  const dir = path.dirname(require.resolve(`${pkg}/package.json`, paths ? { paths } : undefined));
   return readFileSync(path.join(dir, file), 'utf8');
 }
 
-/** CommonJS modules bundled into react.js: module id → [package, file]. Order does not matter. */
-const REACT_MODULES: ReadonlyArray<[string, string, string]> = [
+/** CommonJS modules bundled into react.js: module id → [package, file, depended on by]. Order does not matter. */
+const REACT_MODULES: ReadonlyArray<[string, string, string, string?]> = [
   ['react', 'react', 'cjs/react.production.js'],
   ['react/jsx-runtime', 'react', 'cjs/react-jsx-runtime.production.js'],
-  ['scheduler', 'scheduler', 'cjs/scheduler.production.js'],
+  ['scheduler', 'scheduler', 'cjs/scheduler.production.js', 'react-dom'],
   ['react-dom', 'react-dom', 'cjs/react-dom.production.js'],
   ['react-dom/client', 'react-dom', 'cjs/react-dom-client.production.js'],
 ];
@@ -60,8 +64,8 @@ export function buildReactScript(): string {
     '  return module.exports;',
     '}',
   ];
-  for (const [id, pkg, file] of REACT_MODULES) {
-    parts.push(`define(${JSON.stringify(id)}, function (module, exports, require, process) {`, packageFile(pkg, file), '});');
+  for (const [id, pkg, file, from] of REACT_MODULES) {
+    parts.push(`define(${JSON.stringify(id)}, function (module, exports, require, process) {`, packageFile(pkg, file, from), '});');
   }
   parts.push(
     'window.React = require("react");',
