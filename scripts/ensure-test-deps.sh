@@ -10,6 +10,7 @@ packages=(
   nmap             # broadcast-dhcp-discover lists every offer (test/dhcp)
   dnsmasq-base     # the reference DHCP/proxy-DHCP server (test/dhcp, bench/dhcp)
   kea-admin        # perfdhcp, ISC's DHCP load generator (bench/dhcp)
+  chromium         # GraphiQL rendered offline in a real browser (test/graphql-graphiql)
 )
 missing=()
 for p in "${packages[@]}"; do
