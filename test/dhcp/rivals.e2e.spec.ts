@@ -12,8 +12,10 @@
  *   before offering it.
  */
 import { strict as assert } from 'node:assert';
+import { closeSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { HealthService } from '../../src/core/observability/health.service';
+import { createBoundUdpFd } from '../../src/plugins/dhcp/bound-udp-socket';
 import { Metrics } from '../../src/core/observability/metrics';
 import { DhcpMessageType, DhcpOption, getIp } from '../../src/plugins/dhcp/dhcp.codec';
 import { ipToInt } from '../../src/plugins/dhcp/dhcp.decider';
@@ -197,5 +199,50 @@ describe('DHCP rivals: the default probe wait sees a stock dnsmasq (3 s ping che
     const offer = tap.packets.find((p) => p.port === 68 && p.type === DhcpMessageType.OFFER && p.packet.xid === probe.packet.xid);
     assert.ok(offer);
     assert.ok(offer.t - probe.t > 2000, `dnsmasq answered the probe after ${(offer.t - probe.t).toFixed(0)} ms`);
+  });
+});
+
+describe("DHCP rivals: the probe works next to the server's own DHCP client (dhclient holding udp/68)", { skip: skip ?? false }, () => {
+  let lab: DhcpLab;
+
+  before(async () => {
+    lab = await startDhcpLab({ plugin: { probeIntervalMs: 1000, probeWaitMs: 1000 }, settings: { plugins: { dhcp: { pi3ReplyDelayMs: 0 } } } });
+  });
+  after(async () => {
+    await lab?.close();
+  });
+
+  it('records the rival and names it in health, with dhclient running on the served interface', async () => {
+    // The server takes an address from the router by DHCP, as most servers do (the script
+    // configures nothing: the lab address stays).
+    await startRouter(lab, ['--no-ping']);
+    const dhclient = lab.startDhclient('srv', 'timeout 300;\n');
+    assert.ok(await dhclient.bound(10_000), `dhclient on the server bound (${dhclient.log()})`);
+    const sockets = (await lab.lab.exec('srv', 'ss', ['-uanpH', 'sport = :68'])).stdout;
+    assert.match(sockets, /dhclient/, `dhclient holds udp/68: ${sockets}`);
+
+    await lab.settings(fullMode(lab));
+    await eventually(async () => (await rivalEvents(lab)).length > 0, 6000, 'RivalDhcpServerDetected');
+    assert.equal((await rivalEvents(lab))[0].serverId, lab.ip(254));
+    const health = await dhcpHealth(lab);
+    assert.equal(health.status, 'degraded');
+    assert.match(health.detail ?? '', /another DHCP server answers on eth0/);
+    await dhclient.stop();
+  });
+
+  it('says so in health when it cannot probe (udp/68 held without SO_REUSEADDR), and recovers', async () => {
+    // Taken while bramble is down (its probes hold udp/68 nearly all the time at one a second), and
+    // kept a raw descriptor: node's dgram would set SO_REUSEADDR on it (libuv does on every socket
+    // it adopts), and then the probe could share the port.
+    await lab.stop();
+    const blocker = lab.lab.inNamespace('srv', () => createBoundUdpFd({ port: 68, interface: null }));
+    try {
+      await lab.start();
+      await eventually(async () => /cannot look for other DHCP servers on eth0: .*EADDRINUSE/.test((await dhcpHealth(lab)).detail ?? ''), 5000, 'health naming the failed probe');
+      assert.equal((await dhcpHealth(lab)).status, 'degraded');
+    } finally {
+      closeSync(blocker);
+    }
+    await eventually(async () => /another DHCP server answers on eth0/.test((await dhcpHealth(lab)).detail ?? ''), 5000, 'a working probe again');
   });
 });

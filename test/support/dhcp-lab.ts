@@ -18,7 +18,7 @@ import { UpdateSettingsCommand } from '../../src/core/commands/image.commands';
 import { ApproveClientCommand, RejectClientCommand } from '../../src/core/commands/client.commands';
 import { commandMeta } from '../../src/core/commands/meta';
 import { EVENT_STORE, type EventStore, type RecordedEvent } from '../../src/core/event-store/event-store.port';
-import type { PluginFactory, Settings } from '../../src/core/plugin-api/plugin';
+import type { Logger, PluginFactory, Settings } from '../../src/core/plugin-api/plugin';
 import { createBoundUdpFd } from '../../src/plugins/dhcp/bound-udp-socket';
 import { decodePacket, messageType, type DhcpPacket } from '../../src/plugins/dhcp/dhcp.codec';
 import { createDhcpPlugin, type DhcpPluginOptions } from '../../src/plugins/dhcp/dhcp.plugin';
@@ -150,6 +150,8 @@ export interface DhcpLab {
    * script call that bound (BOUND), or null when none came within `timeoutMs`, and its output.
    */
   dhclient(host: string, options: { config: string; timeoutMs?: number }): Promise<{ bound: Record<string, string> | null; log: string }>;
+  /** Starts dhclient (-d -1) on the host's eth0 with this config; it runs until stopped (or close()). */
+  startDhclient(host: string, config: string): RunningPeer & { bound(timeoutMs: number): Promise<Record<string, string> | null> };
   /** Runs nmap's broadcast-dhcp-discover on the host's eth0; returns the offers it lists. */
   nmapDhcpDiscover(host: string, options: { mac: string; timeoutSec?: number }): Promise<{ offers: NmapOffer[]; output: string }>;
   /** Starts a tap on a host (created with the given MAC and address when it does not exist yet). */
@@ -166,6 +168,9 @@ export interface DhcpLab {
   stream(name: string): Promise<RecordedEvent[]>;
   /** Stops bramble and starts a new one on the same data directory and interface. */
   restart(): Promise<void>;
+  /** restart() in two steps, to change the lab while bramble is down. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -205,7 +210,15 @@ async function stopChild(child: ChildProcess): Promise<void> {
 }
 
 export async function startDhcpLab(
-  options: { env?: Record<string, string>; plugin?: DhcpPluginOptions; extraPlugins?: PluginFactory[]; settings?: Partial<Settings> } = {},
+  options: {
+    env?: Record<string, string>;
+    plugin?: DhcpPluginOptions;
+    extraPlugins?: PluginFactory[];
+    /** Applied (UpdateSettingsCommand) once bramble has started. */
+    settings?: Partial<Settings>;
+    /** bramble's logger (default: silent); see recordingLogger() in temp.ts. */
+    logger?: Logger;
+  } = {},
 ): Promise<DhcpLab> {
   const lab = await NetLab.create();
   const dir = tempDir('bramble-dhcp-lab-');
@@ -227,6 +240,7 @@ export async function startDhcpLab(
         dataDir,
         env: { BRAMBLE_INTERFACE: 'eth0', BRAMBLE_SERVER_IP: serverIp, BRAMBLE_HTTP_HOST: '127.0.0.1', ...options.env },
         plugins: [plugin, ...(options.extraPlugins ?? [])],
+        logger: options.logger,
       });
     core = await start();
     const script = path.join(dir.dir, 'udhcpc.sh');
@@ -353,27 +367,35 @@ export async function startDhcpLab(
         }
         return { events: readEvents(out), output };
       },
-      async dhclient(host, o) {
+      startDhclient(host, config) {
         const base = path.join(dir.dir, `dhclient${++run}`);
-        writeFileSync(`${base}.conf`, o.config);
+        writeFileSync(`${base}.conf`, config);
         // dhclient gives its script a fresh environment: the output path is written into the script.
         const dhclientScript = `${base}.sh`;
         writeFileSync(dhclientScript, `#!/bin/sh\nenv > "${base}.$reason.tmp" && mv "${base}.$reason.tmp" "${base}.$reason"\nexit 0\n`);
         chmodSync(dhclientScript, 0o755);
-        const child = spawnPeer(host, 'env', [
+        const peer = spawnPeer(host, 'env', [
           '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
           'dhclient', '-d', '-1', '-v', '-cf', `${base}.conf`, '-lf', `${base}.leases`, '-pf', `${base}.pid`, '-sf', dhclientScript, 'eth0',
         ]);
-        const deadline = Date.now() + (o.timeoutMs ?? 15_000);
+        return {
+          ...peer,
+          async bound(timeoutMs) {
+            const deadline = Date.now() + timeoutMs;
+            while (Date.now() < deadline && !existsSync(`${base}.BOUND`) && peer.child.exitCode === null) {
+              await new Promise((r) => setTimeout(r, 50));
+            }
+            return readEvents(base).BOUND ?? null;
+          },
+        };
+      },
+      async dhclient(host, o) {
+        const client = self.startDhclient(host, o.config);
         try {
-          while (Date.now() < deadline && !existsSync(`${base}.BOUND`) && child.child.exitCode === null) {
-            await new Promise((r) => setTimeout(r, 50));
-          }
+          return { bound: await client.bound(o.timeoutMs ?? 15_000), log: client.log() };
         } finally {
-          await child.stop();
+          await client.stop();
         }
-        const events = readEvents(base);
-        return { bound: events.BOUND ?? null, log: child.log() };
       },
       async nmapDhcpDiscover(host, o) {
         const { stdout } = await lab.exec(
@@ -497,12 +519,19 @@ export async function startDhcpLab(
       async stream(name) {
         return self.core.app.nest.get<EventStore>(EVENT_STORE).readStream(name);
       },
-      async restart() {
+      async stop() {
         const old = core;
         core = null;
         url = null;
         await old?.close();
+      },
+      async start() {
+        if (core) throw new Error('bramble is already running');
         core = await start();
+      },
+      async restart() {
+        await self.stop();
+        await self.start();
       },
       async close() {
         try {

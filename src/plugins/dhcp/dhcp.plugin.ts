@@ -48,7 +48,8 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
     let boundTo: { iface: string | null; serverIp: string | null } | null = null;
     let problem: string | null = null;
     let rivals: ProbeAnswer[] = [];
-    let lastProbe: { at: string; answers: number } | null = null;
+    /** answers -1: the probe failed (`error`). */
+    let lastProbe: { at: string; answers: number; error?: string } | null = null;
     let probeTimer: NodeJS.Timeout | null = null;
     /** The probe running now (probes share udp/68: never two at once), and whether another is due. */
     let probing: Promise<void> | null = null;
@@ -108,7 +109,7 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
         }
       } catch (error) {
         c.logger.warn('DHCP server probe failed', { error: (error as Error).message });
-        lastProbe = { at: new Date().toISOString(), answers: -1 };
+        lastProbe = { at: new Date().toISOString(), answers: -1, error: (error as Error).message };
       }
     }
 
@@ -183,6 +184,9 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
         };
         if (!server?.listening) return { status: 'down', detail: problem ?? 'not listening', checks };
         if (problem) return { status: 'degraded', detail: problem, checks };
+        if (lastProbe && lastProbe.answers < 0) {
+          return { status: 'degraded', detail: `cannot look for other DHCP servers on ${boundTo?.iface}: ${lastProbe.error}`, checks };
+        }
         if (settings?.dhcpMode === 'full' && rivals.length > 0) {
           return { status: 'degraded', detail: `another DHCP server answers on ${boundTo?.iface}: ${rivals.map((r) => r.serverId).join(', ')} (Pis may take its offer)`, checks };
         }
