@@ -77,6 +77,22 @@ describe('DHCP full mode with real clients', { skip: skip ?? false }, () => {
     assert.deepEqual((await leaseEvents('DhcpLeaseBound', pi.mac)).map((d) => d.ip), [bound.ip]);
   });
 
+  it('gives no lease to a machine that is not a Pi, nor to a Pi nobody approved (it is recorded as pending)', async () => {
+    const laptop = '02:11:22:33:44:66';
+    const stranger = 'd8:3a:dd:00:03:ff';
+    await lab.addClient('laptop', laptop);
+    await lab.addClient('stranger', stranger);
+    const [l, p] = await Promise.all([
+      lab.udhcpc('laptop', { tries: 1 }),
+      lab.udhcpc('stranger', { pi: { mac: stranger, serial: 0x3ff }, tries: 1 }),
+    ]);
+    assert.equal(l.bound, undefined);
+    assert.equal(p.bound, undefined);
+    assert.equal(tap.packets.filter((x) => x.port === 68 && (x.packet.mac === laptop || x.packet.mac === stranger)).length, 0, 'nothing sent to either');
+    await eventually(async () => (await lab.stream(`client-${stranger}`)).some((e) => e.type === 'ClientDetected'), 3000, 'the stranger recorded');
+    assert.equal((await lab.stream('plugin-dhcp-leases')).filter((e) => [laptop, stranger].includes((e.data as { mac: string }).mac)).length, 0);
+  });
+
   it('eight Pis at once: eight different addresses from the range, each bound once', async () => {
     const pis = await Promise.all(Array.from({ length: 8 }, () => newPi()));
     const results = await Promise.all(pis.map((pi) => lab.udhcpc(pi.host, { pi: { mac: pi.mac, serial: pi.serial }, tries: 3 })));
