@@ -10,7 +10,8 @@
  * inside a lab namespace and is killed by close(), which also removes the namespaces and the temp
  * directory (bramble's data directory included).
  */
-import { existsSync, chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -188,6 +189,21 @@ for (const port of [67, 68]) {
 setTimeout(() => process.exit(0), 10 * 60_000);
 `;
 
+const LAB_DIR_PREFIX = 'bramble-dhcp-lab-';
+
+/** Removes the temp directories of earlier runs killed before their teardown (their pid is gone). */
+function removeStaleLabDirs(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const m = new RegExp(`^${LAB_DIR_PREFIX}(\\d+)-`).exec(name);
+    if (!m) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
+    }
+  }
+}
+
 function waitForExit(child: ChildProcess, ms: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
@@ -221,7 +237,8 @@ export async function startDhcpLab(
   } = {},
 ): Promise<DhcpLab> {
   const lab = await NetLab.create();
-  const dir = tempDir('bramble-dhcp-lab-');
+  removeStaleLabDirs();
+  const dir = tempDir(`${LAB_DIR_PREFIX}${process.pid}-`);
   const dataDir = path.join(dir.dir, 'data');
   mkdirSync(dataDir);
   const peers = new Set<RunningPeer>();
