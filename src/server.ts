@@ -26,8 +26,10 @@ export async function createApp(
   const store = await openEventStore(config, logger);
   const nest = await NestFactory.create<NestExpressApplication>(
     AppModule.forRoot({ config, logger, store, builtInPlugins: options.builtInPlugins ?? BUILT_IN_PLUGINS }),
-    { logger: new NestLoggerAdapter(logger.child('nest')), abortOnError: false },
+    { logger: new NestLoggerAdapter(logger.child('nest')), abortOnError: false, bodyParser: false },
   );
+  // Class lists are imported as CSV inside a GraphQL request: allow far more than Nest's 100 KB.
+  nest.useBodyParser('json', { limit: '16mb' });
   nest.enableShutdownHooks();
   nest.disable('x-powered-by');
   await nest.init();

@@ -74,4 +74,16 @@ describe('interface-bound UDP sockets (SO_BINDTODEVICE) on a two-NIC host', { sk
       s.close();
     }
   });
+
+  it('keeps the port to itself after adoption: a later SO_REUSEADDR socket (as dnsmasq makes) gets EADDRINUSE', async () => {
+    const s = await adoptUdpFd(lab.inNamespace('srv', () => createBoundUdpFd({ port: 6770, interface: 'eth0' })));
+    try {
+      assert.throws(
+        () => lab.inNamespace('srv', () => createBoundUdpFd({ port: 6770, interface: 'eth0', reuseAddress: true })),
+        (e: unknown) => e instanceof SocketSetupError && e.code === 'EADDRINUSE',
+      );
+    } finally {
+      s.close();
+    }
+  });
 });

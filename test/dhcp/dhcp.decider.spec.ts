@@ -545,8 +545,15 @@ describe('proxy mode (docs/pi-netboot-protocol.md §2)', () => {
     assert.equal(replyOf(decide(discover(PI4, 'pi4', { flags: BROADCAST_FLAG }), view, cfg)).flags, BROADCAST_FLAG);
   });
 
-  it('PXE REQUEST (to the LAN server, address in option 50) → ACK of the same shape, and the address is learned', () => {
+  it('PXE REQUEST that selected the LAN server (option 54 = router) → no reply (RFC 2131 §4.3.2), the address is learned', () => {
     const req = selecting(PI4, OTHER_SERVER, '10.0.0.77');
+    const d = decide(req, view, cfg);
+    assertNoReply(d, 'selected-other-server');
+    assert.deepEqual(d.effects, [{ kind: 'learn-address', mac: PI4, ip: '10.0.0.77' }]);
+  });
+
+  it('PXE REQUEST that selected bramble (option 54 = bramble) → ACK of the same shape, and the address is learned', () => {
+    const req = selecting(PI4, SERVER, '10.0.0.77');
     const d = decide(req, view, cfg);
     assertProxyReply(d, req, DhcpMessageType.ACK);
     assert.deepEqual(d.effects, [
@@ -592,7 +599,7 @@ describe('proxy mode (docs/pi-netboot-protocol.md §2)', () => {
     const d = decide(req, view, cfg);
     assertProxyReply(d, req, DhcpMessageType.OFFER);
     assert.equal(d.delayMs, 1000);
-    assert.equal(decide(selecting(PI3, OTHER_SERVER, '10.0.0.78', 'pi3'), view, cfg).delayMs, 1000);
+    assert.equal(decide(selecting(PI3, SERVER, '10.0.0.78', 'pi3'), view, cfg).delayMs, 1000);
   });
 
   it('Pi 3 delay configured 0 → 0; a configured 2500 → 2500; a Pi 4 is never delayed', () => {

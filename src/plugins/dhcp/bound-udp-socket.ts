@@ -101,13 +101,27 @@ export function createBoundUdpFd(options: BoundSocketOptions): number {
   return fd;
 }
 
-/** Wraps a bound descriptor in a dgram.Socket. */
-export function adoptUdpFd(fd: number): Promise<Socket> {
+/**
+ * Wraps a bound descriptor in a dgram.Socket. libuv turns SO_REUSEADDR on for every socket it
+ * adopts; unless `reuseAddress` was asked for it is turned off again, so that another server
+ * started later on the same port and interface (dnsmasq sets SO_REUSEADDR too) gets EADDRINUSE
+ * instead of silently sharing the port.
+ */
+export function adoptUdpFd(fd: number, reuseAddress = false): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = createSocket({ type: 'udp4' });
     socket.once('error', reject);
     socket.bind({ fd }, () => {
       socket.off('error', reject);
+      if (!reuseAddress) {
+        const c = load();
+        const zero = Buffer.alloc(4);
+        if (c.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, zero, 4) !== 0) {
+          socket.close();
+          reject(new SocketSetupError('SO_REUSEADDR off', ERRNO_NAMES[c.errno()] ?? `errno ${c.errno()}`, c.strerror(c.errno())));
+          return;
+        }
+      }
       resolve(socket);
     });
   });
@@ -115,5 +129,5 @@ export function adoptUdpFd(fd: number): Promise<Socket> {
 
 /** A dgram socket bound to `port` on one interface (or all), broadcast enabled. */
 export async function openBoundUdpSocket(options: BoundSocketOptions): Promise<Socket> {
-  return adoptUdpFd(createBoundUdpFd(options));
+  return adoptUdpFd(createBoundUdpFd(options), options.reuseAddress ?? false);
 }

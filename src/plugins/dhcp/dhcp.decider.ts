@@ -260,6 +260,12 @@ function decideProxy(
     : request.ciaddr !== ZERO ? request.ciaddr : type === DhcpMessageType.REQUEST ? getIp(request.options, DhcpOption.REQUESTED_IP) : null;
   if (using && using !== ZERO) effects.push({ kind: 'learn-address', mac, ip: using });
   if (!identity.pxe) return dropped('not-pxe', effects);
+  // A REQUEST that names another server selects that server's offer (RFC 2131 §3.1 step 4,
+  // §4.3.2): stay silent, as dnsmasq does; the address it takes was learned above.
+  const serverId = getIp(request.options, DhcpOption.SERVER_ID);
+  if (type === DhcpMessageType.REQUEST && rc.localPort !== 4011 && serverId !== null && serverId !== cfg.serverIp) {
+    return dropped('selected-other-server', effects);
+  }
   let replyType: DhcpMessageType;
   if (type === DhcpMessageType.DISCOVER && rc.localPort !== 4011) replyType = DhcpMessageType.OFFER;
   else if (type === DhcpMessageType.REQUEST || (type === DhcpMessageType.DISCOVER && rc.localPort === 4011)) replyType = DhcpMessageType.ACK;

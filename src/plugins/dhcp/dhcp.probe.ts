@@ -49,7 +49,7 @@ export async function probeDhcpServers(createFd: FdFactory, iface: string | null
   // SO_REUSEADDR: the server's own DHCP client (dhclient's fallback socket, dhcpcd) often holds
   // udp/68 with SO_REUSEADDR; without it here, every probe would fail with EADDRINUSE. The OFFERs
   // are broadcast, so both sockets receive them.
-  const socket = await adoptUdpFd(createFd({ port: 68, interface: iface, reuseAddress: true }));
+  const socket = await adoptUdpFd(createFd({ port: 68, interface: iface, reuseAddress: true }), true);
   const xid = randomBytes(4).readUInt32BE(0);
   const answers = new Map<string, ProbeAnswer>();
   try {
