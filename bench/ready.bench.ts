@@ -1,7 +1,7 @@
 /**
  * Ready time with a large store (target: serving within 2 s with 1,000,000 events).
  * Seeds a store, then starts the real server (`node dist/src/main.js`) three times on it and
- * measures spawn → first `/health` answer with status ok:
+ * measures spawn → first `/health` answer (200, read models caught up):
  *   1. first start: no snapshot, every event replayed (the reference);
  *   2. and 3. restarts: read models from the snapshot, only the tail replayed.
  *   node dist/bench/ready.bench.js [events=1000000]
@@ -35,7 +35,8 @@ async function startOnce(dataDir: string): Promise<number> {
       if (Date.now() > deadline) throw new Error('server did not become ready within 120 s');
       try {
         const res = await fetch(`http://127.0.0.1:${port}/health`);
-        if (res.status === 200 && ((await res.json()) as { status: string }).status === 'ok') break;
+        // Serving: 200 with the read models caught up (dhcp is down without an interface).
+        if (res.status === 200 && ((await res.json()) as { projections: { caughtUp: boolean } }).projections.caughtUp) break;
       } catch {
         // not listening yet
       }
