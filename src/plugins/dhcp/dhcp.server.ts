@@ -21,6 +21,15 @@ export const BOOT_GAP_MS = 60_000;
  * counted and recorded when they ask again.
  */
 export const NEW_PI_DETECTIONS_PER_SECOND = 50;
+/**
+ * Replies waiting in a socket's user-space send queue (the kernel's send buffer is full) beyond
+ * which a new reply is dropped (`packets_dropped_total{reason="send-backlog"}`) instead of queued.
+ * A unicast reply to an address nobody answers ARP for waits in the kernel's neighbour queue,
+ * charged to this socket's send buffer, until resolution fails (about 3 s); a few hundred of them
+ * (requests with a made-up ciaddr or giaddr) fill the buffer. Unbounded, every later reply would
+ * wait behind a queue that keeps growing, long after its client gave up.
+ */
+export const MAX_QUEUED_REPLIES = 64;
 
 const TYPE_NAMES: Record<number, string> = {
   1: 'discover', 2: 'offer', 3: 'request', 4: 'decline', 5: 'ack', 6: 'nak', 7: 'release', 8: 'inform',
@@ -135,6 +144,11 @@ export class DhcpServer {
     const bytes = encodePacket(reply, { maxSize: replyMaxSize(request) });
     const to = replyDestination(request, reply, { localPort, peer: { address: rinfo.address, port: rinfo.port } });
     const send = (): void => {
+      if (socket.getSendQueueCount() >= MAX_QUEUED_REPLIES) {
+        this.metrics.drops.inc({ reason: 'send-backlog' });
+        this.log.debug('reply dropped: send queue full', { mac: request.mac, xid: request.xid, to: to.address });
+        return;
+      }
       socket.send(bytes, to.port, to.address, (error) => {
         if (error) {
           this.log.warn('reply not sent', { to: to.address, error: error.message });
@@ -201,12 +215,12 @@ export class DhcpServer {
     const { identity } = effect;
     const now = this.now();
     let boot = this.boots.get(identity.mac);
-    if (!boot || now - boot.lastAt > BOOT_GAP_MS) {
-      boot = { bootId: `${now.toString(36)}-${(++this.bootSeq).toString(36)}`, lastAt: now, reported: false };
-      this.boots.set(identity.mac, boot);
+    const newBoot = !boot || now - boot.lastAt > BOOT_GAP_MS;
+    if (boot && !newBoot) {
+      boot.lastAt = now;
+      if (boot.reported) return;
     }
-    boot.lastAt = now;
-    if (boot.reported || this.inFlight.has(identity.mac)) return;
+    if (this.inFlight.has(identity.mac)) return;
     if (effect.status === 'unknown') {
       this.detectTokens = Math.min(
         NEW_PI_DETECTIONS_PER_SECOND,
@@ -214,10 +228,16 @@ export class DhcpServer {
       );
       this.detectRefilledAt = now;
       if (this.detectTokens < 1) {
+        // Nothing is remembered about it (a flood of forged MACs must not grow `boots`): when it
+        // asks again, it is recorded then.
         this.detectionsLimited.inc();
         return;
       }
       this.detectTokens -= 1;
+    }
+    if (!boot || newBoot) {
+      boot = { bootId: `${now.toString(36)}-${(++this.bootSeq).toString(36)}`, lastAt: now, reported: false };
+      this.boots.set(identity.mac, boot);
     }
     this.inFlight.add(identity.mac);
     boot.reported = true;

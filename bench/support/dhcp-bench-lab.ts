@@ -1,0 +1,343 @@
+/**
+ * The DHCP benchmark's lab: one switch, a server host and a client host (network namespaces, a
+ * private /21 chosen per run: room for 1,000+ leases), 1,000 approved Pi MACs, and the two servers
+ * under test on the same host and interface, one after the other:
+ *   - bramble in-process (full mode, the MACs imported as approved clients, data on disk),
+ *   - dnsmasq with one `dhcp-host=<mac>,<ip>` line per MAC in a conf file (as PiServer did), the
+ *     same range, authoritative, no DNS, leases in the run's directory;
+ * and perfdhcp (ISC Kea's load generator) in the client host, driving full DORA exchanges.
+ *
+ * Everything lives in the lab's namespaces and the run's directory; close() removes both, also
+ * after a failure. Nothing here touches the machine's real interfaces.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { ImportClientsCommand, type ImportRowResult } from '../../src/core/commands/client.commands';
+import { UpdateSettingsCommand } from '../../src/core/commands/image.commands';
+import { commandMeta } from '../../src/core/commands/meta';
+import { Metrics } from '../../src/core/observability/metrics';
+import { createBoundUdpFd } from '../../src/plugins/dhcp/bound-udp-socket';
+import { createDhcpPlugin } from '../../src/plugins/dhcp/dhcp.plugin';
+import { startCoreApp, type CoreApp } from '../../test/support/core-app';
+import { NetLab } from '../../test/support/netlab';
+
+export const PREFIX_LENGTH = 21;
+export const NETMASK = '255.255.248.0';
+
+function ipToInt(ip: string): number {
+  return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+}
+
+function intToIp(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+export interface BenchLab {
+  lab: NetLab;
+  /** The run's directory (bramble's data, dnsmasq's conf and leases, perfdhcp's MAC list). */
+  dir: string;
+  serverIp: string;
+  clientIp: string;
+  rangeStart: string;
+  rangeEnd: string;
+  macs: string[];
+  /** The address dnsmasq's `dhcp-host` line gives each MAC. */
+  fixedIp: Map<string, string>;
+  /** perfdhcp -M file: the MACs, one a line. */
+  macFile: string;
+  close(): Promise<void>;
+}
+
+/** `count` distinct Pi 4 MACs (dc:a6:32:bb:xx:xx). */
+export function piMacs(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `dc:a6:32:bb:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`);
+}
+
+/**
+ * `dir` should be on the disk bramble's data would live on (fsync matters for the first ACK of a
+ * client): the bench passes ./.bench-tmp, like the other benchmarks.
+ */
+export async function createBenchLab(options: { clients: number; dir: string }): Promise<BenchLab> {
+  mkdirSync(options.dir, { recursive: true });
+  const dir = mkdtempSync(path.join(options.dir, 'dhcp-bench-'));
+  const lab = await NetLab.create();
+  try {
+    // NetLab picks a private 10.x.y.0/24 per lab; the bench widens it to the /21 around it.
+    const [a, b, c] = lab.subnetBase.split('.').map(Number);
+    const network = ipToInt(`${a}.${b}.${c & 0xf8}.0`);
+    const serverIp = intToIp(network + 1);
+    const clientIp = intToIp(network + 2);
+    const rangeStart = intToIp(network + 10);
+    const rangeEnd = intToIp(network + 8 * 256 - 6);
+    const macs = piMacs(options.clients);
+    const fixedIp = new Map(macs.map((mac, i) => [mac, intToIp(network + 10 + i)]));
+    if (options.clients > 8 * 256 - 16) throw new Error(`a /${PREFIX_LENGTH} holds fewer than ${options.clients} clients`);
+
+    await lab.addSwitch('lan');
+    await lab.addHost('srv', 'lan', { ifname: 'eth0', mac: '02:00:00:00:01:01', cidr: `${serverIp}/${PREFIX_LENGTH}` });
+    await lab.addHost('cli', 'lan', { ifname: 'eth0', mac: '02:00:00:00:02:02', cidr: `${clientIp}/${PREFIX_LENGTH}` });
+    const macFile = path.join(dir, 'macs.txt');
+    writeFileSync(macFile, macs.join('\n') + '\n');
+    return {
+      lab, dir, serverIp, clientIp, rangeStart, rangeEnd, macs, fixedIp, macFile,
+      async close() {
+        try {
+          await lab.destroy();
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+    };
+  } catch (error) {
+    await lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+export interface ServerUnderTest {
+  name: string;
+  stop(): Promise<void>;
+}
+
+export interface BrambleUnderTest extends ServerUnderTest {
+  core: CoreApp;
+  /** Quantiles (ms) of bramble_dhcp_reply_latency_seconds since `reset()`, from its buckets. */
+  latencyQuantiles(qs: number[]): Promise<{ count: number; quantiles: Array<number | null> }>;
+  resetLatency(): Promise<void>;
+}
+
+/** bramble in-process, full mode, serving the server host's eth0, the lab's MACs approved. */
+export async function startBramble(bl: BenchLab): Promise<BrambleUnderTest> {
+  const dataDir = path.join(bl.dir, 'bramble-data');
+  mkdirSync(dataDir);
+  const plugin = createDhcpPlugin({ createFd: (o) => bl.lab.inNamespace('srv', () => createBoundUdpFd(o)), probeIntervalMs: 0 });
+  const core = await startCoreApp({ dataDir, env: { BRAMBLE_INTERFACE: 'eth0', BRAMBLE_SERVER_IP: bl.serverIp }, plugins: [plugin] });
+  try {
+    const meta = commandMeta('admin:bench');
+    await core.exec(new UpdateSettingsCommand({
+      changes: { dhcpMode: 'full', dhcpRangeStart: bl.rangeStart, dhcpRangeEnd: bl.rangeEnd, dhcpNetmask: NETMASK, dhcpLeaseSeconds: 3600 },
+    }, meta));
+    const results = await core.exec<ImportRowResult[]>(new ImportClientsCommand({ csv: `mac,name\n${bl.macs.map((m, i) => `${m},bench-${i}`).join('\n')}\n` }, meta));
+    const failed = results.filter((r) => !r.ok);
+    if (failed.length) throw new Error(`import failed: ${JSON.stringify(failed.slice(0, 3))}`);
+  } catch (error) {
+    await core.close();
+    throw error;
+  }
+  const metrics = core.app.nest.get(Metrics);
+  const histogram = async (): Promise<Map<number, number>> => {
+    const m = metrics.registry.getSingleMetric('bramble_dhcp_reply_latency_seconds');
+    const out = new Map<number, number>();
+    if (!m) return out;
+    for (const v of (await m.get()).values) {
+      if ((v as { metricName?: string }).metricName?.endsWith('_bucket')) out.set(v.labels.le === '+Inf' ? Infinity : Number(v.labels.le), v.value);
+    }
+    return out;
+  };
+  let base = new Map<number, number>();
+  return {
+    name: 'bramble',
+    core,
+    async resetLatency() {
+      base = await histogram();
+    },
+    async latencyQuantiles(qs) {
+      const now = await histogram();
+      const buckets = [...now.entries()].map(([le, n]) => [le, n - (base.get(le) ?? 0)] as const).sort((x, y) => x[0] - y[0]);
+      const count = buckets.length ? buckets[buckets.length - 1][1] : 0;
+      // The upper bound of the first bucket holding the q-th observation (a histogram can say no more).
+      const quantiles = qs.map((q) => {
+        if (count === 0) return null;
+        const rank = q * count;
+        const hit = buckets.find(([, n]) => n >= rank);
+        return hit ? hit[0] * 1000 : null;
+      });
+      return { count, quantiles };
+    },
+    async stop() {
+      await core.close();
+    },
+  };
+}
+
+function waitForExit(child: ChildProcess, ms: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/**
+ * dnsmasq on the server host's eth0, DHCP only: the same range, one `dhcp-host` line per MAC in a
+ * conf file. `quiet` adds --quiet-dhcp (no log line per packet); by default it logs DHCP
+ * transactions as it does out of the box (to a file in the run's directory, never to the host's
+ * syslog).
+ */
+export async function startDnsmasq(bl: BenchLab, options: { quiet?: boolean } = {}): Promise<ServerUnderTest & { log(): string }> {
+  const name = options.quiet ? 'dnsmasq-quiet' : 'dnsmasq';
+  const conf = path.join(bl.dir, `${name}.conf`);
+  writeFileSync(
+    conf,
+    [
+      'port=0',
+      'interface=eth0',
+      'bind-interfaces',
+      `dhcp-range=${bl.rangeStart},${bl.rangeEnd},${NETMASK},1h`,
+      'dhcp-authoritative',
+      `dhcp-leasefile=${path.join(bl.dir, `${name}.leases`)}`,
+      `log-facility=${path.join(bl.dir, `${name}.log`)}`,
+      ...(options.quiet ? ['quiet-dhcp'] : []),
+      ...bl.macs.map((mac) => `dhcp-host=${mac},${bl.fixedIp.get(mac)}`),
+      '',
+    ].join('\n'),
+  );
+  // setpriv --pdeathsig: dnsmasq dies with the bench even if the bench is killed.
+  const child = bl.lab.spawn('srv', 'setpriv', ['--pdeathsig', 'KILL', 'dnsmasq', '--keep-in-foreground', `--conf-file=${conf}`, '--user=root', `--pid-file=${path.join(bl.dir, `${name}.pid`)}`]);
+  let text = '';
+  child.stdout?.on('data', (d: Buffer) => (text += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (text += d.toString()));
+  // Ready once it holds udp/67 in the namespace.
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`dnsmasq exited: ${text}`);
+    const { stdout } = await bl.lab.exec('srv', 'ss', ['-lunH', 'sport = :67']);
+    if (stdout.trim()) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`dnsmasq did not start: ${text}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    name,
+    log: () => text,
+    async stop() {
+      child.kill('SIGTERM');
+      await waitForExit(child, 3000);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await waitForExit(child, 3000);
+      }
+    },
+  };
+}
+
+export interface ExchangeStats {
+  sent: number;
+  received: number;
+  drops: number;
+  orphans: number;
+  minMs: number | null;
+  avgMs: number | null;
+  maxMs: number | null;
+  stdMs: number | null;
+  /** From perfdhcp -x t (every successful exchange's round trip), when printed. */
+  p50Ms: number | null;
+  p99Ms: number | null;
+}
+
+export interface PerfdhcpRun {
+  rate: number;
+  seconds: number;
+  exitCode: number | null;
+  /** Completed DORA exchanges per second (perfdhcp's "rate" line). */
+  achievedRate: number | null;
+  discoverOffer: ExchangeStats;
+  requestAck: ExchangeStats;
+  output: string;
+}
+
+function num(text: string, re: RegExp): number | null {
+  const m = re.exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+function percentile(sorted: number[], p: number): number | null {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * p) - 1)] : null;
+}
+
+/** Parses one exchange block of perfdhcp's final report ("***Statistics for: DISCOVER-OFFER***"). */
+function exchangeBlock(output: string, name: string): ExchangeStats {
+  const start = output.indexOf(`***Statistics for: ${name}***`);
+  const rest = start < 0 ? '' : output.slice(start);
+  const next = rest.indexOf('***Statistics for:', 10);
+  const block = next < 0 ? rest : rest.slice(0, next);
+  return {
+    sent: num(block, /sent packets: (\d+)/) ?? 0,
+    received: num(block, /received packets: (\d+)/) ?? 0,
+    drops: num(block, /drops: (\d+)/) ?? 0,
+    orphans: num(block, /orphans: (\d+)/) ?? 0,
+    minMs: num(block, /min delay: ([\d.]+) ms/),
+    avgMs: num(block, /avg delay: ([\d.]+) ms/),
+    maxMs: num(block, /max delay: ([\d.]+) ms/),
+    stdMs: num(block, /std deviation: ([\d.]+) ms/),
+    p50Ms: null,
+    p99Ms: null,
+  };
+}
+
+/**
+ * perfdhcp -x t prints, after the statistics, a "***Timestamps for packets: <NAME>***" section with
+ * one line per successful exchange (send and receive times): real percentiles, where perfdhcp
+ * itself reports only min/avg/max/std.
+ */
+function addTimerPercentiles(output: string, stats: ExchangeStats, name: string): void {
+  const start = output.indexOf(`***Timestamps for packets: ${name}***`);
+  if (start < 0) return;
+  const bodyStart = output.indexOf('\n', start);
+  const rest = bodyStart < 0 ? '' : output.slice(bodyStart);
+  const next = rest.indexOf('***');
+  const block = next < 0 ? rest : rest.slice(0, next);
+  const delays: number[] = [];
+  // "sent / received: 000001.470407 / 000001.471167" (seconds) → the difference.
+  const re = /sent \/ received: ([\d.]+) \/ ([\d.]+)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(block))) delays.push((Number(m[2]) - Number(m[1])) * 1000);
+  if (delays.length === 0) return;
+  delays.sort((x, y) => x - y);
+  stats.p50Ms = percentile(delays, 0.5);
+  stats.p99Ms = percentile(delays, 0.99);
+}
+
+export function parsePerfdhcp(output: string, rate: number, seconds: number, exitCode: number | null): PerfdhcpRun {
+  const discoverOffer = exchangeBlock(output, 'DISCOVER-OFFER');
+  const requestAck = exchangeBlock(output, 'REQUEST-ACK');
+  addTimerPercentiles(output, discoverOffer, 'DISCOVER-OFFER');
+  addTimerPercentiles(output, requestAck, 'REQUEST-ACK');
+  return {
+    rate, seconds, exitCode,
+    achievedRate: num(output, /^rate: ([\d.]+)/m),
+    discoverOffer, requestAck, output,
+  };
+}
+
+/**
+ * Runs perfdhcp in the client host: `rate` DORA exchanges per second for `seconds`, each from a MAC
+ * of the lab's list (so every exchange is an approved Pi), against the server's address.
+ */
+export async function runPerfdhcp(bl: BenchLab, options: { rate: number; seconds: number; timers?: boolean; extra?: string[] }): Promise<PerfdhcpRun> {
+  const args = [
+    '-4', '-l', 'eth0', '-r', String(options.rate), '-R', String(bl.macs.length), '-M', bl.macFile,
+    '-p', String(options.seconds), '-W', '1000000', ...(options.timers ? ['-x', 't'] : []), ...(options.extra ?? []), bl.serverIp,
+  ];
+  let stdout = '';
+  let stderr = '';
+  let exitCode: number | null = 0;
+  try {
+    ({ stdout, stderr } = await bl.lab.exec('cli', 'perfdhcp', args, { timeoutMs: (options.seconds + 30) * 1000 }));
+  } catch (error) {
+    const e = error as { code?: number | string; stdout?: string; stderr?: string; killed?: boolean };
+    stdout = e.stdout ?? '';
+    stderr = e.stderr ?? '';
+    exitCode = typeof e.code === 'number' ? e.code : null;
+    // Exit status 3: "one or more exchanges were not successfully completed" — a result, not a failure.
+    if (exitCode !== 3) throw new Error(`perfdhcp failed (${String(e.code)}): ${stderr || stdout}`);
+  }
+  return parsePerfdhcp(`${stdout}\n${stderr}`, options.rate, options.seconds, exitCode);
+}
