@@ -110,18 +110,10 @@ describe('DhcpView: clients from the core\'s client events', () => {
     assert.equal(view.clients.get(A)!.status, 'pending');
   });
 
-  it('ClientRedetected and ClientAddressLearned update the address; a null address does not erase it', () => {
-    const view = viewOf(detected(A), approved(A), redetected(A, '10.0.0.60'));
-    assert.equal(view.clients.get(A)!.ip, '10.0.0.60');
-    view.apply(addressLearned(A, '10.0.0.61'));
-    assert.equal(view.clients.get(A)!.ip, '10.0.0.61');
-    view.apply(redetected(A, null));
-    assert.deepEqual(view.clients.get(A), { mac: A, status: 'approved', ip: '10.0.0.61' });
-  });
-
-  it('ClientRedetected / ClientAddressLearned of an unknown client create nothing', () => {
-    const view = viewOf(redetected(A, '10.0.0.60'), addressLearned(B, '10.0.0.61'));
-    assert.equal(view.clients.size, 0);
+  it('per-boot events (ClientRedetected, ClientAddressLearned) are not consumed: they change nothing', () => {
+    const view = viewOf(detected(A), approved(A), redetected(A, '10.0.0.60'), addressLearned(A, '10.0.0.61'), redetected(B, '10.0.0.62'));
+    assert.deepEqual(view.clients.get(A), { mac: A, status: 'approved', ip: null });
+    assert.equal(view.clients.has(B), false);
   });
 
   it('events it does not consume are ignored', () => {
@@ -135,7 +127,7 @@ describe('DhcpView: clients from the core\'s client events', () => {
 
   it('every type it consumes is one it handles (a rename would break replay)', () => {
     assert.deepEqual([...DHCP_CONSUMED_TYPES].sort(), [
-      'ClientAddressLearned', 'ClientApproved', 'ClientDetected', 'ClientRedetected', 'ClientRejected', 'ClientRemoved',
+      'ClientApproved', 'ClientDetected', 'ClientRejected', 'ClientRemoved',
       'DhcpAddressDeclined', 'DhcpLeaseBound', 'DhcpLeaseReleased',
     ]);
   });

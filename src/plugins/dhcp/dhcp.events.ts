@@ -27,14 +27,17 @@ export interface RivalDhcpServerDetectedData {
   mode: 'proxy' | 'full';
 }
 
-/** Core event types this plugin's view is built from. */
+/**
+ * Core event types this plugin's view is built from. Deliberately not ClientRedetected nor
+ * ClientAddressLearned: those come once per boot of every Pi, so over a school year they are most
+ * of the log, and the plugin replays what it consumes at every start. The address a Pi uses is
+ * remembered from what this plugin itself reports instead.
+ */
 export const DHCP_CONSUMED_TYPES = [
   'ClientDetected',
-  'ClientRedetected',
   'ClientApproved',
   'ClientRejected',
   'ClientRemoved',
-  'ClientAddressLearned',
   DhcpEventType.DhcpLeaseBound,
   DhcpEventType.DhcpLeaseReleased,
   DhcpEventType.DhcpAddressDeclined,

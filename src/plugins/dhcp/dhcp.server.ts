@@ -196,7 +196,14 @@ export class DhcpServer {
         const key = `ip|${effect.mac}|${effect.ip}`;
         if (!client || client.ip === effect.ip || this.inFlight.has(key)) return null;
         this.inFlight.add(key);
-        this.background(commands.learnClientAddress(effect.mac, effect.ip).finally(() => this.inFlight.delete(key)));
+        this.background(
+          commands
+            .learnClientAddress(effect.mac, effect.ip)
+            .then(() => {
+              client.ip = effect.ip;
+            })
+            .finally(() => this.inFlight.delete(key)),
+        );
         return null;
       }
       case 'detect':

@@ -11,7 +11,7 @@ export type DhcpClientStatus = 'pending' | 'approved' | 'rejected';
 export interface DhcpClient {
   mac: string;
   status: DhcpClientStatus;
-  /** The address the core knows for this client (learned from DHCP). */
+  /** The address last reported for this client by this plugin (or seen at detection). */
   ip: string | null;
 }
 
@@ -51,12 +51,6 @@ export class DhcpView {
       case 'ClientDetected':
         this.clients.set(d.mac, { mac: d.mac, status: 'pending', ip: (d.ip as string | null) ?? null });
         break;
-      case 'ClientRedetected':
-      case 'ClientAddressLearned': {
-        const c = this.clients.get(d.mac);
-        if (c && d.ip) c.ip = d.ip as string;
-        break;
-      }
       case 'ClientApproved': {
         const c = this.clients.get(d.mac);
         if (c) c.status = 'approved';
