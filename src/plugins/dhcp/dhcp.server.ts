@@ -22,6 +22,14 @@ export const BOOT_GAP_MS = 60_000;
  */
 export const NEW_PI_DETECTIONS_PER_SECOND = 50;
 /**
+ * A boot fact (dhcp.discover, dhcp.offered, dhcp.acked) is recorded at most once per client and
+ * stage in this window: a real boot has one exchange, so nothing is lost, while a client (or a
+ * forged MAC) looping DORA cannot turn every packet into an event.
+ */
+export const BOOT_FACT_MIN_INTERVAL_MS = 5_000;
+/** Receive buffer of the server sockets: absorbs short stalls in a boot storm. */
+export const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+/**
  * Replies waiting in a socket's user-space send queue (the kernel's send buffer is full) beyond
  * which a new reply is dropped (`packets_dropped_total{reason="send-backlog"}`) instead of queued.
  * A unicast reply to an address nobody answers ARP for waits in the kernel's neighbour queue,
@@ -52,6 +60,8 @@ export class DhcpServer {
   /** MAC → the boot it is in and when it was last heard (for detection once per boot). */
   private readonly boots = new Map<string, { bootId: string; lastAt: number; reported: boolean }>();
   private readonly inFlight = new Set<string>();
+  /** `mac|stage` → when that boot fact was last recorded. */
+  private readonly lastFact = new Map<string, number>();
   private bootSeq = 0;
   private detectTokens = NEW_PI_DETECTIONS_PER_SECOND;
   private detectRefilledAt = 0;
@@ -85,6 +95,11 @@ export class DhcpServer {
       for (const port of [67, 4011]) {
         const socket = await adoptUdpFd(this.createFd({ port, interface: iface }));
         opened.push({ socket, port });
+        try {
+          socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
+        } catch (error) {
+          this.log.debug('could not enlarge the receive buffer', { port, error: (error as Error).message });
+        }
         socket.on('message', (msg, rinfo) => this.onMessage(socket, port, msg, rinfo));
         socket.on('error', (error) => this.log.error('socket error', { port, error: error.message }));
       }
@@ -209,11 +224,20 @@ export class DhcpServer {
       case 'detect':
         this.detect(effect);
         return null;
-      case 'boot-fact':
+      case 'boot-fact': {
+        const key = `${effect.mac}|${effect.stage}`;
+        const now = this.now();
+        const last = this.lastFact.get(key);
+        if (last !== undefined && now - last < BOOT_FACT_MIN_INTERVAL_MS) return null;
+        this.lastFact.set(key, now);
+        if (this.lastFact.size > 50_000) {
+          for (const [k, at] of this.lastFact) if (now - at >= BOOT_FACT_MIN_INTERVAL_MS) this.lastFact.delete(k);
+        }
         this.background(commands.reportBootFact({
           mac: effect.mac, stage: effect.stage, ip: effect.ip, detail: { xid: `0x${effect.xid.toString(16).padStart(8, '0')}` },
         }));
         return null;
+      }
     }
   }
 
