@@ -7,7 +7,8 @@
  *   so its DISCOVER is not a PXE request: in proxy mode bramble leaves it to the router (answering
  *   non-PXE requests with an address-less proxy offer would break the Pi's OS DHCP clients, and
  *   the kernel's ip=dhcp takes the first offer), in full mode its lease offer is listed next to
- *   the router's;
+ *   the router's; nmap with bramble's fixture script (test/fixtures/nmap), which sends a Pi boot
+ *   ROM's PXE fingerprint, lists bramble's proxy offer next to the router's;
  * - the default probe wait is long enough for a stock dnsmasq, which pings an address for 3 s
  *   before offering it.
  */
@@ -20,7 +21,8 @@ import { Metrics } from '../../src/core/observability/metrics';
 import { DhcpMessageType, DhcpOption, getIp } from '../../src/plugins/dhcp/dhcp.codec';
 import { ipToInt } from '../../src/plugins/dhcp/dhcp.decider';
 import { PROBE_MAC } from '../../src/plugins/dhcp/dhcp.probe';
-import { dhcpLabUnavailable, startDhcpLab, type DhcpLab, type DhcpTap, type RunningPeer, type TapPacket } from '../support/dhcp-lab';
+import { RPI_OPTION43 } from '../../src/plugins/dhcp/pxe-options';
+import { dhcpLabUnavailable, pi4Guid, startDhcpLab, type DhcpLab, type DhcpTap, type RunningPeer, type TapPacket } from '../support/dhcp-lab';
 import { eventually } from '../support/temp';
 
 const skip = dhcpLabUnavailable();
@@ -102,6 +104,19 @@ describe('DHCP rivals: probe, health and nmap with dnsmasq as the LAN router', {
     assert.equal(offers[0]['Server Identifier'], lab.ip(254));
     assert.ok(inRouterRange(lab, offers[0]['IP Offered']), output);
     assert.equal(offers[0]['DHCP Message Type'], 'DHCPOFFER');
+  });
+
+  it("proxy mode: nmap with a Pi boot ROM's PXE fingerprint lists bramble's proxy offer next to the router's", async () => {
+    const { offers, output } = await lab.nmapDhcpDiscover('nmap', { mac: PI, timeoutSec: 2, pxe: { guid: pi4Guid(PI, 0x0a0b0c0d) } });
+    const byServer = new Map(offers.map((o) => [o['Server Identifier'], o]));
+    assert.equal(offers.length, 2, `two offers listed:\n${output}`);
+    const bramble = byServer.get(lab.serverIp);
+    const router = byServer.get(lab.ip(254));
+    assert.ok(bramble && router, output);
+    assert.equal(bramble['IP Offered'], '0.0.0.0', 'a proxy offer carries no address');
+    assert.equal(bramble['Class Identifier'], 'PXEClient');
+    assert.equal(bramble['Vendor Specific Information (hex)'], RPI_OPTION43.toString('hex'), 'option 43 as dnsmasq sends it');
+    assert.ok(inRouterRange(lab, router['IP Offered']), output);
   });
 
   /** Runs udhcpc as the Pi until it selects the router's offer (it takes the first; usually the router's): its REQUEST. */

@@ -154,7 +154,7 @@ export interface DhcpLab {
   /** Starts dhclient (-d -1) on the host's eth0 with this config; it runs until stopped (or close()). */
   startDhclient(host: string, config: string): RunningPeer & { bound(timeoutMs: number): Promise<Record<string, string> | null> };
   /** Runs nmap's broadcast-dhcp-discover on the host's eth0; returns the offers it lists. */
-  nmapDhcpDiscover(host: string, options: { mac: string; timeoutSec?: number }): Promise<{ offers: NmapOffer[]; output: string }>;
+  nmapDhcpDiscover(host: string, options: { mac: string; timeoutSec?: number; pxe?: { guid?: string } }): Promise<{ offers: NmapOffer[]; output: string }>;
   /** Starts a tap on a host (created with the given MAC and address when it does not exist yet). */
   startTap(host: string): Promise<DhcpTap>;
   /** Starts dnsmasq (DHCP only) on a host's eth0 with these extra arguments; resolves once it serves. */
@@ -190,6 +190,8 @@ setTimeout(() => process.exit(0), 10 * 60_000);
 `;
 
 const LAB_DIR_PREFIX = 'bramble-dhcp-lab-';
+/** From dist/test/support back to the repository's test/fixtures (scripts are not compiled). */
+const NMAP_PXE_SCRIPT = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'nmap', 'pi-pxe-dhcp-discover.nse');
 
 /** Removes the temp directories of earlier runs killed before their teardown (their pid is gone). */
 function removeStaleLabDirs(): void {
@@ -415,12 +417,13 @@ export async function startDhcpLab(
         }
       },
       async nmapDhcpDiscover(host, o) {
-        const { stdout } = await lab.exec(
-          host,
-          'nmap',
-          ['-e', 'eth0', '-n', '--script', 'broadcast-dhcp-discover', '--script-args', `broadcast-dhcp-discover.mac=${o.mac},broadcast-dhcp-discover.timeout=${o.timeoutSec ?? 3}`],
-          { timeoutMs: 60_000 },
-        );
+        // The stock script cannot send option 60; with `pxe`, nmap runs bramble's fixture script
+        // (test/fixtures/nmap) that sends a Pi boot ROM's PXE fingerprint instead.
+        const script = o.pxe ? NMAP_PXE_SCRIPT : 'broadcast-dhcp-discover';
+        const name = o.pxe ? 'pi-pxe-dhcp-discover' : 'broadcast-dhcp-discover';
+        const args = [`${name}.mac=${o.mac}`, `${name}.timeout=${o.timeoutSec ?? 3}`];
+        if (o.pxe?.guid) args.push(`${name}.guid=${o.pxe.guid}`);
+        const { stdout } = await lab.exec(host, 'nmap', ['-e', 'eth0', '-n', '--script', script, '--script-args', args.join(',')], { timeoutMs: 60_000 });
         const offers: NmapOffer[] = [];
         let current: NmapOffer | null = null;
         for (const line of stdout.split('\n')) {
