@@ -76,7 +76,7 @@ describe('GraphQL API: subscriptions', () => {
     const got = (await sub.next()).data!.events;
     assert.equal(got.type, 'UserCreated');
     assert.equal(got.data.passwordHash, '[redacted]');
-    assert.equal(JSON.stringify(sub.results).includes('$2b$'), false);
+    assert.equal(/\$2[aby]\$/.test(JSON.stringify(sub.results)), false);
     sub.unsubscribe();
   });
 

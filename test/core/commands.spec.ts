@@ -72,7 +72,7 @@ describe('command handlers (in-process bramble on sqlite)', () => {
     assert.ok(ada);
     assert.equal(ada.uidNumber, 10000);
     assert.equal(ada.gidNumber, 10001, 'primary group is the first listed');
-    assert.ok(ada.passwordHash.startsWith('{CRYPT}$2b$'));
+    assert.ok(ada.passwordHash.startsWith('{CRYPT}$2y$'));
     assert.equal(await verifyPassword(password, ada.passwordHash), true);
     assert.equal(core.queries.user('bob')?.uidNumber, 10001);
     assert.deepEqual(core.queries.user('bob')?.groups, ['pupils'], 'users without groups join pupils');

@@ -38,14 +38,14 @@ describe('validatePassword', () => {
 });
 
 describe('hashPassword and verifyPassword', () => {
-  it('hashes to {CRYPT}$2b$ with the cost asked for', async () => {
+  it('hashes to {CRYPT}$2y$ (bcrypt, the same algorithm as $2b$) with the cost asked for', async () => {
     const stored = await hashPassword('correct horse', COST);
-    assert.match(stored, /^\{CRYPT\}\$2b\$04\$[./A-Za-z0-9]{53}$/);
+    assert.match(stored, /^\{CRYPT\}\$2y\$04\$[./A-Za-z0-9]{53}$/);
     assert.ok(isCryptHash(stored), 'the user decider accepts it');
   });
 
   it('uses cost 10 by default', async () => {
-    assert.match(await hashPassword('correct horse'), /^\{CRYPT\}\$2b\$10\$/);
+    assert.match(await hashPassword('correct horse'), /^\{CRYPT\}\$2y\$10\$/);
   });
 
   it('salts: the same password hashes differently each time', async () => {

@@ -24,10 +24,13 @@ export function validatePassword(plain: string): void {
   if (plain.includes('\0')) throw validationError('password', 'must not contain NUL');
 }
 
-/** Validates, then hashes with bcrypt ($2b$, random salt): `{CRYPT}$2b$10$...`. */
+/**
+ * Validates, then hashes with bcrypt (random salt): `{CRYPT}$2y$10$...`. `$2y$` is the same
+ * algorithm as `$2b$` and is what @node-rs/bcrypt 1.x writes; libxcrypt (OpenLDAP's crypt) reads it.
+ */
 export async function hashPassword(plain: string, cost: number = DEFAULT_BCRYPT_COST): Promise<string> {
   validatePassword(plain);
-  return CRYPT_SCHEME + (await hash(plain, { cost }));
+  return CRYPT_SCHEME + (await hash(plain, cost));
 }
 
 const BCRYPT_HASH = /^\$2[abxy]\$\d\d\$[./A-Za-z0-9]{53}$/;

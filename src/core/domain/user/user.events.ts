@@ -19,7 +19,7 @@ export const UserEventType = {
 } as const;
 
 /**
- * `passwordHash` is an LDAP-verifiable salted hash (`{CRYPT}$2b$...`), never the plaintext. It is
+ * `passwordHash` is an LDAP-verifiable salted hash (`{CRYPT}$2y$...`, bcrypt), never the plaintext. It is
  * kept in events for the LDAP plugin and redacted from every API output (audit log included).
  */
 export type UserCreated = DomainEvent<
