@@ -10,17 +10,16 @@
  * Everything lives in the lab's namespaces and the run's directory; close() removes both, also
  * after a failure. Nothing here touches the machine's real interfaces.
  */
-import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ImportClientsCommand, type ImportRowResult } from '../../src/core/commands/client.commands';
-import { UpdateSettingsCommand } from '../../src/core/commands/image.commands';
+import { UpdateSettingsCommand } from '../../src/core/commands/system.commands';
 import { commandMeta } from '../../src/core/commands/meta';
 import { Metrics } from '../../src/core/observability/metrics';
 import { createBoundUdpFd } from '../../src/plugins/dhcp/bound-udp-socket';
 import { createDhcpPlugin } from '../../src/plugins/dhcp/dhcp.plugin';
 import { startCoreApp, type CoreApp } from '../../test/support/core-app';
-import { NetLab } from '../../test/support/netlab';
+import { NetLab, waitForExit } from '../../test/support/netlab';
 
 export const PREFIX_LENGTH = 21;
 export const NETMASK = '255.255.248.0';
@@ -160,17 +159,6 @@ export async function startBramble(bl: BenchLab): Promise<BrambleUnderTest> {
       await core.close();
     },
   };
-}
-
-function waitForExit(child: ChildProcess, ms: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }
 
 /**

@@ -6,7 +6,8 @@ import { AuthService } from './auth/auth.service';
 import { BootstrapService } from './bootstrap.service';
 import { CLIENT_HANDLERS } from './commands/client.handlers';
 import { CommandRunner } from './commands/command-runner';
-import { IMAGE_AND_SETTINGS_HANDLERS } from './commands/image.handlers';
+import { IMAGE_HANDLERS } from './commands/image.handlers';
+import { SYSTEM_HANDLERS } from './commands/system.handlers';
 import { USER_HANDLERS } from './commands/user.handlers';
 import { BRAMBLE_CONFIG, type BrambleConfig } from './config/config';
 import { CORE_EVENT_TYPES } from './events/known-event-types';
@@ -21,7 +22,7 @@ import { PluginRegistry } from './plugin-api/plugin-registry';
 import { ProjectionEngine } from './projections/projection-engine';
 import { ReadModelQueries } from './projections/read-model-queries';
 
-export const COMMAND_HANDLERS = [...CLIENT_HANDLERS, ...USER_HANDLERS, ...IMAGE_AND_SETTINGS_HANDLERS];
+export const COMMAND_HANDLERS = [...CLIENT_HANDLERS, ...USER_HANDLERS, ...IMAGE_HANDLERS, ...SYSTEM_HANDLERS];
 
 export interface CoreModuleOptions {
   config: BrambleConfig;

@@ -1,6 +1,6 @@
 import { UseGuards } from '@nestjs/common';
 import { Args, Mutation, Query, Resolver } from '@nestjs/graphql';
-import { UpdateSettingsCommand } from '../core/commands/image.commands';
+import { UpdateSettingsCommand } from '../core/commands/system.commands';
 import { commandMeta } from '../core/commands/meta';
 import type { Settings as SettingsModel } from '../core/domain/settings/settings.events';
 import { ReadModelQueries } from '../core/projections/read-model-queries';

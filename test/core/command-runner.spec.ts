@@ -40,7 +40,7 @@ describe('CommandRunner', () => {
     };
     const runner = new CommandRunner(racing, silentLogger);
     // Warm the runner's cache so its first attempt uses a stale revision.
-    await runner.load(stream, stream, clientDecider);
+    await runner.load(stream, clientDecider);
     const out = await runner.run(stream, clientDecider, { type: 'RejectClient', mac }, commandMeta('admin:c'));
     assert.deepEqual(out.events.map((e) => e.type), ['ClientRejected']);
     const types = (await store.readStream(stream)).map((e) => e.type);

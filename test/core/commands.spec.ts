@@ -10,7 +10,8 @@ import {
   RenameClientCommand,
   type ImportRowResult,
 } from '../../src/core/commands/client.commands';
-import { DeleteImageCommand, RegisterImageCommand, UpdateSettingsCommand } from '../../src/core/commands/image.commands';
+import { DeleteImageCommand, RegisterImageCommand } from '../../src/core/commands/image.commands';
+import { UpdateSettingsCommand } from '../../src/core/commands/system.commands';
 import { commandMeta } from '../../src/core/commands/meta';
 import {
   CreateGroupCommand,

@@ -3,7 +3,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { ApproveClientCommand } from '../../src/core/commands/client.commands';
-import { UpdateSettingsCommand } from '../../src/core/commands/image.commands';
+import { UpdateSettingsCommand } from '../../src/core/commands/system.commands';
 import { commandMeta } from '../../src/core/commands/meta';
 import { DomainError } from '../../src/core/domain/shared/domain-error';
 import { EVENT_STORE, type EventStore } from '../../src/core/event-store/event-store.port';

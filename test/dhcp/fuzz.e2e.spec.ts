@@ -24,7 +24,7 @@ import { strict as assert } from 'node:assert';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { ApproveClientCommand } from '../../src/core/commands/client.commands';
-import { UpdateSettingsCommand } from '../../src/core/commands/image.commands';
+import { UpdateSettingsCommand } from '../../src/core/commands/system.commands';
 import { commandMeta } from '../../src/core/commands/meta';
 import { EVENT_STORE, type EventStore } from '../../src/core/event-store/event-store.port';
 import { JsonLogger } from '../../src/core/logging/logger';

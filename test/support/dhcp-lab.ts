@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import { UpdateSettingsCommand } from '../../src/core/commands/image.commands';
+import { UpdateSettingsCommand } from '../../src/core/commands/system.commands';
 import { ApproveClientCommand, RejectClientCommand } from '../../src/core/commands/client.commands';
 import { commandMeta } from '../../src/core/commands/meta';
 import { EVENT_STORE, type EventStore, type RecordedEvent } from '../../src/core/event-store/event-store.port';
@@ -24,7 +24,7 @@ import { createBoundUdpFd } from '../../src/plugins/dhcp/bound-udp-socket';
 import { decodePacket, messageType, type DhcpPacket } from '../../src/plugins/dhcp/dhcp.codec';
 import { createDhcpPlugin, type DhcpPluginOptions } from '../../src/plugins/dhcp/dhcp.plugin';
 import { startCoreApp, TEST_TOKEN, type CoreApp } from './core-app';
-import { canUseNetns, NetLab } from './netlab';
+import { canUseNetns, NetLab, waitForExit } from './netlab';
 import { tempDir } from './temp';
 
 /** The Pi 4's DISCOVER fingerprint (protocol doc §1): options 60, 93, 94, 97. */
@@ -204,17 +204,6 @@ function removeStaleLabDirs(): void {
       if ((error as NodeJS.ErrnoException).code === 'ESRCH') rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
     }
   }
-}
-
-function waitForExit(child: ChildProcess, ms: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {

@@ -171,6 +171,18 @@ export class NetLab {
   }
 }
 
+/** Resolves when `child` has exited, or after `ms` at the latest. */
+export function waitForExit(child: ChildProcess, ms: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 const CLONE_NEWNET = 0x40000000;
 let setnsFn: ((fd: number, nstype: number) => number) | null = null;
 

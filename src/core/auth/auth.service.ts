@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { BRAMBLE_CONFIG, type BrambleConfig } from '../config/config';
-import { IssueApiTokenCommand } from '../commands/image.commands';
+import { IssueApiTokenCommand } from '../commands/system.commands';
 import { commandMeta } from '../commands/meta';
 import { APP_LOGGER } from '../logging/logging.tokens';
 import type { Logger } from '../logging/logger';

@@ -68,9 +68,8 @@ export class CommandRunner {
     command: C,
     meta: CommandMeta,
   ): Promise<CommandOutcome & { state: S }> {
-    const key = stream;
     for (let attempt = 1; ; attempt++) {
-      const { state, revision } = await this.load(key, stream, decider);
+      const { state, revision } = await this.load(stream, decider);
       const events = decider.decide(command, state);
       if (events.length === 0) return { ...NO_EVENTS, state };
       const newEvents: NewEvent[] = events.map((e) => ({
@@ -89,12 +88,12 @@ export class CommandRunner {
         const result = await this.store.append(stream, newEvents, revision < 0 ? 'no_stream' : revision);
         let next = state;
         for (const e of events) next = decider.evolve(next, e);
-        this.remember(key, { state: next, revision: result.revision });
+        this.remember(stream, { state: next, revision: result.revision });
         return { position: result.position, events, state: next };
       } catch (error) {
         if (!(error instanceof WrongExpectedRevisionError) || attempt >= CommandRunner.MAX_ATTEMPTS) throw error;
         this.logger.debug('concurrency conflict, retrying', { stream, attempt });
-        this.cache.delete(key);
+        this.cache.delete(stream);
       }
     }
   }
@@ -116,12 +115,8 @@ export class CommandRunner {
   }
 
   /** Current state of a stream (for handlers that must look before they decide). */
-  async load<S, C, E extends DomainEvent>(
-    key: string,
-    stream: string,
-    decider: Decider<S, C, E>,
-  ): Promise<{ state: S; revision: number }> {
-    const cached = this.cache.get(key);
+  async load<S, C, E extends DomainEvent>(stream: string, decider: Decider<S, C, E>): Promise<{ state: S; revision: number }> {
+    const cached = this.cache.get(stream);
     let state = (cached ? cached.state : decider.initialState()) as S;
     let revision = cached ? cached.revision : -1;
     const fresh = await this.store.readStream(stream, { fromRevision: revision + 1 });
@@ -129,7 +124,7 @@ export class CommandRunner {
       state = decider.evolve(state, event);
       revision = event.revision;
     }
-    if (fresh.length > 0) this.remember(key, { state, revision });
+    if (fresh.length > 0) this.remember(stream, { state, revision });
     return { state, revision };
   }
 

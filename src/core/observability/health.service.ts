@@ -29,12 +29,11 @@ export class HealthService {
     let lag: number | null = null;
     try {
       const head = await this.store.headPosition();
-      lag = Math.max(0, head - (this.engine.checkpoint ?? 0));
+      lag = this.engine.lagAt(head);
       eventStore = { status: 'up', headPosition: head };
     } catch (error) {
       eventStore = { status: 'down', headPosition: null, detail: (error as Error).message };
     }
-    if (lag !== null) void this.engine.lag().catch(() => undefined);
     const plugins = this.plugins.health();
     const core = eventStore.status === 'up' && this.engine.isCaughtUp;
     const allUp = Object.values(plugins).every((p) => p.status === 'up');

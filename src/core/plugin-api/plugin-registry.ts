@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { BRAMBLE_CONFIG, type BrambleConfig } from '../config/config';
-import { AppendPluginEventCommand } from '../commands/image.commands';
+import { AppendPluginEventCommand } from '../commands/system.commands';
 import { DetectClientCommand, LearnClientAddressCommand, ReportBootFactCommand } from '../commands/client.commands';
 import type { CommandOutcome } from '../commands/command-runner';
 import { commandMeta } from '../commands/meta';

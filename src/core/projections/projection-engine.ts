@@ -162,7 +162,11 @@ export class ProjectionEngine {
 
   /** Projection lag in events: the store's head position minus the read models' position. */
   async lag(): Promise<number> {
-    const head = await this.store.headPosition();
+    return this.lagAt(await this.store.headPosition());
+  }
+
+  /** The lag against a head position the caller already read (also updates the gauge). */
+  lagAt(head: number): number {
     const lag = Math.max(0, head - (this.checkpointValue ?? 0));
     this.metrics?.projectionLag.set(lag);
     return lag;

@@ -207,9 +207,7 @@ function addLeaseOptions(reply: DhcpPacket, cfg: DhcpConfig, withLease: boolean)
 }
 
 function nak(request: DhcpPacket, cfg: DhcpConfig & { serverIp: string }): DhcpPacket {
-  const reply = baseReply(request, DhcpMessageType.NAK, cfg.serverIp);
-  reply.flags = replyFlags(request, reply);
-  return reply;
+  return baseReply(request, DhcpMessageType.NAK, cfg.serverIp);
 }
 
 export function decideDhcp(request: DhcpPacket, rc: RequestContext, view: DhcpView, cfg: DhcpConfig): DhcpDecision {

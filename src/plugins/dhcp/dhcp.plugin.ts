@@ -73,8 +73,9 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
         c.logger.warn(problem);
         return;
       }
-      if (!server) server = new DhcpServer(c, view, buildDhcpConfig(settings, serverIp), createFd, options.now);
-      server.config = buildDhcpConfig(settings, serverIp);
+      const config = buildDhcpConfig(settings, serverIp);
+      if (server) server.config = config;
+      else server = new DhcpServer(c, view, config, createFd, options.now);
       if (boundTo && boundTo.iface === iface && server.listening) {
         boundTo.serverIp = serverIp;
       } else {

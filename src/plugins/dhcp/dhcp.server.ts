@@ -7,7 +7,7 @@ import type { RemoteInfo, Socket } from 'node:dgram';
 import type { Counter, Histogram } from 'prom-client';
 import type { Logger, PluginContext } from '../../core/plugin-api/plugin';
 import { adoptUdpFd, createBoundUdpFd, type BoundSocketOptions } from './bound-udp-socket';
-import { DhcpDecodeError, DhcpMessageType, decodePacket, encodePacket, messageType, replyMaxSize, type DhcpPacket } from './dhcp.codec';
+import { DhcpDecodeError, decodePacket, encodePacket, messageType, replyMaxSize, type DhcpPacket } from './dhcp.codec';
 import { decideDhcp, type DhcpConfig, type DhcpDecision, type DhcpEffect } from './dhcp.decider';
 import { DHCP_LEASE_STREAM, DhcpEventType } from './dhcp.events';
 import type { DhcpView } from './dhcp.view';
@@ -295,5 +295,3 @@ export class DhcpServer {
   }
 }
 
-export const DHCP_MESSAGE_NAMES = TYPE_NAMES;
-export { DhcpMessageType };
