@@ -6,7 +6,12 @@
  */
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { Metrics } from '../../src/core/observability/metrics';
+import { LiveEvents } from '../../src/graphql/live-events';
+import { connected, subscribe } from '../support/app-harness';
+import { TEST_TOKEN } from '../support/core-app';
 import { DNSMASQ_RPI_OPTION43_HEX, dhcpLabUnavailable, startDhcpLab, type DhcpLab, type DhcpTap } from '../support/dhcp-lab';
 import { eventually } from '../support/temp';
 
@@ -42,6 +47,20 @@ describe('DHCP: who gets answered', { skip: skip ?? false }, () => {
   const asPi = (mac: string, serial?: number, revision?: number) => ({ pi: { mac, serial, revision }, tries: 1, timeoutSec: 1 });
 
   it('records a never-seen Pi once (serial and model from option 97) however often it retries, lists it as PENDING, answers nothing', async () => {
+    // An admin watching the clientDetected subscription over graphql-ws sees the Pi once.
+    const ws = createClient({
+      url: (await lab.baseUrl()).replace(/^http/, 'ws') + '/graphql',
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { Authorization: `Bearer ${TEST_TOKEN}` },
+    });
+    const seen = subscribe<{ clientDetected: { mac: string; serial: string; model: string; status: string } }>(
+      ws,
+      'subscription { clientDetected { mac serial model status } }',
+    );
+    await connected(ws);
+    await eventually(() => lab.core.app.nest.get(LiveEvents).subscribers === 1, 5000, 'the subscription is live');
+
     // Ten DISCOVER runs: two waves of five at once (also racing each other), one after the other.
     for (let wave = 0; wave < 2; wave++) {
       const runs = await Promise.all(Array.from({ length: 5 }, () => lab.udhcpc('newpi', asPi(NEW_PI, NEW_PI_SERIAL, PI400_REVISION))));
@@ -69,6 +88,12 @@ describe('DHCP: who gets answered', { skip: skip ?? false }, () => {
       res.data!.clients.find((c) => c.mac === NEW_PI),
       { mac: NEW_PI, status: 'PENDING', serial: '00c0ffee', model: 'RPi400' },
     );
+
+    const first = await seen.next(3000);
+    assert.deepEqual(first.data?.clientDetected, { mac: NEW_PI, serial: '00c0ffee', model: 'RPi400', status: 'PENDING' });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(seen.results.length, 1, 'one clientDetected, however often the Pi retried');
+    await ws.dispose();
   });
 
   it('answers nothing to a machine that is not a Pi, a pending Pi, or a rejected Pi', async () => {

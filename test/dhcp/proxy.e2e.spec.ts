@@ -6,7 +6,20 @@
 import { BOOT_FACT_MIN_INTERVAL_MS } from '../../src/plugins/dhcp/dhcp.server';
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
-import { BROADCAST_FLAG, DhcpMessageType, DhcpOption } from '../../src/plugins/dhcp/dhcp.codec';
+import {
+  BOOTREQUEST,
+  BROADCAST_FLAG,
+  DhcpMessageType,
+  DhcpOption,
+  decodePacket,
+  encodePacket,
+  getIp,
+  macToChaddr,
+  messageType,
+  messageTypeOption,
+} from '../../src/plugins/dhcp/dhcp.codec';
+import { adoptUdpFd, createBoundUdpFd } from '../../src/plugins/dhcp/bound-udp-socket';
+import { RPI_OPTION43 } from '../../src/plugins/dhcp/pxe-options';
 import { Metrics } from '../../src/core/observability/metrics';
 import {
   DNSMASQ_RPI_OPTION43_HEX,
@@ -25,6 +38,8 @@ const skip = dhcpLabUnavailable();
 const PI4 = 'dc:a6:32:00:01:01';
 const PI4_SERIAL = 0x1a2b3c4d;
 const PI3 = 'b8:27:eb:00:01:02';
+/** A Pi that already has an address (from the LAN's server) and asks the PXE boot server on udp/4011. */
+const PI_4011 = 'dc:a6:32:00:01:03';
 
 const hex = (p: TapPacket, code: number): string | undefined => p.packet.options.get(code)?.toString('hex');
 
@@ -40,6 +55,8 @@ describe('DHCP proxy mode with real clients', { skip: skip ?? false }, () => {
     tap = await lab.startTap('tap');
     await lab.approve(PI4);
     await lab.approve(PI3);
+    await lab.addClient('pxe', PI_4011, { cidr: `${lab.ip(60)}/24` });
+    await lab.approve(PI_4011);
   });
   after(async () => {
     await lab?.close();
@@ -54,6 +71,45 @@ describe('DHCP proxy mode with real clients', { skip: skip ?? false }, () => {
   const replyFrom = (server: string, xid: number, type: DhcpMessageType, ms = 3000): Promise<TapPacket | null> =>
     tap.waitFor((p) => p.port === 68 && p.from === server && p.packet.xid === xid && p.type === type, ms);
   const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+  it('a PXE REQUEST to udp/4011 (the PXE boot server port) gets an ACK back to its own address and port', async () => {
+    const socket = await adoptUdpFd(lab.lab.inNamespace('pxe', () => createBoundUdpFd({ port: 4011, interface: 'eth0' })));
+    try {
+      const xid = 0x4011beef;
+      const request = encodePacket({
+        op: BOOTREQUEST, htype: 1, hlen: 6, hops: 0, xid, secs: 0, flags: 0,
+        ciaddr: lab.ip(60), yiaddr: '0.0.0.0', siaddr: '0.0.0.0', giaddr: '0.0.0.0',
+        chaddr: macToChaddr(PI_4011), mac: PI_4011, sname: '', file: '',
+        options: new Map([
+          [DhcpOption.MESSAGE_TYPE, messageTypeOption(DhcpMessageType.REQUEST)],
+          [DhcpOption.VENDOR_CLASS, Buffer.from('PXEClient:Arch:00000:UNDI:002001', 'latin1')],
+          [DhcpOption.CLIENT_ARCH, Buffer.from([0, 0])],
+          [DhcpOption.CLIENT_NDI, Buffer.from([1, 2, 1])],
+          [DhcpOption.CLIENT_GUID, Buffer.from(pi4Guid(PI_4011, 0x4011), 'hex')],
+        ]),
+      });
+      const answer = new Promise<{ msg: Buffer; from: string; port: number }>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no answer on udp/4011 within 3 s')), 3000);
+        socket.on('message', (msg, rinfo) => {
+          clearTimeout(timer);
+          resolve({ msg, from: rinfo.address, port: rinfo.port });
+        });
+      });
+      socket.send(request, 4011, lab.serverIp);
+      const { msg, from, port } = await answer;
+      assert.equal(from, lab.serverIp);
+      assert.equal(port, 4011, 'answered from the PXE port');
+      const reply = decodePacket(msg);
+      assert.equal(reply.xid, xid);
+      assert.equal(messageType(reply), DhcpMessageType.ACK);
+      assert.equal(reply.yiaddr, '0.0.0.0');
+      assert.equal(getIp(reply.options, DhcpOption.SERVER_ID), lab.serverIp);
+      assert.deepEqual(reply.options.get(DhcpOption.VENDOR_SPECIFIC), RPI_OPTION43);
+      assert.equal(reply.options.get(DhcpOption.LEASE_TIME), undefined);
+    } finally {
+      socket.close();
+    }
+  });
 
   it('udhcpc as a Pi 4 gets a proxy OFFER and ACK: no address, bramble as boot server, option 43 as dnsmasq sends it', async () => {
     const since = now();

@@ -165,6 +165,8 @@ export interface DhcpLab {
   reject(mac: string): Promise<void>;
   /** POSTs a GraphQL request to bramble's HTTP API with the admin token (listening on first use). */
   graphql<T = any>(query: string, variables?: Record<string, unknown>): Promise<{ data?: T; errors?: { message: string }[] }>;
+  /** bramble's HTTP base URL (listening on first use), e.g. for a graphql-ws client. */
+  baseUrl(): Promise<string>;
   /** Events of one stream, read from the event store. */
   stream(name: string): Promise<RecordedEvent[]>;
   /** Stops bramble and starts a new one on the same data directory and interface. */
@@ -516,9 +518,12 @@ export async function startDhcpLab(
       async reject(mac) {
         await self.core.exec(new RejectClientCommand({ mac }, commandMeta('admin:test')));
       },
-      async graphql(query, variables) {
+      async baseUrl() {
         url ??= await self.core.app.listen();
-        const res = await fetch(`${url}/graphql`, {
+        return url;
+      },
+      async graphql(query, variables) {
+        const res = await fetch(`${await self.baseUrl()}/graphql`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_TOKEN}` },
           body: JSON.stringify({ query, variables }),
