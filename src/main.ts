@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import 'reflect-metadata';
 import { createApp } from './server';
 import { ConfigError, loadConfig } from './core/config/config';

@@ -9,6 +9,7 @@ import type { Logger } from './core/logging/logger';
 import { NestLoggerAdapter } from './core/logging/nest-logger.adapter';
 import { BUILT_IN_PLUGINS } from './plugins/built-in-plugins';
 import type { PluginFactory } from './core/plugin-api/plugin';
+import type { PluginHostOptions } from './core/plugin-host/plugin-registry';
 
 export interface BrambleApp {
   readonly nest: NestExpressApplication;
@@ -21,11 +22,11 @@ export interface BrambleApp {
 export async function createApp(
   config: BrambleConfig,
   logger: Logger,
-  options: { builtInPlugins?: readonly PluginFactory[] } = {},
+  options: { builtInPlugins?: readonly PluginFactory[]; pluginHost?: PluginHostOptions } = {},
 ): Promise<BrambleApp> {
   const store = await openEventStore(config, logger);
   const nest = await NestFactory.create<NestExpressApplication>(
-    AppModule.forRoot({ config, logger, store, builtInPlugins: options.builtInPlugins ?? BUILT_IN_PLUGINS }),
+    AppModule.forRoot({ config, logger, store, builtInPlugins: options.builtInPlugins ?? BUILT_IN_PLUGINS, pluginHost: options.pluginHost }),
     { logger: new NestLoggerAdapter(logger.child('nest')), abortOnError: false, bodyParser: false },
   );
   // Class lists are imported as CSV inside a GraphQL request: allow far more than Nest's 100 KB.

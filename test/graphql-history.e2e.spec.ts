@@ -33,7 +33,7 @@ describe('GraphQL API: stateAt, rebuildProjections, audit log', () => {
   after(() => h.close());
 
   it('stateAt(position): the client was pending then, approved now', async () => {
-    const res = await h.ok(`{ stateAt(position: ${pendingAt}) { position events clients { mac status name model } users { username } groups { name } images { id } settings { dhcpMode } } now: client(mac: "dc:a6:32:20:00:01") { status name } }`);
+    const res = await h.ok(`{ stateAt(position: ${pendingAt}) { position events clients { mac status name model } users { username } groups { name } images { id } settings { interface serverIp } } now: client(mac: "dc:a6:32:20:00:01") { status name } }`);
     assert.equal(res.stateAt.position, pendingAt);
     const upTo = await h.ok<{ events: Page }>(`{ events(first: 1000) { events { position } } }`);
     assert.equal(res.stateAt.events, upTo.events.events.filter((e) => e.position <= pendingAt).length);
@@ -41,7 +41,7 @@ describe('GraphQL API: stateAt, rebuildProjections, audit log', () => {
     assert.deepEqual(res.stateAt.users, []);
     assert.deepEqual(res.stateAt.groups.map((g: { name: string }) => g.name), ['pupils', 'teachers']);
     assert.deepEqual(res.stateAt.images, []);
-    assert.equal(res.stateAt.settings.dhcpMode, 'PROXY');
+    assert.deepEqual(res.stateAt.settings, { interface: null, serverIp: null });
     assert.deepEqual(res.now, { status: 'APPROVED', name: 'hist-1' });
   });
 
@@ -69,7 +69,7 @@ describe('GraphQL API: stateAt, rebuildProjections, audit log', () => {
   });
 
   it('rebuildProjections replays every event and leaves the same read models', async () => {
-    const snapshot = '{ clients { mac status name model detectedAt approvedAt updatedAt } users { username uidNumber gidNumber groups enabled createdAt } groups { name gidNumber members } images { id } settings { dhcpMode ldapBaseDn } }';
+    const snapshot = '{ clients { mac status name model detectedAt approvedAt updatedAt } users { username uidNumber gidNumber groups enabled createdAt } groups { name gidNumber members } images { id } settings { interface serverIp } }';
     const before = await h.ok(snapshot);
     const log = await h.ok<{ events: Page }>('{ events(first: 1000) { events { position } hasNextPage } }');
     assert.equal(log.events.hasNextPage, false);

@@ -13,9 +13,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ImportClientsCommand, type ImportRowResult } from '../../src/core/commands/client.commands';
-import { UpdateSettingsCommand } from '../../src/core/commands/system.commands';
+import { UpdatePluginSettingsCommand } from '../../src/core/commands/system.commands';
 import { commandMeta } from '../../src/core/commands/meta';
 import { Metrics } from '../../src/core/observability/metrics';
+import { intToIpv4, ipv4ToInt } from '../../src/core/plugin-api';
 import { createBoundUdpFd } from '../../src/plugins/dhcp/bound-udp-socket';
 import { createDhcpPlugin } from '../../src/plugins/dhcp/dhcp.plugin';
 import { startCoreApp, type CoreApp } from '../../test/support/core-app';
@@ -23,14 +24,6 @@ import { NetLab, waitForExit } from '../../test/support/netlab';
 
 export const PREFIX_LENGTH = 21;
 export const NETMASK = '255.255.248.0';
-
-function ipToInt(ip: string): number {
-  return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-}
-
-function intToIp(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
 
 export interface BenchLab {
   lab: NetLab;
@@ -64,13 +57,13 @@ export async function createBenchLab(options: { clients: number; dir: string }):
   try {
     // NetLab picks a private 10.x.y.0/24 per lab; the bench widens it to the /21 around it.
     const [a, b, c] = lab.subnetBase.split('.').map(Number);
-    const network = ipToInt(`${a}.${b}.${c & 0xf8}.0`);
-    const serverIp = intToIp(network + 1);
-    const clientIp = intToIp(network + 2);
-    const rangeStart = intToIp(network + 10);
-    const rangeEnd = intToIp(network + 8 * 256 - 6);
+    const network = ipv4ToInt(`${a}.${b}.${c & 0xf8}.0`);
+    const serverIp = intToIpv4(network + 1);
+    const clientIp = intToIpv4(network + 2);
+    const rangeStart = intToIpv4(network + 10);
+    const rangeEnd = intToIpv4(network + 8 * 256 - 6);
     const macs = piMacs(options.clients);
-    const fixedIp = new Map(macs.map((mac, i) => [mac, intToIp(network + 10 + i)]));
+    const fixedIp = new Map(macs.map((mac, i) => [mac, intToIpv4(network + 10 + i)]));
     if (options.clients > 8 * 256 - 16) throw new Error(`a /${PREFIX_LENGTH} holds fewer than ${options.clients} clients`);
 
     await lab.addSwitch('lan');
@@ -115,8 +108,9 @@ export async function startBramble(bl: BenchLab): Promise<BrambleUnderTest> {
   const core = await startCoreApp({ dataDir, env: { BRAMBLE_INTERFACE: 'eth0', BRAMBLE_SERVER_IP: bl.serverIp }, plugins: [plugin] });
   try {
     const meta = commandMeta('admin:bench');
-    await core.exec(new UpdateSettingsCommand({
-      changes: { dhcpMode: 'full', dhcpRangeStart: bl.rangeStart, dhcpRangeEnd: bl.rangeEnd, dhcpNetmask: NETMASK, dhcpLeaseSeconds: 3600 },
+    await core.exec(new UpdatePluginSettingsCommand({
+      plugin: 'dhcp',
+      values: { mode: 'full', rangeStart: bl.rangeStart, rangeEnd: bl.rangeEnd, netmask: NETMASK, leaseSeconds: 3600 },
     }, meta));
     const results = await core.exec<ImportRowResult[]>(new ImportClientsCommand({ csv: `mac,name\n${bl.macs.map((m, i) => `${m},bench-${i}`).join('\n')}\n` }, meta));
     const failed = results.filter((r) => !r.ok);

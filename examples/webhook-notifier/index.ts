@@ -2,24 +2,18 @@
  * Example third-party plugin: POSTs every `ClientDetected` event (a new Pi tried to boot) to a URL
  * as JSON, so a teacher's chat channel or a ticket system hears about it.
  *
- * Load it with BRAMBLE_PLUGINS=<path to this compiled file> and set the URL with the environment
- * variable WEBHOOK_NOTIFIER_URL or the setting `plugins.webhook-notifier.url` (updateSettings).
+ * Load it with BRAMBLE_PLUGINS=<path to this compiled file> and set the URL with the setting
+ * `webhook-notifier.url` (updatePluginSettings) or the environment variable WEBHOOK_NOTIFIER_URL.
  *
  * Delivery is at least once: the position of the last delivered event is kept in
- * `<data>/plugins/webhook-notifier.json`, so events that arrive while bramble is down, or while
- * the receiver is unreachable, are sent after restart; older ones are never sent twice.
+ * `<data>/plugins/webhook-notifier/delivered.json`, so events that arrive while bramble is down,
+ * or while the receiver is unreachable, are sent after restart; older ones are never sent twice.
  *
- * It imports nothing from bramble at run time: only types from the plugin API.
+ * It imports only the plugin contract, as any third party would: `@bramble/plugin`.
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type {
-  BramblePlugin,
-  PluginContext,
-  PluginFactoryOptions,
-  PluginHealth,
-  RecordedEvent,
-} from '../../src/core/plugin-api/plugin';
+import { definePlugin, Nullable, Type, type PluginContext, type PluginFactoryOptions, type PluginHealth, type RecordedEvent } from '@bramble/plugin';
 
 const NAME = 'webhook-notifier';
 const MAX_ATTEMPTS = 5;
@@ -28,19 +22,18 @@ interface Checkpoint {
   position: number;
 }
 
-export function validateWebhookUrl(value: unknown): string | null {
-  if (typeof value !== 'string') return 'url: must be a string';
-  try {
-    const u = new URL(value);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'url: must be http or https';
-  } catch {
-    return 'url: not a URL';
-  }
-  return null;
-}
+export const WebhookSettings = Type.Object(
+  {
+    url: Nullable(Type.String({ format: 'uri', pattern: '^https?://' }), {
+      default: null,
+      description: 'Where to POST each new Pi (http or https). When unset, WEBHOOK_NOTIFIER_URL.',
+    }),
+  },
+  { additionalProperties: false },
+);
 
-export function createPlugin(options: PluginFactoryOptions): BramblePlugin {
-  let ctx: PluginContext | null = null;
+export function createPlugin(options: PluginFactoryOptions) {
+  let ctx: PluginContext<{}, typeof WebhookSettings> | null = null;
   let checkpointFile = '';
   let delivered = 0;
   const queue: RecordedEvent[] = [];
@@ -49,10 +42,7 @@ export function createPlugin(options: PluginFactoryOptions): BramblePlugin {
   let sent: { inc(n?: number): void } | null = null;
   let failed: { inc(n?: number): void } | null = null;
 
-  const url = (): string | null => {
-    const fromSettings = ctx?.settings().plugins[NAME]?.url;
-    return typeof fromSettings === 'string' ? fromSettings : (options.env.WEBHOOK_NOTIFIER_URL ?? null);
-  };
+  const url = (): string | null => ctx?.settings().url ?? options.env.WEBHOOK_NOTIFIER_URL ?? null;
 
   async function post(event: RecordedEvent): Promise<void> {
     const target = url();
@@ -65,6 +55,12 @@ export function createPlugin(options: PluginFactoryOptions): BramblePlugin {
       signal: AbortSignal.timeout(5000),
     });
     if (!res.ok) throw new Error(`receiver answered HTTP ${res.status}`);
+  }
+
+  /** Written to a temp file then renamed: a crash never leaves a half-written checkpoint. */
+  async function saveCheckpoint(): Promise<void> {
+    await fsp.writeFile(`${checkpointFile}.tmp`, JSON.stringify({ position: delivered } satisfies Checkpoint));
+    await fsp.rename(`${checkpointFile}.tmp`, checkpointFile);
   }
 
   async function drain(): Promise<void> {
@@ -90,7 +86,7 @@ export function createPlugin(options: PluginFactoryOptions): BramblePlugin {
       }
       queue.shift();
       delivered = event.position;
-      await fsp.writeFile(checkpointFile, JSON.stringify({ position: delivered } satisfies Checkpoint));
+      await saveCheckpoint();
     }
   }
 
@@ -98,25 +94,25 @@ export function createPlugin(options: PluginFactoryOptions): BramblePlugin {
     if (!draining) draining = drain().finally(() => (draining = null));
   }
 
-  return {
+  return definePlugin({
     name: NAME,
+    description: 'POSTs each new Pi (ClientDetected) to a URL.',
+    settings: WebhookSettings,
     consumes: ['ClientDetected'],
-    project(event: RecordedEvent): void {
+    project(event) {
       // Before start, the checkpoint is not read yet: queue everything, filter in start().
       queue.push(event);
       if (ctx) kick();
     },
-    async start(context: PluginContext): Promise<void> {
+    async start(context) {
       ctx = context;
-      const dir = path.join(context.runtime.dataDir, 'plugins');
-      await fsp.mkdir(dir, { recursive: true });
-      checkpointFile = path.join(dir, `${NAME}.json`);
+      checkpointFile = path.join(context.runtime.dataDir, 'delivered.json');
       try {
         delivered = (JSON.parse(await fsp.readFile(checkpointFile, 'utf8')) as Checkpoint).position;
       } catch {
         // First start: only events from now on are news; do not flood the receiver with history.
         delivered = queue.length ? queue[queue.length - 1].position : 0;
-        await fsp.writeFile(checkpointFile, JSON.stringify({ position: delivered } satisfies Checkpoint));
+        await saveCheckpoint();
       }
       queue.splice(0, queue.length, ...queue.filter((e) => e.position > delivered));
       sent = context.metrics.counter('deliveries_total', 'Webhook deliveries that the receiver accepted');
@@ -124,7 +120,7 @@ export function createPlugin(options: PluginFactoryOptions): BramblePlugin {
       if (!url()) context.logger.warn('no URL configured; events wait until one is set');
       kick();
     },
-    async stop(): Promise<void> {
+    async stop() {
       await draining;
       ctx = null;
     },
@@ -133,9 +129,5 @@ export function createPlugin(options: PluginFactoryOptions): BramblePlugin {
       if (lastError) return { status: 'degraded', detail: `last delivery failed: ${lastError}`, checks: { pending: queue.length } };
       return { status: 'up', checks: { delivered, pending: queue.length } };
     },
-    validateSettings(values: Record<string, unknown>): string | null {
-      for (const key of Object.keys(values)) if (key !== 'url') return `${key}: unknown setting (only url)`;
-      return 'url' in values ? validateWebhookUrl(values.url) : null;
-    },
-  };
+  });
 }

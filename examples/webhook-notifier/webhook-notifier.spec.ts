@@ -8,10 +8,14 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CommandBus } from '@nestjs/cqrs';
 import { DetectClientCommand } from '../../src/core/commands/client.commands';
+import { UpdatePluginSettingsCommand } from '../../src/core/commands/system.commands';
 import { commandMeta } from '../../src/core/commands/meta';
 import { loadConfig } from '../../src/core/config/config';
+import type { DomainError } from '../../src/core/domain/shared/domain-error';
+import { EVENT_STORE, type EventStore } from '../../src/core/event-store/event-store.port';
 import { silentLogger } from '../../src/core/logging/logger';
 import { HealthService } from '../../src/core/observability/health.service';
+import { ProjectionEngine } from '../../src/core/projections/projection-engine';
 import { createApp, type BrambleApp } from '../../src/server';
 
 interface Received {
@@ -78,8 +82,9 @@ describe('example plugin webhook-notifier, loaded through BRAMBLE_PLUGINS', () =
     return app;
   }
 
-  it('POSTs a ClientDetected event to the receiver, and resends nothing old after a restart', async () => {
+  it('POSTs a ClientDetected event to the receiver, and resends nothing old after a restart', async (t) => {
     process.env.WEBHOOK_NOTIFIER_URL = hook.url;
+    t.after(() => delete process.env.WEBHOOK_NOTIFIER_URL);
     let app = await start();
     try {
       const health = await app.nest.get(HealthService).report();
@@ -94,7 +99,7 @@ describe('example plugin webhook-notifier, loaded through BRAMBLE_PLUGINS', () =
       assert.equal(body.type, 'ClientDetected');
       assert.equal(body.client.mac, 'dc:a6:32:01:02:03');
       assert.equal(body.client.serial, '1a2b3c4d');
-      const checkpointFile = path.join(dataDir, 'plugins', 'webhook-notifier.json');
+      const checkpointFile = path.join(dataDir, 'plugins', 'webhook-notifier', 'delivered.json');
       const readCheckpoint = (): number => JSON.parse(readFileSync(checkpointFile, 'utf8')).position;
       for (let i = 0; i < 100 && readCheckpoint() !== body.position; i++) await new Promise((r) => setTimeout(r, 20));
       assert.equal(readCheckpoint(), body.position);
@@ -118,12 +123,26 @@ describe('example plugin webhook-notifier, loaded through BRAMBLE_PLUGINS', () =
     }
   });
 
-  it('refuses a bad URL setting with a VALIDATION error that names the key', async () => {
-    const { createPlugin } = await import('./index');
-    const plugin = createPlugin({ env: {} });
-    assert.equal(plugin.validateSettings?.({ url: 'ftp://x' }), 'url: must be http or https');
-    assert.equal(plugin.validateSettings?.({ url: 'not a url' }), 'url: not a URL');
-    assert.equal(plugin.validateSettings?.({ colour: 'red' }), 'colour: unknown setting (only url)');
-    assert.equal(plugin.validateSettings?.({ url: 'http://127.0.0.1:1/x' }), null);
+  it('takes its URL from its settings, and refuses a bad one with a VALIDATION error on webhook-notifier.url', async () => {
+    const app = await start();
+    const bus = app.nest.get(CommandBus);
+    const update = (values: Record<string, unknown>) =>
+      bus.execute(new UpdatePluginSettingsCommand({ plugin: 'webhook-notifier', values }, commandMeta('admin:test')));
+    try {
+      for (const url of ['ftp://x', 'not a url', 42]) {
+        await assert.rejects(update({ url }), (e: DomainError) => e.code === 'VALIDATION' && e.field === 'webhook-notifier.url');
+      }
+      await assert.rejects(update({ colour: 'red' }), (e: DomainError) => e.code === 'VALIDATION' && e.field === 'webhook-notifier.colour');
+      const health = app.nest.get(HealthService);
+      assert.equal((await health.report()).plugins['webhook-notifier']?.status, 'degraded', 'no URL yet');
+      await update({ url: hook.url });
+      await app.nest.get(ProjectionEngine).waitFor(await app.nest.get<EventStore>(EVENT_STORE).headPosition());
+      assert.equal((await health.report()).plugins['webhook-notifier']?.status, 'up');
+      const received = hook.next();
+      await bus.execute(new DetectClientCommand({ mac: 'e4:5f:01:00:00:09', via: 'dhcp', bootId: 'b3' }, commandMeta('plugin:test')));
+      assert.equal((await received).client.mac, 'e4:5f:01:00:00:09');
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -8,7 +8,7 @@ import { DomainError, ErrorCode } from './domain/shared/domain-error';
 import { EVENT_STORE, type EventStore } from './event-store/event-store.port';
 import { APP_LOGGER } from './logging/logging.tokens';
 import type { Logger } from './logging/logger';
-import { PluginRegistry } from './plugin-api/plugin-registry';
+import { PluginRegistry } from './plugin-host/plugin-registry';
 import { ProjectionEngine } from './projections/projection-engine';
 import { ReadModelQueries } from './projections/read-model-queries';
 

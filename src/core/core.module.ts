@@ -13,12 +13,14 @@ import { BRAMBLE_CONFIG, type BrambleConfig } from './config/config';
 import { CORE_EVENT_TYPES } from './events/known-event-types';
 import { EVENT_STORE, type EventStore } from './event-store/event-store.port';
 import { InstrumentedEventStore } from './event-store/instrumented.event-store';
+import { UpcastingEventStore } from './event-store/upcasting.event-store';
 import { APP_LOGGER } from './logging/logging.tokens';
 import type { Logger } from './logging/logger';
 import { Metrics } from './observability/metrics';
 import { HealthService } from './observability/health.service';
 import type { PluginFactory } from './plugin-api/plugin';
-import { PluginRegistry } from './plugin-api/plugin-registry';
+import type { PluginHostOptions } from './plugin-host/plugin-registry';
+import { PluginRegistry } from './plugin-host/plugin-registry';
 import { ProjectionEngine } from './projections/projection-engine';
 import { ReadModelQueries } from './projections/read-model-queries';
 
@@ -30,6 +32,7 @@ export interface CoreModuleOptions {
   /** An opened event store (the adapter is chosen by openEventStore before Nest starts). */
   store: EventStore;
   builtInPlugins: readonly PluginFactory[];
+  pluginHost?: PluginHostOptions;
   metrics?: Metrics;
 }
 
@@ -38,7 +41,8 @@ export interface CoreModuleOptions {
 export class CoreModule {
   static forRoot(options: CoreModuleOptions): DynamicModule {
     const metrics = options.metrics ?? new Metrics();
-    const store = new InstrumentedEventStore(options.store, metrics);
+    // Every read comes out in the current event shapes (events/upcasters.ts).
+    const store = new UpcastingEventStore(new InstrumentedEventStore(options.store, metrics));
     return {
       module: CoreModule,
       global: true,
@@ -62,6 +66,7 @@ export class CoreModule {
           provide: PluginRegistry,
           useFactory: (...args: ConstructorParameters<typeof PluginRegistry>) => {
             const registry = new PluginRegistry(...args);
+            registry.configure(options.pluginHost ?? {});
             registry.load(options.builtInPlugins, options.config.plugins);
             return registry;
           },

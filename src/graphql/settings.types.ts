@@ -1,44 +1,31 @@
-import { Field, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
+import { Field, InputType, ObjectType } from '@nestjs/graphql';
 import { JSONScalar } from './json.scalar';
 
-export enum DhcpMode {
-  PROXY = 'proxy',
-  FULL = 'full',
-}
-registerEnumType(DhcpMode, {
-  name: 'DhcpMode',
-  description: 'PROXY: another server hands out addresses, bramble adds the boot options. FULL: bramble is the DHCP server.',
-});
-
-@ObjectType({ description: 'Run-time settings (the environment may pin interface and serverIp).' })
+@ObjectType({ description: 'Settings that belong to no plugin (the environment may pin them). Plugins keep their own: see `plugins`.' })
 export class Settings {
-  @Field(() => DhcpMode) dhcpMode!: DhcpMode;
-  @Field(() => String, { nullable: true }) dhcpRangeStart!: string | null;
-  @Field(() => String, { nullable: true }) dhcpRangeEnd!: string | null;
-  @Field(() => String, { nullable: true }) dhcpNetmask!: string | null;
-  @Field(() => Int) dhcpLeaseSeconds!: number;
-  @Field(() => String, { nullable: true }) gateway!: string | null;
-  @Field(() => [String]) dnsServers!: string[];
-  @Field(() => String, { nullable: true }) interface!: string | null;
-  @Field(() => String, { nullable: true }) serverIp!: string | null;
-  @Field() ldapBaseDn!: string;
-  @Field(() => JSONScalar, { description: 'Settings of plugins, by plugin name then key.' })
-  plugins!: Record<string, Record<string, unknown>>;
+  @Field(() => String, { nullable: true, description: 'The one network interface the protocol plugins serve.' }) interface!: string | null;
+  @Field(() => String, { nullable: true, description: 'The address Pis reach bramble at.' }) serverIp!: string | null;
 }
 
 /** Every field optional: only the fields given change. */
 @InputType()
 export class SettingsInput {
-  @Field(() => DhcpMode, { nullable: true }) dhcpMode?: DhcpMode;
-  @Field(() => String, { nullable: true }) dhcpRangeStart?: string | null;
-  @Field(() => String, { nullable: true }) dhcpRangeEnd?: string | null;
-  @Field(() => String, { nullable: true }) dhcpNetmask?: string | null;
-  @Field(() => Int, { nullable: true }) dhcpLeaseSeconds?: number;
-  @Field(() => String, { nullable: true }) gateway?: string | null;
-  @Field(() => [String], { nullable: true }) dnsServers?: string[];
   @Field(() => String, { nullable: true }) interface?: string | null;
   @Field(() => String, { nullable: true }) serverIp?: string | null;
-  @Field(() => String, { nullable: true }) ldapBaseDn?: string;
-  @Field(() => JSONScalar, { nullable: true, description: 'Plugin name → its settings (each plugin named gets exactly these values).' })
-  plugins?: Record<string, Record<string, unknown>>;
+}
+
+@ObjectType({ description: 'A plugin: built in or third-party, running or not.' })
+export class Plugin {
+  @Field() name!: string;
+  @Field({ description: '`built-in`, or the module named in BRAMBLE_PLUGINS.' }) source!: string;
+  @Field({ description: 'loaded, catching-up, started, failed or stopped.' }) state!: string;
+  @Field({ description: 'up, degraded or down.' }) status!: string;
+  @Field(() => String, { nullable: true, description: 'Why it is degraded or down.' }) detail!: string | null;
+  @Field(() => JSONScalar, { nullable: true, description: 'Small facts from its health check.' }) checks!: unknown;
+  @Field(() => String, { nullable: true }) description!: string | null;
+  @Field(() => [String], { description: 'Event types it projects.' }) consumes!: string[];
+  @Field(() => [String], { description: 'Event types it appends.' }) emits!: string[];
+  @Field(() => JSONScalar, { description: 'Its settings in effect: stored values over the defaults.' }) settings!: unknown;
+  @Field(() => JSONScalar, { nullable: true, description: 'JSON Schema of its settings (types, defaults, descriptions), to draw a form.' })
+  settingsSchema!: unknown;
 }

@@ -30,7 +30,7 @@ describe('DHCP: who gets answered', { skip: skip ?? false }, () => {
   let tap: DhcpTap;
 
   before(async () => {
-    lab = await startDhcpLab({ settings: { dhcpMode: 'proxy', plugins: { dhcp: { pi3ReplyDelayMs: 0 } } } });
+    lab = await startDhcpLab({ settings: { mode: 'proxy', pi3ReplyDelayMs: 0 } });
     await lab.addClient('newpi', NEW_PI);
     await lab.addClient('badpi', REJECTED_PI);
     await lab.addClient('laptop', LAPTOP);

@@ -8,8 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { RecordedEvent, Settings } from '../../src/core/plugin-api/plugin';
-import { DEFAULT_SETTINGS } from '../../src/core/domain/settings/settings.events';
+import { effectivePluginSettings } from '../../src/core/domain/settings/plugin-settings';
+import type { RecordedEvent } from '../../src/core/plugin-api';
 import {
   BOOTREPLY,
   BOOTREQUEST,
@@ -30,7 +30,7 @@ import {
   uint16Option,
   type DhcpPacket,
 } from '../../src/plugins/dhcp/dhcp.codec';
-import { buildDhcpConfig } from '../../src/plugins/dhcp/dhcp.config';
+import { buildDhcpConfig, DhcpSettingsSchema, type DhcpSettings } from '../../src/plugins/dhcp/dhcp.config';
 import {
   addressAvailable,
   allocate,
@@ -41,7 +41,7 @@ import {
   type RequestContext,
 } from '../../src/plugins/dhcp/dhcp.decider';
 import { DhcpEventType } from '../../src/plugins/dhcp/dhcp.events';
-import { DECLINE_HOLD_MS, DhcpView, OFFER_HOLD_MS } from '../../src/plugins/dhcp/dhcp.view';
+import { DECLINE_HOLD_MS, DhcpView, OFFER_HOLD_MS, type DhcpClient, type DhcpEvent } from '../../src/plugins/dhcp/dhcp.view';
 import type { PiIdentity } from '../../src/plugins/dhcp/pi-detection';
 import { RPI_OPTION43 } from '../../src/plugins/dhcp/pxe-options';
 import { replyDestination } from '../../src/plugins/dhcp/reply-destination';
@@ -221,9 +221,34 @@ const leaseBound = (mac: string, ip: string, at: number, leaseSeconds = LEASE): 
 const addressDeclined = (mac: string, ip: string, at: number): RecordedEvent =>
   event(DhcpEventType.DhcpAddressDeclined, { mac, ip }, at);
 
+/**
+ * Feeds an event to the view as the running plugin sees it: client events change the core's client
+ * read model (here a Map standing in for ctx.views.clients), lease events go to the plugin's view.
+ */
+function feed(view: DhcpView, e: RecordedEvent): void {
+  const clients = view.clients as Map<string, DhcpClient>;
+  const mac = (e.data as { mac: string }).mac;
+  switch (e.type) {
+    case 'ClientDetected':
+      clients.set(mac, { status: 'pending', ip: (e.data as { ip: string | null }).ip });
+      return;
+    case 'ClientApproved':
+      clients.set(mac, { status: 'approved', ip: clients.get(mac)?.ip ?? null });
+      return;
+    case 'ClientRejected':
+      if (clients.has(mac)) clients.set(mac, { ...clients.get(mac)!, status: 'rejected' });
+      return;
+    case 'ClientRemoved':
+      clients.delete(mac);
+      return;
+    default:
+      view.apply(e as DhcpEvent);
+  }
+}
+
 function viewOf(...events: RecordedEvent[]): DhcpView {
   const view = new DhcpView();
-  for (const e of events) view.apply(e);
+  for (const e of events) feed(view, e);
   return view;
 }
 
@@ -259,26 +284,19 @@ function applyEffects(view: DhcpView, effects: readonly DhcpEffect[]): void {
   }
 }
 
-function settings(over: Partial<Settings> = {}, dhcp: Record<string, unknown> = {}): Settings {
-  return {
-    ...structuredClone(DEFAULT_SETTINGS),
-    dhcpMode: 'full',
-    dhcpRangeStart: RANGE_START,
-    dhcpRangeEnd: RANGE_END,
-    dhcpNetmask: NETMASK,
-    gateway: GATEWAY,
-    dnsServers: DNS,
-    dhcpLeaseSeconds: LEASE,
-    interface: 'eth0',
-    serverIp: SERVER,
-    ...over,
-    plugins: { dhcp },
-  };
+/** DHCP settings over the full-mode lab defaults; `serverIp` is the server address in use. */
+type CfgOver = Partial<DhcpSettings> & { serverIp?: string | null };
+function settings(over: CfgOver = {}, dhcp: Partial<DhcpSettings> = {}): DhcpSettings {
+  const { serverIp: _server, ...values } = over;
+  return effectivePluginSettings(DhcpSettingsSchema, {
+    mode: 'full', rangeStart: RANGE_START, rangeEnd: RANGE_END, netmask: NETMASK, gateway: GATEWAY, dnsServers: DNS, leaseSeconds: LEASE,
+    ...values,
+    ...dhcp,
+  }) as DhcpSettings;
 }
-const fullCfg = (over: Partial<Settings> = {}, dhcp: Record<string, unknown> = {}): DhcpConfig =>
+const fullCfg = (over: CfgOver = {}, dhcp: Partial<DhcpSettings> = {}): DhcpConfig =>
   buildDhcpConfig(settings(over, dhcp), over.serverIp === undefined ? SERVER : over.serverIp);
-const proxyCfg = (over: Partial<Settings> = {}, dhcp: Record<string, unknown> = {}): DhcpConfig =>
-  fullCfg({ dhcpMode: 'proxy', ...over }, dhcp);
+const proxyCfg = (over: CfgOver = {}, dhcp: Partial<DhcpSettings> = {}): DhcpConfig => fullCfg({ mode: 'proxy', ...over }, dhcp);
 
 function decide(req: DhcpPacket, view: DhcpView, cfg: DhcpConfig, rc: Partial<RequestContext> = {}): DhcpDecision {
   return decideDhcp(req, { localPort: 67, now: NOW, ...rc }, view, cfg);
@@ -480,7 +498,7 @@ describe('decideDhcp: Pis that are not approved', () => {
   it('approval takes effect on the next DISCOVER, with no other change', () => {
     const view = viewOf(detected(PI4));
     assert.equal(decide(discover(PI4), view, proxyCfg()).drop, 'pending');
-    view.apply(approved(PI4));
+    feed(view, approved(PI4));
     assert.equal(messageType(replyOf(decide(discover(PI4), view, proxyCfg()))), DhcpMessageType.OFFER);
   });
 
@@ -711,7 +729,7 @@ describe('full mode: DISCOVER → OFFER (RFC 2131 §4.3.1)', () => {
     assert.equal(replyOf(decide(discover(PI4, 'os', { requested: '10.0.0.108' }), view, cfg)).yiaddr, RANGE_START);
     assert.equal(replyOf(decide(discover(PI4, 'os', { requested: '10.0.0.50' }), view, cfg)).yiaddr, RANGE_START);
     assert.equal(replyOf(decide(discover(PI4, 'os', { requested: '192.168.1.105' }), view, cfg)).yiaddr, RANGE_START);
-    view.apply(addressDeclined(other, '10.0.0.106', NOW - 1000));
+    feed(view, addressDeclined(other, '10.0.0.106', NOW - 1000));
     assert.equal(replyOf(decide(discover(PI4, 'os', { requested: '10.0.0.106' }), view, cfg)).yiaddr, RANGE_START);
   });
 
@@ -722,7 +740,7 @@ describe('full mode: DISCOVER → OFFER (RFC 2131 §4.3.1)', () => {
     assert.equal(replyOf(d).yiaddr, '10.0.0.7');
     assert.deepEqual(effectsOf(d, 'offer'), [{ kind: 'offer', mac: PI4, ip: '10.0.0.7', until: NOW + OFFER_HOLD_MS }]);
     // Even with an old dynamic binding of its own.
-    view.apply(leaseBound(PI4, '10.0.0.104', NOW - 60_000));
+    feed(view, leaseBound(PI4, '10.0.0.104', NOW - 60_000));
     assert.equal(replyOf(decide(discover(PI4), view, cfg)).yiaddr, '10.0.0.7');
   });
 
@@ -753,7 +771,7 @@ describe('full mode: DISCOVER → OFFER (RFC 2131 §4.3.1)', () => {
   });
 
   it('the server address and the gateway are never offered, even inside the range', () => {
-    const cfg = fullCfg({ dhcpRangeStart: '10.0.0.1', dhcpRangeEnd: '10.0.0.3', gateway: '10.0.0.2' });
+    const cfg = fullCfg({ rangeStart: '10.0.0.1', rangeEnd: '10.0.0.3', gateway: '10.0.0.2' });
     const view = approvedView(pi4Mac(1), pi4Mac(2));
     assert.equal(replyOf(step(discover(pi4Mac(1)), view, cfg)).yiaddr, '10.0.0.3');
     assertNoReply(decide(discover(pi4Mac(2)), view, cfg), 'pool-exhausted');
@@ -764,7 +782,7 @@ describe('full mode: DISCOVER → OFFER (RFC 2131 §4.3.1)', () => {
 
   it('the network and broadcast addresses are never offered', () => {
     // A /30: network 10.0.0.0, hosts .1 (bramble) and .2, broadcast .3; the range covers all four.
-    const cfg = fullCfg({ dhcpRangeStart: '10.0.0.0', dhcpRangeEnd: '10.0.0.3', dhcpNetmask: '255.255.255.252', gateway: null });
+    const cfg = fullCfg({ rangeStart: '10.0.0.0', rangeEnd: '10.0.0.3', netmask: '255.255.255.252', gateway: null });
     const view = approvedView(pi4Mac(1), pi4Mac(2));
     const first = step(discover(pi4Mac(1)), view, cfg);
     assert.equal(replyOf(first).yiaddr, '10.0.0.2');
@@ -776,7 +794,7 @@ describe('full mode: DISCOVER → OFFER (RFC 2131 §4.3.1)', () => {
   });
 
   it('pool exhausted by live bindings → pool-exhausted, nothing reclaimed', () => {
-    const cfg = fullCfg({ dhcpRangeStart: '10.0.0.100', dhcpRangeEnd: '10.0.0.101' });
+    const cfg = fullCfg({ rangeStart: '10.0.0.100', rangeEnd: '10.0.0.101' });
     // Bound 10 minutes ago with a one-hour lease: held (restart rule) until 2 hours after binding.
     const view = viewOf(
       detected(pi4Mac(1)), approved(pi4Mac(1)), detected(pi4Mac(2)), approved(pi4Mac(2)), detected(PI4), approved(PI4),
@@ -788,7 +806,7 @@ describe('full mode: DISCOVER → OFFER (RFC 2131 §4.3.1)', () => {
   });
 
   it('pool exhausted → the binding that expired longest ago is reclaimed (release reclaimed) and offered', () => {
-    const cfg = fullCfg({ dhcpRangeStart: '10.0.0.100', dhcpRangeEnd: '10.0.0.102' });
+    const cfg = fullCfg({ rangeStart: '10.0.0.100', rangeEnd: '10.0.0.102' });
     const [a, b, c] = [pi4Mac(1), pi4Mac(2), pi4Mac(3)];
     const view = viewOf(
       ...[a, b, c, PI4].flatMap((m) => [detected(m), approved(m)]),
@@ -805,7 +823,7 @@ describe('full mode: DISCOVER → OFFER (RFC 2131 §4.3.1)', () => {
   it('a reclaimed address must still be one bramble may hand out (not one outside a range that has since shrunk)', () => {
     // The range was .100–.102; it is now .101–.102. The binding of .100 expired longest ago, but
     // .100 is no longer in the pool: the next oldest expired binding in the pool is reclaimed.
-    const cfg = fullCfg({ dhcpRangeStart: '10.0.0.101', dhcpRangeEnd: '10.0.0.102' });
+    const cfg = fullCfg({ rangeStart: '10.0.0.101', rangeEnd: '10.0.0.102' });
     const [a, b, c] = [pi4Mac(1), pi4Mac(2), pi4Mac(3)];
     const view = viewOf(
       ...[a, b, c, PI4].flatMap((m) => [detected(m), approved(m)]),
@@ -822,7 +840,7 @@ describe('full mode: DISCOVER → OFFER (RFC 2131 §4.3.1)', () => {
   });
 
   it('the binding of a client with a fixed address is never reclaimed for another', () => {
-    const cfg = fullCfg({ dhcpRangeStart: '10.0.0.100', dhcpRangeEnd: '10.0.0.100' }, { fixedAddresses: { [pi4Mac(1)]: '10.0.0.100' } });
+    const cfg = fullCfg({ rangeStart: '10.0.0.100', rangeEnd: '10.0.0.100' }, { fixedAddresses: { [pi4Mac(1)]: '10.0.0.100' } });
     const view = viewOf(
       ...[pi4Mac(1), PI4].flatMap((m) => [detected(m), approved(m)]),
       leaseBound(pi4Mac(1), '10.0.0.100', NOW - 8 * 3_600_000),
@@ -838,7 +856,7 @@ describe('full mode: DISCOVER → OFFER (RFC 2131 §4.3.1)', () => {
   });
 
   it('no range configured → no-range; a client with a fixed address is still served', () => {
-    const cfg = fullCfg({ dhcpRangeStart: null, dhcpRangeEnd: null }, { fixedAddresses: { [pi4Mac(1)]: '10.0.0.7' } });
+    const cfg = fullCfg({ rangeStart: null, rangeEnd: null }, { fixedAddresses: { [pi4Mac(1)]: '10.0.0.7' } });
     const view = approvedView(PI4, pi4Mac(1));
     const d = decide(discover(PI4), view, cfg);
     assertNoReply(d, 'no-range');
@@ -853,7 +871,7 @@ describe('full mode: DISCOVER → OFFER (RFC 2131 §4.3.1)', () => {
     assert.deepEqual(allocate(PI4, '10.0.0.108', view, cfg, NOW), { ip: '10.0.0.108', effects: [] });
     view.offer(PI4, '10.0.0.104', NOW + 1000);
     assert.deepEqual(allocate(PI4, '10.0.0.108', view, cfg, NOW), { ip: '10.0.0.104', effects: [] });
-    view.apply(leaseBound(PI4, '10.0.0.102', NOW));
+    feed(view, leaseBound(PI4, '10.0.0.102', NOW));
     assert.deepEqual(allocate(PI4, '10.0.0.108', view, cfg, NOW), { ip: '10.0.0.102', effects: [] });
     const fixed = fullCfg({}, { fixedAddresses: { [PI4]: '10.0.0.9' } });
     assert.deepEqual(allocate(PI4, '10.0.0.108', view, fixed, NOW), { ip: '10.0.0.9', effects: [] });
@@ -1060,8 +1078,8 @@ describe('full mode: REQUEST in each RFC 2131 §4.3.2 state', () => {
       assert.deepEqual(d.effects, [{ kind: 'decline', mac: PI4, ip: '10.0.0.105', until: NOW + DECLINE_HOLD_MS }]);
       assert.equal(view.bindings.has(PI4), false);
       assert.equal(view.owners.has('10.0.0.105'), false);
-      view.apply(detected(THIRD));
-      view.apply(approved(THIRD));
+      feed(view, detected(THIRD));
+      feed(view, approved(THIRD));
       for (const mac of [PI4, THIRD]) {
         assert.equal(replyOf(decide(discover(mac, 'os', { requested: '10.0.0.105' }), view, cfg)).yiaddr, RANGE_START);
         assert.equal(addressAvailable('10.0.0.105', mac, view, cfg, NOW + DECLINE_HOLD_MS - 1), false);
@@ -1085,8 +1103,8 @@ describe('full mode: REQUEST in each RFC 2131 §4.3.2 state', () => {
       const d = step(release(PI4, '10.0.0.105'), view, cfg);
       assertNoReply(d, 'not-answered');
       assert.deepEqual(d.effects, [{ kind: 'release', mac: PI4, ip: '10.0.0.105', reason: 'release' }]);
-      view.apply(detected(THIRD));
-      view.apply(approved(THIRD));
+      feed(view, detected(THIRD));
+      feed(view, approved(THIRD));
       assert.equal(replyOf(decide(discover(THIRD, 'os', { requested: '10.0.0.105' }), view, cfg)).yiaddr, '10.0.0.105');
     });
 
@@ -1119,7 +1137,7 @@ describe('full mode: REQUEST in each RFC 2131 §4.3.2 state', () => {
 describe('lease times (options 51, 58, 59)', () => {
   for (const seconds of [3600, 7200, 86_400, 3601, 121]) {
     it(`leaseSeconds ${seconds}: 51 = ${seconds}, 58 = half, 59 = 7/8 (whole seconds)`, () => {
-      const cfg = fullCfg({ dhcpLeaseSeconds: seconds });
+      const cfg = fullCfg({ leaseSeconds: seconds });
       const view = approvedView(PI4);
       const offer = replyOf(step(discover(PI4), view, cfg));
       const ack = replyOf(decide(selecting(PI4, SERVER, offer.yiaddr), view, cfg));
@@ -1172,7 +1190,7 @@ describe('end to end: decider + codec', () => {
 
   it('a proxy OFFER and a NAK encode and decode to the same options', () => {
     const view = approvedView(PI4, pi4Mac(9));
-    view.apply(leaseBound(pi4Mac(9), '10.0.0.106', NOW - 1000));
+    feed(view, leaseBound(pi4Mac(9), '10.0.0.106', NOW - 1000));
     const req = discover(PI4);
     const nakReq = selecting(PI4, SERVER, '10.0.0.106');
     for (const reply of [replyOf(decide(req, view, proxyCfg())), replyOf(decide(nakReq, view, fullCfg()))]) {

@@ -1,11 +1,12 @@
 /**
- * The DHCP plugin's view (dhcp.view.ts): given recorded events shaped like the core's and the
- * plugin's own lease events, then the clients, bindings (and their inverse, owners), offers and
- * declined addresses the decider reads.
+ * The DHCP plugin's view (dhcp.view.ts): given the plugin's own lease events, then the bindings
+ * (and their inverse, owners), offers and declined addresses the decider reads; and its snapshot.
+ * Clients come from the core's view (ctx.views.clients), tested with the core's projections.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { RecordedEvent } from '../../src/core/plugin-api/plugin';
+import { effectivePluginSettings } from '../../src/core/domain/settings/plugin-settings';
+import type { RecordedEvent } from '../../src/core/plugin-api';
 import {
   BOOTREQUEST,
   DhcpMessageType,
@@ -16,11 +17,10 @@ import {
   messageTypeOption,
   type DhcpPacket,
 } from '../../src/plugins/dhcp/dhcp.codec';
-import { buildDhcpConfig } from '../../src/plugins/dhcp/dhcp.config';
+import { buildDhcpConfig, DhcpSettingsSchema, type DhcpSettings } from '../../src/plugins/dhcp/dhcp.config';
 import { decideDhcp } from '../../src/plugins/dhcp/dhcp.decider';
 import { DHCP_CONSUMED_TYPES, DhcpEventType } from '../../src/plugins/dhcp/dhcp.events';
-import { DECLINE_HOLD_MS, DhcpView, OFFER_HOLD_MS } from '../../src/plugins/dhcp/dhcp.view';
-import { DEFAULT_SETTINGS } from '../../src/core/domain/settings/settings.events';
+import { DECLINE_HOLD_MS, DhcpView, OFFER_HOLD_MS, type DhcpClient, type DhcpEvent } from '../../src/plugins/dhcp/dhcp.view';
 
 const T0 = Date.parse('2025-03-01T08:00:00.000Z');
 const A = 'dc:a6:32:00:00:0a';
@@ -41,15 +41,6 @@ function event(type: string, data: Record<string, unknown>, at = T0): RecordedEv
   };
 }
 
-const detected = (mac: string, ip: string | null = null, at = T0): RecordedEvent =>
-  event('ClientDetected', { mac, serial: '6f0136c2', model: 'RPi4', ip, via: 'dhcp', bootId: 'boot-1' }, at);
-const redetected = (mac: string, ip: string | null): RecordedEvent =>
-  event('ClientRedetected', { mac, serial: '6f0136c2', model: 'RPi4', ip, via: 'dhcp', bootId: 'boot-2' });
-const addressLearned = (mac: string, ip: string): RecordedEvent => event('ClientAddressLearned', { mac, ip });
-const approved = (mac: string, preRegistered = false): RecordedEvent =>
-  event('ClientApproved', { mac, name: null, imageId: null, preRegistered });
-const rejected = (mac: string): RecordedEvent => event('ClientRejected', { mac });
-const removed = (mac: string): RecordedEvent => event('ClientRemoved', { mac });
 const leaseBound = (mac: string, ip: string, at = T0, leaseSeconds = 3600): RecordedEvent =>
   event(DhcpEventType.DhcpLeaseBound, { mac, ip, leaseSeconds }, at);
 const leaseReleased = (mac: string, ip: string, reason = 'release'): RecordedEvent =>
@@ -59,7 +50,7 @@ const addressDeclined = (mac: string, ip: string, at = T0): RecordedEvent =>
 
 function viewOf(...events: RecordedEvent[]): DhcpView {
   const view = new DhcpView();
-  for (const e of events) view.apply(e);
+  for (const e of events) view.apply(e as DhcpEvent);
   return view;
 }
 
@@ -74,63 +65,41 @@ function assertInverse(view: DhcpView): void {
   for (const [ip, mac] of view.offeredTo) assert.equal(view.offers.get(mac)?.ip, ip, `offers[${mac}] is ${ip}`);
 }
 
-describe('DhcpView: clients from the core\'s client events', () => {
-  it('ClientDetected → pending, with the address it was seen at', () => {
-    const view = viewOf(detected(A, '10.0.0.50'), detected(B));
-    assert.deepEqual(view.clients.get(A), { mac: A, status: 'pending', ip: '10.0.0.50' });
-    assert.deepEqual(view.clients.get(B), { mac: B, status: 'pending', ip: null });
+describe('DhcpView: what it consumes', () => {
+  it('only its own lease events: clients come from ctx.views, so per-boot client events are never replayed here', () => {
+    assert.deepEqual([...DHCP_CONSUMED_TYPES].sort(), ['DhcpAddressDeclined', 'DhcpLeaseBound', 'DhcpLeaseReleased']);
   });
 
-  it('ClientApproved → approved, keeping the known address', () => {
-    const view = viewOf(detected(A, '10.0.0.50'), approved(A));
-    assert.deepEqual(view.clients.get(A), { mac: A, status: 'approved', ip: '10.0.0.50' });
-  });
-
-  it('ClientApproved of a never-seen client (pre-registration) → approved', () => {
-    const view = viewOf(approved(A, true));
-    assert.deepEqual(view.clients.get(A), { mac: A, status: 'approved', ip: null });
-  });
-
-  it('ClientRejected → rejected; approving it again → approved', () => {
-    const view = viewOf(detected(A), approved(A), rejected(A));
-    assert.equal(view.clients.get(A)!.status, 'rejected');
-    view.apply(approved(A));
-    assert.equal(view.clients.get(A)!.status, 'approved');
-  });
-
-  it('ClientRejected of an unknown client changes nothing (the core only rejects known clients)', () => {
-    const view = viewOf(rejected(A));
-    assert.equal(view.clients.has(A), false);
-  });
-
-  it('ClientRemoved → gone; detected again → pending again, not approved', () => {
-    const view = viewOf(detected(A), approved(A), removed(A));
-    assert.equal(view.clients.has(A), false);
-    view.apply(detected(A));
-    assert.equal(view.clients.get(A)!.status, 'pending');
-  });
-
-  it('per-boot events (ClientRedetected, ClientAddressLearned) are not consumed: they change nothing', () => {
-    const view = viewOf(detected(A), approved(A), redetected(A, '10.0.0.60'), addressLearned(A, '10.0.0.61'), redetected(B, '10.0.0.62'));
-    assert.deepEqual(view.clients.get(A), { mac: A, status: 'approved', ip: null });
-    assert.equal(view.clients.has(B), false);
-  });
-
-  it('events it does not consume are ignored', () => {
-    const view = viewOf(detected(A), approved(A));
-    for (const type of ['ClientRenamed', 'ClientImageAssigned', 'SettingsUpdated', 'RivalDhcpServerDetected', 'SomethingNew']) {
-      view.apply(event(type, { mac: A, name: 'x', ip: '10.0.0.99' }));
+  it('events of other types change nothing', () => {
+    const view = viewOf(leaseBound(A, '10.0.0.100'));
+    for (const type of ['ClientApproved', 'ClientRemoved', 'SettingsUpdated', 'RivalDhcpServerDetected', 'SomethingNew']) {
+      view.apply(event(type, { mac: A, ip: '10.0.0.99' }) as DhcpEvent);
     }
-    assert.deepEqual(view.clients.get(A), { mac: A, status: 'approved', ip: null });
-    assert.equal(view.bindings.size, 0);
+    assert.deepEqual([...view.bindings.values()], [{ mac: A, ip: '10.0.0.100', expiresAt: T0 + 2 * 3600 * 1000 }]);
+    assert.equal(view.declined.size, 0);
+  });
+});
+
+describe('DhcpView: snapshot and restore', () => {
+  it('a restored view equals the one built by replay (bindings, owners, declines)', () => {
+    const events = [leaseBound(A, '10.0.0.100'), leaseBound(B, '10.0.0.101', T0 + 10), addressDeclined(C, '10.0.0.102', T0 + 20), leaseReleased(A, '10.0.0.100')];
+    const replayed = viewOf(...events);
+    const restored = new DhcpView();
+    restored.restore(JSON.parse(JSON.stringify(replayed.snapshot())));
+    assert.deepEqual([...restored.bindings], [...replayed.bindings]);
+    assert.deepEqual([...restored.owners], [...replayed.owners]);
+    assert.deepEqual([...restored.declined], [...replayed.declined]);
+    assertInverse(restored);
   });
 
-  it('every type it consumes is one it handles (a rename would break replay)', () => {
-    assert.deepEqual([...DHCP_CONSUMED_TYPES].sort(), [
-      'ClientApproved', 'ClientDetected', 'ClientRejected', 'ClientRemoved',
-      'DhcpAddressDeclined', 'DhcpLeaseBound', 'DhcpLeaseReleased',
-    ]);
-  });
+  for (const bad of [null, {}, { bindings: [{ mac: A }], declined: [] }, { bindings: [], declined: [['10.0.0.1', 'soon']] }]) {
+    it(`restore refuses ${JSON.stringify(bad)} and leaves the view empty`, () => {
+      const view = new DhcpView();
+      assert.throws(() => view.restore(bad as never), /not a DHCP view snapshot/);
+      assert.equal(view.bindings.size, 0);
+      assert.equal(view.declined.size, 0);
+    });
+  }
 });
 
 describe('DhcpView: bindings from the lease events', () => {
@@ -164,7 +133,7 @@ describe('DhcpView: bindings from the lease events', () => {
     for (let i = 0; i < 200; i++) {
       const mac = macs[(i * 7) % 3];
       const ip = `10.0.0.${100 + ((i * 5) % 4)}`;
-      view.apply(i % 5 === 4 ? leaseReleased(mac, ip) : i % 11 === 10 ? addressDeclined(mac, ip) : leaseBound(mac, ip, T0 + i));
+      view.apply((i % 5 === 4 ? leaseReleased(mac, ip) : i % 11 === 10 ? addressDeclined(mac, ip) : leaseBound(mac, ip, T0 + i)) as DhcpEvent);
       assertInverse(view);
     }
   });
@@ -201,16 +170,11 @@ describe('DhcpView: bindings from the lease events', () => {
   it('a binding replaces the client\'s outstanding offer', () => {
     const view = new DhcpView();
     view.offer(A, '10.0.0.105', T0 + OFFER_HOLD_MS);
-    view.apply(leaseBound(A, '10.0.0.100'));
+    view.apply(leaseBound(A, '10.0.0.100') as DhcpEvent);
     assert.equal(view.offers.has(A), false);
     assert.equal(view.offeredTo.has('10.0.0.105'), false);
   });
 
-  it('ClientRemoved leaves the lease where it is (the address stays held until it is released or reclaimed)', () => {
-    const view = viewOf(detected(A), approved(A), leaseBound(A, '10.0.0.100'), removed(A));
-    assert.equal(view.clients.has(A), false);
-    assert.equal(view.owners.get('10.0.0.100'), A);
-  });
 });
 
 describe('DhcpView: offers (runtime only)', () => {
@@ -239,15 +203,7 @@ describe('DhcpView: offers (runtime only)', () => {
 describe('DhcpView: the restart rule (DhcpLeaseBound at t with lease L is held until t + 2L)', () => {
   const SERVER = '10.0.0.1';
   const cfg = buildDhcpConfig(
-    {
-      ...structuredClone(DEFAULT_SETTINGS),
-      dhcpMode: 'full',
-      dhcpRangeStart: '10.0.0.100',
-      dhcpRangeEnd: '10.0.0.100',
-      dhcpNetmask: '255.255.255.0',
-      dhcpLeaseSeconds: 3600,
-      serverIp: SERVER,
-    },
+    effectivePluginSettings(DhcpSettingsSchema, { mode: 'full', rangeStart: '10.0.0.100', rangeEnd: '10.0.0.100', netmask: '255.255.255.0', leaseSeconds: 3600 }) as DhcpSettings,
     SERVER,
   );
   const NEWCOMER = 'dc:a6:32:00:00:99';
@@ -264,7 +220,9 @@ describe('DhcpView: the restart rule (DhcpLeaseBound at t with lease L is held u
 
   /** After a restart: the view rebuilt from the stored events only. */
   function rebuilt(): DhcpView {
-    return viewOf(detected(A), approved(A), detected(NEWCOMER), approved(NEWCOMER), leaseBound(A, '10.0.0.100', T0, 1800));
+    const view = viewOf(leaseBound(A, '10.0.0.100', T0, 1800));
+    view.clients = new Map<string, DhcpClient>([[A, { status: 'approved', ip: null }], [NEWCOMER, { status: 'approved', ip: null }]]);
+    return view;
   }
 
   it('expiresAt = t + 2L (one lease for the renewals the store does not hold, one for the lease itself)', () => {

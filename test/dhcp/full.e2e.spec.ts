@@ -7,7 +7,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { DhcpMessageType, DhcpOption, getIp } from '../../src/plugins/dhcp/dhcp.codec';
-import { ipToInt } from '../../src/plugins/dhcp/dhcp.decider';
+import { ipv4ToInt } from '../../src/core/plugin-api';
 import { DNSMASQ_RPI_OPTION43_HEX, PI_VENDOR_CLASS, dhcpLabUnavailable, normalizeHex, startDhcpLab, type DhcpLab, type DhcpTap } from '../support/dhcp-lab';
 import { eventually } from '../support/temp';
 
@@ -28,14 +28,14 @@ describe('DHCP full mode with real clients', { skip: skip ?? false }, () => {
     gateway = lab.ip(254);
     dns = lab.ip(253);
     await lab.settings({
-      dhcpMode: 'full',
-      dhcpRangeStart: range.start,
-      dhcpRangeEnd: range.end,
-      dhcpNetmask: '255.255.255.0',
+      mode: 'full',
+      rangeStart: range.start,
+      rangeEnd: range.end,
+      netmask: '255.255.255.0',
       gateway,
       dnsServers: [dns],
-      dhcpLeaseSeconds: LEASE_SECONDS,
-      plugins: { dhcp: { pi3ReplyDelayMs: 0 } },
+      leaseSeconds: LEASE_SECONDS,
+      pi3ReplyDelayMs: 0,
     });
     await lab.addClient('tap', '02:00:00:00:0f:01', { cidr: `${lab.ip(250)}/24` });
     tap = await lab.startTap('tap');
@@ -44,7 +44,7 @@ describe('DHCP full mode with real clients', { skip: skip ?? false }, () => {
     await lab?.close();
   });
 
-  const inRange = (ip: string | undefined): boolean => !!ip && ipToInt(ip) >= ipToInt(range.start) && ipToInt(ip) <= ipToInt(range.end);
+  const inRange = (ip: string | undefined): boolean => !!ip && ipv4ToInt(ip) >= ipv4ToInt(range.start) && ipv4ToInt(ip) <= ipv4ToInt(range.end);
   const leaseEvents = async (type: string, mac: string) =>
     (await lab.stream('plugin-dhcp-leases')).filter((e) => e.type === type && (e.data as { mac: string }).mac === mac).map((e) => e.data as { ip: string; reason?: string });
   let piCount = 0;
@@ -134,7 +134,7 @@ describe('DHCP full mode with real clients', { skip: skip ?? false }, () => {
   it('DECLINE: when udhcpc finds the ACKed address taken (ARP), it declines it and bramble hands out another one', async () => {
     // A small range whose first address a machine on the LAN already uses.
     const taken = lab.ip(160);
-    await lab.settings({ dhcpRangeStart: taken, dhcpRangeEnd: lab.ip(170) });
+    await lab.settings({ rangeStart: taken, rangeEnd: lab.ip(170) });
     try {
       await lab.addClient('squatter', '02:00:00:00:0f:0a', { cidr: `${taken}/24` });
       const pi = await newPi();
@@ -152,7 +152,7 @@ describe('DHCP full mode with real clients', { skip: skip ?? false }, () => {
       assert.ok(next.bound);
       assert.notEqual(next.bound.ip, taken);
     } finally {
-      await lab.settings({ dhcpRangeStart: range.start, dhcpRangeEnd: range.end });
+      await lab.settings({ rangeStart: range.start, rangeEnd: range.end });
     }
   });
 

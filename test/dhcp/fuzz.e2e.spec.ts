@@ -24,7 +24,6 @@ import { strict as assert } from 'node:assert';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { ApproveClientCommand } from '../../src/core/commands/client.commands';
-import { UpdateSettingsCommand } from '../../src/core/commands/system.commands';
 import { commandMeta } from '../../src/core/commands/meta';
 import { EVENT_STORE, type EventStore } from '../../src/core/event-store/event-store.port';
 import { JsonLogger } from '../../src/core/logging/logger';
@@ -512,9 +511,7 @@ if (process.env[SENDER_ENV]) {
       lab = await startDhcpLab();
       try {
         const base = lab.lab.subnetBase;
-        await lab.core.exec(new UpdateSettingsCommand({
-          changes: { dhcpMode: 'full', dhcpRangeStart: `${base}.20`, dhcpRangeEnd: `${base}.250`, dhcpNetmask: '255.255.255.0', dhcpLeaseSeconds: 600 },
-        }, admin()));
+        await lab.settings({ mode: 'full', rangeStart: `${base}.20`, rangeEnd: `${base}.250`, netmask: '255.255.255.0', leaseSeconds: 600 });
         for (const mac of [PI.mac, PI_DURING.mac, ...FUZZ_APPROVED]) await lab.core.exec(new ApproveClientCommand({ mac }, admin()));
         await lab.addClient('pi', PI.mac);
         await lab.addClient('pi2', PI_DURING.mac);

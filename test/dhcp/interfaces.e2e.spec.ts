@@ -23,7 +23,7 @@ describe('DHCP on a two-NIC server: only the configured interface is served', { 
   let officeTap: DhcpTap;
 
   before(async () => {
-    lab = await startDhcpLab({ settings: { dhcpMode: 'proxy', plugins: { dhcp: { pi3ReplyDelayMs: 0 } } } });
+    lab = await startDhcpLab({ settings: { mode: 'proxy', pi3ReplyDelayMs: 0 } });
     await lab.lab.addSwitch('office');
     await lab.lab.addHost('srv', 'office', { ifname: 'eth1', mac: '02:00:00:00:01:02', cidr: `${OFFICE}.1/24` });
     await lab.addClient('lanpi', LAN_PI);

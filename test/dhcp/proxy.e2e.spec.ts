@@ -48,7 +48,7 @@ describe('DHCP proxy mode with real clients', { skip: skip ?? false }, () => {
   let tap: DhcpTap;
 
   before(async () => {
-    lab = await startDhcpLab({ settings: { dhcpMode: 'proxy', plugins: { dhcp: { pi3ReplyDelayMs: 0 } } } });
+    lab = await startDhcpLab({ settings: { mode: 'proxy', pi3ReplyDelayMs: 0 } });
     await lab.addClient('pi4', PI4);
     await lab.addClient('pi3', PI3);
     await lab.addClient('tap', '02:00:00:00:0f:01', { cidr: `${lab.ip(250)}/24` });
@@ -199,7 +199,7 @@ describe('DHCP proxy mode with real clients', { skip: skip ?? false }, () => {
 
   it("delays a Pi 3B's (b8:27:eb) OFFER by pi3ReplyDelayMs, not a Pi 4's", async () => {
     const delayMs = 500;
-    await lab.settings({ plugins: { dhcp: { pi3ReplyDelayMs: delayMs } } });
+    await lab.settings({ pi3ReplyDelayMs: delayMs });
     try {
       const gaps: Record<string, number> = {};
       for (const [host, mac, serial] of [['pi4', PI4, PI4_SERIAL], ['pi3', PI3, undefined]] as const) {
@@ -217,7 +217,7 @@ describe('DHCP proxy mode with real clients', { skip: skip ?? false }, () => {
       assert.ok(gaps.pi4 < delayMs, `Pi 4 OFFER ${gaps.pi4.toFixed(1)} ms after its DISCOVER (not delayed)`);
       assert.ok(gaps.pi3 - gaps.pi4 >= delayMs - 50, `the Pi 3B waits about ${delayMs} ms longer (${gaps.pi3.toFixed(1)} vs ${gaps.pi4.toFixed(1)})`);
     } finally {
-      await lab.settings({ plugins: { dhcp: { pi3ReplyDelayMs: 0 } } });
+      await lab.settings({ pi3ReplyDelayMs: 0 });
     }
   });
 

@@ -19,7 +19,7 @@ import { HealthService } from '../../src/core/observability/health.service';
 import { createBoundUdpFd } from '../../src/plugins/dhcp/bound-udp-socket';
 import { Metrics } from '../../src/core/observability/metrics';
 import { DhcpMessageType, DhcpOption, getIp } from '../../src/plugins/dhcp/dhcp.codec';
-import { ipToInt } from '../../src/plugins/dhcp/dhcp.decider';
+import { ipv4ToInt } from '../../src/core/plugin-api';
 import { PROBE_MAC } from '../../src/plugins/dhcp/dhcp.probe';
 import { RPI_OPTION43 } from '../../src/plugins/dhcp/pxe-options';
 import { dhcpLabUnavailable, pi4Guid, startDhcpLab, type DhcpLab, type DhcpTap, type RunningPeer, type TapPacket } from '../support/dhcp-lab';
@@ -49,10 +49,10 @@ const rivalEvents = async (lab: DhcpLab): Promise<RivalData[]> =>
 
 function fullMode(lab: DhcpLab) {
   return {
-    dhcpMode: 'full' as const,
-    dhcpRangeStart: lab.ip(100),
-    dhcpRangeEnd: lab.ip(150),
-    dhcpNetmask: '255.255.255.0',
+    mode: 'full' as const,
+    rangeStart: lab.ip(100),
+    rangeEnd: lab.ip(150),
+    netmask: '255.255.255.0',
     gateway: lab.ip(254),
     dnsServers: [lab.ip(254)],
   };
@@ -64,7 +64,7 @@ async function startRouter(lab: DhcpLab, extra: string[] = []): Promise<RunningP
   return lab.startDnsmasq('router', [`--dhcp-range=${lab.ip(200)},${lab.ip(220)},255.255.255.0,1h`, '--dhcp-authoritative', ...extra]);
 }
 
-const inRouterRange = (lab: DhcpLab, ip: string | undefined): boolean => !!ip && ipToInt(ip) >= ipToInt(lab.ip(200)) && ipToInt(ip) <= ipToInt(lab.ip(220));
+const inRouterRange = (lab: DhcpLab, ip: string | undefined): boolean => !!ip && ipv4ToInt(ip) >= ipv4ToInt(lab.ip(200)) && ipv4ToInt(ip) <= ipv4ToInt(lab.ip(220));
 
 describe('DHCP rivals: probe, health and nmap with dnsmasq as the LAN router', { skip: skip ?? false }, () => {
   let lab: DhcpLab;
@@ -73,7 +73,7 @@ describe('DHCP rivals: probe, health and nmap with dnsmasq as the LAN router', {
   before(async () => {
     lab = await startDhcpLab({
       plugin: { probeIntervalMs: 1000, probeWaitMs: 1000 },
-      settings: { dhcpMode: 'proxy', plugins: { dhcp: { pi3ReplyDelayMs: 0 } } },
+      settings: { mode: 'proxy', pi3ReplyDelayMs: 0 },
     });
     await lab.addClient('nmap', '02:00:00:00:0d:01', { cidr: `${lab.ip(240)}/24` });
     await lab.addClient('pi', PI);
@@ -170,7 +170,7 @@ describe('DHCP rivals: probe, health and nmap with dnsmasq as the LAN router', {
     assert.equal(offers.length, 2, `two offers listed:\n${output}`);
     const ours = byServer.get(lab.serverIp);
     assert.ok(ours, output);
-    assert.ok(ipToInt(ours['IP Offered']) >= ipToInt(lab.ip(100)) && ipToInt(ours['IP Offered']) <= ipToInt(lab.ip(150)), output);
+    assert.ok(ipv4ToInt(ours['IP Offered']) >= ipv4ToInt(lab.ip(100)) && ipv4ToInt(ours['IP Offered']) <= ipv4ToInt(lab.ip(150)), output);
     assert.equal(ours['Subnet Mask'], '255.255.255.0');
     assert.equal(ours.Router, lab.ip(254));
     assert.equal(ours['Vendor Specific Information'], undefined, 'no PXE options for a request without option 60');
@@ -187,7 +187,7 @@ describe('DHCP rivals: the default probe wait sees a stock dnsmasq (3 s ping che
 
   before(async () => {
     // The default probeWaitMs; only the probe at start (and after settings changes) runs here.
-    lab = await startDhcpLab({ plugin: { probeIntervalMs: 60_000 }, settings: { plugins: { dhcp: { pi3ReplyDelayMs: 0 } } } });
+    lab = await startDhcpLab({ plugin: { probeIntervalMs: 60_000 }, settings: { pi3ReplyDelayMs: 0 } });
   });
   after(async () => {
     await lab?.close();
@@ -216,7 +216,7 @@ describe("DHCP rivals: the probe works next to the server's own DHCP client (dhc
   let lab: DhcpLab;
 
   before(async () => {
-    lab = await startDhcpLab({ plugin: { probeIntervalMs: 1000, probeWaitMs: 1000 }, settings: { plugins: { dhcp: { pi3ReplyDelayMs: 0 } } } });
+    lab = await startDhcpLab({ plugin: { probeIntervalMs: 1000, probeWaitMs: 1000 }, settings: { pi3ReplyDelayMs: 0 } });
   });
   after(async () => {
     await lab?.close();

@@ -13,6 +13,7 @@ import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/core/config/config';
 import { JsonLogger, silentLogger } from '../../src/core/logging/logger';
+import type { PluginFactory } from '../../src/core/plugin-api';
 import { LiveEvents } from '../../src/graphql/live-events';
 import { createApp, type BrambleApp } from '../../src/server';
 import { eventually, tempDir } from './temp';
@@ -52,7 +53,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: { adminToken?: string; env?: Record<string, string> } = {}): Promise<Harness> {
+export async function startHarness(
+  options: { adminToken?: string; env?: Record<string, string>; plugins?: readonly PluginFactory[] } = {},
+): Promise<Harness> {
   const tmp = tempDir('bramble-gql-');
   const env: Record<string, string> = {
     BRAMBLE_DATA_DIR: tmp.dir,
@@ -63,7 +66,7 @@ export async function startHarness(options: { adminToken?: string; env?: Record<
   };
   const config = loadConfig(env);
   const logger = process.env.BRAMBLE_TEST_LOG ? new JsonLogger('debug') : silentLogger;
-  const app = await createApp(config, logger, { builtInPlugins: [] });
+  const app = await createApp(config, logger, { builtInPlugins: options.plugins ?? [] });
   let url: string;
   try {
     url = await app.listen();

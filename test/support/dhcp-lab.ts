@@ -15,11 +15,12 @@ import { tmpdir } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import { UpdateSettingsCommand } from '../../src/core/commands/system.commands';
+import { UpdatePluginSettingsCommand } from '../../src/core/commands/system.commands';
 import { ApproveClientCommand, RejectClientCommand } from '../../src/core/commands/client.commands';
 import { commandMeta } from '../../src/core/commands/meta';
 import { EVENT_STORE, type EventStore, type RecordedEvent } from '../../src/core/event-store/event-store.port';
-import type { Logger, PluginFactory, Settings } from '../../src/core/plugin-api/plugin';
+import type { Logger, PluginFactory } from '../../src/core/plugin-api';
+import type { DhcpSettings } from '../../src/plugins/dhcp/dhcp.config';
 import { createBoundUdpFd } from '../../src/plugins/dhcp/bound-udp-socket';
 import { decodePacket, messageType, type DhcpPacket } from '../../src/plugins/dhcp/dhcp.codec';
 import { createDhcpPlugin, type DhcpPluginOptions } from '../../src/plugins/dhcp/dhcp.plugin';
@@ -159,8 +160,8 @@ export interface DhcpLab {
   startTap(host: string): Promise<DhcpTap>;
   /** Starts dnsmasq (DHCP only) on a host's eth0 with these extra arguments; resolves once it serves. */
   startDnsmasq(host: string, args: string[]): Promise<RunningPeer>;
-  /** Changes settings as an admin would (UpdateSettingsCommand), waiting for the read models. */
-  settings(changes: Partial<Settings>): Promise<void>;
+  /** Changes the DHCP plugin's settings as an admin would (updatePluginSettings), waiting for the read models. */
+  settings(values: Partial<DhcpSettings>): Promise<void>;
   approve(mac: string): Promise<void>;
   reject(mac: string): Promise<void>;
   /** POSTs a GraphQL request to bramble's HTTP API with the admin token (listening on first use). */
@@ -223,8 +224,8 @@ export async function startDhcpLab(
     env?: Record<string, string>;
     plugin?: DhcpPluginOptions;
     extraPlugins?: PluginFactory[];
-    /** Applied (UpdateSettingsCommand) once bramble has started. */
-    settings?: Partial<Settings>;
+    /** DHCP settings applied (updatePluginSettings) once bramble has started. */
+    settings?: Partial<DhcpSettings>;
     /** bramble's logger (default: silent); see recordingLogger() in temp.ts. */
     logger?: Logger;
   } = {},
@@ -509,8 +510,8 @@ export async function startDhcpLab(
         }
         return peer;
       },
-      async settings(changes) {
-        await self.core.exec(new UpdateSettingsCommand({ changes }, commandMeta('admin:test')));
+      async settings(values) {
+        await self.core.exec(new UpdatePluginSettingsCommand({ plugin: 'dhcp', values }, commandMeta('admin:test')));
       },
       async approve(mac) {
         await self.core.exec(new ApproveClientCommand({ mac }, commandMeta('admin:test')));

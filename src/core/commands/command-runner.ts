@@ -7,7 +7,7 @@ import {
   type NewEvent,
 } from '../event-store/event-store.port';
 import type { Logger } from '../logging/logger';
-import { schemaVersionOf } from './event-schema-versions';
+import { schemaVersionOf } from '../events/upcasters';
 
 /** What a command produced. */
 export interface CommandOutcome {

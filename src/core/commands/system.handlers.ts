@@ -3,11 +3,20 @@ import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { AUTH_TOKENS_STREAM, AuthEventType } from '../auth/auth.events';
 import { BRAMBLE_CONFIG, type BrambleConfig } from '../config/config';
 import { settingsDecider } from '../domain/settings/settings.decider';
-import { SETTINGS_STREAM, type Settings } from '../domain/settings/settings.events';
+import { SETTINGS_STREAM, type GlobalSettings } from '../domain/settings/settings.events';
 import { validationError } from '../domain/shared/domain-error';
-import { PluginRegistry } from '../plugin-api/plugin-registry';
+import { PluginRegistry } from '../plugin-host/plugin-registry';
 import { CommandRunner, type CommandOutcome } from './command-runner';
-import { AppendPluginEventCommand, IssueApiTokenCommand, UpdateSettingsCommand } from './system.commands';
+import { ReadModelQueries } from '../projections/read-model-queries';
+import { AppendPluginEventCommand, IssueApiTokenCommand, UpdatePluginSettingsCommand, UpdateSettingsCommand } from './system.commands';
+
+/** Where the environment pins a global setting: field → variable. */
+function pinsOf(config: BrambleConfig): Partial<Record<keyof GlobalSettings, string>> {
+  return {
+    ...(config.interface ? { interface: 'BRAMBLE_INTERFACE' } : {}),
+    ...(config.serverIp ? { serverIp: 'BRAMBLE_SERVER_IP' } : {}),
+  };
+}
 
 @CommandHandler(UpdateSettingsCommand)
 export class UpdateSettingsHandler implements ICommandHandler<UpdateSettingsCommand> {
@@ -17,19 +26,27 @@ export class UpdateSettingsHandler implements ICommandHandler<UpdateSettingsComm
     @Inject(BRAMBLE_CONFIG) private readonly config: BrambleConfig,
   ) {}
   execute({ input, meta }: UpdateSettingsCommand): Promise<CommandOutcome> {
-    const pinned: Partial<Record<keyof Settings, string>> = {};
     const changes = { ...input.changes };
     // A pinned field sent back with the value it shows (the environment's) is not a change.
-    if (this.config.interface) {
-      pinned.interface = 'BRAMBLE_INTERFACE';
-      if (changes.interface === this.config.interface) delete changes.interface;
-    }
-    if (this.config.serverIp) {
-      pinned.serverIp = 'BRAMBLE_SERVER_IP';
-      if (changes.serverIp === this.config.serverIp) delete changes.serverIp;
-    }
+    if (this.config.interface && changes.interface === this.config.interface) delete changes.interface;
+    if (this.config.serverIp && changes.serverIp === this.config.serverIp) delete changes.serverIp;
     return this.runner.run(SETTINGS_STREAM, settingsDecider, {
-      type: 'UpdateSettings', changes, pinned, pluginValidators: this.plugins.settingsValidators(),
+      type: 'UpdateGlobalSettings', changes, pinned: pinsOf(this.config), plugins: this.plugins.settingsSpecs(),
+    }, meta);
+  }
+}
+
+@CommandHandler(UpdatePluginSettingsCommand)
+export class UpdatePluginSettingsHandler implements ICommandHandler<UpdatePluginSettingsCommand> {
+  constructor(
+    private readonly runner: CommandRunner,
+    private readonly plugins: PluginRegistry,
+    private readonly queries: ReadModelQueries,
+  ) {}
+  execute({ input, meta }: UpdatePluginSettingsCommand): Promise<CommandOutcome> {
+    return this.runner.run(SETTINGS_STREAM, settingsDecider, {
+      type: 'UpdatePluginSettings', plugin: input.plugin, set: input.values, unset: input.reset ?? [],
+      global: this.queries.settings(), plugins: this.plugins.settingsSpecs(),
     }, meta);
   }
 }
@@ -58,4 +75,4 @@ export class AppendPluginEventHandler implements ICommandHandler<AppendPluginEve
   }
 }
 
-export const SYSTEM_HANDLERS = [UpdateSettingsHandler, IssueApiTokenHandler, AppendPluginEventHandler];
+export const SYSTEM_HANDLERS = [UpdateSettingsHandler, UpdatePluginSettingsHandler, IssueApiTokenHandler, AppendPluginEventHandler];

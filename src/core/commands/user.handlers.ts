@@ -130,7 +130,7 @@ export class SetUserGroupsHandler implements ICommandHandler<SetUserGroupsComman
   async execute({ input, meta }: SetUserGroupsCommand): Promise<CommandOutcome> {
     const groups = [...new Set(input.groups.map((g) => g.trim()).filter(Boolean))];
     for (const g of groups) this.queries.requireGroup(g);
-    const before = this.queries.user(input.username)?.groups ?? [];
+    const before = [...(this.queries.user(input.username)?.groups ?? [])];
     const changed = await this.runner.run(userStream(input.username), userDecider, { type: 'ChangeUserGroups', username: input.username, groups }, meta);
     if (changed.events.length === 0) return changed;
     return last(changed, ...(await syncMemberships(this.runner, input.username, before, groups, meta)));

@@ -9,34 +9,13 @@
  *   streams (not necessarily dense). Reads "after" a position exclude that position.
  */
 
-/** Metadata carried by every event. The domain receives actor and time with each command. */
-export interface EventMetadata {
-  /** Who caused it: `admin:<token-name>`, `plugin:<name>`, `system`. */
-  actor: string;
-  /** Ties together every event caused by one request. */
-  correlationId: string;
-  /** The id of the event or command that caused this one (null for a user's request). */
-  causationId: string | null;
-  /** ISO-8601 time the command was issued (set by the caller, never by the domain). */
-  timestamp: string;
-  /** Version of the `data` shape for this event type, starting at 1. */
-  schemaVersion: number;
-}
+import type { EventMetadata, RecordedEvent } from '../plugin-api/events';
+
+export type { EventMetadata, RecordedEvent };
 
 /** An event to append: the store adds id (unless given), stream, revision and position. */
 export interface NewEvent<T extends string = string, D = unknown> {
   id?: string;
-  type: T;
-  data: D;
-  metadata: EventMetadata;
-}
-
-/** An event as stored. */
-export interface RecordedEvent<T extends string = string, D = unknown> {
-  id: string;
-  stream: string;
-  revision: number;
-  position: number;
   type: T;
   data: D;
   metadata: EventMetadata;

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store.port';
-import { PluginRegistry } from '../plugin-api/plugin-registry';
+import { PluginRegistry } from '../plugin-host/plugin-registry';
 import type { PluginHealth } from '../plugin-api/plugin';
 import { ProjectionEngine } from '../projections/projection-engine';
 

@@ -1,28 +1,56 @@
 /**
- * bramble's plugin contract. This file (with the types it re-exports) is the ONLY part of the core a
- * plugin may import: built-in plugins (src/plugins/*) and third-party ones alike.
+ * bramble's plugin contract — the one page a plugin author needs. Built-in plugins
+ * (src/plugins/*) and third-party ones import this folder and nothing else of bramble; third
+ * parties import it as the package `@bramble/plugin` (the same module is `bramble/plugin` when
+ * bramble itself is installed).
  *
- * A plugin declares the event types it consumes and keeps an in-memory view built only from them
- * (`project`). The host delivers every consumed event from the start of the log, in order, and
- * calls `start` once the view has caught up; later events keep arriving through `project`. Packet
- * paths serve from that view alone and never wait on the store. What a plugin observes on the wire
- * goes back in through `ctx.commands` (commands, not direct appends).
+ * A plugin is a module exporting `createPlugin(options)`, which returns `definePlugin({...})`:
+ *
+ * - `name`: `^[a-z][a-z0-9-]{0,31}$`, used in logs, metrics (`bramble_<name>_*`), streams
+ *   (`plugin-<name>-*`), settings and /health.
+ * - `settings`: a TypeBox object schema of its settings (defaults and descriptions per key, see
+ *   settings.ts). bramble stores changes as events, validates them against the schema (and
+ *   `checkSettings`), and gives the plugin its values typed: `ctx.settings()`.
+ * - `emits`: the event types the plugin appends (`ctx.commands.appendEvent`), each with the
+ *   TypeBox schema of its data; data that does not match is refused.
+ * - `consumes` + `project(event)`: the plugin's own view, built from the events it names (core
+ *   types from the catalogue in events.ts, or its own `emits`). `project` receives them in order,
+ *   typed: `switch (event.type)` narrows `event.data` without casts. The core's clients, images,
+ *   users and groups need no projecting: read them from `ctx.views` (views.ts).
+ * - `snapshot()` / `restore(state)`: optional. The host saves the snapshot with the position of the
+ *   last projected event and, at the next start, restores it and delivers only later events.
+ * - `start(ctx)`: called once the view (and ctx.views) has caught up. Throwing marks the plugin
+ *   `down` in /health with the message; bramble and the other plugins keep running. So does a
+ *   module that cannot be loaded or a factory that throws.
+ * - `health()`, `stop()`.
+ *
+ * The packet path serves from memory (the plugin's view and ctx.views) and never waits on the
+ * store. What a plugin observes on the wire goes back in through `ctx.commands`.
  */
-import type { Counter, Gauge, Histogram } from 'prom-client';
-import type { Settings } from '../domain/settings/settings.events';
-import type { EventFilter, ReadAllOptions, RecordedEvent, SubscribeOptions, Subscription, SubscriptionHandlers } from '../event-store/event-store.port';
-import type { Logger } from '../logging/logger';
+import type { Static, TObject, TSchema } from '@sinclair/typebox';
+import type { CoreEventCatalogue, EventOf, GlobalSettings, RecordedEvent } from './events';
+import type { SettingsProblem } from './settings';
+import type { PluginViews } from './views';
 
-export type { RecordedEvent, EventFilter, Logger, Settings, Subscription };
-export { ClientEventType } from '../domain/client/client.events';
-export { UserEventType } from '../domain/user/user.events';
-export { GroupEventType } from '../domain/group/group.events';
-export { ImageEventType } from '../domain/image/image.events';
-export { SettingsEventType } from '../domain/settings/settings.events';
-export { BootEventType } from '../domain/boot/boot.events';
+export const PLUGIN_NAME_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
+
+// ---------------------------------------------------------------------------------------------
+// The plugin
+
+/** The plugin's own event types → the TypeBox schema of each one's data. */
+export type EventSchemas = Record<string, TSchema>;
+
+/** The core catalogue plus a plugin's own event types. */
+export type PluginCatalogue<E extends EventSchemas> = CoreEventCatalogue & { [K in keyof E]: Static<E[K]> };
+
+/** The events a plugin's `project` receives: a union discriminated by `type`. */
+export type PluginEvent<E extends EventSchemas = {}> = EventOf<PluginCatalogue<E>>;
+
+/** Event type names a plugin may consume. */
+export type ConsumableType<E extends EventSchemas = {}> = keyof PluginCatalogue<E> & string;
 
 export interface PluginHealth {
-  /** up: serving; degraded: serving with a problem (rival DHCP server...); down: not serving. */
+  /** up: serving; degraded: serving with a problem (a rival DHCP server...); down: not serving. */
   status: 'up' | 'degraded' | 'down';
   /** One line a human can act on, e.g. `cannot bind udp/67: EACCES (not root?)`. */
   detail?: string;
@@ -30,33 +58,73 @@ export interface PluginHealth {
   checks?: Record<string, string | number | boolean | null>;
 }
 
-export interface BramblePlugin {
-  /** `^[a-z][a-z0-9-]{0,31}$`: used in logs, metrics (`bramble_<name>_...`), streams (`plugin-<name>-...`). */
+export interface BramblePlugin<E extends EventSchemas = {}, S extends TObject = TObject<{}>> {
   readonly name: string;
-  /** Event types delivered to `project`. */
-  readonly consumes: readonly string[];
-  /** Event types this plugin appends through `ctx.commands.appendEvent` (must be declared). */
-  readonly emits?: readonly string[];
-  /** Projection hook: builds the plugin's view. Called in order, before and after `start`. */
-  project?(event: RecordedEvent): void | Promise<void>;
-  /** Called once the view has caught up. Throwing (e.g. a port that cannot be bound) marks the
-   * plugin down; the rest of bramble keeps running. */
-  start(ctx: PluginContext): void | Promise<void>;
+  /** One line for the `plugins` query and the logs. */
+  readonly description?: string;
+  /** Event types delivered to `project`, in log order. */
+  readonly consumes?: readonly NoInfer<ConsumableType<E>>[];
+  /** Event types this plugin appends, with the schema of their data. */
+  readonly emits?: E;
+  /** Schema of this plugin's settings: every key with a default and a description. */
+  readonly settings?: S;
+  /**
+   * Cross-field checks on the whole effective settings (this plugin's values with defaults, and
+   * the global settings), run before any change is stored — a change of the global settings
+   * included. Return the problems; none means valid.
+   */
+  checkSettings?(values: NoInfer<Static<S>>, global: GlobalSettings): SettingsProblem[];
+  /** Builds the plugin's view. Called in order, before and after `start`. */
+  project?(event: NoInfer<PluginEvent<E>>): void | Promise<void>;
+  /** The plugin's view as JSON-serialisable data, taken between two `project` calls. */
+  snapshot?(): unknown;
+  /** Puts back a view from `snapshot()`; throwing discards the snapshot (events are replayed instead). */
+  restore?(state: unknown): void;
+  /** Bump when the snapshot's shape changes: snapshots of another version are not restored. */
+  readonly snapshotVersion?: number;
+  /** Called once the view has caught up. Throwing marks the plugin down; the rest keeps running. */
+  start(ctx: PluginContext<NoInfer<E>, NoInfer<S>>): void | Promise<void>;
   stop?(): void | Promise<void>;
   health?(): PluginHealth;
-  /**
-   * Validates this plugin's settings (`settings.plugins[name]`) before they are stored; returns
-   * `key: problem` or null. Without it the plugin accepts no settings.
-   */
-  validateSettings?(values: Record<string, unknown>): string | null;
 }
 
+/** Returns its argument, typed: the event data in `project`, the settings in `ctx`. */
+export function definePlugin<E extends EventSchemas = {}, S extends TObject = TObject<{}>>(
+  plugin: BramblePlugin<E, S>,
+): BramblePlugin<E, S> {
+  return plugin;
+}
+
+/** A plugin of any events and settings (what the host holds). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyPlugin = BramblePlugin<any, any>;
+
 /** A module named in BRAMBLE_PLUGINS exports `createPlugin` (or a default export that is one). */
-export type PluginFactory = (options: PluginFactoryOptions) => BramblePlugin;
+export type PluginFactory = (options: PluginFactoryOptions) => AnyPlugin;
 
 export interface PluginFactoryOptions {
   /** Environment of the process, for plugin-specific variables (prefix them with the plugin name). */
   env: Readonly<Record<string, string | undefined>>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the host gives a started plugin
+
+export interface PluginContext<E extends EventSchemas = {}, S extends TObject = TObject<{}>> {
+  readonly name: string;
+  readonly logger: Logger;
+  /** Process-level facts. `dataDir` is this plugin's own folder (`<data>/plugins/<name>`), created 0700. */
+  readonly runtime: { dataDir: string };
+  /** This plugin's settings now: stored values over the schema's defaults. */
+  settings(): Static<S>;
+  /** The global settings now (environment pins applied). */
+  global(): GlobalSettings;
+  /** Called after every change of this plugin's settings or of the global settings. */
+  onSettingsChanged(listener: (settings: Static<S>, global: GlobalSettings) => void): () => void;
+  readonly commands: PluginCommands<E>;
+  readonly views: PluginViews;
+  readonly events: PluginEventReader;
+  readonly metrics: PluginMetrics;
 }
 
 export interface DetectClientInput {
@@ -72,7 +140,7 @@ export interface DetectClientInput {
 
 export interface BootFactInput {
   mac: string;
-  /** `dhcp.discover`, `dhcp.offered`, `dhcp.acked`, `tftp.file-served`, ... */
+  /** `dhcp.discover`, `dhcp.offered`, `dhcp.acked`, `tftp.file-served`, ... (`^[a-z0-9][a-z0-9._-]{0,63}$`) */
   stage: string;
   ip?: string | null;
   detail?: Record<string, string | number | boolean | null>;
@@ -84,41 +152,63 @@ export interface CommandResult {
   eventTypes: string[];
 }
 
-/** The commands a plugin may send. Each is recorded with actor `plugin:<name>`. */
-export interface PluginCommands {
+/**
+ * The commands a plugin may send, each recorded with actor `plugin:<name>`. A refused command
+ * rejects with an error whose `code` is stable (`VALIDATION`, `CLIENT_NOT_FOUND`, ...).
+ */
+export interface PluginCommands<E extends EventSchemas = {}> {
   detectClient(input: DetectClientInput): Promise<CommandResult>;
   learnClientAddress(mac: string, ip: string): Promise<CommandResult>;
   reportBootFact(input: BootFactInput): Promise<CommandResult>;
-  /** Appends one of the plugin's declared `emits` types to stream `plugin-<name>-<streamSuffix>`. */
-  appendEvent(streamSuffix: string, type: string, data: Record<string, unknown>): Promise<CommandResult>;
+  /** Appends one of the plugin's `emits` types to stream `plugin-<name>-<streamSuffix>`; data is checked against its schema. */
+  appendEvent<T extends keyof E & string>(streamSuffix: string, type: T, data: Static<E[T]>): Promise<CommandResult>;
 }
 
-/** Read-only access to the event log. */
+/** Read-only access to the event log (for catching up on something the view does not keep). */
 export interface PluginEventReader {
   readStream(stream: string): Promise<RecordedEvent[]>;
-  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
-  subscribe(options: SubscribeOptions, handlers: SubscriptionHandlers): Subscription;
+  readAll(options?: { after?: number; limit?: number; types?: string[]; streamPrefixes?: string[] }): Promise<RecordedEvent[]>;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Logging and metrics
+
+/**
+ * Structured: a message plus fields. Per-packet lines are `debug`. Never put a secret (password,
+ * hash, token, key) in a message or a field.
+ */
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+  child(component: string): Logger;
+}
+
+export type MetricLabels = Record<string, string | number>;
+
+export interface CounterMetric {
+  inc(value?: number): void;
+  inc(labels: MetricLabels, value?: number): void;
+}
+
+export interface GaugeMetric {
+  set(value: number): void;
+  set(labels: MetricLabels, value: number): void;
+  inc(value?: number): void;
+  inc(labels: MetricLabels, value?: number): void;
+  dec(value?: number): void;
+  dec(labels: MetricLabels, value?: number): void;
+}
+
+export interface HistogramMetric {
+  observe(value: number): void;
+  observe(labels: MetricLabels, value: number): void;
+}
+
+/** Prometheus metrics on /metrics; names are prefixed `bramble_<plugin>_` (dashes become underscores). */
 export interface PluginMetrics {
-  /** Names are prefixed `bramble_<plugin>_` (dashes become underscores). */
-  counter(name: string, help: string, labelNames?: string[]): Counter<string>;
-  gauge(name: string, help: string, labelNames?: string[]): Gauge<string>;
-  histogram(name: string, help: string, labelNames?: string[], buckets?: number[]): Histogram<string>;
+  counter(name: string, help: string, labelNames?: string[]): CounterMetric;
+  gauge(name: string, help: string, labelNames?: string[]): GaugeMetric;
+  histogram(name: string, help: string, labelNames?: string[], buckets?: number[]): HistogramMetric;
 }
-
-export interface PluginContext {
-  readonly name: string;
-  readonly logger: Logger;
-  /** Process-level facts: where to keep files, and the pinned interface / server address. */
-  readonly runtime: { dataDir: string; interface: string | null; serverIp: string | null };
-  /** Effective settings now (environment pins applied). */
-  settings(): Settings;
-  /** Called after every settings change; returns an unsubscribe function. */
-  onSettingsChanged(listener: (settings: Settings) => void): () => void;
-  readonly commands: PluginCommands;
-  readonly events: PluginEventReader;
-  readonly metrics: PluginMetrics;
-}
-
-export const PLUGIN_NAME_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;

@@ -1,16 +1,6 @@
 import { ClientEventType } from '../domain/client/client.events';
-import type { RecordedEvent } from '../event-store/event-store.port';
-import type { Projection } from './projection';
+import { defineProjection, unhandled } from './projection';
 import type { ClientView, ReadModelState } from './read-models';
-
-type Data = Record<string, unknown> & { mac: string };
-
-function setIp(state: ReadModelState, client: ClientView, ip: string | null): void {
-  if (client.ip === ip) return;
-  if (client.ip && state.clientByIp.get(client.ip) === client.mac) state.clientByIp.delete(client.ip);
-  client.ip = ip;
-  if (ip) state.clientByIp.set(ip, client.mac);
-}
 
 function blank(mac: string, at: string): ClientView {
   return {
@@ -20,70 +10,77 @@ function blank(mac: string, at: string): ClientView {
   };
 }
 
-export const clientsProjection: Projection = {
+/** Stores the new record (frozen) and keeps the address and serial indexes in step. */
+function put(state: ReadModelState, before: ClientView | undefined, after: ClientView | null): void {
+  if (before?.ip && before.ip !== after?.ip && state.clientByIp.get(before.ip) === before.mac) state.clientByIp.delete(before.ip);
+  if (before?.serial && before.serial !== after?.serial && state.clientBySerial.get(before.serial) === before.mac) {
+    state.clientBySerial.delete(before.serial);
+  }
+  if (!after) {
+    if (before) state.clients.delete(before.mac);
+    return;
+  }
+  if (after.ip) state.clientByIp.set(after.ip, after.mac);
+  if (after.serial) state.clientBySerial.set(after.serial, after.mac);
+  state.clients.set(after.mac, Object.freeze(after));
+}
+
+export const clientsProjection = defineProjection({
   name: 'clients',
   handles: Object.values(ClientEventType),
-  apply(state: ReadModelState, event: RecordedEvent): void {
-    const d = event.data as Data;
+  apply(state, event) {
     const at = event.metadata.timestamp;
-    let c = state.clients.get(d.mac);
+    const c = state.clients.get(event.data.mac);
     switch (event.type) {
-      case ClientEventType.ClientDetected:
-      case ClientEventType.ClientRedetected: {
-        if (!c || event.type === ClientEventType.ClientDetected) {
-          const previous = c;
-          c = blank(d.mac, at);
-          if (previous) setIp(state, previous, null);
-          state.clients.set(d.mac, c);
-          c.detectedAt = at;
-        }
-        c.serial = (d.serial as string | null) ?? c.serial;
-        c.model = (d.model as string | null) ?? c.model;
-        if (d.ip) setIp(state, c, d.ip as string);
-        c.lastSeenAt = at;
-        break;
+      case 'ClientDetected':
+      case 'ClientRedetected': {
+        const d = event.data;
+        // A first detection (or one after removal) starts a fresh record.
+        const base = !c || event.type === 'ClientDetected' ? { ...blank(d.mac, at), detectedAt: at } : c;
+        put(state, c, {
+          ...base,
+          serial: d.serial ?? base.serial,
+          model: d.model ?? base.model,
+          ip: d.ip ?? base.ip,
+          lastSeenAt: at,
+          updatedAt: at,
+        });
+        return;
       }
-      case ClientEventType.ClientAddressLearned:
-        if (!c) return;
-        setIp(state, c, d.ip as string);
-        c.lastSeenAt = at;
-        break;
-      case ClientEventType.ClientApproved:
-        if (!c) {
-          c = blank(d.mac, at);
-          state.clients.set(d.mac, c);
-        }
-        c.status = 'approved';
-        c.preRegistered = Boolean(d.preRegistered);
-        if (d.name !== null && d.name !== undefined) c.name = d.name as string;
-        if (d.imageId !== null && d.imageId !== undefined) c.imageId = d.imageId as string;
-        c.approvedAt = at;
-        break;
-      case ClientEventType.ClientRejected:
-        if (!c) return;
-        c.status = 'rejected';
-        break;
-      case ClientEventType.ClientRenamed:
-        if (!c) return;
-        c.name = d.name as string;
-        break;
-      case ClientEventType.ClientImageAssigned:
-        if (!c) return;
-        c.imageId = (d.imageId as string | null) ?? null;
-        break;
-      case ClientEventType.ClientBootConfigChanged:
-        if (!c) return;
-        c.configTxt = d.configTxt as string;
-        c.cmdlineArgs = d.cmdlineArgs as string;
-        break;
-      case ClientEventType.ClientRemoved:
-        if (!c) return;
-        setIp(state, c, null);
-        state.clients.delete(d.mac);
+      case 'ClientAddressLearned':
+        if (c) put(state, c, { ...c, ip: event.data.ip, lastSeenAt: at, updatedAt: at });
+        return;
+      case 'ClientApproved': {
+        const d = event.data;
+        const base = c ?? blank(d.mac, at);
+        put(state, c, {
+          ...base,
+          status: 'approved',
+          preRegistered: Boolean(d.preRegistered),
+          name: d.name ?? base.name,
+          imageId: d.imageId ?? base.imageId,
+          approvedAt: at,
+          updatedAt: at,
+        });
+        return;
+      }
+      case 'ClientRejected':
+        if (c) put(state, c, { ...c, status: 'rejected', updatedAt: at });
+        return;
+      case 'ClientRenamed':
+        if (c) put(state, c, { ...c, name: event.data.name, updatedAt: at });
+        return;
+      case 'ClientImageAssigned':
+        if (c) put(state, c, { ...c, imageId: event.data.imageId ?? null, updatedAt: at });
+        return;
+      case 'ClientBootConfigChanged':
+        if (c) put(state, c, { ...c, configTxt: event.data.configTxt, cmdlineArgs: event.data.cmdlineArgs, updatedAt: at });
+        return;
+      case 'ClientRemoved':
+        if (c) put(state, c, null);
         return;
       default:
-        return;
+        unhandled(event);
     }
-    c.updatedAt = at;
   },
-};
+});

@@ -1,5 +1,7 @@
-import { DEFAULT_SETTINGS, type Settings } from '../domain/settings/settings.events';
+import { initialSettings } from '../domain/settings/settings.decider';
+import type { SettingsState } from '../domain/settings/settings.events';
 import type { RecordedEvent } from '../event-store/event-store.port';
+import type { CoreEvent } from '../plugin-api/events';
 import { clientsProjection } from './clients.projection';
 import { groupsProjection } from './groups.projection';
 import { imagesProjection } from './images.projection';
@@ -17,16 +19,17 @@ export const CORE_PROJECTIONS: readonly Projection[] = [
   imagesProjection,
   settingsProjection,
   tokensProjection,
-];
+] as readonly Projection[];
 
 export function emptyReadModels(): ReadModelState {
   return {
     clients: new Map(),
     clientByIp: new Map(),
+    clientBySerial: new Map(),
     users: new Map(),
     groups: new Map(),
     images: new Map(),
-    settings: structuredClone(DEFAULT_SETTINGS),
+    settings: initialSettings(),
     tokens: new Map(),
   };
 }
@@ -49,21 +52,22 @@ export class ProjectionSet {
   apply(state: ReadModelState, event: RecordedEvent): boolean {
     const list = this.byType.get(event.type);
     if (!list) return false;
-    for (const p of list) p.apply(state, event);
+    for (const p of list) p.apply(state, event as CoreEvent);
     return true;
   }
 }
 
 /** Version of the snapshot layout and of the projections' logic: bump to force a rebuild. */
-export const READ_MODEL_VERSION = 1;
+export const READ_MODEL_VERSION = 2;
 
 export interface SerializedReadModels {
   clients: [string, unknown][];
   clientByIp: [string, string][];
+  clientBySerial: [string, string][];
   users: [string, unknown][];
   groups: [string, unknown][];
   images: [string, unknown][];
-  settings: Settings;
+  settings: SettingsState;
   tokens: [string, unknown][];
 }
 
@@ -71,6 +75,7 @@ export function serializeReadModels(s: ReadModelState): SerializedReadModels {
   return {
     clients: [...s.clients],
     clientByIp: [...s.clientByIp],
+    clientBySerial: [...s.clientBySerial],
     users: [...s.users],
     groups: [...s.groups],
     images: [...s.images],
@@ -79,14 +84,21 @@ export function serializeReadModels(s: ReadModelState): SerializedReadModels {
   };
 }
 
+function frozenMap<T extends object>(entries: [string, unknown][]): Map<string, T> {
+  return new Map(entries.map(([k, v]) => [k, Object.freeze(v as T)]));
+}
+
+/** The read models from a snapshot (records frozen again). */
 export function deserializeReadModels(o: SerializedReadModels): ReadModelState {
-  return {
-    clients: new Map(o.clients) as ReadModelState['clients'],
-    clientByIp: new Map(o.clientByIp),
-    users: new Map(o.users) as ReadModelState['users'],
-    groups: new Map(o.groups) as ReadModelState['groups'],
-    images: new Map(o.images) as ReadModelState['images'],
-    settings: { ...structuredClone(DEFAULT_SETTINGS), ...o.settings },
-    tokens: new Map(o.tokens) as ReadModelState['tokens'],
-  };
+  const state = emptyReadModels();
+  state.clients = frozenMap(o.clients);
+  // The indexes are kept, not derived: two clients may have used one address over time.
+  state.clientByIp = new Map(o.clientByIp);
+  state.clientBySerial = new Map(o.clientBySerial);
+  state.users = frozenMap(o.users);
+  state.groups = frozenMap(o.groups);
+  state.images = frozenMap(o.images);
+  state.settings = o.settings;
+  state.tokens = frozenMap(o.tokens);
+  return state;
 }

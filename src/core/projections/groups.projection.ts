@@ -1,25 +1,24 @@
-import { GroupEventType } from '../domain/group/group.events';
-import type { RecordedEvent } from '../event-store/event-store.port';
-import type { Projection } from './projection';
-import type { ReadModelState } from './read-models';
+import { defineProjection, unhandled } from './projection';
 
-export const groupsProjection: Projection = {
+export const groupsProjection = defineProjection({
   name: 'groups',
-  handles: [GroupEventType.GroupCreated, GroupEventType.GroupMembersChanged, GroupEventType.GroupDeleted],
-  apply(state: ReadModelState, event: RecordedEvent): void {
-    const d = event.data as Record<string, unknown> & { name: string };
+  handles: ['GroupCreated', 'GroupMembersChanged', 'GroupDeleted'],
+  apply(state, event) {
+    const name = event.data.name;
     switch (event.type) {
-      case GroupEventType.GroupCreated:
-        state.groups.set(d.name, { name: d.name, gidNumber: d.gidNumber as number, members: [], createdAt: event.metadata.timestamp });
-        break;
-      case GroupEventType.GroupMembersChanged: {
-        const g = state.groups.get(d.name);
-        if (g) g.members = [...(d.members as string[])];
-        break;
+      case 'GroupCreated':
+        state.groups.set(name, Object.freeze({ name, gidNumber: event.data.gidNumber, members: Object.freeze([]), createdAt: event.metadata.timestamp }));
+        return;
+      case 'GroupMembersChanged': {
+        const g = state.groups.get(name);
+        if (g) state.groups.set(name, Object.freeze({ ...g, members: Object.freeze([...event.data.members]) }));
+        return;
       }
-      case GroupEventType.GroupDeleted:
-        state.groups.delete(d.name);
-        break;
+      case 'GroupDeleted':
+        state.groups.delete(name);
+        return;
+      default:
+        unhandled(event);
     }
   },
-};
+});

@@ -1,28 +1,27 @@
 import { ImageEventType } from '../domain/image/image.events';
-import type { RecordedEvent } from '../event-store/event-store.port';
-import type { Projection } from './projection';
-import type { ReadModelState } from './read-models';
+import { defineProjection, unhandled } from './projection';
 
-export const imagesProjection: Projection = {
+export const imagesProjection = defineProjection({
   name: 'images',
   handles: Object.values(ImageEventType),
-  apply(state: ReadModelState, event: RecordedEvent): void {
-    const d = event.data as Record<string, unknown> & { imageId: string };
+  apply(state, event) {
+    const id = event.data.imageId;
     switch (event.type) {
-      case ImageEventType.ImageRegistered:
-        state.images.set(d.imageId, {
-          id: d.imageId, name: d.name as string, path: d.path as string, bootPath: d.bootPath as string,
-          registeredAt: event.metadata.timestamp,
-        });
-        break;
-      case ImageEventType.ImageRenamed: {
-        const i = state.images.get(d.imageId);
-        if (i) i.name = d.name as string;
-        break;
+      case 'ImageRegistered': {
+        const d = event.data;
+        state.images.set(id, Object.freeze({ id, name: d.name, path: d.path, bootPath: d.bootPath, registeredAt: event.metadata.timestamp }));
+        return;
       }
-      case ImageEventType.ImageDeleted:
-        state.images.delete(d.imageId);
-        break;
+      case 'ImageRenamed': {
+        const i = state.images.get(id);
+        if (i) state.images.set(id, Object.freeze({ ...i, name: event.data.name }));
+        return;
+      }
+      case 'ImageDeleted':
+        state.images.delete(id);
+        return;
+      default:
+        unhandled(event);
     }
   },
-};
+});

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { BRAMBLE_CONFIG, type BrambleConfig } from '../config/config';
-import type { Settings } from '../domain/settings/settings.events';
+import type { GlobalSettings, SettingsState } from '../domain/settings/settings.events';
 import { DomainError, ErrorCode } from '../domain/shared/domain-error';
 import { ProjectionEngine } from './projection-engine';
 import type { ClientView, GroupView, ImageView, ReadModelState, UserView } from './read-models';
@@ -11,7 +11,7 @@ export type ClientStatus = ClientView['status'];
 export class ReadModelView {
   constructor(
     protected readonly read: () => ReadModelState,
-    private readonly pins: Partial<Pick<Settings, 'interface' | 'serverIp'>> = {},
+    private readonly pins: Partial<GlobalSettings> = {},
   ) {}
 
   clients(status?: ClientStatus): ClientView[] {
@@ -57,14 +57,15 @@ export class ReadModelView {
     return this.clients().filter((c) => c.imageId === imageId).map((c) => c.mac);
   }
 
-  /** Settings with the environment's pins (BRAMBLE_INTERFACE, BRAMBLE_SERVER_IP) applied. */
-  settings(): Settings {
-    const s = this.read().settings;
-    return {
-      ...s,
-      interface: this.pins.interface ?? s.interface,
-      serverIp: this.pins.serverIp ?? s.serverIp,
-    };
+  /** The global settings with the environment's pins (BRAMBLE_INTERFACE, BRAMBLE_SERVER_IP) applied. */
+  settings(): GlobalSettings {
+    const g = this.read().settings.global;
+    return { interface: this.pins.interface ?? g.interface, serverIp: this.pins.serverIp ?? g.serverIp };
+  }
+
+  /** The stored settings: global (without pins) and each plugin's values that were set. */
+  storedSettings(): SettingsState {
+    return this.read().settings;
   }
 
   requireImage(id: string): ImageView {

@@ -1,71 +1,34 @@
-import type { Settings } from '../domain/settings/settings.events';
+import type { SettingsState } from '../domain/settings/settings.events';
+import type { ClientRecord, GroupRecord, ImageRecord, UserRecord } from '../plugin-api/views';
 
-/** The admin's view of one Pi. */
-export interface ClientView {
-  mac: string;
-  status: 'pending' | 'approved' | 'rejected';
-  name: string | null;
-  imageId: string | null;
-  serial: string | null;
-  model: string | null;
-  ip: string | null;
-  configTxt: string;
-  cmdlineArgs: string;
-  /** Approved before it was ever seen (typed in or imported). */
-  preRegistered: boolean;
-  detectedAt: string | null;
-  lastSeenAt: string | null;
-  approvedAt: string | null;
-  updatedAt: string;
-}
-
+/** The admin's (and plugins') view of one Pi. */
+export type ClientView = ClientRecord;
 /** One user. `passwordHash` stays inside the core and plugins: never returned by the API. */
-export interface UserView {
-  username: string;
-  uidNumber: number;
-  gidNumber: number;
-  fullName: string;
-  groups: string[];
-  enabled: boolean;
-  passwordHash: string;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface GroupView {
-  name: string;
-  gidNumber: number;
-  members: string[];
-  createdAt: string;
-}
-
-export interface ImageView {
-  id: string;
-  name: string;
-  path: string;
-  bootPath: string;
-  registeredAt: string;
-}
+export type UserView = UserRecord;
+export type GroupView = GroupRecord;
+export type ImageView = ImageRecord;
 
 export interface ApiTokenView {
-  name: string;
-  sha256: string;
-  issuedAt: string;
+  readonly name: string;
+  readonly sha256: string;
+  readonly issuedAt: string;
 }
 
 /**
  * Every read model, as plain maps so that projections are fast and the whole state can be
- * snapshotted. One projection writes each model (projections/*.projection.ts).
+ * snapshotted. One projection writes each model (projections/*.projection.ts). Records are frozen
+ * and replaced, never changed in place: plugins and API answers may hold them.
  */
 export interface ReadModelState {
   clients: Map<string, ClientView>;
   /** Current IPv4 → MAC of a client, for plugins that only see an address (TFTP, NFS). */
   clientByIp: Map<string, string>;
+  /** Serial number → MAC (TFTP folders are named by serial). */
+  clientBySerial: Map<string, string>;
   users: Map<string, UserView>;
   groups: Map<string, GroupView>;
   images: Map<string, ImageView>;
-  settings: Settings;
+  /** Stored settings: global, and each plugin's values that were set. */
+  settings: SettingsState;
   tokens: Map<string, ApiTokenView>;
 }
-
-export const READ_MODEL_KEYS = ['clients', 'clientByIp', 'users', 'groups', 'images', 'tokens'] as const;

@@ -1,14 +1,10 @@
-import { applySettingsChanges } from '../domain/settings/settings.decider';
-import { SettingsEventType, type Settings } from '../domain/settings/settings.events';
-import type { RecordedEvent } from '../event-store/event-store.port';
-import type { Projection } from './projection';
-import type { ReadModelState } from './read-models';
+import { applySettingsUpdate } from '../domain/settings/settings.decider';
+import { defineProjection } from './projection';
 
-export const settingsProjection: Projection = {
+export const settingsProjection = defineProjection({
   name: 'settings',
-  handles: [SettingsEventType.SettingsUpdated],
-  apply(state: ReadModelState, event: RecordedEvent): void {
-    const { changes } = event.data as { changes: Partial<Settings> };
-    state.settings = applySettingsChanges(state.settings, changes);
+  handles: ['SettingsUpdated'],
+  apply(state, event) {
+    state.settings = applySettingsUpdate(state.settings, event.data);
   },
-};
+});

@@ -1,17 +1,19 @@
 import { AuthEventType } from '../auth/auth.events';
-import type { RecordedEvent } from '../event-store/event-store.port';
-import type { Projection } from './projection';
-import type { ReadModelState } from './read-models';
+import { defineProjection, unhandled } from './projection';
 
-export const tokensProjection: Projection = {
+export const tokensProjection = defineProjection({
   name: 'tokens',
   handles: Object.values(AuthEventType),
-  apply(state: ReadModelState, event: RecordedEvent): void {
-    const d = event.data as { name: string; sha256?: string };
-    if (event.type === AuthEventType.ApiTokenIssued && d.sha256) {
-      state.tokens.set(d.sha256, { name: d.name, sha256: d.sha256, issuedAt: event.metadata.timestamp });
-    } else if (event.type === AuthEventType.ApiTokenRevoked) {
-      for (const [hash, token] of state.tokens) if (token.name === d.name) state.tokens.delete(hash);
+  apply(state, event) {
+    switch (event.type) {
+      case 'ApiTokenIssued':
+        state.tokens.set(event.data.sha256, Object.freeze({ name: event.data.name, sha256: event.data.sha256, issuedAt: event.metadata.timestamp }));
+        return;
+      case 'ApiTokenRevoked':
+        for (const [hash, token] of state.tokens) if (token.name === event.data.name) state.tokens.delete(hash);
+        return;
+      default:
+        unhandled(event);
     }
   },
-};
+});

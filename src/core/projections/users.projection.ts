@@ -1,47 +1,49 @@
-import { UserEventType } from '../domain/user/user.events';
-import type { RecordedEvent } from '../event-store/event-store.port';
-import type { Projection } from './projection';
-import type { ReadModelState } from './read-models';
+import { defineProjection, unhandled } from './projection';
 
-export const usersProjection: Projection = {
+export const usersProjection = defineProjection({
   name: 'users',
-  handles: [
-    UserEventType.UserCreated,
-    UserEventType.UserPasswordChanged,
-    UserEventType.UserGroupsChanged,
-    UserEventType.UserFullNameChanged,
-    UserEventType.UserDisabled,
-    UserEventType.UserEnabled,
-    UserEventType.UserDeleted,
-  ],
-  apply(state: ReadModelState, event: RecordedEvent): void {
-    const d = event.data as Record<string, unknown> & { username: string };
+  handles: ['UserCreated', 'UserPasswordChanged', 'UserGroupsChanged', 'UserFullNameChanged', 'UserDisabled', 'UserEnabled', 'UserDeleted'],
+  apply(state, event) {
     const at = event.metadata.timestamp;
-    if (event.type === UserEventType.UserCreated) {
-      state.users.set(d.username, {
-        username: d.username,
-        uidNumber: d.uidNumber as number,
-        gidNumber: d.gidNumber as number,
-        fullName: d.fullName as string,
-        groups: [...(d.groups as string[])],
+    const username = event.data.username;
+    if (event.type === 'UserCreated') {
+      const d = event.data;
+      state.users.set(username, Object.freeze({
+        username,
+        uidNumber: d.uidNumber,
+        gidNumber: d.gidNumber,
+        fullName: d.fullName,
+        groups: Object.freeze([...d.groups]),
         enabled: true,
-        passwordHash: d.passwordHash as string,
+        passwordHash: d.passwordHash,
         createdAt: at,
         updatedAt: at,
-      });
+      }));
       return;
     }
-    const u = state.users.get(d.username);
+    const u = state.users.get(username);
     if (!u) return;
     switch (event.type) {
-      case UserEventType.UserPasswordChanged: u.passwordHash = d.passwordHash as string; break;
-      case UserEventType.UserGroupsChanged: u.groups = [...(d.groups as string[])]; break;
-      case UserEventType.UserFullNameChanged: u.fullName = d.fullName as string; break;
-      case UserEventType.UserDisabled: u.enabled = false; break;
-      case UserEventType.UserEnabled: u.enabled = true; break;
-      case UserEventType.UserDeleted: state.users.delete(d.username); return;
-      default: return;
+      case 'UserPasswordChanged':
+        state.users.set(username, Object.freeze({ ...u, passwordHash: event.data.passwordHash, updatedAt: at }));
+        return;
+      case 'UserGroupsChanged':
+        state.users.set(username, Object.freeze({ ...u, groups: Object.freeze([...event.data.groups]), updatedAt: at }));
+        return;
+      case 'UserFullNameChanged':
+        state.users.set(username, Object.freeze({ ...u, fullName: event.data.fullName, updatedAt: at }));
+        return;
+      case 'UserDisabled':
+        state.users.set(username, Object.freeze({ ...u, enabled: false, updatedAt: at }));
+        return;
+      case 'UserEnabled':
+        state.users.set(username, Object.freeze({ ...u, enabled: true, updatedAt: at }));
+        return;
+      case 'UserDeleted':
+        state.users.delete(username);
+        return;
+      default:
+        unhandled(event);
     }
-    u.updatedAt = at;
   },
-};
+});

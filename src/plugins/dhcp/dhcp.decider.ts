@@ -3,7 +3,7 @@
  * layer carries out (detections, offers held, bindings to persist, facts to report). Pure: no I/O,
  * no clock (the time comes in `now`), no mutation of the view (effects are applied by the caller).
  */
-import { isIPv4 } from 'node:net';
+import { intToIpv4, ipv4ToInt, isIpv4 } from '../../core/plugin-api';
 import {
   BROADCAST_FLAG,
   DhcpMessageType,
@@ -86,29 +86,20 @@ export interface RequestContext {
 const ZERO = '0.0.0.0';
 const PI3_OUI = 'b8:27:eb';
 
-export function ipToInt(ip: string): number {
-  const p = ip.split('.');
-  return ((+p[0] << 24) | (+p[1] << 16) | (+p[2] << 8) | +p[3]) >>> 0;
-}
-
-export function intToIp(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}
-
 function dropped(drop: DropReason, effects: DhcpEffect[] = []): DhcpDecision {
   return { reply: null, drop, delayMs: 0, effects };
 }
 
 /** Network and broadcast address of `ip` under `netmask`. */
 function subnetOf(ip: string, netmask: string): { network: number; broadcast: number } {
-  const mask = ipToInt(netmask);
-  const network = (ipToInt(ip) & mask) >>> 0;
+  const mask = ipv4ToInt(netmask);
+  const network = (ipv4ToInt(ip) & mask) >>> 0;
   return { network, broadcast: (network | (~mask >>> 0)) >>> 0 };
 }
 
 /** The subnet bramble serves in full mode: from the server address, else the range start. */
 function servedSubnet(cfg: DhcpConfig): { network: number; broadcast: number } | null {
-  const anchor = cfg.serverIp ?? (cfg.rangeStart !== null ? intToIp(cfg.rangeStart) : null);
+  const anchor = cfg.serverIp ?? (cfg.rangeStart !== null ? intToIpv4(cfg.rangeStart) : null);
   if (!anchor || !cfg.netmask) return null;
   return subnetOf(anchor, cfg.netmask);
 }
@@ -116,17 +107,17 @@ function servedSubnet(cfg: DhcpConfig): { network: number; broadcast: number } |
 function inSubnet(ip: string, cfg: DhcpConfig): boolean {
   const s = servedSubnet(cfg);
   if (!s) return false;
-  const n = ipToInt(ip);
+  const n = ipv4ToInt(ip);
   return n > s.network && n < s.broadcast;
 }
 
 /** Whether `ip` may be handed to `mac` right now (full mode). */
 export function addressAvailable(ip: string, mac: string, view: DhcpView, cfg: DhcpConfig, now: number): boolean {
-  if (!isIPv4(ip) || ip === cfg.serverIp || ip === cfg.gateway) return false;
+  if (!isIpv4(ip) || ip === cfg.serverIp || ip === cfg.gateway) return false;
   const fixed = cfg.fixed.get(mac);
   if (fixed !== undefined) return ip === fixed;
   for (const [other, addr] of cfg.fixed) if (addr === ip && other !== mac) return false;
-  const n = ipToInt(ip);
+  const n = ipv4ToInt(ip);
   if (cfg.rangeStart === null || cfg.rangeEnd === null || n < cfg.rangeStart || n > cfg.rangeEnd) return false;
   if (!inSubnet(ip, cfg)) return false;
   const owner = view.owners.get(ip);
@@ -162,7 +153,7 @@ export function allocate(
   }
   if (cfg.rangeStart === null || cfg.rangeEnd === null) return null;
   for (let n = cfg.rangeStart; n <= cfg.rangeEnd; n++) {
-    const ip = intToIp(n);
+    const ip = intToIpv4(n);
     if (addressAvailable(ip, mac, view, cfg, now)) return { ip, effects: [] };
   }
   // Pool full: reclaim the dynamic binding that expired longest ago, among those whose address is
@@ -203,7 +194,7 @@ function addLeaseOptions(reply: DhcpPacket, cfg: DhcpConfig, withLease: boolean)
   if (cfg.gateway) reply.options.set(DhcpOption.ROUTER, ipOption(cfg.gateway));
   if (cfg.dnsServers.length) reply.options.set(DhcpOption.DNS_SERVERS, ipListOption(cfg.dnsServers));
   const subnet = servedSubnet(cfg);
-  if (subnet) reply.options.set(DhcpOption.BROADCAST_ADDRESS, ipOption(intToIp(subnet.broadcast)));
+  if (subnet) reply.options.set(DhcpOption.BROADCAST_ADDRESS, ipOption(intToIpv4(subnet.broadcast)));
 }
 
 function nak(request: DhcpPacket, cfg: DhcpConfig & { serverIp: string }): DhcpPacket {

@@ -6,13 +6,13 @@
  * health. Per-packet work: dhcp.server.ts (I/O), dhcp.decider.ts (pure), dhcp.codec.ts (pure).
  */
 import { networkInterfaces } from 'node:os';
-import type { BramblePlugin, PluginContext, PluginFactory, PluginHealth, Settings } from '../../core/plugin-api/plugin';
+import { definePlugin, type GlobalSettings, type PluginFactory, type PluginHealth } from '../../core/plugin-api';
 import { createBoundUdpFd } from './bound-udp-socket';
-import { buildDhcpConfig, validateDhcpSettings } from './dhcp.config';
-import { DHCP_CONSUMED_TYPES, DHCP_DIAGNOSTICS_STREAM, DhcpEventType } from './dhcp.events';
+import { buildDhcpConfig, checkDhcpSettings, DhcpSettingsSchema, type DhcpContext, type DhcpSettings } from './dhcp.config';
+import { DHCP_CONSUMED_TYPES, DHCP_DIAGNOSTICS_STREAM, DHCP_EVENTS, DhcpEventType } from './dhcp.events';
 import { probeDhcpServers, type ProbeAnswer } from './dhcp.probe';
 import { DhcpServer, type FdFactory } from './dhcp.server';
-import { DhcpView } from './dhcp.view';
+import { DhcpView, type DhcpViewSnapshot } from './dhcp.view';
 
 export interface DhcpPluginOptions {
   /** Creates bound socket descriptors; tests wrap it to create them inside a network namespace. */
@@ -43,7 +43,7 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
   return () => {
     const view = new DhcpView();
     const createFd = options.createFd ?? createBoundUdpFd;
-    let ctx: PluginContext | null = null;
+    let ctx: DhcpContext | null = null;
     let server: DhcpServer | null = null;
     let boundTo: { iface: string | null; serverIp: string | null } | null = null;
     let problem: string | null = null;
@@ -59,12 +59,12 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
     let unsubscribe: (() => void) | null = null;
     const reportedRivals = new Set<string>();
 
-    const serverIpOf = (s: Settings): string | null => s.serverIp ?? interfaceAddress(s.interface);
+    const serverIpOf = (g: GlobalSettings): string | null => g.serverIp ?? interfaceAddress(g.interface);
 
-    async function bind(settings: Settings): Promise<void> {
+    async function bind(settings: DhcpSettings, global: GlobalSettings): Promise<void> {
       const c = ctx!;
-      const iface = settings.interface;
-      const serverIp = serverIpOf(settings);
+      const iface = global.interface;
+      const serverIp = serverIpOf(global);
       if (!iface) {
         await server?.close();
         server = null;
@@ -82,7 +82,7 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
         await server.close();
         await server.listen(iface);
         boundTo = { iface, serverIp };
-        c.logger.info('serving DHCP', { interface: iface, serverIp, mode: settings.dhcpMode });
+        c.logger.info('serving DHCP', { interface: iface, serverIp, mode: settings.mode });
       }
       problem = serverIp ? null : `no server address: set BRAMBLE_SERVER_IP or the serverIp setting (${iface} has no IPv4 address here)`;
     }
@@ -91,7 +91,7 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
       const c = ctx;
       if (!c || !boundTo || stopped) return;
       const settings = c.settings();
-      const ownIp = serverIpOf(settings);
+      const ownIp = serverIpOf(c.global());
       try {
         const answers = (await probeDhcpServers(createFd, boundTo.iface, options.probeWaitMs ?? DEFAULT_PROBE_WAIT_MS, probeAbort.signal)).filter(
           (a) => a.serverId !== ownIp,
@@ -101,11 +101,11 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
         rivals = answers;
         for (const a of answers) {
           // In proxy mode other servers are expected (one must hand out addresses).
-          if (settings.dhcpMode !== 'full' || reportedRivals.has(a.serverId)) continue;
+          if (settings.mode !== 'full' || reportedRivals.has(a.serverId)) continue;
           reportedRivals.add(a.serverId);
           c.logger.warn('another DHCP server answers on the served interface', { server: a.serverId, offered: a.offeredIp });
           await c.commands.appendEvent(DHCP_DIAGNOSTICS_STREAM, DhcpEventType.RivalDhcpServerDetected, {
-            serverId: a.serverId, offeredIp: a.offeredIp, interface: boundTo?.iface ?? null, mode: settings.dhcpMode,
+            serverId: a.serverId, offeredIp: a.offeredIp, interface: boundTo?.iface ?? null, mode: settings.mode,
           });
         }
       } catch (error) {
@@ -139,19 +139,25 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
       probeTimer.unref();
     }
 
-    const plugin: BramblePlugin = {
+    return definePlugin({
       name: 'dhcp',
+      description: 'Sees Pis as they try to boot and answers the approved ones (proxy or full DHCP).',
+      settings: DhcpSettingsSchema,
+      checkSettings: checkDhcpSettings,
+      emits: DHCP_EVENTS,
       consumes: DHCP_CONSUMED_TYPES,
-      emits: Object.values(DhcpEventType),
       project(event) {
         view.apply(event);
       },
+      snapshot: () => view.snapshot(),
+      restore: (state) => view.restore(state as DhcpViewSnapshot),
       async start(context) {
         ctx = context;
-        view.holdAfterRestart((options.now ?? Date.now)(), context.settings().dhcpLeaseSeconds);
-        await bind(context.settings());
-        unsubscribe = context.onSettingsChanged((settings) => {
-          void bind(settings)
+        view.clients = context.views.clients;
+        view.holdAfterRestart((options.now ?? Date.now)(), context.settings().leaseSeconds);
+        await bind(context.settings(), context.global());
+        unsubscribe = context.onSettingsChanged((settings, global) => {
+          void bind(settings, global)
             .then(() => {
               // A mode or interface change deserves a fresh look at the other servers.
               rivals = [];
@@ -176,10 +182,10 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
       health(): PluginHealth {
         const settings = ctx?.settings();
         const checks: PluginHealth['checks'] = {
-          mode: settings?.dhcpMode ?? null,
+          mode: settings?.mode ?? null,
           interface: boundTo?.iface ?? null,
           serverIp: boundTo?.serverIp ?? null,
-          approvedClients: [...view.clients.values()].filter((c) => c.status === 'approved').length,
+          approvedClients: ctx?.views.clients.list().filter((c) => c.status === 'approved').length ?? 0,
           bindings: view.bindings.size,
           lastProbe: lastProbe?.at ?? null,
         };
@@ -188,16 +194,14 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
         if (lastProbe && lastProbe.answers < 0) {
           return { status: 'degraded', detail: `cannot look for other DHCP servers on ${boundTo?.iface}: ${lastProbe.error}`, checks };
         }
-        if (settings?.dhcpMode === 'full' && rivals.length > 0) {
+        if (settings?.mode === 'full' && rivals.length > 0) {
           return { status: 'degraded', detail: `another DHCP server answers on ${boundTo?.iface}: ${rivals.map((r) => r.serverId).join(', ')} (Pis may take its offer)`, checks };
         }
-        if (settings?.dhcpMode === 'proxy' && lastProbe && lastProbe.answers >= 0 && !rivals.some((r) => r.offeredIp !== '0.0.0.0')) {
+        if (settings?.mode === 'proxy' && lastProbe && lastProbe.answers >= 0 && !rivals.some((r) => r.offeredIp !== '0.0.0.0')) {
           return { status: 'degraded', detail: `proxy mode, but no DHCP server hands out addresses on ${boundTo?.iface}`, checks };
         }
         return { status: 'up', checks };
       },
-      validateSettings: validateDhcpSettings,
-    };
-    return plugin;
+    });
   };
 }

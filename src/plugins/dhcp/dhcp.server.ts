@@ -4,10 +4,10 @@
  * throw out of here: malformed packets are counted and dropped, and the loop goes on.
  */
 import type { RemoteInfo, Socket } from 'node:dgram';
-import type { Counter, Histogram } from 'prom-client';
-import type { Logger, PluginContext } from '../../core/plugin-api/plugin';
+import type { CounterMetric, HistogramMetric, Logger } from '../../core/plugin-api';
 import { adoptUdpFd, createBoundUdpFd, type BoundSocketOptions } from './bound-udp-socket';
 import { DhcpDecodeError, decodePacket, encodePacket, messageType, replyMaxSize, type DhcpPacket } from './dhcp.codec';
+import type { DhcpContext } from './dhcp.config';
 import { decideDhcp, type DhcpConfig, type DhcpDecision, type DhcpEffect } from './dhcp.decider';
 import { DHCP_LEASE_STREAM, DhcpEventType } from './dhcp.events';
 import type { DhcpView } from './dhcp.view';
@@ -46,11 +46,11 @@ const TYPE_NAMES: Record<number, string> = {
 export type FdFactory = (options: BoundSocketOptions) => number;
 
 interface ServerMetrics {
-  packets: Counter<string>;
-  replies: Counter<string>;
-  drops: Counter<string>;
-  malformed: Counter<string>;
-  latency: Histogram<string>;
+  packets: CounterMetric;
+  replies: CounterMetric;
+  drops: CounterMetric;
+  malformed: CounterMetric;
+  latency: HistogramMetric;
 }
 
 export class DhcpServer {
@@ -65,11 +65,11 @@ export class DhcpServer {
   private bootSeq = 0;
   private detectTokens = NEW_PI_DETECTIONS_PER_SECOND;
   private detectRefilledAt = 0;
-  private readonly detectionsLimited: Counter<string>;
+  private readonly detectionsLimited: CounterMetric;
   config: DhcpConfig;
 
   constructor(
-    private readonly ctx: PluginContext,
+    private readonly ctx: DhcpContext,
     private readonly view: DhcpView,
     config: DhcpConfig,
     private readonly createFd: FdFactory = createBoundUdpFd,
@@ -211,14 +211,7 @@ export class DhcpServer {
         const key = `ip|${effect.mac}|${effect.ip}`;
         if (!client || client.ip === effect.ip || this.inFlight.has(key)) return null;
         this.inFlight.add(key);
-        this.background(
-          commands
-            .learnClientAddress(effect.mac, effect.ip)
-            .then(() => {
-              client.ip = effect.ip;
-            })
-            .finally(() => this.inFlight.delete(key)),
-        );
+        this.background(commands.learnClientAddress(effect.mac, effect.ip).finally(() => this.inFlight.delete(key)));
         return null;
       }
       case 'detect':

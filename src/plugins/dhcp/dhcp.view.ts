@@ -1,18 +1,26 @@
 /**
- * The DHCP plugin's in-memory view, built only from the events it consumes; the packet path reads
- * nothing else. Runtime-only state (outstanding offers, lease expiry after renewals, recent
- * detections) lives here too and is never persisted.
+ * The DHCP plugin's in-memory view: the leases, built only from its own events, plus the core's
+ * clients (ctx.views.clients: who is approved, and the address each last used). The packet path
+ * reads nothing else. Runtime-only state (outstanding offers, lease expiry after renewals) lives
+ * here too; bindings and declines are what `snapshot()` keeps.
  */
-import type { RecordedEvent } from '../../core/plugin-api/plugin';
-import { DhcpEventType } from './dhcp.events';
+import type { ClientRecord, PluginEvent } from '../../core/plugin-api';
+import type { DHCP_EVENTS } from './dhcp.events';
 
-export type DhcpClientStatus = 'pending' | 'approved' | 'rejected';
+/** What the view needs of a client: the core's ClientRecord, or a test's stand-in. */
+export type DhcpClient = Pick<ClientRecord, 'status' | 'ip'>;
 
-export interface DhcpClient {
-  mac: string;
-  status: DhcpClientStatus;
-  /** The address last reported for this client by this plugin (or seen at detection). */
-  ip: string | null;
+/** Looks a client up by MAC (ctx.views.clients, or a Map in tests). */
+export interface ClientLookup {
+  get(mac: string): DhcpClient | null | undefined;
+}
+
+export type DhcpEvent = PluginEvent<typeof DHCP_EVENTS>;
+
+/** What `snapshot()` saves. */
+export interface DhcpViewSnapshot {
+  bindings: Binding[];
+  declined: [string, number][];
 }
 
 export interface Binding {
@@ -34,7 +42,8 @@ export const OFFER_HOLD_MS = 60_000;
 export const DECLINE_HOLD_MS = 10 * 60_000;
 
 export class DhcpView {
-  readonly clients = new Map<string, DhcpClient>();
+  /** The core's clients; set at start (before it, only lease events are projected). */
+  clients: ClientLookup = new Map<string, DhcpClient>();
   /** Full mode: client MAC → bound address. */
   readonly bindings = new Map<string, Binding>();
   /** Full mode: address → client MAC (the inverse of `bindings`). */
@@ -44,42 +53,39 @@ export class DhcpView {
   /** Address → ms until which it is not handed out. */
   readonly declined = new Map<string, number>();
 
-  apply(event: RecordedEvent): void {
-    const d = event.data as Record<string, unknown> & { mac: string };
+  apply(event: DhcpEvent): void {
     const at = Date.parse(event.metadata.timestamp);
     switch (event.type) {
-      case 'ClientDetected':
-        this.clients.set(d.mac, { mac: d.mac, status: 'pending', ip: (d.ip as string | null) ?? null });
-        break;
-      case 'ClientApproved': {
-        const c = this.clients.get(d.mac);
-        if (c) c.status = 'approved';
-        else this.clients.set(d.mac, { mac: d.mac, status: 'approved', ip: null });
-        break;
-      }
-      case 'ClientRejected': {
-        const c = this.clients.get(d.mac);
-        if (c) c.status = 'rejected';
-        break;
-      }
-      case 'ClientRemoved':
-        this.clients.delete(d.mac);
-        break;
-      case DhcpEventType.DhcpLeaseBound: {
-        const seconds = (d.leaseSeconds as number) ?? 0;
+      case 'DhcpLeaseBound':
         // After a restart the last renewal may not be known: count a full extra lease time before
         // the address can be reclaimed, so a client still holding it is never doubled.
-        this.bind(d.mac, d.ip as string, at + 2 * seconds * 1000);
+        this.bind(event.data.mac, event.data.ip, at + 2 * event.data.leaseSeconds * 1000);
         break;
-      }
-      case DhcpEventType.DhcpLeaseReleased:
-        this.unbind(d.mac, d.ip as string);
+      case 'DhcpLeaseReleased':
+        this.unbind(event.data.mac, event.data.ip);
         break;
-      case DhcpEventType.DhcpAddressDeclined:
-        this.unbind(d.mac, d.ip as string);
-        this.declined.set(d.ip as string, at + DECLINE_HOLD_MS);
+      case 'DhcpAddressDeclined':
+        this.unbind(event.data.mac, event.data.ip);
+        this.declined.set(event.data.ip, at + DECLINE_HOLD_MS);
+        break;
+      default:
         break;
     }
+  }
+
+  snapshot(): DhcpViewSnapshot {
+    return { bindings: [...this.bindings.values()], declined: [...this.declined] };
+  }
+
+  restore(state: DhcpViewSnapshot): void {
+    const ok =
+      Array.isArray(state?.bindings) &&
+      Array.isArray(state.declined) &&
+      state.bindings.every((b) => typeof b?.mac === 'string' && typeof b.ip === 'string' && typeof b.expiresAt === 'number') &&
+      state.declined.every((d) => Array.isArray(d) && typeof d[0] === 'string' && typeof d[1] === 'number');
+    if (!ok) throw new Error('not a DHCP view snapshot');
+    for (const b of state.bindings) this.bind(b.mac, b.ip, b.expiresAt);
+    for (const [ip, until] of state.declined) this.declined.set(ip, until);
   }
 
   /**

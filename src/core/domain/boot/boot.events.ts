@@ -1,3 +1,4 @@
+import type { CoreEventCatalogue, CoreEventType } from '../../plugin-api/events';
 import type { DomainEvent } from '../shared/decider';
 
 /** Boot facts of one client: `boot-<mac>`. Observations appended by protocol plugins. */
@@ -6,20 +7,7 @@ export const BOOT_STREAM_PREFIX = 'boot-';
 
 export const BootEventType = {
   BootProgressed: 'BootProgressed',
-} as const;
+} as const satisfies Record<string, CoreEventType>;
 
-/**
- * One observed step of a boot. `stage` is a short constant chosen by the reporting plugin
- * (`dhcp.discover`, `dhcp.offered`, `dhcp.acked`, `tftp.file-served`...).
- */
-export type BootProgressed = DomainEvent<
-  'BootProgressed',
-  {
-    mac: string;
-    stage: string;
-    plugin: string;
-    ip: string | null;
-    /** Free-form detail (xid, file name, size...): no secrets. */
-    detail: Record<string, string | number | boolean | null>;
-  }
->;
+/** One observed step of a boot (`stage` chosen by the reporting plugin). */
+export type BootProgressed = DomainEvent<'BootProgressed', CoreEventCatalogue['BootProgressed']>;

@@ -14,7 +14,6 @@ import type {
   ClientRejected,
   ClientRemoved,
   ClientRenamed,
-  DetectionSource,
 } from './client.events';
 import { isCanonicalMac, validateClientName } from './mac';
 
@@ -28,7 +27,7 @@ export interface DetectClient {
   serial: string | null;
   model: string | null;
   ip: string | null;
-  via: DetectionSource;
+  via: string;
   /** One boot of the Pi, chosen by the observer; null when the observer cannot tell boots apart. */
   bootId: string | null;
 }

@@ -1,4 +1,7 @@
+import type { ClientDetectedData, CoreEventCatalogue, CoreEventType } from '../../plugin-api/events';
 import type { DomainEvent } from '../shared/decider';
+
+export type { ClientDetectedData };
 
 /** Stream of one client (a Pi): `client-<mac>`, mac normalised to `aa:bb:cc:dd:ee:ff`. */
 export const clientStream = (mac: string): string => `client-${mac}`;
@@ -14,40 +17,19 @@ export const ClientEventType = {
   ClientImageAssigned: 'ClientImageAssigned',
   ClientBootConfigChanged: 'ClientBootConfigChanged',
   ClientRemoved: 'ClientRemoved',
-} as const;
+} as const satisfies Record<string, CoreEventType>;
 
-/** How a client was seen: `dhcp`, `pxe`, `tftp`, `manual`... */
-export type DetectionSource = string;
+type E<T extends keyof CoreEventCatalogue> = DomainEvent<T, CoreEventCatalogue[T]>;
 
-export interface ClientDetectedData {
-  mac: string;
-  /** Serial number (hex, lower case) when known, e.g. from DHCP option 97. */
-  serial: string | null;
-  /** Model when known: `RPi4`, `RPi5`, `RPi3`... */
-  model: string | null;
-  ip: string | null;
-  via: DetectionSource;
-  /** Identifies one boot of the Pi, chosen by the observer (e.g. the DHCP plugin). */
-  bootId: string | null;
-}
-
-export type ClientDetected = DomainEvent<'ClientDetected', ClientDetectedData>;
-/** A known client seen again in a new boot (at most once per client per boot). */
-export type ClientRedetected = DomainEvent<'ClientRedetected', ClientDetectedData>;
-export type ClientAddressLearned = DomainEvent<'ClientAddressLearned', { mac: string; ip: string }>;
-export type ClientApproved = DomainEvent<
-  'ClientApproved',
-  { mac: string; name: string | null; imageId: string | null; preRegistered: boolean }
->;
-export type ClientRejected = DomainEvent<'ClientRejected', { mac: string }>;
-export type ClientRenamed = DomainEvent<'ClientRenamed', { mac: string; name: string }>;
-export type ClientImageAssigned = DomainEvent<'ClientImageAssigned', { mac: string; imageId: string | null }>;
-/** Extra config.txt lines (newline separated) and extra kernel cmdline arguments (one line). */
-export type ClientBootConfigChanged = DomainEvent<
-  'ClientBootConfigChanged',
-  { mac: string; configTxt: string; cmdlineArgs: string }
->;
-export type ClientRemoved = DomainEvent<'ClientRemoved', { mac: string }>;
+export type ClientDetected = E<'ClientDetected'>;
+export type ClientRedetected = E<'ClientRedetected'>;
+export type ClientAddressLearned = E<'ClientAddressLearned'>;
+export type ClientApproved = E<'ClientApproved'>;
+export type ClientRejected = E<'ClientRejected'>;
+export type ClientRenamed = E<'ClientRenamed'>;
+export type ClientImageAssigned = E<'ClientImageAssigned'>;
+export type ClientBootConfigChanged = E<'ClientBootConfigChanged'>;
+export type ClientRemoved = E<'ClientRemoved'>;
 
 export type ClientEvent =
   | ClientDetected

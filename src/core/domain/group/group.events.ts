@@ -1,3 +1,4 @@
+import type { CoreEventCatalogue, CoreEventType } from '../../plugin-api/events';
 import type { DomainEvent } from '../shared/decider';
 
 /** Stream of one group: `group-<name>`. */
@@ -14,15 +15,14 @@ export const GroupEventType = {
   GroupMembersChanged: 'GroupMembersChanged',
   GroupDeleted: 'GroupDeleted',
   GidNumberAllocated: 'GidNumberAllocated',
-} as const;
+} as const satisfies Record<string, CoreEventType>;
 
-export type GroupCreated = DomainEvent<'GroupCreated', { name: string; gidNumber: number }>;
+type E<T extends keyof CoreEventCatalogue> = DomainEvent<T, CoreEventCatalogue[T]>;
+
+export type GroupCreated = E<'GroupCreated'>;
 /** The group's full member list after the change, plus what changed. */
-export type GroupMembersChanged = DomainEvent<
-  'GroupMembersChanged',
-  { name: string; members: string[]; added: string[]; removed: string[] }
->;
-export type GroupDeleted = DomainEvent<'GroupDeleted', { name: string }>;
-export type GidNumberAllocated = DomainEvent<'GidNumberAllocated', { gidNumber: number; name: string }>;
+export type GroupMembersChanged = E<'GroupMembersChanged'>;
+export type GroupDeleted = E<'GroupDeleted'>;
+export type GidNumberAllocated = E<'GidNumberAllocated'>;
 
 export type GroupEvent = GroupCreated | GroupMembersChanged | GroupDeleted;

@@ -1,3 +1,4 @@
+import type { CoreEventCatalogue, CoreEventType } from '../../plugin-api/events';
 import type { DomainEvent } from '../shared/decider';
 
 /** Stream of one OS image: `image-<id>`. */
@@ -8,17 +9,13 @@ export const ImageEventType = {
   ImageRegistered: 'ImageRegistered',
   ImageRenamed: 'ImageRenamed',
   ImageDeleted: 'ImageDeleted',
-} as const;
+} as const satisfies Record<string, CoreEventType>;
 
-/**
- * `path` is the image's root tree; `bootPath` the folder the Pi's boot files come from
- * (`<path>/boot/firmware` on Bookworm and later, else `<path>/boot`). Absolute paths.
- */
-export type ImageRegistered = DomainEvent<
-  'ImageRegistered',
-  { imageId: string; name: string; path: string; bootPath: string }
->;
-export type ImageRenamed = DomainEvent<'ImageRenamed', { imageId: string; name: string }>;
-export type ImageDeleted = DomainEvent<'ImageDeleted', { imageId: string }>;
+type E<T extends keyof CoreEventCatalogue> = DomainEvent<T, CoreEventCatalogue[T]>;
+
+/** `path` is the image's root tree, `bootPath` its boot folder (absolute paths). */
+export type ImageRegistered = E<'ImageRegistered'>;
+export type ImageRenamed = E<'ImageRenamed'>;
+export type ImageDeleted = E<'ImageDeleted'>;
 
 export type ImageEvent = ImageRegistered | ImageRenamed | ImageDeleted;

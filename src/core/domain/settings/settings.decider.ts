@@ -1,271 +1,204 @@
-import { isIPv4 } from 'node:net';
 import type { Decider, DomainEvent } from '../shared/decider';
 import { DomainError, ErrorCode, validationError } from '../shared/domain-error';
-import { DEFAULT_SETTINGS, type Settings, type SettingsEvent, type SettingsUpdated } from './settings.events';
+import { checkPluginValues, effectivePluginSettings, type PluginSettingsSpec } from './plugin-settings';
+import {
+  DEFAULT_GLOBAL_SETTINGS,
+  type GlobalSettings,
+  type PluginSettingsChange,
+  type SettingsEvent,
+  type SettingsState,
+  type SettingsUpdated,
+  type SettingsUpdatedData,
+} from './settings.events';
+import { isIpv4 } from '../../plugin-api/net';
+
+export type { PluginSettingsSpec };
 
 // ---------------------------------------------------------------------------------------------
-// Command
+// Commands
 
-/** Validates one plugin's settings; returns null when valid, else `key: problem`. */
-export type PluginSettingsValidator = (values: Record<string, unknown>) => string | null;
-
-export interface UpdateSettings {
-  type: 'UpdateSettings';
-  /** The fields to set. For `plugins`, each plugin named gets exactly the values given. */
-  changes: Partial<Settings>;
+export interface UpdateGlobalSettings {
+  type: 'UpdateGlobalSettings';
+  /** The fields to set; others keep their values. */
+  changes: Partial<GlobalSettings>;
   /** Fields fixed by the environment: field → the variable that sets it (BRAMBLE_SERVER_IP...). */
-  pinned: Partial<Record<keyof Settings, string>>;
-  /** The loaded plugins' own validators, by plugin name. */
-  pluginValidators: Record<string, PluginSettingsValidator>;
+  pinned: Partial<Record<keyof GlobalSettings, string>>;
+  /** The loaded plugins: their cross-checks run against the new global settings. */
+  plugins: Record<string, PluginSettingsSpec>;
 }
 
-export type SettingsCommand = UpdateSettings;
+export interface UpdatePluginSettings {
+  type: 'UpdatePluginSettings';
+  plugin: string;
+  /** Keys to set (merged over the values stored now). */
+  set: Record<string, unknown>;
+  /** Keys to return to their defaults. */
+  unset: string[];
+  /** Global settings as in effect now (pins applied), for the cross-checks. */
+  global: GlobalSettings;
+  plugins: Record<string, PluginSettingsSpec>;
+}
 
-/** The settings as they are: the defaults plus every change since. */
-export type SettingsState = Settings;
-
-export const SETTINGS_KEYS = Object.keys(DEFAULT_SETTINGS) as Array<keyof Settings>;
+export type SettingsCommand = UpdateGlobalSettings | UpdatePluginSettings;
 
 // ---------------------------------------------------------------------------------------------
-// Applying changes (used by evolve and by the settings read model)
+// Applying changes (evolve and the settings read model)
 
-function copyValue<K extends keyof Settings>(key: K, value: Settings[K]): Settings[K] {
-  if (key === 'dnsServers') return [...(value as string[])] as Settings[K];
-  return value;
+export function initialSettings(): SettingsState {
+  return { global: { ...DEFAULT_GLOBAL_SETTINGS }, plugins: {} };
 }
 
-/**
- * Returns `settings` with `changes` applied. Each plugin named in `changes.plugins` gets exactly
- * the values given (its earlier values are replaced); other plugins keep theirs. Unknown keys are
- * ignored.
- */
-export function applySettingsChanges(settings: Settings, changes: Partial<Settings>): Settings {
-  const next: Settings = { ...settings, dnsServers: [...settings.dnsServers], plugins: { ...settings.plugins } };
-  for (const key of Object.keys(changes ?? {}) as Array<keyof Settings>) {
-    if (!SETTINGS_KEYS.includes(key)) continue;
-    const value = changes[key];
-    if (value === undefined) continue;
-    if (key === 'plugins') {
-      for (const [plugin, values] of Object.entries(value as Settings['plugins'])) {
-        next.plugins[plugin] = { ...values };
-      }
-    } else {
-      (next as unknown as Record<string, unknown>)[key] = copyValue(key, value as never);
-    }
+/** Sets an own property, whatever its name (`__proto__` included: never the prototype). */
+function put(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function applyPluginChange(stored: Record<string, unknown> | undefined, change: PluginSettingsChange): Record<string, unknown> {
+  const next: Record<string, unknown> = change.replace ? {} : { ...stored };
+  for (const [key, value] of Object.entries(change.set ?? {})) put(next, key, structuredClone(value));
+  for (const key of change.unset ?? []) delete next[key];
+  return next;
+}
+
+/** `settings` with one SettingsUpdated (schema version 2) applied. */
+export function applySettingsUpdate(settings: SettingsState, data: SettingsUpdatedData): SettingsState {
+  const next: SettingsState = { global: { ...settings.global }, plugins: { ...settings.plugins } };
+  for (const key of ['interface', 'serverIp'] as const) {
+    if (data.global && Object.hasOwn(data.global, key) && data.global[key] !== undefined) next.global[key] = data.global[key] ?? null;
+  }
+  for (const [name, change] of Object.entries(data.plugins ?? {})) {
+    next.plugins[name] = applyPluginChange(next.plugins[name], change);
   }
   return next;
 }
 
 // ---------------------------------------------------------------------------------------------
-// IPv4 helpers
-
-function toInt(ip: string): number {
-  return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
-}
-
-function fromInt(n: number): string {
-  return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
-}
-
-/** The prefix length of a contiguous netmask (`255.255.255.0` → 24), or null. */
-export function netmaskPrefix(mask: string): number | null {
-  if (!isIPv4(mask)) return null;
-  const bits = toInt(mask).toString(2).padStart(32, '0');
-  if (!/^1+0*$/.test(bits)) return null;
-  return bits.indexOf('0') === -1 ? 32 : bits.indexOf('0');
-}
-
-// ---------------------------------------------------------------------------------------------
-// Validation of single fields
+// Validation
 
 const INTERFACE_PATTERN = /^[A-Za-z0-9_.:-]{1,15}$/;
-const RDN_PATTERN = /^([A-Za-z][A-Za-z0-9-]*|\d+(\.\d+)*)=[^,=+"\\<>;]+$/;
-export const MIN_LEASE_SECONDS = 60;
-export const MAX_LEASE_SECONDS = 31536000;
 
-function ipv4OrNull(field: string, value: unknown): string | null {
-  if (value === null) return null;
-  if (typeof value !== 'string' || !isIPv4(value)) throw validationError(field, 'not an IPv4 address');
-  return value;
-}
-
-/** `dc=school, dc=example` → `dc=school,dc=example`; anything else than attr=value RDNs: error. */
-export function normalizeBaseDn(value: unknown): string {
-  if (typeof value !== 'string') throw validationError('ldapBaseDn', 'must be a DN such as dc=school,dc=example');
-  const rdns = value.split(',').map((rdn) =>
-    rdn
-      .split('=')
-      .map((part) => part.trim())
-      .join('='),
-  );
-  if (rdns.length === 0 || !rdns.every((rdn) => RDN_PATTERN.test(rdn))) {
-    throw validationError('ldapBaseDn', 'must be a DN of attr=value parts separated by commas, e.g. dc=school,dc=example');
-  }
-  return rdns.join(',');
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Checks one field's value (type and shape) and returns it normalised. */
-function validateField(
-  key: keyof Settings,
-  value: unknown,
-  pluginValidators: Record<string, PluginSettingsValidator>,
-): unknown {
+function validateGlobalField(key: string, value: unknown): string | null {
   switch (key) {
-    case 'dhcpMode':
-      if (value !== 'proxy' && value !== 'full') throw validationError(key, 'must be proxy or full');
-      return value;
-    case 'dhcpRangeStart':
-    case 'dhcpRangeEnd':
-    case 'gateway':
-    case 'serverIp':
-      return ipv4OrNull(key, value);
-    case 'dhcpNetmask':
-      if (value === null) return null;
-      if (typeof value !== 'string' || !isIPv4(value)) throw validationError(key, 'not an IPv4 netmask');
-      if (!netmaskPrefix(value)) throw validationError(key, 'not a contiguous netmask (e.g. 255.255.255.0)');
-      return value;
-    case 'dhcpLeaseSeconds':
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < MIN_LEASE_SECONDS || value > MAX_LEASE_SECONDS) {
-        throw validationError(key, `must be an integer from ${MIN_LEASE_SECONDS} to ${MAX_LEASE_SECONDS}`);
-      }
-      return value;
-    case 'dnsServers':
-      if (!Array.isArray(value)) throw validationError(key, 'must be a list of IPv4 addresses');
-      for (const server of value) {
-        if (typeof server !== 'string' || !isIPv4(server)) throw validationError(key, 'not an IPv4 address');
-      }
-      return [...value];
     case 'interface':
       if (value === null) return null;
       if (typeof value !== 'string' || !INTERFACE_PATTERN.test(value)) {
         throw validationError(key, 'must be an interface name: 1-15 letters, digits, `_`, `.`, `:` or `-`');
       }
       return value;
-    case 'ldapBaseDn':
-      return normalizeBaseDn(value);
-    case 'plugins': {
-      if (!isPlainObject(value)) throw validationError(key, 'must map plugin names to their settings');
-      const plugins: Record<string, Record<string, unknown>> = {};
-      for (const [name, values] of Object.entries(value)) {
-        const field = `plugins.${name}`;
-        const validator = pluginValidators[name];
-        if (typeof validator !== 'function') throw validationError(field, 'no such plugin');
-        if (!isPlainObject(values)) throw validationError(field, 'must be an object of settings');
-        let problem: string | null;
-        try {
-          problem = validator(values);
-        } catch (error) {
-          problem = `validator failed: ${error instanceof Error ? error.message : String(error)}`;
-        }
-        if (problem) {
-          // `rangeStart: not an IPv4 address` → field `plugins.dhcp.rangeStart`
-          const colon = problem.indexOf(':');
-          const sub = colon > 0 ? problem.slice(0, colon).trim() : '';
-          const subField = sub && /^[\w.-]+$/.test(sub) ? `${field}.${sub}` : field;
-          throw new DomainError(ErrorCode.VALIDATION, `${field}.${problem}`, subField);
-        }
-        plugins[name] = { ...values };
-      }
-      return plugins;
-    }
-    default: {
-      const unknown: never = key;
-      throw validationError(String(unknown), 'unknown setting');
-    }
+    case 'serverIp':
+      if (value === null) return null;
+      if (!isIpv4(value)) throw validationError(key, 'not an IPv4 address');
+      return value;
+    default:
+      throw validationError(key, 'unknown setting (global settings: interface, serverIp; the rest belongs to plugins: updatePluginSettings)');
   }
+}
+
+/** Runs a plugin's schema check and cross-check on its stored values; throws VALIDATION naming `<plugin>.<field>`. */
+function validatePlugin(name: string, spec: PluginSettingsSpec, stored: Record<string, unknown>, global: GlobalSettings, blame?: string): void {
+  const problem = checkPluginValues(spec.schema, stored);
+  if (problem) throw new DomainError(ErrorCode.VALIDATION, `${name}.${problem.field}: ${problem.message}`, `${name}.${problem.field}`);
+  if (!spec.check) return;
+  let problems: { field: string; message: string }[];
+  try {
+    problems = spec.check(effectivePluginSettings(spec.schema, stored), global);
+  } catch (error) {
+    problems = [{ field: '', message: `the check failed: ${error instanceof Error ? error.message : String(error)}` }];
+  }
+  const first = problems[0];
+  if (!first) return;
+  const field = blame ?? (first.field ? `${name}.${first.field}` : name);
+  const prefix = blame ? `${blame}: ${name}.${first.field}` : field;
+  throw new DomainError(ErrorCode.VALIDATION, `${prefix}: ${first.message}`, field);
 }
 
 function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
-  }
-  const ka = Object.keys(a as object);
-  const kb = Object.keys(b as object);
-  return (
-    ka.length === kb.length &&
-    ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && deepEqual((a as never)[k], (b as never)[k]))
-  );
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && deepEqual((a as never)[k], (b as never)[k]));
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 // ---------------------------------------------------------------------------------------------
-// Validation of the settings as a whole
+// Decide
 
-function validateWhole(s: Settings): void {
-  if (s.dhcpMode === 'full') {
-    for (const field of ['dhcpRangeStart', 'dhcpRangeEnd', 'dhcpNetmask'] as const) {
-      if (s[field] === null) throw validationError(field, 'required in full DHCP mode');
-    }
-  }
-  if (s.dhcpRangeStart !== null && s.dhcpRangeEnd !== null && toInt(s.dhcpRangeStart) > toInt(s.dhcpRangeEnd)) {
-    throw validationError('dhcpRangeStart', 'must not be after dhcpRangeEnd');
-  }
-  const prefix = s.dhcpNetmask === null ? null : netmaskPrefix(s.dhcpNetmask);
-  // The subnet is the server's when it is known, else the one the range starts in.
-  const reference = s.serverIp ?? s.dhcpRangeStart ?? s.gateway;
-  if (prefix === null || reference === null) return;
-  const size = 2 ** (32 - prefix);
-  const network = toInt(reference) - (toInt(reference) % size);
-  const broadcast = network + size - 1;
-  const subnet = `${fromInt(network)}/${prefix}`;
-  for (const field of ['dhcpRangeStart', 'dhcpRangeEnd', 'gateway'] as const) {
-    const ip = s[field];
-    if (ip === null) continue;
-    const n = toInt(ip);
-    if (n < network || n > broadcast) throw validationError(field, `not in the subnet ${subnet}`);
-    if (field !== 'gateway' && prefix <= 30 && (n === network || n === broadcast)) {
-      throw validationError(field, `is the ${n === network ? 'network' : 'broadcast'} address of ${subnet}`);
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Decider
-
-function decide(command: SettingsCommand, state: SettingsState): SettingsEvent[] {
-  const input = (command.changes ?? {}) as Record<string, unknown>;
-  const pinned = (command.pinned ?? {}) as Record<string, string | undefined>;
-  const validators = command.pluginValidators ?? {};
-  const changes: Partial<Settings> = {};
-  for (const key of Object.keys(input)) {
-    if (!(SETTINGS_KEYS as string[]).includes(key)) throw validationError(key, 'unknown setting');
-    const k = key as keyof Settings;
-    if (input[key] === undefined) continue;
-    const value = validateField(k, input[key], validators);
-    if (k === 'plugins') {
-      const changed: Settings['plugins'] = {};
-      for (const [name, values] of Object.entries(value as Settings['plugins'])) {
-        if (!deepEqual(state.plugins[name] ?? {}, values)) changed[name] = values;
-      }
-      if (Object.keys(changed).length === 0) continue;
-      if (pinned.plugins) throw new DomainError(ErrorCode.SETTING_PINNED, `plugins: set by ${pinned.plugins}`, 'plugins');
-      changes.plugins = changed;
-    } else {
-      if (deepEqual(state[k], value)) continue;
-      const env = pinned[key];
-      if (env) throw new DomainError(ErrorCode.SETTING_PINNED, `${key}: set by ${env}`, key);
-      (changes as Record<string, unknown>)[key] = value;
-    }
+function decideGlobal(command: UpdateGlobalSettings, state: SettingsState): SettingsEvent[] {
+  if (!isPlainObject(command.changes)) throw validationError('input', 'must be an object of settings');
+  const changes: Partial<GlobalSettings> = {};
+  for (const [key, raw] of Object.entries(command.changes)) {
+    if (raw === undefined) continue;
+    const value = validateGlobalField(key, raw);
+    const k = key as keyof GlobalSettings;
+    if (state.global[k] === value) continue;
+    const env = command.pinned[k];
+    if (env) throw new DomainError(ErrorCode.SETTING_PINNED, `${key}: set by ${env}`, key);
+    changes[k] = value;
   }
   if (Object.keys(changes).length === 0) return [];
-  validateWhole(applySettingsChanges(state, changes));
-  const event: SettingsUpdated = { type: 'SettingsUpdated', data: { changes } };
+  const global = { ...state.global, ...changes };
+  // Pinned values are what the plugins see: check them as in effect.
+  const effective = { ...global };
+  const blame = Object.keys(changes)[0];
+  for (const [name, spec] of Object.entries(command.plugins)) validatePlugin(name, spec, state.plugins[name] ?? {}, effective, blame);
+  const event: SettingsUpdated = { type: 'SettingsUpdated', data: { global: changes } };
   return [event];
+}
+
+function decidePlugin(command: UpdatePluginSettings, state: SettingsState): SettingsEvent[] {
+  const name = command.plugin;
+  const spec = Object.hasOwn(command.plugins, name) ? command.plugins[name] : undefined;
+  if (!spec) throw validationError('plugin', `no plugin named ${JSON.stringify(name)} is loaded`);
+  if (!isPlainObject(command.set)) throw validationError('values', 'must be an object of settings');
+  if (!Array.isArray(command.unset)) throw validationError('reset', 'must be a list of keys');
+  // Keys first, before any value is looked at or copied (`__proto__`, `constructor`...).
+  for (const key of [...Object.keys(command.set), ...command.unset]) {
+    if (typeof key !== 'string' || !spec.schema || !Object.hasOwn(spec.schema.properties, key)) {
+      const known = spec.schema ? Object.keys(spec.schema.properties).join(', ') : '';
+      throw validationError(`${name}.${String(key)}`, known ? `unknown setting (known: ${known})` : 'this plugin has no settings');
+    }
+  }
+  const stored = state.plugins[name] ?? {};
+  const set: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(command.set)) {
+    if (!Object.hasOwn(stored, key) || !deepEqual(stored[key], value)) put(set, key, value);
+  }
+  const unset = [...new Set(command.unset)].filter((key) => Object.hasOwn(stored, key) && !Object.hasOwn(set, key));
+  if (Object.keys(set).length === 0 && unset.length === 0) return [];
+  const next = applyPluginChange(stored, { set, unset });
+  validatePlugin(name, spec, next, command.global);
+  const change: PluginSettingsChange = {};
+  if (Object.keys(set).length) change.set = set;
+  if (unset.length) change.unset = unset;
+  const event: SettingsUpdated = { type: 'SettingsUpdated', data: { plugins: { [name]: change } } };
+  return [event];
+}
+
+function decide(command: SettingsCommand, state: SettingsState): SettingsEvent[] {
+  switch (command.type) {
+    case 'UpdateGlobalSettings':
+      return decideGlobal(command, state);
+    case 'UpdatePluginSettings':
+      return decidePlugin(command, state);
+    default: {
+      const unknown: never = command;
+      throw validationError('type', `unknown command ${(unknown as { type?: string }).type}`);
+    }
+  }
 }
 
 function evolve(state: SettingsState, event: SettingsEvent | DomainEvent): SettingsState {
   if (event.type !== 'SettingsUpdated') return state;
-  return applySettingsChanges(state, (event as SettingsUpdated).data.changes);
+  return applySettingsUpdate(state, (event as SettingsUpdated).data);
 }
 
 export const settingsDecider: Decider<SettingsState, SettingsCommand, SettingsEvent> = {
-  initialState: () => applySettingsChanges(DEFAULT_SETTINGS, {}),
+  initialState: initialSettings,
   evolve,
   decide,
 };

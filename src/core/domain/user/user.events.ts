@@ -1,3 +1,4 @@
+import type { CoreEventCatalogue, CoreEventType } from '../../plugin-api/events';
 import type { DomainEvent } from '../shared/decider';
 
 /** Stream of one user: `user-<username>`. */
@@ -16,30 +17,19 @@ export const UserEventType = {
   UserEnabled: 'UserEnabled',
   UserDeleted: 'UserDeleted',
   UidNumberAllocated: 'UidNumberAllocated',
-} as const;
+} as const satisfies Record<string, CoreEventType>;
 
-/**
- * `passwordHash` is an LDAP-verifiable salted hash (`{CRYPT}$2y$...`, bcrypt), never the plaintext. It is
- * kept in events for the LDAP plugin and redacted from every API output (audit log included).
- */
-export type UserCreated = DomainEvent<
-  'UserCreated',
-  {
-    username: string;
-    uidNumber: number;
-    gidNumber: number;
-    fullName: string;
-    groups: string[];
-    passwordHash: string;
-  }
->;
-export type UserPasswordChanged = DomainEvent<'UserPasswordChanged', { username: string; passwordHash: string }>;
-export type UserGroupsChanged = DomainEvent<'UserGroupsChanged', { username: string; groups: string[] }>;
-export type UserFullNameChanged = DomainEvent<'UserFullNameChanged', { username: string; fullName: string }>;
-export type UserDisabled = DomainEvent<'UserDisabled', { username: string }>;
-export type UserEnabled = DomainEvent<'UserEnabled', { username: string }>;
-export type UserDeleted = DomainEvent<'UserDeleted', { username: string }>;
-export type UidNumberAllocated = DomainEvent<'UidNumberAllocated', { uidNumber: number; username: string }>;
+type E<T extends keyof CoreEventCatalogue> = DomainEvent<T, CoreEventCatalogue[T]>;
+
+/** `passwordHash` is a `{CRYPT}$2y$...` bcrypt hash, never the plaintext; redacted from every API output. */
+export type UserCreated = E<'UserCreated'>;
+export type UserPasswordChanged = E<'UserPasswordChanged'>;
+export type UserGroupsChanged = E<'UserGroupsChanged'>;
+export type UserFullNameChanged = E<'UserFullNameChanged'>;
+export type UserDisabled = E<'UserDisabled'>;
+export type UserEnabled = E<'UserEnabled'>;
+export type UserDeleted = E<'UserDeleted'>;
+export type UidNumberAllocated = E<'UidNumberAllocated'>;
 
 export type UserEvent =
   | UserCreated

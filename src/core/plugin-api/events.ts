@@ -1,0 +1,249 @@
+/**
+ * The catalogue of every event type bramble's core writes, with the shape of its `data`. Type
+ * names are string constants in the past tense, never class names; a shape only ever grows, and
+ * a change that cannot grow it gets a new schema version and an upcaster (so old events keep their
+ * meaning). A plugin's `project()` receives these as a union narrowed by `event.type`.
+ *
+ * Streams: `client-<mac>`, `user-<name>`, `group-<name>`, `image-<id>`, `settings`, `boot-<mac>`,
+ * `auth-tokens`, `sequence-uid`, `sequence-gid`, `unique-<kind>-<key>`, and `plugin-<name>-*`
+ * for plugins' own events.
+ */
+
+/** Metadata carried by every event. */
+export interface EventMetadata {
+  /** Who caused it: `admin:<token-name>`, `plugin:<name>`, `system`. */
+  actor: string;
+  /** Ties together every event caused by one request. */
+  correlationId: string;
+  /** The id of the event or command that caused this one (null for a user's request). */
+  causationId: string | null;
+  /** ISO-8601 time the command was issued (set by the caller, never by the domain). */
+  timestamp: string;
+  /** Version of the `data` shape for this event type, starting at 1. */
+  schemaVersion: number;
+}
+
+/** An event as stored. `position` is global and strictly increasing; `revision` counts within the stream. */
+export interface RecordedEvent<T extends string = string, D = unknown> {
+  id: string;
+  stream: string;
+  revision: number;
+  position: number;
+  type: T;
+  data: D;
+  metadata: EventMetadata;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients (`client-<mac>`, mac in canonical form)
+
+export interface ClientDetectedData {
+  mac: string;
+  /** Serial number (hex, lower case) when known, e.g. from DHCP option 97. */
+  serial: string | null;
+  /** Model when known: `RPi3`, `RPi4`, `RPi5`... */
+  model: string | null;
+  ip: string | null;
+  /** How it was seen: `dhcp`, `pxe`, `tftp`, `manual`... */
+  via: string;
+  /** Identifies one boot of the Pi, chosen by the observer (e.g. the DHCP plugin). */
+  bootId: string | null;
+}
+
+export interface ClientApprovedData {
+  mac: string;
+  name: string | null;
+  imageId: string | null;
+  /** Approved before it was ever seen (typed in or imported). */
+  preRegistered: boolean;
+}
+
+/** Extra config.txt lines (newline separated) and extra kernel cmdline arguments (one line). */
+export interface ClientBootConfigChangedData {
+  mac: string;
+  configTxt: string;
+  cmdlineArgs: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users (`user-<name>`) and the uid sequence (`sequence-uid`)
+
+/**
+ * `passwordHash` is an LDAP-verifiable salted hash (`{CRYPT}$2y$...`, bcrypt), never the
+ * plaintext. Plugins (LDAP) may read it; the API redacts it from every answer.
+ */
+export interface UserCreatedData {
+  username: string;
+  uidNumber: number;
+  gidNumber: number;
+  fullName: string;
+  /** The groups asked for; the first is the primary group. Membership itself lives on the groups. */
+  groups: string[];
+  passwordHash: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Groups (`group-<name>`) and the gid sequence (`sequence-gid`)
+
+/** The group's full member list after the change, plus what changed. */
+export interface GroupMembersChangedData {
+  name: string;
+  members: string[];
+  added: string[];
+  removed: string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Images (`image-<id>`)
+
+/**
+ * `path` is the image's root tree; `bootPath` the folder the Pi's boot files come from
+ * (`<path>/boot/firmware` on Bookworm and later, else `<path>/boot`). Absolute paths.
+ */
+export interface ImageRegisteredData {
+  imageId: string;
+  name: string;
+  path: string;
+  bootPath: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings (`settings`)
+
+/** Settings that belong to no plugin. */
+export interface GlobalSettings {
+  /** The one network interface the protocol plugins serve (BRAMBLE_INTERFACE pins it). */
+  interface: string | null;
+  /** The address Pis reach bramble at (BRAMBLE_SERVER_IP pins it). */
+  serverIp: string | null;
+}
+
+/** How one plugin's stored values change. */
+export interface PluginSettingsChange {
+  /** Keys set to these values. */
+  set?: Record<string, unknown>;
+  /** Keys returned to their defaults. */
+  unset?: string[];
+  /** When true the plugin's stored values become exactly `set` (the meaning of schema version 1). */
+  replace?: boolean;
+}
+
+/**
+ * Schema version 2. (Version 1 held the DHCP fields and `ldapBaseDn` in the core settings and
+ * replaced a plugin's values as a whole; its upcaster maps it to this shape.)
+ */
+export interface SettingsUpdatedData {
+  global?: Partial<GlobalSettings>;
+  plugins?: Record<string, PluginSettingsChange>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Boot facts (`boot-<mac>`)
+
+/**
+ * One observed step of a boot. `stage` is a short constant chosen by the reporting plugin
+ * (`dhcp.discover`, `dhcp.offered`, `dhcp.acked`, `tftp.file-served`...).
+ */
+export interface BootProgressedData {
+  mac: string;
+  stage: string;
+  plugin: string;
+  ip: string | null;
+  /** Free-form detail (xid, file name, size...): no secrets. */
+  detail: Record<string, string | number | boolean | null>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The catalogue
+
+/** Every core event type → the shape of its data. */
+export interface CoreEventCatalogue {
+  ClientDetected: ClientDetectedData;
+  /** A known client seen again in a new boot (at most once per client per boot). */
+  ClientRedetected: ClientDetectedData;
+  ClientAddressLearned: { mac: string; ip: string };
+  ClientApproved: ClientApprovedData;
+  ClientRejected: { mac: string };
+  ClientRenamed: { mac: string; name: string };
+  ClientImageAssigned: { mac: string; imageId: string | null };
+  ClientBootConfigChanged: ClientBootConfigChangedData;
+  ClientRemoved: { mac: string };
+
+  UserCreated: UserCreatedData;
+  UserPasswordChanged: { username: string; passwordHash: string };
+  UserGroupsChanged: { username: string; groups: string[] };
+  UserFullNameChanged: { username: string; fullName: string };
+  UserDisabled: { username: string };
+  UserEnabled: { username: string };
+  UserDeleted: { username: string };
+  UidNumberAllocated: { uidNumber: number; username: string };
+
+  GroupCreated: { name: string; gidNumber: number };
+  GroupMembersChanged: GroupMembersChangedData;
+  GroupDeleted: { name: string };
+  GidNumberAllocated: { gidNumber: number; name: string };
+
+  ImageRegistered: ImageRegisteredData;
+  ImageRenamed: { imageId: string; name: string };
+  ImageDeleted: { imageId: string };
+
+  SettingsUpdated: SettingsUpdatedData;
+
+  BootProgressed: BootProgressedData;
+
+  /** An API token: only the SHA-256 of the token is kept. */
+  ApiTokenIssued: { name: string; sha256: string };
+  ApiTokenRevoked: { name: string };
+
+  /** A unique name (user, group, image...) taken by its owner's stream. */
+  UniqueKeyClaimed: { kind: string; key: string; owner: string };
+  UniqueKeyReleased: { kind: string; key: string; owner: string };
+}
+
+export type CoreEventType = keyof CoreEventCatalogue;
+
+/** The core event type names as constants (`CoreEventTypes.ClientApproved === 'ClientApproved'`). */
+export const CoreEventTypes: { readonly [K in CoreEventType]: K } = {
+  ClientDetected: 'ClientDetected',
+  ClientRedetected: 'ClientRedetected',
+  ClientAddressLearned: 'ClientAddressLearned',
+  ClientApproved: 'ClientApproved',
+  ClientRejected: 'ClientRejected',
+  ClientRenamed: 'ClientRenamed',
+  ClientImageAssigned: 'ClientImageAssigned',
+  ClientBootConfigChanged: 'ClientBootConfigChanged',
+  ClientRemoved: 'ClientRemoved',
+  UserCreated: 'UserCreated',
+  UserPasswordChanged: 'UserPasswordChanged',
+  UserGroupsChanged: 'UserGroupsChanged',
+  UserFullNameChanged: 'UserFullNameChanged',
+  UserDisabled: 'UserDisabled',
+  UserEnabled: 'UserEnabled',
+  UserDeleted: 'UserDeleted',
+  UidNumberAllocated: 'UidNumberAllocated',
+  GroupCreated: 'GroupCreated',
+  GroupMembersChanged: 'GroupMembersChanged',
+  GroupDeleted: 'GroupDeleted',
+  GidNumberAllocated: 'GidNumberAllocated',
+  ImageRegistered: 'ImageRegistered',
+  ImageRenamed: 'ImageRenamed',
+  ImageDeleted: 'ImageDeleted',
+  SettingsUpdated: 'SettingsUpdated',
+  BootProgressed: 'BootProgressed',
+  ApiTokenIssued: 'ApiTokenIssued',
+  ApiTokenRevoked: 'ApiTokenRevoked',
+  UniqueKeyClaimed: 'UniqueKeyClaimed',
+  UniqueKeyReleased: 'UniqueKeyReleased',
+};
+
+/** Every core event type name. */
+export const CORE_EVENT_TYPES: readonly CoreEventType[] = Object.values(CoreEventTypes);
+
+/**
+ * The recorded events of a catalogue, as a union discriminated by `type`:
+ * `EventOf<CoreEventCatalogue, 'ClientApproved' | 'ClientRemoved'>`.
+ */
+export type EventOf<C, T extends keyof C = keyof C> = T extends string ? RecordedEvent<T, C[T]> : never;
+
+/** A core event (all of them, or those of the types given). */
+export type CoreEvent<T extends CoreEventType = CoreEventType> = EventOf<CoreEventCatalogue, T>;
