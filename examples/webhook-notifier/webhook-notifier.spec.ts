@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CommandBus } from '@nestjs/cqrs';
+import { CommandBus } from '../../src/core/commands/command-bus';
 import { DetectClientCommand } from '../../src/core/commands/client.commands';
 import { UpdatePluginSettingsCommand } from '../../src/core/commands/system.commands';
 import { commandMeta } from '../../src/core/commands/meta';

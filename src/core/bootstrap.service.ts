@@ -1,7 +1,8 @@
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
+import { CommandBus } from './commands/command-bus';
 import { AuthService } from './auth/auth.service';
 import { CreateGroupCommand } from './commands/user.commands';
+import { MembershipProcessManager } from './process-managers/membership.process-manager';
 import { commandMeta } from './commands/meta';
 import { DEFAULT_GROUPS } from './domain/group/group.events';
 import { DomainError, ErrorCode } from './domain/shared/domain-error';
@@ -13,8 +14,9 @@ import { ProjectionEngine } from './projections/projection-engine';
 import { ReadModelQueries } from './projections/read-model-queries';
 
 /**
- * Start-up and shut-down order: read models catch up (from their snapshot), first-start defaults
- * (groups, admin token), then plugins. Shut-down in reverse, the event store last.
+ * Start-up and shut-down order: read models catch up (from their snapshot), the process managers
+ * catch up (from their checkpoints), first-start defaults (groups, admin token), then plugins.
+ * Shut-down in reverse, the event store last.
  * `start` is called by createApp after Nest's init, once the CommandBus has its handlers.
  */
 @Injectable()
@@ -28,6 +30,7 @@ export class BootstrapService implements BeforeApplicationShutdown {
     private readonly auth: AuthService,
     private readonly plugins: PluginRegistry,
     private readonly commandBus: CommandBus,
+    private readonly membership: MembershipProcessManager,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(APP_LOGGER) logger: Logger,
   ) {
@@ -37,6 +40,7 @@ export class BootstrapService implements BeforeApplicationShutdown {
   async start(): Promise<void> {
     this.startedAt = Date.now();
     await this.engine.start();
+    await this.membership.start();
     await this.ensureDefaultGroups();
     await this.auth.ensureAdminToken();
     await this.plugins.startAll();
@@ -57,6 +61,7 @@ export class BootstrapService implements BeforeApplicationShutdown {
 
   async beforeApplicationShutdown(): Promise<void> {
     await this.plugins.stopAll();
+    await this.membership.stop();
     await this.engine.stop();
     await this.store.close();
     this.logger.info('stopped');

@@ -1,14 +1,18 @@
 import * as path from 'node:path';
 import { Module, type DynamicModule } from '@nestjs/common';
-import { CommandBus, CqrsModule } from '@nestjs/cqrs';
 import { AuditLog } from './audit/audit-log';
 import { AuthService } from './auth/auth.service';
 import { BootstrapService } from './bootstrap.service';
-import { CLIENT_HANDLERS } from './commands/client.handlers';
+import { BcryptPasswordHasher } from './adapters/bcrypt-password-hasher';
+import { FsImageTreeInspector } from './adapters/fs-image-tree';
+import { CLIENT_TABLE } from './commands/client.table';
+import { COMMAND_TABLES, CommandBus, MEMBERSHIP_SETTLING, PLUGIN_CATALOG } from './commands/command-bus';
 import { CommandRunner } from './commands/command-runner';
-import { IMAGE_HANDLERS } from './commands/image.handlers';
-import { SYSTEM_HANDLERS } from './commands/system.handlers';
-import { USER_HANDLERS } from './commands/user.handlers';
+import { GROUP_TABLE } from './commands/group.table';
+import { IMAGE_TABLE } from './commands/image.table';
+import { IMAGE_TREE_INSPECTOR, PASSWORD_HASHER } from './commands/ports';
+import { SYSTEM_TABLE } from './commands/system.table';
+import { USER_TABLE } from './commands/user.table';
 import { BRAMBLE_CONFIG, type BrambleConfig } from './config/config';
 import { CORE_EVENT_TYPES } from './events/known-event-types';
 import { EVENT_STORE, type EventStore } from './event-store/event-store.port';
@@ -21,10 +25,12 @@ import { HealthService } from './observability/health.service';
 import type { PluginFactory } from './plugin-api/plugin';
 import type { PluginHostOptions } from './plugin-host/plugin-registry';
 import { PluginRegistry } from './plugin-host/plugin-registry';
+import { MembershipProcessManager } from './process-managers/membership.process-manager';
 import { ProjectionEngine } from './projections/projection-engine';
 import { ReadModelQueries } from './projections/read-model-queries';
 
-export const COMMAND_HANDLERS = [...CLIENT_HANDLERS, ...USER_HANDLERS, ...IMAGE_HANDLERS, ...SYSTEM_HANDLERS];
+/** One command table per aggregate (commands/*.table.ts). */
+export const CORE_COMMAND_TABLES = [CLIENT_TABLE, USER_TABLE, GROUP_TABLE, IMAGE_TABLE, SYSTEM_TABLE];
 
 export interface CoreModuleOptions {
   config: BrambleConfig;
@@ -46,7 +52,6 @@ export class CoreModule {
     return {
       module: CoreModule,
       global: true,
-      imports: [CqrsModule.forRoot()],
       providers: [
         { provide: BRAMBLE_CONFIG, useValue: options.config },
         { provide: APP_LOGGER, useValue: options.logger },
@@ -74,14 +79,20 @@ export class CoreModule {
             CommandBus, ReadModelQueries, ProjectionEngine, Metrics, EVENT_STORE, BRAMBLE_CONFIG, APP_LOGGER,
           ],
         },
+        { provide: COMMAND_TABLES, useValue: CORE_COMMAND_TABLES },
+        { provide: PASSWORD_HASHER, useValue: new BcryptPasswordHasher() },
+        { provide: IMAGE_TREE_INSPECTOR, useValue: new FsImageTreeInspector() },
+        CommandBus,
+        MembershipProcessManager,
+        { provide: PLUGIN_CATALOG, useExisting: PluginRegistry },
+        { provide: MEMBERSHIP_SETTLING, useExisting: MembershipProcessManager },
         AuthService,
         HealthService,
         BootstrapService,
-        ...COMMAND_HANDLERS,
       ],
       exports: [
         BRAMBLE_CONFIG, APP_LOGGER, Metrics, EVENT_STORE, CommandRunner, ProjectionEngine, AuditLog,
-        ReadModelQueries, PluginRegistry, AuthService, HealthService, CqrsModule,
+        ReadModelQueries, PluginRegistry, AuthService, HealthService, CommandBus, MembershipProcessManager,
       ],
     };
   }

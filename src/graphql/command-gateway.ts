@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CommandBus, type Command } from '@nestjs/cqrs';
+import { CommandBus } from '../core/commands/command-bus';
+import type { BrambleCommand } from '../core/commands/command';
 import { EVENT_STORE, type EventStore } from '../core/event-store/event-store.port';
 import { ProjectionEngine } from '../core/projections/projection-engine';
 
@@ -16,14 +17,14 @@ export class CommandGateway {
   ) {}
 
   /** For commands that report the position of their last event. */
-  async send<R extends { position: number | null }>(command: Command<R>): Promise<R> {
+  async send<R extends { position: number | null }>(command: BrambleCommand<unknown, R>): Promise<R> {
     const outcome = await this.bus.execute(command);
     await this.engine.waitFor(outcome.position);
     return outcome;
   }
 
   /** For commands that report per row (imports): waits until the read models reach the store's head. */
-  async sendAndCatchUp<R>(command: Command<R>): Promise<R> {
+  async sendAndCatchUp<R>(command: BrambleCommand<unknown, R>): Promise<R> {
     const result = await this.bus.execute(command);
     await this.engine.waitFor(await this.store.headPosition());
     return result;

@@ -23,7 +23,7 @@ import {
   SetUserPasswordCommand,
 } from '../../src/core/commands/user.commands';
 import { DomainError } from '../../src/core/domain/shared/domain-error';
-import { verifyPassword } from '../../src/core/domain/user/password';
+import { verifyPassword } from '../../src/core/adapters/bcrypt-password-hasher';
 import { EVENT_STORE, type EventStore } from '../../src/core/event-store/event-store.port';
 import { startCoreApp, type CoreApp } from '../support/core-app';
 import { tempDir } from '../support/temp';

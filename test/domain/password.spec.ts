@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hashPassword, validatePassword, verifyPassword } from '../../src/core/domain/user/password';
+import { BcryptPasswordHasher, verifyPassword } from '../../src/core/adapters/bcrypt-password-hasher';
+import { validatePassword } from '../../src/core/domain/user/password';
+
+const hashPassword = (plain: string, cost?: number): Promise<string> => new BcryptPasswordHasher(cost).hash(plain);
 import { isCryptHash } from '../../src/core/domain/user/user.decider';
 import { assertDomainError } from '../support/given-when-then';
 
@@ -37,7 +40,7 @@ describe('validatePassword', () => {
   });
 });
 
-describe('hashPassword and verifyPassword', () => {
+describe('BcryptPasswordHasher (the password port) and verifyPassword', () => {
   it('hashes to {CRYPT}$2y$ (bcrypt, the same algorithm as $2b$) with the cost asked for', async () => {
     const stored = await hashPassword('correct horse', COST);
     assert.match(stored, /^\{CRYPT\}\$2y\$04\$[./A-Za-z0-9]{53}$/);

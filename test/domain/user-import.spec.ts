@@ -23,11 +23,15 @@ describe('parseUsersCsv', () => {
     assert.deepEqual(rows.map((r) => [r.line, r.ok]), [[4, true]]);
   });
 
-  it('keeps spaces inside a quoted password, trims around an unquoted one', () => {
-    const rows = parseUsersCsv('alice," spaced pw "\nbob,  unquoted1  \n');
-    assert.ok(rows[0].ok && rows[1].ok);
+  it('takes the password exactly as written: quoted or not, spaces around it are part of it', () => {
+    const rows = parseUsersCsv('alice," spaced pw "\nbob,  unquoted1  \ncarol , plain-pass-1 , Carol Smith \n');
+    assert.ok(rows[0].ok && rows[1].ok && rows[2].ok);
     assert.equal(rows[0].password, ' spaced pw ');
-    assert.equal(rows[1].password, 'unquoted1');
+    assert.equal(rows[1].password, '  unquoted1  ');
+    assert.equal(rows[2].password, ' plain-pass-1 ');
+    // The other columns are still trimmed.
+    assert.equal(rows[2].username, 'carol');
+    assert.equal(rows[2].fullName, 'Carol Smith');
   });
 
   it('a bad row is reported with its line number and the others still count', () => {

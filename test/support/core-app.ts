@@ -1,4 +1,4 @@
-import { CommandBus } from '@nestjs/cqrs';
+import { CommandBus } from '../../src/core/commands/command-bus';
 import { loadConfig } from '../../src/core/config/config';
 import { EVENT_STORE, type EventStore } from '../../src/core/event-store/event-store.port';
 import type { Logger } from '../../src/core/logging/logger';

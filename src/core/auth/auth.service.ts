@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
+import { CommandBus } from '../commands/command-bus';
 import { BRAMBLE_CONFIG, type BrambleConfig } from '../config/config';
 import { IssueApiTokenCommand } from '../commands/system.commands';
 import { commandMeta } from '../commands/meta';

@@ -17,6 +17,12 @@ export interface CommandOutcome {
   events: DomainEvent[];
 }
 
+/** What a decided command produced: its events typed by the decider, and the stream's state after them. */
+export interface DecidedOutcome<S, E extends DomainEvent> extends CommandOutcome {
+  events: E[];
+  state: S;
+}
+
 export const NO_EVENTS: CommandOutcome = Object.freeze({ position: null, events: [] }) as CommandOutcome;
 
 interface CachedState {
@@ -48,7 +54,7 @@ export class CommandRunner {
     decider: Decider<S, C, E>,
     command: C,
     meta: CommandMeta,
-  ): Promise<CommandOutcome & { state: S }> {
+  ): Promise<DecidedOutcome<S, E>> {
     const previous = this.queues.get(stream) ?? Promise.resolve();
     const result = previous.then(
       () => this.runNow(stream, decider, command, meta),
@@ -67,11 +73,11 @@ export class CommandRunner {
     decider: Decider<S, C, E>,
     command: C,
     meta: CommandMeta,
-  ): Promise<CommandOutcome & { state: S }> {
+  ): Promise<DecidedOutcome<S, E>> {
     for (let attempt = 1; ; attempt++) {
       const { state, revision } = await this.load(stream, decider);
       const events = decider.decide(command, state);
-      if (events.length === 0) return { ...NO_EVENTS, state };
+      if (events.length === 0) return { position: null, events: [], state };
       const newEvents: NewEvent[] = events.map((e) => ({
         id: randomUUID(),
         type: e.type,

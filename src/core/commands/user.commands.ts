@@ -1,4 +1,4 @@
-import type { ImportRowResult } from './client.commands';
+import type { ImportRowResult } from './import-rows';
 import { BrambleCommand } from './command';
 
 export interface CreateUserInput {

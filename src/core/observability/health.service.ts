@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store.port';
 import { PluginRegistry } from '../plugin-host/plugin-registry';
 import type { PluginHealth } from '../plugin-api/plugin';
+import { MembershipProcessManager, type MembershipHealth } from '../process-managers/membership.process-manager';
 import { ProjectionEngine } from '../projections/projection-engine';
 
 export interface HealthReport {
@@ -9,6 +10,8 @@ export interface HealthReport {
   status: 'ok' | 'degraded' | 'down';
   eventStore: { status: 'up' | 'down'; headPosition: number | null; detail?: string };
   projections: { caughtUp: boolean; position: number; lag: number | null };
+  /** Cross-stream flows (user ↔ group membership): degraded while one cannot write and retries. */
+  processManagers: { membership: MembershipHealth };
   plugins: Record<string, PluginHealth & { state: string; source: string }>;
   uptimeSeconds: number;
 }
@@ -22,6 +25,7 @@ export class HealthService {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly engine: ProjectionEngine,
     private readonly plugins: PluginRegistry,
+    private readonly membership: MembershipProcessManager,
   ) {}
 
   async report(): Promise<HealthReport> {
@@ -36,11 +40,13 @@ export class HealthService {
     }
     const plugins = this.plugins.health();
     const core = eventStore.status === 'up' && this.engine.isCaughtUp;
-    const allUp = Object.values(plugins).every((p) => p.status === 'up');
+    const processManagers = { membership: this.membership.health() };
+    const allUp = Object.values(plugins).every((p) => p.status === 'up') && processManagers.membership.status === 'up';
     return {
       status: !core ? 'down' : allUp ? 'ok' : 'degraded',
       eventStore,
       projections: { caughtUp: this.engine.isCaughtUp, position: this.engine.checkpoint ?? 0, lag },
+      processManagers,
       plugins,
       uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
     };

@@ -8,13 +8,15 @@
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
+import { CommandBus } from '../commands/command-bus';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { BRAMBLE_CONFIG, type BrambleConfig } from '../config/config';
 import { AppendPluginEventCommand } from '../commands/system.commands';
 import { DetectClientCommand, LearnClientAddressCommand, ReportBootFactCommand } from '../commands/client.commands';
+import type { BrambleCommand } from '../commands/command';
 import type { CommandOutcome } from '../commands/command-runner';
+import type { PluginCatalog } from '../commands/command-deps';
 import { commandMeta } from '../commands/meta';
 import { effectivePluginSettings, type PluginSettingsSpec } from '../domain/settings/plugin-settings';
 import { validationError } from '../domain/shared/domain-error';
@@ -90,7 +92,7 @@ function sameGlobal(a: GlobalSettings, b: GlobalSettings): boolean {
 }
 
 @Injectable()
-export class PluginRegistry {
+export class PluginRegistry implements PluginCatalog {
   private readonly entries: Entry[] = [];
   private readonly logger: Logger;
   private readonly views: HostViews;
@@ -298,7 +300,7 @@ export class PluginRegistry {
     const name = plugin.name;
     const actor = `plugin:${name}`;
     const prefix = `bramble_${name.replace(/-/g, '_')}_`;
-    const run = async (command: object): Promise<CommandResult> => toResult(await this.commandBus.execute(command as never));
+    const run = async (command: BrambleCommand<unknown, CommandOutcome>): Promise<CommandResult> => toResult(await this.commandBus.execute(command));
     const emits = (plugin.emits ?? {}) as Record<string, TSchema>;
     const ctx = {
       name,

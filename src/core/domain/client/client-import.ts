@@ -94,19 +94,30 @@ function splitRecords(text: string): RawRecord[] {
   return records;
 }
 
-/** The fields of one record (csv-parse trims around unquoted text; quoted spaces are kept). */
-function parseRecord(text: string): string[] {
-  const parsed = parse(text, { relax_column_count: true, trim: true }) as string[][];
-  return parsed[0] ?? [];
+/**
+ * The fields of one record. Spaces around a field are trimmed, except in the `verbatim` columns
+ * (a password is taken exactly as written); quoted text is always kept as it is. A record with
+ * spaces around a quoted field is read again with csv-parse's trimming (unquoted fields of such
+ * a record lose their surrounding spaces, the verbatim ones included).
+ */
+function parseRecord(text: string, verbatim: ReadonlySet<number>): string[] {
+  try {
+    const [cells = []] = parse(text, { relax_column_count: true, trim: false }) as string[][];
+    return cells.map((cell, i) => (verbatim.has(i) ? cell : cell.trim()));
+  } catch {
+    const [cells = []] = parse(text, { relax_column_count: true, trim: true }) as string[][];
+    return cells;
+  }
 }
 
 /**
  * Reads an import file into rows: RFC 4180 quoting, any number of columns per row, blank lines
  * and `#` comment lines skipped, an optional header row (first cell equal to `headerFirstCell`,
  * any case) dropped. A malformed row becomes an error result with its line number; the rows after
- * it still count. Shared by the client and user imports.
+ * it still count. Shared by the client and user imports; `verbatimColumns` are not trimmed.
  */
-export function readCsvRows(csv: string, headerFirstCell: string): Array<CsvRow | CsvRowError> {
+export function readCsvRows(csv: string, headerFirstCell: string, verbatimColumns: readonly number[] = []): Array<CsvRow | CsvRowError> {
+  const verbatim = new Set(verbatimColumns);
   const text = (typeof csv === 'string' ? csv : '').replace(/^\uFEFF/, '');
   const rows: Array<CsvRow | CsvRowError> = [];
   let first = true;
@@ -120,7 +131,7 @@ export function readCsvRows(csv: string, headerFirstCell: string): Array<CsvRow 
     if (trimmed === '' || trimmed.startsWith('#')) continue;
     let cells: string[];
     try {
-      cells = parseRecord(record.text);
+      cells = parseRecord(record.text, verbatim);
     } catch (error) {
       first = false;
       rows.push(csvError(record.line, (error as { code?: string }).code));

@@ -23,6 +23,8 @@ export const ErrorCode = {
   FORBIDDEN: 'FORBIDDEN',
   NOT_FOUND: 'NOT_FOUND',
   EVENT_STORE_UNAVAILABLE: 'EVENT_STORE_UNAVAILABLE',
+  /** An import row not written because the import stopped at an earlier row's store failure. */
+  IMPORT_ABORTED: 'IMPORT_ABORTED',
   INTERNAL: 'INTERNAL',
 } as const;
 

@@ -21,12 +21,13 @@ export type UserImportRow =
  * separated by `;` or whitespace inside their field. Same file rules as the client import
  * (RFC 4180 quoting, optional header whose first cell is `username`, blank and `#` lines
  * skipped); each row is checked on its own and a row error never quotes the password.
- * A username already listed on an earlier line is an error. Whether a user or group exists is for
+ * The password is taken as written, spaces included. A username already listed on an earlier line is an error. Whether a user or group exists is for
  * the command handler to check.
  */
 export function parseUsersCsv(csv: string): UserImportRow[] {
   const seen = new Map<string, number>();
-  return readCsvRows(csv, 'username').map((row): UserImportRow => {
+  // The password (column 1) is taken exactly as written: spaces around it are part of it.
+  return readCsvRows(csv, 'username', [1]).map((row): UserImportRow => {
     if (!row.ok) return row;
     const { line, cells } = row;
     return rowResult(line, () => {

@@ -3,8 +3,8 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { locateImageTree } from '../../src/core/domain/image/image-tree';
-import { assertDomainError } from '../support/given-when-then';
+import { locateImageTree } from '../../../src/core/adapters/fs-image-tree';
+import { assertDomainError } from '../../support/given-when-then';
 
 describe('locateImageTree', () => {
   let base: string;
@@ -93,5 +93,19 @@ describe('locateImageTree', () => {
 
   it('names a missing boot folder', () => {
     assertDomainError(() => locateImageTree(tree('etc/', 'usr/')), 'IMAGE_INVALID', 'boot');
+  });
+
+  describe("the server's own root and system folders are refused, after the path is resolved", () => {
+    for (const path of ['/', '//', '/tmp/../', '/proc/self/root', '/./', '/etc', '/usr/lib', '/proc/1', '/sys', '/boot', '/dev/shm', '/run/user']) {
+      it(path, () => {
+        assertDomainError(() => locateImageTree(path), 'IMAGE_INVALID', "the server's");
+      });
+    }
+
+    it('a symlink to the host root is refused too', () => {
+      const link = join(base, `to-root-${n++}`);
+      symlinkSync('/', link);
+      assertDomainError(() => locateImageTree(link), 'IMAGE_INVALID', "own root file system");
+    });
   });
 });
