@@ -1,13 +1,22 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { AUTH_TOKENS_STREAM, AuthEventType } from '../auth/auth.events';
+import { apiTokenDecider } from '../auth/api-token.decider';
+import { AUTH_TOKENS_STREAM } from '../auth/auth.events';
 import { BRAMBLE_CONFIG, type BrambleConfig } from '../config/config';
 import { settingsDecider } from '../domain/settings/settings.decider';
 import { SETTINGS_STREAM, type Settings } from '../domain/settings/settings.events';
 import { validationError } from '../domain/shared/domain-error';
 import { PluginRegistry } from '../plugin-api/plugin-registry';
 import { CommandRunner, type CommandOutcome } from './command-runner';
-import { AppendPluginEventCommand, IssueApiTokenCommand, UpdateSettingsCommand } from './system.commands';
+import {
+  AppendPluginEventCommand,
+  CreateApiTokenCommand,
+  IssueApiTokenCommand,
+  RevokeApiTokenCommand,
+  UpdateSettingsCommand,
+  type CreatedApiToken,
+} from './system.commands';
 
 @CommandHandler(UpdateSettingsCommand)
 export class UpdateSettingsHandler implements ICommandHandler<UpdateSettingsCommand> {
@@ -34,12 +43,35 @@ export class UpdateSettingsHandler implements ICommandHandler<UpdateSettingsComm
   }
 }
 
+/** Issues a token whose digest the caller made (the first admin token, written to a file first). */
 @CommandHandler(IssueApiTokenCommand)
 export class IssueApiTokenHandler implements ICommandHandler<IssueApiTokenCommand> {
   constructor(private readonly runner: CommandRunner) {}
-  execute({ input, meta }: IssueApiTokenCommand): Promise<CommandOutcome> {
-    if (!/^[0-9a-f]{64}$/.test(input.sha256)) throw validationError('sha256', 'not a SHA-256 hex digest');
-    return this.runner.record(AUTH_TOKENS_STREAM, [{ type: AuthEventType.ApiTokenIssued, data: { name: input.name, sha256: input.sha256 } }], meta);
+  async execute({ input, meta }: IssueApiTokenCommand): Promise<CommandOutcome> {
+    const { position, events } = await this.runner.run(AUTH_TOKENS_STREAM, apiTokenDecider, { type: 'IssueApiToken', label: input.name, sha256: input.sha256 }, meta);
+    return { position, events };
+  }
+}
+
+/** A new token, returned once: only its SHA-256 is stored, and neither is ever logged. */
+@CommandHandler(CreateApiTokenCommand)
+export class CreateApiTokenHandler implements ICommandHandler<CreateApiTokenCommand> {
+  constructor(private readonly runner: CommandRunner) {}
+  async execute({ input, meta }: CreateApiTokenCommand): Promise<CreatedApiToken> {
+    const token = randomBytes(32).toString('base64url');
+    const sha256 = createHash('sha256').update(token, 'utf8').digest('hex');
+    const outcome = await this.runner.run(AUTH_TOKENS_STREAM, apiTokenDecider, { type: 'IssueApiToken', label: input.label, sha256 }, meta);
+    return { position: outcome.position, events: outcome.events, label: input.label, token };
+  }
+}
+
+/** Revokes a token by label; BRAMBLE_ADMIN_TOKEN (`env`) is not the API's to revoke. */
+@CommandHandler(RevokeApiTokenCommand)
+export class RevokeApiTokenHandler implements ICommandHandler<RevokeApiTokenCommand> {
+  constructor(private readonly runner: CommandRunner) {}
+  async execute({ input, meta }: RevokeApiTokenCommand): Promise<CommandOutcome> {
+    const { position, events } = await this.runner.run(AUTH_TOKENS_STREAM, apiTokenDecider, { type: 'RevokeApiToken', label: input.label }, meta);
+    return { position, events };
   }
 }
 
@@ -58,4 +90,10 @@ export class AppendPluginEventHandler implements ICommandHandler<AppendPluginEve
   }
 }
 
-export const SYSTEM_HANDLERS = [UpdateSettingsHandler, IssueApiTokenHandler, AppendPluginEventHandler];
+export const SYSTEM_HANDLERS = [
+  UpdateSettingsHandler,
+  IssueApiTokenHandler,
+  CreateApiTokenHandler,
+  RevokeApiTokenHandler,
+  AppendPluginEventHandler,
+];

@@ -55,7 +55,8 @@ export class ProjectionSet {
 }
 
 /** Version of the snapshot layout and of the projections' logic: bump to force a rebuild. */
-export const READ_MODEL_VERSION = 1;
+// 2: API tokens carry issuedBy.
+export const READ_MODEL_VERSION = 2;
 
 export interface SerializedReadModels {
   clients: [string, unknown][];

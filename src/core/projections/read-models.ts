@@ -48,9 +48,12 @@ export interface ImageView {
 }
 
 export interface ApiTokenView {
+  /** The label (`admin:<name>` is the actor of what the token does). */
   name: string;
   sha256: string;
   issuedAt: string;
+  /** Actor of the ApiTokenIssued event (`system` for the generated first token). */
+  issuedBy: string;
 }
 
 /**
