@@ -12,7 +12,7 @@ import { CommandBus } from '@nestjs/cqrs';
 import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/core/config/config';
-import { JsonLogger, silentLogger } from '../../src/core/logging/logger';
+import { JsonLogger, silentLogger, type Logger } from '../../src/core/logging/logger';
 import { LiveEvents } from '../../src/graphql/live-events';
 import { createApp, type BrambleApp } from '../../src/server';
 import { eventually, tempDir } from './temp';
@@ -52,7 +52,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: { adminToken?: string; env?: Record<string, string> } = {}): Promise<Harness> {
+export async function startHarness(options: { adminToken?: string; env?: Record<string, string>; logger?: Logger } = {}): Promise<Harness> {
   const tmp = tempDir('bramble-gql-');
   const env: Record<string, string> = {
     BRAMBLE_DATA_DIR: tmp.dir,
@@ -62,7 +62,7 @@ export async function startHarness(options: { adminToken?: string; env?: Record<
     ...options.env,
   };
   const config = loadConfig(env);
-  const logger = process.env.BRAMBLE_TEST_LOG ? new JsonLogger('debug') : silentLogger;
+  const logger = options.logger ?? (process.env.BRAMBLE_TEST_LOG ? new JsonLogger('debug') : silentLogger);
   const app = await createApp(config, logger, { builtInPlugins: [] });
   let url: string;
   try {
