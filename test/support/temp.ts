@@ -5,7 +5,8 @@ import * as path from 'node:path';
 /** A fresh temporary directory, removed by the returned cleanup. */
 export function tempDir(prefix = 'bramble-test-'): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  // maxRetries: a child process (Chromium's helpers) may still be writing into the directory: ENOTEMPTY.
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }) };
 }
 
 /** Polls `check` until it returns true, or fails after `timeoutMs`. */
