@@ -11,7 +11,7 @@ import { CommandRunner } from './commands/command-runner';
 import { GROUP_TABLE } from './commands/group.table';
 import { IMAGE_TABLE } from './commands/image.table';
 import { IMAGE_TREE_INSPECTOR, PASSWORD_HASHER } from './commands/ports';
-import { SYSTEM_TABLE } from './commands/system.table';
+import { API_TOKEN_TABLE, SYSTEM_TABLE } from './commands/system.table';
 import { USER_TABLE } from './commands/user.table';
 import { BRAMBLE_CONFIG, type BrambleConfig } from './config/config';
 import { CORE_EVENT_TYPES } from './events/known-event-types';
@@ -30,7 +30,7 @@ import { ProjectionEngine } from './projections/projection-engine';
 import { ReadModelQueries } from './projections/read-model-queries';
 
 /** One command table per aggregate (commands/*.table.ts). */
-export const CORE_COMMAND_TABLES = [CLIENT_TABLE, USER_TABLE, GROUP_TABLE, IMAGE_TABLE, SYSTEM_TABLE];
+export const CORE_COMMAND_TABLES = [CLIENT_TABLE, USER_TABLE, GROUP_TABLE, IMAGE_TABLE, SYSTEM_TABLE, API_TOKEN_TABLE];
 
 export interface CoreModuleOptions {
   config: BrambleConfig;

@@ -7,6 +7,7 @@ import type { Request } from 'express';
 import { AuthService } from '../core/auth/auth.service';
 import { APP_LOGGER } from '../core/logging/logging.tokens';
 import type { Logger } from '../core/logging/logger';
+import { ProjectionEngine } from '../core/projections/projection-engine';
 import { AuditResolver } from './audit.resolver';
 import {
   AuthenticatedGuard,
@@ -27,7 +28,9 @@ import { LiveEvents } from './live-events';
 import { SettingsResolver } from './settings.resolver';
 import { sharedResultSubscribe } from './shared-subscribe';
 import { StateResolver } from './state.resolver';
+import { TokenResolver } from './token.resolver';
 import { UserResolver } from './user.resolver';
+import { WsSessions } from './ws-sessions';
 
 export const GRAPHQL_PATH = '/graphql';
 /** Deepest field nesting accepted (`{ clients { image { id } } }` is 3). */
@@ -43,6 +46,7 @@ export const RESOLVERS = [
   SettingsResolver,
   AuditResolver,
   StateResolver,
+  TokenResolver,
 ];
 
 interface WsExtra {
@@ -50,10 +54,13 @@ interface WsExtra {
   request: unknown;
   /** Set by onConnect. */
   actor?: string;
+  /** Set by onConnect: checked again for every operation (a token revoked since gets nothing). */
+  authorization?: string | null;
 }
 
-function apolloOptions(auth: AuthService, logger: Logger): ApolloDriverConfig {
+function apolloOptions(auth: AuthService, logger: Logger, engine: ProjectionEngine): ApolloDriverConfig {
   const log = logger.child('graphql');
+  const sessions = new WsSessions(engine.live$, WS_UNAUTHENTICATED_CLOSE);
   const format = createErrorFormatter(log);
   const depthLimit = depthLimitRule(MAX_QUERY_DEPTH);
   return {
@@ -73,15 +80,21 @@ function apolloOptions(auth: AuthService, logger: Logger): ApolloDriverConfig {
       'graphql-ws': {
         path: GRAPHQL_PATH,
         onConnect: (ctx: WsContext<Record<string, unknown> | undefined, WsExtra>) => {
-          const actor = auth.actorFor(authorizationFromConnectionParams(ctx.connectionParams));
+          const authorization = authorizationFromConnectionParams(ctx.connectionParams);
+          const actor = auth.actorFor(authorization);
           if (!actor) {
             ctx.extra.socket.close(WS_UNAUTHENTICATED_CLOSE, 'UNAUTHENTICATED: a valid token is required');
             return false;
           }
           ctx.extra.actor = actor;
+          ctx.extra.authorization = authorization;
+          sessions.opened(ctx.extra.socket, actor);
           return true;
         },
-        context: (ctx: WsContext<Record<string, unknown> | undefined, WsExtra>): GqlContext => ({ actor: ctx.extra.actor ?? null }),
+        onClose: (ctx: WsContext<Record<string, unknown> | undefined, WsExtra>) => sessions.closed(ctx.extra.socket),
+        context: (ctx: WsContext<Record<string, unknown> | undefined, WsExtra>): GqlContext => ({
+          actor: ctx.extra.actor ? auth.actorFor(ctx.extra.authorization) : null,
+        }),
         subscribe: sharedResultSubscribe,
         validate: (schema: GraphQLSchema, document: DocumentNode) => validate(schema, document, [...specifiedRules, depthLimit]),
         onNext: (_ctx: unknown, _id: unknown, _payload: unknown, _args: unknown, result: ExecutionResult) =>
@@ -97,7 +110,7 @@ function apolloOptions(auth: AuthService, logger: Logger): ApolloDriverConfig {
   imports: [
     GraphQLModule.forRootAsync<ApolloDriverConfig>({
       driver: ApolloDriver,
-      inject: [AuthService, APP_LOGGER],
+      inject: [AuthService, APP_LOGGER, ProjectionEngine],
       useFactory: apolloOptions,
     }),
   ],

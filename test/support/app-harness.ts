@@ -12,7 +12,7 @@ import { CommandBus } from '../../src/core/commands/command-bus';
 import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/core/config/config';
-import { JsonLogger, silentLogger } from '../../src/core/logging/logger';
+import { JsonLogger, silentLogger, type Logger } from '../../src/core/logging/logger';
 import type { PluginFactory } from '../../src/core/plugin-api';
 import { LiveEvents } from '../../src/graphql/live-events';
 import { createApp, type BrambleApp } from '../../src/server';
@@ -54,7 +54,7 @@ export interface Harness {
 }
 
 export async function startHarness(
-  options: { adminToken?: string; env?: Record<string, string>; plugins?: readonly PluginFactory[] } = {},
+  options: { adminToken?: string; env?: Record<string, string>; plugins?: readonly PluginFactory[]; logger?: Logger } = {},
 ): Promise<Harness> {
   const tmp = tempDir('bramble-gql-');
   const env: Record<string, string> = {
@@ -65,7 +65,7 @@ export async function startHarness(
     ...options.env,
   };
   const config = loadConfig(env);
-  const logger = process.env.BRAMBLE_TEST_LOG ? new JsonLogger('debug') : silentLogger;
+  const logger = options.logger ?? (process.env.BRAMBLE_TEST_LOG ? new JsonLogger('debug') : silentLogger);
   const app = await createApp(config, logger, { builtInPlugins: options.plugins ?? [] });
   let url: string;
   try {

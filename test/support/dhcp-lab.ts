@@ -28,10 +28,10 @@ import { startCoreApp, TEST_TOKEN, type CoreApp } from './core-app';
 import { canUseNetns, NetLab, waitForExit } from './netlab';
 import { tempDir } from './temp';
 
-/** The Pi 4's DISCOVER fingerprint (protocol doc §1): options 60, 93, 94, 97. */
+/** The Pi 4's DISCOVER fingerprint (docs/pi-netboot-protocol.md §1): options 60, 93, 94, 97. */
 export const PI_VENDOR_CLASS = 'PXEClient:Arch:00000:UNDI:002001';
 
-/** Option 43 as dnsmasq sends it for `pxe-service=0,"Raspberry Pi Boot"` (test-lab notes). */
+/** Option 43 as dnsmasq sends it for `pxe-service=0,"Raspberry Pi Boot"` (docs/pi-netboot-protocol.md §2). */
 export const DNSMASQ_RPI_OPTION43_HEX = `0601030a04005058450914000011${Buffer.from('Raspberry Pi Boot', 'latin1').toString('hex')}ff`;
 
 /** Option 97 of a Pi 4: type 0, FourCC RPi4, board revision, MAC low 4 bytes, serial (little-endian). */

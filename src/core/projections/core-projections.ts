@@ -58,7 +58,8 @@ export class ProjectionSet {
 }
 
 /** Version of the snapshot layout and of the projections' logic: bump to force a rebuild. */
-export const READ_MODEL_VERSION = 2;
+// 3: records frozen; settings split into global and plugin values; API tokens carry issuedBy.
+export const READ_MODEL_VERSION = 3;
 
 export interface SerializedReadModels {
   clients: [string, unknown][];

@@ -3,7 +3,7 @@ import { BRAMBLE_CONFIG, type BrambleConfig } from '../config/config';
 import type { GlobalSettings, SettingsState } from '../domain/settings/settings.events';
 import { DomainError, ErrorCode } from '../domain/shared/domain-error';
 import { ProjectionEngine } from './projection-engine';
-import type { ClientView, GroupView, ImageView, ReadModelState, UserView } from './read-models';
+import type { ApiTokenView, ClientView, GroupView, ImageView, ReadModelState, UserView } from './read-models';
 
 export type ClientStatus = ClientView['status'];
 
@@ -97,5 +97,10 @@ export class ReadModelQueries extends ReadModelView {
   /** Name of the API token with this SHA-256, if any. */
   tokenName(sha256: string): string | null {
     return this.engine.state.tokens.get(sha256)?.name ?? null;
+  }
+
+  /** The live API tokens issued through the event store, by label (BRAMBLE_ADMIN_TOKEN is not one). */
+  apiTokens(): ApiTokenView[] {
+    return [...this.engine.state.tokens.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 }

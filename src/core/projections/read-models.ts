@@ -9,9 +9,12 @@ export type GroupView = GroupRecord;
 export type ImageView = ImageRecord;
 
 export interface ApiTokenView {
+  /** The label (`admin:<name>` is the actor of what the token does). */
   readonly name: string;
   readonly sha256: string;
   readonly issuedAt: string;
+  /** Actor of the ApiTokenIssued event (`system` for the generated first token). */
+  readonly issuedBy: string;
 }
 
 /**
