@@ -4,6 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
 import { BootstrapService } from './core/bootstrap.service';
 import type { BrambleConfig } from './core/config/config';
+import type { EventStore } from './core/event-store/event-store.port';
 import { openEventStore } from './core/event-store/open-event-store';
 import type { Logger } from './core/logging/logger';
 import { NestLoggerAdapter } from './core/logging/nest-logger.adapter';
@@ -22,9 +23,15 @@ export interface BrambleApp {
 export async function createApp(
   config: BrambleConfig,
   logger: Logger,
-  options: { builtInPlugins?: readonly PluginFactory[]; pluginHost?: PluginHostOptions } = {},
+  options: {
+    builtInPlugins?: readonly PluginFactory[];
+    pluginHost?: PluginHostOptions;
+    /** Wraps the opened store (metrics, fault injection in crash tests). */
+    wrapStore?: (store: EventStore) => EventStore;
+  } = {},
 ): Promise<BrambleApp> {
-  const store = await openEventStore(config, logger);
+  const opened = await openEventStore(config, logger);
+  const store = options.wrapStore ? options.wrapStore(opened) : opened;
   const nest = await NestFactory.create<NestExpressApplication>(
     AppModule.forRoot({ config, logger, store, builtInPlugins: options.builtInPlugins ?? BUILT_IN_PLUGINS, pluginHost: options.pluginHost }),
     { logger: new NestLoggerAdapter(logger.child('nest')), abortOnError: false, bodyParser: false },

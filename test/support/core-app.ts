@@ -24,12 +24,18 @@ export interface CoreApp {
 
 /** bramble in-process on a fresh data dir (no HTTP listener unless the test calls app.listen()). */
 export async function startCoreApp(
-  options: { env?: Record<string, string>; plugins?: readonly PluginFactory[]; logger?: Logger; dataDir?: string } = {},
+  options: {
+    env?: Record<string, string>;
+    plugins?: readonly PluginFactory[];
+    logger?: Logger;
+    dataDir?: string;
+    wrapStore?: (store: EventStore) => EventStore;
+  } = {},
 ): Promise<CoreApp> {
   const tmp = options.dataDir ? null : tempDir('bramble-app-');
   const dataDir = options.dataDir ?? tmp!.dir;
   const config = loadConfig({ BRAMBLE_DATA_DIR: dataDir, BRAMBLE_HTTP_PORT: '0', BRAMBLE_ADMIN_TOKEN: TEST_TOKEN, ...options.env });
-  const app = await createApp(config, options.logger ?? silentLogger, { builtInPlugins: options.plugins ?? [] });
+  const app = await createApp(config, options.logger ?? silentLogger, { builtInPlugins: options.plugins ?? [], wrapStore: options.wrapStore });
   const bus = app.nest.get(CommandBus);
   const engine = app.nest.get(ProjectionEngine);
   return {

@@ -215,6 +215,16 @@ export function eventStoreContract(
         assert.equal((await store().readStream(stream)).length, 2);
       });
 
+      it('lets exactly one of 20 concurrent creations of one stream (no_stream) win: what makes names unique', async () => {
+        const stream = `contract-unique-${uid()}`;
+        const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => store().append(stream, [ev('Claimed', { i })], 'no_stream')));
+        assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, 'exactly one winner');
+        for (const r of results) {
+          if (r.status === 'rejected') assert.ok(r.reason instanceof WrongExpectedRevisionError, `loser failed with ${String(r.reason)}`);
+        }
+        assert.equal((await store().readStream(stream)).length, 1);
+      });
+
       it('headPosition is at least the position of the last acknowledged append', async () => {
         const stream = `contract-head-${uid()}`;
         const before = await store().headPosition();

@@ -71,10 +71,18 @@ export const IMAGE_TABLE = aggregateTable(
       for (let n = 2; (await d.store.readStream(imageStream(imageId), { limit: 1 })).length > 0; n++) imageId = `${base}-${n}`;
       await claim(d, 'image-name', name, imageId, meta);
       await claim(d, 'image-path', tree.path, imageId, meta);
-      const { state: _state, ...outcome } = await d.runner.run(imageStream(imageId), imageDecider, {
-        type: 'RegisterImage', imageId, name, path: tree.path, bootPath: tree.bootPath,
-      }, meta);
-      return { ...outcome, imageId };
+      try {
+        const { state: _state, ...outcome } = await d.runner.run(imageStream(imageId), imageDecider, {
+          type: 'RegisterImage', imageId, name, path: tree.path, bootPath: tree.bootPath,
+        }, meta);
+        return { ...outcome, imageId };
+      } catch (error) {
+        // A writer racing this one with the same name took the same id (and so held the claims too).
+        if (error instanceof DomainError && error.code === ErrorCode.IMAGE_EXISTS) {
+          throw new DomainError(ErrorCode.IMAGE_EXISTS, TAKEN['image-name'].message(name), 'name');
+        }
+        throw error;
+      }
     }),
 
     flow(RenameImageCommand, async (input, meta, d) => {

@@ -2,8 +2,8 @@
  * Membership process manager: keeps each group's members (on the group streams, what LDAP
  * serves) in step with each user's `groups` (on the user streams, what the admin asked for).
  *
- * It follows the user events from its own checkpoint and, for each, adds the user to the groups it
- * should be in and removes it from those it left. Its commands are idempotent (the group decider
+ * It follows the user events from its own checkpoint and, for each, brings that user's membership to
+ * the user's current `groups`: added to the groups it should be in, removed from those it left. Its commands are idempotent (the group decider
  * records nothing when a member is already there), so a crash or a full disk between the user's
  * append and the groups' appends converges: after a restart it handles the event again from its
  * checkpoint; while the store refuses writes it retries the same event, never skipping it.
@@ -18,6 +18,8 @@ import type { MembershipSettling } from '../commands/command-deps';
 import { BRAMBLE_CONFIG, type BrambleConfig } from '../config/config';
 import { groupDecider } from '../domain/group/group.decider';
 import { groupStream } from '../domain/group/group.events';
+import { isExistingUser, userDecider } from '../domain/user/user.decider';
+import { userStream } from '../domain/user/user.events';
 import type { CommandMeta } from '../domain/shared/command-meta';
 import { DomainError, ErrorCode } from '../domain/shared/domain-error';
 import { EVENT_STORE, type EventStore, type Subscription } from '../event-store/event-store.port';
@@ -126,7 +128,8 @@ export class MembershipProcessManager implements MembershipSettling {
         if (this.stopped) throw error;
         this.failing = `cannot update the groups of ${event.data.username} (event ${event.position}): ${(error as Error).message}; retrying`;
         this.logger.warn('membership update failed; retrying', { position: event.position, error: (error as Error).message });
-        await new Promise((r) => setTimeout(r, wait).unref());
+        // Not unref'd: an event still to be handled is work this process has to do.
+        await new Promise((r) => setTimeout(r, wait));
         wait = Math.min(wait * 2, this.maxRetryMs);
       }
     }
@@ -137,7 +140,10 @@ export class MembershipProcessManager implements MembershipSettling {
   private async handle(event: Handled): Promise<void> {
     const username = event.data.username;
     const before = this.state[username] ?? [];
-    const after = event.type === 'UserDeleted' ? [] : [...event.data.groups];
+    // The user as it is now, not as the event left it: a replay (or a late catch-up) goes straight
+    // to the current membership and passes through no state in between.
+    const current = (await this.runner.load(userStream(username), userDecider)).state;
+    const after = isExistingUser(current) ? [...current.groups] : [];
     const meta: CommandMeta = {
       actor: 'system:membership',
       correlationId: event.metadata.correlationId,
