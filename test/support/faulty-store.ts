@@ -17,6 +17,8 @@ export interface Faults {
   /** `kill`: SIGKILL this process at the first such append; `full`: refuse them while `full` is true. */
   mode: 'kill' | 'full';
   full?: boolean;
+  /** `full` mode: appends let through before the disk is full (then `full` turns true by itself). */
+  allowed?: number;
   /** Appends refused so far. */
   refused?: number;
 }
@@ -28,6 +30,10 @@ export function faultyStore(inner: EventStore, faults: Faults): EventStore {
         return async (stream: string, events: NewEvent[], expected: ExpectedRevision): Promise<AppendResult> => {
           if (faults.streams.test(stream)) {
             if (faults.mode === 'kill') process.kill(process.pid, 'SIGKILL');
+            if (faults.allowed !== undefined && !faults.full) {
+              if (faults.allowed <= 0) faults.full = true;
+              else faults.allowed--;
+            }
             if (faults.full) {
               faults.refused = (faults.refused ?? 0) + 1;
               throw new EventStoreUnavailableError('SQLITE_FULL: database or disk is full');
