@@ -28,6 +28,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  // A configuration problem found while starting (the data directory...) is the admin's to fix:
+  // its message says what and where; a stack trace would only hide it.
+  if (error instanceof ConfigError) {
+    process.stderr.write(`bramble: ${error.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`bramble: failed to start: ${(error as Error).stack ?? String(error)}\n`);
   process.exit(1);
 });

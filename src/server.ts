@@ -4,6 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
 import { BootstrapService } from './core/bootstrap.service';
 import type { BrambleConfig } from './core/config/config';
+import { prepareDataDir } from './core/config/data-dir';
 import type { EventStore } from './core/event-store/event-store.port';
 import { openEventStore } from './core/event-store/open-event-store';
 import type { Logger } from './core/logging/logger';
@@ -30,6 +31,7 @@ export async function createApp(
     wrapStore?: (store: EventStore) => EventStore;
   } = {},
 ): Promise<BrambleApp> {
+  prepareDataDir(config.dataDir);
   const opened = await openEventStore(config, logger);
   const store = options.wrapStore ? options.wrapStore(opened) : opened;
   const nest = await NestFactory.create<NestExpressApplication>(

@@ -86,7 +86,10 @@ export function classify(error: unknown): Classified {
 export function createErrorFormatter(logger: Logger): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
   return (formatted, error) => {
     const c = classify(error);
-    if (c.internal !== undefined) {
+    if (c.internal === undefined) {
+      // Refused requests are the client's business, not bramble's failures: info, never error.
+      logger.info('request refused', { path: formatted.path?.join('.'), code: c.code, field: c.field });
+    } else {
       const e = c.internal as { message?: unknown; stack?: unknown; name?: unknown };
       logger.error('request failed', {
         path: formatted.path?.join('.'),

@@ -1,5 +1,6 @@
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import { specifiedRules, validate, type DocumentNode, type ExecutionResult, type GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Context as WsContext } from 'graphql-ws';
@@ -21,6 +22,7 @@ import { CommandGateway } from './command-gateway';
 import { depthLimitRule } from './depth-limit';
 import { createErrorFormatter, formatErrors } from './errors';
 import { GraphiqlController } from './graphiql.controller';
+import { GraphqlExceptionFilter } from './graphql-exception.filter';
 import { HealthResolver } from './health.resolver';
 import { rejectHttpSubscriptionsPlugin } from './http-subscriptions.plugin';
 import { ImageResolver } from './image.resolver';
@@ -114,7 +116,7 @@ function apolloOptions(auth: AuthService, logger: Logger, engine: ProjectionEngi
       useFactory: apolloOptions,
     }),
   ],
-  providers: [CommandGateway, LiveEvents, AuthenticatedGuard, ...RESOLVERS],
+  providers: [CommandGateway, LiveEvents, AuthenticatedGuard, { provide: APP_FILTER, useClass: GraphqlExceptionFilter }, ...RESOLVERS],
   controllers: [GraphiqlController],
 })
 export class GraphqlApiModule {}

@@ -38,10 +38,23 @@ describe('configuration from BRAMBLE_* variables', () => {
     [{ BRAMBLE_LOG_LEVEL: 'loud' }, 'BRAMBLE_LOG_LEVEL'],
     [{ BRAMBLE_HTTP_HOST: 'a b' }, 'BRAMBLE_HTTP_HOST'],
     [{ BRAMBLE_DATADIR: '/x' }, 'BRAMBLE_DATADIR'],
+    // A token with whitespace could never be sent in `Authorization: Bearer <token>`: a locked-out install.
+    [{ BRAMBLE_ADMIN_TOKEN: 'correct horse battery staple' }, 'BRAMBLE_ADMIN_TOKEN'],
+    [{ BRAMBLE_ADMIN_TOKEN: ' 0123456789abcdefghij' }, 'BRAMBLE_ADMIN_TOKEN'],
+    [{ BRAMBLE_ADMIN_TOKEN: '0123456789abcdefghij\n' }, 'BRAMBLE_ADMIN_TOKEN'],
+    [{ BRAMBLE_ADMIN_TOKEN: '0123456789\tabcdefghij' }, 'BRAMBLE_ADMIN_TOKEN'],
+    [{ BRAMBLE_ADMIN_TOKEN: 'ümlaut-token-0123456789' }, 'BRAMBLE_ADMIN_TOKEN'],
+    [{ BRAMBLE_ADMIN_TOKEN: 'x'.repeat(513) }, 'BRAMBLE_ADMIN_TOKEN'],
+    [{ BRAMBLE_ACCEPT_EVENT_LOSS: 'yes' }, 'BRAMBLE_ACCEPT_EVENT_LOSS'],
+    [{ BRAMBLE_ACCEPT_EVENT_LOSS: '-1' }, 'BRAMBLE_ACCEPT_EVENT_LOSS'],
   ];
   for (const [env, key] of bad) {
     it(`rejects ${JSON.stringify(env)} naming ${key}`, () => {
       assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && e.key === key && e.message.startsWith(`config: ${key}:`));
     });
   }
+
+  it('takes the admin token exactly as given (printable ASCII, 16 to 512 characters)', () => {
+    assert.equal(loadConfig({ BRAMBLE_ADMIN_TOKEN: 'Ab-_.~+/=0123456789' }).adminToken, 'Ab-_.~+/=0123456789');
+  });
 });

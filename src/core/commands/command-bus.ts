@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { BRAMBLE_CONFIG, type BrambleConfig } from '../config/config';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store.port';
+import { validationError } from '../domain/shared/domain-error';
 import { ReadModelQueries } from '../projections/read-model-queries';
 import type { BrambleCommand } from './command';
 import type { CommandDeps, MembershipSettling, PluginCatalog } from './command-deps';
@@ -10,6 +11,25 @@ import type { CommandRoute, CommandTable } from './command-table';
 import { IMAGE_TREE_INSPECTOR, PASSWORD_HASHER, type ImageTreeInspector, type PasswordHasher } from './ports';
 
 export const COMMAND_TABLES = Symbol('COMMAND_TABLES');
+
+/** A lone surrogate: half of a UTF-16 pair (`\ud800`), which no UTF-8 store or client can hold. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * The path (`fullName`, `values.room`...) of the first string or key in `value` that is not valid
+ * Unicode, or null. Every command's input is checked once here, so no such text is ever stored.
+ */
+export function illFormedText(value: unknown, at: string, depth = 0): string | null {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? at : null;
+  if (typeof value !== 'object' || value === null || depth > 32) return null;
+  for (const [key, inner] of Object.entries(value)) {
+    const here = at ? `${at}.${key}` : key;
+    if (LONE_SURROGATE.test(key)) return here;
+    const found = illFormedText(inner, here, depth + 1);
+    if (found !== null) return found;
+  }
+  return null;
+}
 export const PLUGIN_CATALOG = Symbol('PLUGIN_CATALOG');
 export const MEMBERSHIP_SETTLING = Symbol('MEMBERSHIP_SETTLING');
 
@@ -60,6 +80,8 @@ export class CommandBus {
   async execute<R>(command: BrambleCommand<unknown, R>): Promise<R> {
     const route = this.routes.get(command.constructor);
     if (!route) throw new Error(`no route for command ${command.constructor.name}`);
+    const bad = illFormedText(command.input, '');
+    if (bad !== null) throw validationError(bad || 'input', 'contains a lone UTF-16 surrogate (not valid Unicode text)');
     return (await route.run(command.input, command.meta, this.deps())) as R;
   }
 

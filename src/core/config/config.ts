@@ -88,9 +88,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     throw new ConfigError('BRAMBLE_EVENT_STORE', 'expected "sqlite" or a kurrentdb:// connection string');
   }
 
-  const adminToken = get('BRAMBLE_ADMIN_TOKEN') ?? null;
+  // Taken as given, not trimmed: a token is sent as `Authorization: Bearer <token>`, which ends at
+  // the first space, so a token with whitespace could never authenticate (a locked-out install).
+  const rawToken = env.BRAMBLE_ADMIN_TOKEN;
+  const adminToken = rawToken === undefined || rawToken === '' ? null : rawToken;
+  if (adminToken !== null && /\s/.test(adminToken)) {
+    throw new ConfigError('BRAMBLE_ADMIN_TOKEN', 'must not contain whitespace (spaces, tabs or line breaks): it could never be sent in an Authorization header');
+  }
   if (adminToken !== null && adminToken.length < 16) {
     throw new ConfigError('BRAMBLE_ADMIN_TOKEN', 'must be at least 16 characters');
+  }
+  if (adminToken !== null && adminToken.length > 512) {
+    throw new ConfigError('BRAMBLE_ADMIN_TOKEN', 'must be at most 512 characters');
+  }
+  if (adminToken !== null && !/^[\x21-\x7e]+$/.test(adminToken)) {
+    throw new ConfigError('BRAMBLE_ADMIN_TOKEN', 'must be printable ASCII');
   }
 
   const plugins = (get('BRAMBLE_PLUGINS') ?? '')
