@@ -13,7 +13,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { definePlugin, Nullable, Type, type PluginContext, type PluginFactoryOptions, type PluginHealth, type RecordedEvent } from '@bramble/plugin';
+import { definePlugin, Nullable, Type, type NoEvents, type PluginContext, type PluginFactoryOptions, type PluginHealth, type RecordedEvent } from '@bramble/plugin';
 
 const NAME = 'webhook-notifier';
 const MAX_ATTEMPTS = 5;
@@ -33,7 +33,7 @@ export const WebhookSettings = Type.Object(
 );
 
 export function createPlugin(options: PluginFactoryOptions) {
-  let ctx: PluginContext<{}, typeof WebhookSettings> | null = null;
+  let ctx: PluginContext<NoEvents, typeof WebhookSettings> | null = null;
   let checkpointFile = '';
   let delivered = 0;
   const queue: RecordedEvent[] = [];

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import {
   BOOTREQUEST,
   DhcpMessageType,
-  DhcpPacket,
+  type DhcpPacket,
   decodePacket,
   encodePacket,
   macToChaddr,

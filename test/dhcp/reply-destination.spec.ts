@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import {
   BROADCAST_FLAG,
   DhcpMessageType,
-  DhcpPacket,
+  type DhcpPacket,
   macToChaddr,
   messageTypeOption,
   newReply,

@@ -196,6 +196,8 @@ export function withNetns<T>(name: string, fn: () => T): T {
     try {
       return fn();
     } finally {
+      // Deliberate: a thread left in the wrong namespace must fail loudly, whatever fn() did.
+      // eslint-disable-next-line no-unsafe-finally
       if (setnsFn(original, CLONE_NEWNET) !== 0) throw new Error(`could not return to the original network namespace: errno ${koffi.errno()}`);
     }
   } finally {

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { JsonLogger, type Logger } from '../../src/core/logging/logger';
 
 /** A fresh temporary directory, removed by the returned cleanup. */
 export function tempDir(prefix = 'bramble-test-'): { dir: string; cleanup(): void } {
@@ -19,8 +20,7 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
 }
 
 /** A logger that records every line, for asserting on warnings. */
-export function recordingLogger(): { logger: import('../../src/core/logging/logger').Logger; lines: Record<string, unknown>[] } {
-  const { JsonLogger } = require('../../src/core/logging/logger') as typeof import('../../src/core/logging/logger');
+export function recordingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
   return { logger: new JsonLogger('debug', undefined, (line) => lines.push(JSON.parse(line))), lines };
 }

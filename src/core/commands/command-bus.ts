@@ -7,7 +7,7 @@ import { ReadModelQueries } from '../projections/read-model-queries';
 import type { BrambleCommand } from './command';
 import type { CommandDeps, MembershipSettling, PluginCatalog } from './command-deps';
 import { CommandRunner } from './command-runner';
-import type { CommandRoute, CommandTable } from './command-table';
+import type { CommandConstructor, CommandRoute, CommandTable } from './command-table';
 import { IMAGE_TREE_INSPECTOR, PASSWORD_HASHER, type ImageTreeInspector, type PasswordHasher } from './ports';
 
 export const COMMAND_TABLES = Symbol('COMMAND_TABLES');
@@ -39,7 +39,7 @@ export const MEMBERSHIP_SETTLING = Symbol('MEMBERSHIP_SETTLING');
  */
 @Injectable()
 export class CommandBus {
-  private readonly routes = new Map<Function, CommandRoute>();
+  private readonly routes = new Map<CommandConstructor, CommandRoute>();
   private depsValue: CommandDeps | null = null;
 
   constructor(
@@ -78,7 +78,7 @@ export class CommandBus {
   }
 
   async execute<R>(command: BrambleCommand<unknown, R>): Promise<R> {
-    const route = this.routes.get(command.constructor);
+    const route = this.routes.get(command.constructor as CommandConstructor);
     if (!route) throw new Error(`no route for command ${command.constructor.name}`);
     const bad = illFormedText(command.input, '');
     if (bad !== null) throw validationError(bad || 'input', 'contains a lone UTF-16 surrogate (not valid Unicode text)');
@@ -86,7 +86,7 @@ export class CommandBus {
   }
 
   /** Routed command classes (tests: every command has a route). */
-  routedCommands(): Function[] {
+  routedCommands(): CommandConstructor[] {
     return [...this.routes.keys()];
   }
 }

@@ -16,9 +16,13 @@ import type { CommandDeps } from './command-deps';
 /** A command class: `new ApproveClientCommand(input, meta)`. */
 export type CommandClass<I, R> = new (input: I, meta: CommandMeta) => BrambleCommand<I, R>;
 
+/** Any command class (routes are keyed by it). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type CommandConstructor = abstract new (...args: any[]) => unknown;
+
 export interface CommandRoute {
   /** The command class (routes are looked up by constructor). */
-  readonly command: Function;
+  readonly command: CommandConstructor;
   run(input: unknown, meta: CommandMeta, deps: CommandDeps): Promise<unknown>;
 }
 

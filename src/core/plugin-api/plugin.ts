@@ -40,14 +40,20 @@ export const PLUGIN_NAME_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
 /** The plugin's own event types → the TypeBox schema of each one's data. */
 export type EventSchemas = Record<string, TSchema>;
 
+/** No own event types (the default). */
+export type NoEvents = Record<never, TSchema>;
+
+/** No settings (the default). */
+export type NoSettings = TObject<Record<never, TSchema>>;
+
 /** The core catalogue plus a plugin's own event types. */
 export type PluginCatalogue<E extends EventSchemas> = CoreEventCatalogue & { [K in keyof E]: Static<E[K]> };
 
 /** The events a plugin's `project` receives: a union discriminated by `type`. */
-export type PluginEvent<E extends EventSchemas = {}> = EventOf<PluginCatalogue<E>>;
+export type PluginEvent<E extends EventSchemas = NoEvents> = EventOf<PluginCatalogue<E>>;
 
 /** Event type names a plugin may consume. */
-export type ConsumableType<E extends EventSchemas = {}> = keyof PluginCatalogue<E> & string;
+export type ConsumableType<E extends EventSchemas = NoEvents> = keyof PluginCatalogue<E> & string;
 
 export interface PluginHealth {
   /** up: serving; degraded: serving with a problem (a rival DHCP server...); down: not serving. */
@@ -58,7 +64,7 @@ export interface PluginHealth {
   checks?: Record<string, string | number | boolean | null>;
 }
 
-export interface BramblePlugin<E extends EventSchemas = {}, S extends TObject = TObject<{}>> {
+export interface BramblePlugin<E extends EventSchemas = NoEvents, S extends TObject = NoSettings> {
   readonly name: string;
   /** One line for the `plugins` query and the logs. */
   readonly description?: string;
@@ -89,7 +95,7 @@ export interface BramblePlugin<E extends EventSchemas = {}, S extends TObject = 
 }
 
 /** Returns its argument, typed: the event data in `project`, the settings in `ctx`. */
-export function definePlugin<E extends EventSchemas = {}, S extends TObject = TObject<{}>>(
+export function definePlugin<E extends EventSchemas = NoEvents, S extends TObject = NoSettings>(
   plugin: BramblePlugin<E, S>,
 ): BramblePlugin<E, S> {
   return plugin;
@@ -110,7 +116,7 @@ export interface PluginFactoryOptions {
 // ---------------------------------------------------------------------------------------------
 // What the host gives a started plugin
 
-export interface PluginContext<E extends EventSchemas = {}, S extends TObject = TObject<{}>> {
+export interface PluginContext<E extends EventSchemas = NoEvents, S extends TObject = NoSettings> {
   readonly name: string;
   readonly logger: Logger;
   /** Process-level facts. `dataDir` is this plugin's own folder (`<data>/plugins/<name>`), created 0700. */
@@ -156,7 +162,7 @@ export interface CommandResult {
  * The commands a plugin may send, each recorded with actor `plugin:<name>`. A refused command
  * rejects with an error whose `code` is stable (`VALIDATION`, `CLIENT_NOT_FOUND`, ...).
  */
-export interface PluginCommands<E extends EventSchemas = {}> {
+export interface PluginCommands<E extends EventSchemas = NoEvents> {
   detectClient(input: DetectClientInput): Promise<CommandResult>;
   learnClientAddress(mac: string, ip: string): Promise<CommandResult>;
   reportBootFact(input: BootFactInput): Promise<CommandResult>;

@@ -22,6 +22,8 @@ export function loadPluginFactory(specifier: string, cwd: string): PluginFactory
   let mod: Record<string, unknown>;
   try {
     const resolved = require.resolve(specifier, { paths: [cwd, path.join(cwd, 'node_modules')] });
+    // A plugin named at run time: loaded with require() by design (CommonJS modules, see the README).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     mod = require(resolved) as Record<string, unknown>;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;

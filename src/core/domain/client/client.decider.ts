@@ -1,4 +1,4 @@
-import { isIPv4 } from 'node:net';
+import { isIpv4 } from '../../plugin-api/net';
 import type { Decider, DomainEvent } from '../shared/decider';
 import { DomainError, ErrorCode, validationError } from '../shared/domain-error';
 import { validateImageId } from '../image/image.decider';
@@ -129,7 +129,7 @@ function validateMac(mac: string): void {
 }
 
 function validateIp(ip: string): void {
-  if (typeof ip !== 'string' || !isIPv4(ip)) throw validationError('ip', 'not an IPv4 address');
+  if (typeof ip !== 'string' || !isIpv4(ip)) throw validationError('ip', 'not an IPv4 address');
 }
 
 /**
