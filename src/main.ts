@@ -26,7 +26,18 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void stop('SIGTERM'));
 }
 
+/**
+ * Refusals that protect the data: their message says what is wrong and what to do, so it is
+ * printed without a stack trace (exit code 1, like any failed start).
+ */
+const REFUSALS = new Set(['EVENTS_MISSING', 'DATA_DIR_LOCKED', 'EVENT_STORE_CORRUPT', 'EVENT_STORE_UNAVAILABLE']);
+
 main().catch((error: unknown) => {
-  process.stderr.write(`bramble: failed to start: ${(error as Error).stack ?? String(error)}\n`);
+  const code = (error as { code?: unknown } | null)?.code;
+  if (error instanceof Error && typeof code === 'string' && REFUSALS.has(code)) {
+    process.stderr.write(`bramble: refusing to start: ${error.message}\n`);
+  } else {
+    process.stderr.write(`bramble: failed to start: ${(error as Error).stack ?? String(error)}\n`);
+  }
   process.exit(1);
 });

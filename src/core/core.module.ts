@@ -54,6 +54,8 @@ export class CoreModule {
           useFactory: () =>
             new ProjectionEngine(store, options.logger.child('projections'), metrics, CORE_EVENT_TYPES, {
               snapshotFile: path.join(options.config.dataDir, 'read-models.snapshot.json'),
+              acceptEventLossAt: options.config.acceptEventLossAt,
+              densePositions: options.config.eventStore.kind === 'sqlite',
             }),
         },
         { provide: AuditLog, useFactory: () => new AuditLog(store) },

@@ -22,6 +22,11 @@ export interface BrambleConfig {
   /** Pins the `serverIp` setting. */
   serverIp: string | null;
   logLevel: LogLevel;
+  /**
+   * BRAMBLE_ACCEPT_EVENT_LOSS: the event store's head position at which the admin accepts that
+   * acknowledged events are missing (a checkpoint is ahead of the store). Null: refuse such a start.
+   */
+  acceptEventLossAt: number | null;
 }
 
 export class ConfigError extends Error {
@@ -45,6 +50,7 @@ export const CONFIG_KEYS = [
   'BRAMBLE_INTERFACE',
   'BRAMBLE_SERVER_IP',
   'BRAMBLE_LOG_LEVEL',
+  'BRAMBLE_ACCEPT_EVENT_LOSS',
 ] as const;
 
 /** Parses and validates the environment. Throws ConfigError naming the first bad key. */
@@ -105,7 +111,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     throw new ConfigError('BRAMBLE_LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}`);
   }
 
-  return { dataDir, httpHost, httpPort, eventStore, adminToken, plugins, interface: iface, serverIp, logLevel };
+  const lossText = get('BRAMBLE_ACCEPT_EVENT_LOSS');
+  if (lossText !== undefined && (!/^\d{1,15}$/.test(lossText) || !Number.isSafeInteger(Number(lossText)))) {
+    throw new ConfigError('BRAMBLE_ACCEPT_EVENT_LOSS', `not a position (the event store's head, as the refusal named it): ${lossText}`);
+  }
+  const acceptEventLossAt = lossText === undefined ? null : Number(lossText);
+
+  return { dataDir, httpHost, httpPort, eventStore, adminToken, plugins, interface: iface, serverIp, logLevel, acceptEventLossAt };
 }
 
 export const BRAMBLE_CONFIG = Symbol('BRAMBLE_CONFIG');
