@@ -8,9 +8,10 @@
  *   thread; WAL lets it read while the writer commits.
  * - Subscriptions are notified in-process after each committed transaction (no polling). Appends
  *   made by another process on the same file are not seen live (only by later reads).
+ * - Files: the database (and so its -wal and -shm, which sqlite creates with the database's mode)
+ *   is owner-only, whatever the umask; looser existing files are tightened.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -29,13 +30,14 @@ import {
   type SubscriptionHandlers,
 } from '../event-store.port';
 import { silentLogger, type Logger } from '../../logging/logger';
+import { ensurePrivateDir, ensurePrivateFile, tightenIfExists } from '../../persistence/private-files';
 import { COLUMNS, toRecordedAll } from './sqlite.schema';
 import { checkCount, DEFAULT_READ_LIMIT, EventQueries, toPageQuery } from './sqlite.query';
 import { SqliteSubscription } from './sqlite.subscription';
 import type { AppendRequest, EventRow, FromWriter, ToWriter, WriterOptions } from './sqlite.writer.protocol';
 
 export interface SqliteEventStoreOptions {
-  /** Path of the database file; its directory and the file are created when missing. */
+  /** Path of the database file; its directory (0700) and the file (0600) are created when missing. */
   file: string;
   logger?: Logger;
 }
@@ -79,7 +81,10 @@ export class SqliteEventStore implements EventStore {
   static async open(options: SqliteEventStoreOptions): Promise<SqliteEventStore> {
     const file = path.resolve(options.file);
     const logger = (options.logger ?? silentLogger).child('event-store');
-    mkdirSync(path.dirname(file), { recursive: true });
+    // Owner-only: the events hold password hashes. sqlite gives -wal and -shm the file's mode.
+    ensurePrivateDir(path.dirname(file), logger);
+    ensurePrivateFile(file, logger);
+    for (const suffix of ['-wal', '-shm', '-journal']) tightenIfExists(file + suffix, logger);
     const workerData: WriterOptions = { file };
     const worker = new Worker(WORKER_SCRIPT, { workerData });
     let settings: SqliteWriterSettings;
