@@ -6,6 +6,7 @@ import { commandMeta } from './commands/meta';
 import { DEFAULT_GROUPS } from './domain/group/group.events';
 import { DomainError, ErrorCode } from './domain/shared/domain-error';
 import { EVENT_STORE, type EventStore } from './event-store/event-store.port';
+import { InstrumentedEventStore } from './event-store/instrumented.event-store';
 import { APP_LOGGER } from './logging/logging.tokens';
 import type { Logger } from './logging/logger';
 import { PluginRegistry } from './plugin-api/plugin-registry';
@@ -13,7 +14,16 @@ import { ProjectionEngine } from './projections/projection-engine';
 import { ReadModelQueries } from './projections/read-model-queries';
 
 /**
- * Start-up and shut-down order: read models catch up (from their snapshot), first-start defaults
+ * How long the start waits for the event store's integrity check (sqlite: quick_check, about
+ * 0.6–0.9 s per million events with the file in the page cache, 4–5 s from a cold disk). A failure
+ * within it refuses the start; a check still running after it goes on in the background (appends
+ * wait for it; a late failure marks the store down in /health and refuses appends).
+ */
+export const INTEGRITY_WAIT_MS = 3000;
+
+/**
+ * Start-up and shut-down order: the event store's integrity check, read models catch up (from
+ * their snapshot; refused when it is ahead of the store), first-start defaults
  * (groups, admin token), then plugins. Shut-down in reverse, the event store last.
  * `start` is called by createApp after Nest's init, once the CommandBus has its handlers.
  */
@@ -36,11 +46,20 @@ export class BootstrapService implements BeforeApplicationShutdown {
 
   async start(): Promise<void> {
     this.startedAt = Date.now();
+    await this.checkIntegrity();
     await this.engine.start();
     await this.ensureDefaultGroups();
     await this.auth.ensureAdminToken();
     await this.plugins.startAll();
     this.logger.info('core ready', { ms: Date.now() - this.startedAt, position: this.engine.checkpoint ?? 0 });
+  }
+
+  private async checkIntegrity(): Promise<void> {
+    if (!(this.store instanceof InstrumentedEventStore)) return;
+    const report = await this.store.awaitIntegrity(INTEGRITY_WAIT_MS); // throws EventStoreCorruptError
+    if (report === 'pending') {
+      this.logger.warn('the event store integrity check is still running: serving meanwhile; appends wait for it', { waitedMs: INTEGRITY_WAIT_MS });
+    }
   }
 
   private async ensureDefaultGroups(): Promise<void> {
