@@ -13,6 +13,7 @@ import {
   EventStoreCorruptError,
   EventStoreUnavailableError,
   WrongExpectedRevisionError,
+  EVENT_STORE,
   type EventStore,
   type NewEvent,
   type RecordedEvent,
@@ -159,16 +160,21 @@ describe('event store health', () => {
     const tmp = tempDir('bramble-corrupt-');
     let damaged: string;
     before(async () => {
-      // A store of ~3 MB, then a copy with four pages in its middle overwritten.
-      const good = path.join(tmp.dir, 'good', 'events.db');
-      const store = await SqliteEventStore.open({ file: good });
+      // A data directory written by bramble: ~3 MB of events, and the read-model snapshot at the
+      // head (so a restart replays nothing and reads none of the old pages)...
+      const good = path.join(tmp.dir, 'good');
+      const core = await startCoreApp({ dataDir: good });
+      const store = core.app.nest.get<EventStore>(EVENT_STORE);
       await Promise.all(Array.from({ length: 100 }, (_, i) => store.append(`s-${i}`, Array.from({ length: 40 }, (_, j) => ev({ i, j, pad: 'x'.repeat(400) })), 'no_stream')));
-      assert.deepEqual({ ...(await store.integrityCheck()), ms: 0 }, { status: 'passed', ms: 0 });
-      await store.close();
-      damaged = path.join(tmp.dir, 'damaged.db');
-      copyFileSync(good, damaged);
-      const size = statSync(damaged).size;
-      const fd = openSync(damaged, 'r+');
+      await core.engine.waitFor(await store.headPosition());
+      await core.close();
+      // ...and a copy whose events.db has four pages in its middle overwritten.
+      damaged = path.join(tmp.dir, 'damaged');
+      mkdirSync(damaged, { mode: 0o700 });
+      for (const f of ['events.db', 'read-models.snapshot.json']) copyFileSync(path.join(good, f), path.join(damaged, f));
+      const file = path.join(damaged, 'events.db');
+      const size = statSync(file).size;
+      const fd = openSync(file, 'r+');
       writeSync(fd, Buffer.alloc(4 * 4096, 0xa5), 0, 4 * 4096, Math.floor(size / 4096 / 2) * 4096);
       closeSync(fd);
     });
@@ -177,9 +183,18 @@ describe('event store health', () => {
     function dataDirWithDamagedStore(): string {
       const dir = path.join(tmp.dir, randomUUID());
       mkdirSync(dir, { mode: 0o700 });
-      copyFileSync(damaged, path.join(dir, 'events.db'));
+      for (const f of ['events.db', 'read-models.snapshot.json']) copyFileSync(path.join(damaged, f), path.join(dir, f));
       return dir;
     }
+
+    it('a healthy store passes it', async () => {
+      const store = await SqliteEventStore.open({ file: path.join(tmp.dir, 'good', 'events.db') });
+      try {
+        assert.equal((await store.integrityCheck()).status, 'passed');
+      } finally {
+        await store.close();
+      }
+    });
 
     it('the sqlite store runs quick_check at open, holds appends until it passes, and refuses them for good when it fails', async () => {
       const store = await SqliteEventStore.open({ file: dataDirWithDamagedStore() + '/events.db' });
@@ -204,7 +219,7 @@ describe('event store health', () => {
       }
     });
 
-    it('bramble refuses to start on the damaged file, with sqlite\'s message; the real server exits 1 without a stack trace', { timeout: 60_000 }, async () => {
+    it('bramble refuses to start on the damaged file (which its snapshot would have let it serve), with sqlite\'s message; the real server exits 1 without a stack trace', { timeout: 60_000 }, async () => {
       await assert.rejects(startCoreApp({ dataDir: dataDirWithDamagedStore() }), (e: unknown) => {
         assert.ok(e instanceof EventStoreCorruptError, String(e));
         assert.equal(e.code, 'EVENT_STORE_CORRUPT');
