@@ -93,6 +93,23 @@ describe('the data directory', () => {
     assert.deepEqual(warned.sort(), ['.', 'events.db', 'plugins', 'plugins/dhcp', 'plugins/dhcp/leases.json', 'plugins/run.sh']);
   });
 
+  it('a data directory that also holds files that are not bramble\'s (a shared place) is not chmod\'ed, nor are they; bramble\'s own files are', async () => {
+    const dataDir = path.join(tmp.dir, 'shared-place');
+    mkdirSync(dataDir, { mode: 0o755 });
+    chmodSync(dataDir, 0o755);
+    writeFileSync(path.join(dataDir, 'notes.txt'), 'not bramble\'s', { mode: 0o644 });
+    writeFileSync(path.join(dataDir, 'admin-token'), 'old-token-0123456789\n', { mode: 0o644 });
+    const { logger, lines } = recordingLogger();
+    const core = await startCoreApp({ dataDir, logger });
+    await core.close();
+    const after = modes(dataDir);
+    assert.equal(after['.'], '0755');
+    assert.equal(after['notes.txt'], '0644');
+    assert.equal(after['admin-token'], '0600');
+    assert.equal(after['events.db'], '0600');
+    assert.ok(lines.some((l) => l.level === 'warn' && /holds files that are not bramble's/.test(String(l.msg))));
+  });
+
   it('one process per data directory: a second one in the same process is refused until the first closes', async () => {
     const dataDir = path.join(tmp.dir, 'shared-in-process');
     const first = await startCoreApp({ dataDir });

@@ -21,9 +21,11 @@ const octal = (mode: number): string => `0${(mode & 0o777).toString(8)}`;
 
 /**
  * Creates `dir` with mode 0700 when it is missing (its missing parents get the usual 0755-ish
- * modes); an existing `dir` open to group or others is tightened to owner-only, with a warning.
+ * modes); an existing `dir` open to group or others is tightened to owner-only, with a warning,
+ * unless `tightenExisting` is false (a directory bramble does not own, say the one a store file
+ * was given in, is left as it is).
  */
-export function ensurePrivateDir(dir: string, logger?: Logger): void {
+export function ensurePrivateDir(dir: string, logger?: Logger, options: { tightenExisting?: boolean } = {}): void {
   const mode = modeOf(dir);
   if (mode === null) {
     mkdirSync(path.dirname(dir), { recursive: true });
@@ -31,11 +33,12 @@ export function ensurePrivateDir(dir: string, logger?: Logger): void {
       mkdirSync(dir, { mode: 0o700 });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      return; // created meanwhile by someone else: theirs
     }
     chmodSync(dir, 0o700); // the umask may have taken bits away from 0700 (never added any)
     return;
   }
-  tighten(dir, mode, logger);
+  if (options.tightenExisting !== false) tighten(dir, mode, logger);
 }
 
 /**
@@ -82,36 +85,61 @@ function tighten(p: string, mode: number, logger?: Logger): boolean {
 const MAX_ENTRIES = 10_000;
 
 /**
- * The data directory, private: created 0700 when missing, else tightened to owner-only, and so is
- * everything in it (the event store files, the snapshot, the admin token, `plugins/`...): group
- * and other bits are removed, owner bits kept; symbolic links are not followed. Each change is
- * logged as a warning (files an older bramble or an admin left readable).
+ * What bramble keeps in its data directory (add new files here). `plugins/` is walked whole;
+ * `*.tmp` are checkpoint files being written (persistence/checkpoint-file.ts).
+ */
+export const DATA_DIR_ENTRIES: readonly string[] = [
+  'events.db', 'events.db-wal', 'events.db-shm', 'events.db-journal',
+  'read-models.snapshot.json', 'admin-token', 'bramble.lock', 'plugins',
+];
+
+const isOwn = (name: string): boolean => DATA_DIR_ENTRIES.includes(name) || name.endsWith('.tmp');
+
+/**
+ * The data directory, private: created 0700 when missing; else bramble's own entries in it (the
+ * event store files, the snapshot, the admin token, the lock, everything under `plugins/`) lose
+ * their group and other bits (owner bits kept; symbolic links are not followed), and so does the
+ * directory itself, each change logged as a warning (files an older bramble left readable).
+ * A directory that also holds other files (BRAMBLE_DATA_DIR pointed at a shared place) is not
+ * chmod'ed, nor are those files: a warning says so.
  */
 export function secureDataDir(dataDir: string, logger: Logger): void {
-  ensurePrivateDir(dataDir, logger);
+  if (modeOf(dataDir) === null) {
+    ensurePrivateDir(dataDir, logger);
+    return;
+  }
+  const names = readdirSync(dataDir);
+  const foreign = names.filter((n) => !isOwn(n));
+  const mode = modeOf(dataDir)!;
+  if ((mode & 0o077) !== 0) {
+    if (foreign.length === 0) tighten(dataDir, mode, logger);
+    else {
+      logger.warn('the data directory is readable by other users and holds files that are not bramble\'s: its mode is left as it is; give bramble a directory of its own (or chmod 0700 it)', {
+        dataDir, mode: octal(mode), others: foreign.slice(0, 5),
+      });
+    }
+  }
   let visited = 0;
-  const walk = (dir: string): void => {
-    let names: string[];
+  const visit = (p: string): void => {
+    if (++visited > MAX_ENTRIES) return;
+    let m: number | null;
     try {
-      names = readdirSync(dir);
-    } catch (error) {
-      logger.warn('could not list a directory in the data directory', { path: dir, error });
+      m = modeOf(p);
+    } catch {
       return;
     }
-    for (const name of names) {
-      if (++visited > MAX_ENTRIES) return;
-      const p = path.join(dir, name);
-      let mode: number | null;
-      try {
-        mode = modeOf(p);
-      } catch {
-        continue;
-      }
-      if (mode === null || (mode & constants.S_IFMT) === constants.S_IFLNK) continue;
-      tighten(p, mode, logger);
-      if ((mode & constants.S_IFMT) === constants.S_IFDIR) walk(p);
+    if (m === null || (m & constants.S_IFMT) === constants.S_IFLNK) return;
+    tighten(p, m, logger);
+    if ((m & constants.S_IFMT) !== constants.S_IFDIR) return;
+    let children: string[];
+    try {
+      children = readdirSync(p);
+    } catch (error) {
+      logger.warn('could not list a directory in the data directory', { path: p, error });
+      return;
     }
+    for (const name of children) visit(path.join(p, name));
   };
-  walk(dataDir);
+  for (const name of names) if (isOwn(name)) visit(path.join(dataDir, name));
   if (visited > MAX_ENTRIES) logger.warn('the data directory holds too many entries to check them all at start', { dataDir, checked: MAX_ENTRIES });
 }

@@ -42,7 +42,7 @@ import { SqliteSubscription } from './sqlite.subscription';
 import type { AppendRequest, CheckOptions, CheckResult, EventRow, FromWriter, ToWriter, WriterOptions } from './sqlite.writer.protocol';
 
 export interface SqliteEventStoreOptions {
-  /** Path of the database file; its directory (0700) and the file (0600) are created when missing. */
+  /** Path of the database file; its directory (0700) and the file (0600) are created when missing; an existing file is tightened to 0600. */
   file: string;
   logger?: Logger;
   /** Run `PRAGMA quick_check` at open (appends wait for it). Default true. */
@@ -108,7 +108,9 @@ export class SqliteEventStore implements EventStore {
     const file = path.resolve(options.file);
     const logger = (options.logger ?? silentLogger).child('event-store');
     // Owner-only: the events hold password hashes. sqlite gives -wal and -shm the file's mode.
-    ensurePrivateDir(path.dirname(file), logger);
+    // A missing directory is created 0700; an existing one is the caller's (the data directory is
+    // secured by createApp), never chmod'ed here.
+    ensurePrivateDir(path.dirname(file), logger, { tightenExisting: false });
     ensurePrivateFile(file, logger);
     for (const suffix of ['-wal', '-shm', '-journal']) tightenIfExists(file + suffix, logger);
     const workerData: WriterOptions = { file };
