@@ -56,6 +56,19 @@ describe('checkpoint files', () => {
     assert.equal((await readCheckpointFile<Counter>(file, expect)).status, 'ok');
   });
 
+  it('creates missing directories 0700 even under a umask that would take the owner\'s bits', async () => {
+    const file = path.join(tmp.dir, 'strict', 'a', 'b', 'checkpoint.json');
+    const previous = process.umask(0o777);
+    try {
+      await writeCheckpointFile(file, body());
+    } finally {
+      process.umask(previous);
+    }
+    for (const d of ['strict', 'strict/a', 'strict/a/b']) assert.equal(statSync(path.join(tmp.dir, d)).mode & 0o777, 0o700, d);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.equal((await readCheckpointFile<Counter>(file, expect)).status, 'ok');
+  });
+
   it('reports a missing file as missing', async () => {
     assert.deepEqual(await readCheckpointFile(path.join(tmp.dir, 'none.json'), expect), { status: 'missing' });
   });

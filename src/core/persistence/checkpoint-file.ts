@@ -70,7 +70,11 @@ export async function writeCheckpointFile<T>(file: string, body: CheckpointFile<
   const text = JSON.stringify(ordered);
   const content = `{"checksum":${JSON.stringify(CHECKSUM_PREFIX + sha256(text))},${text.slice(1)}`;
   const dir = path.dirname(file);
-  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  // The directories created here are 0700 whatever the umask (an existing one is left as it is).
+  const created = await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  if (created !== undefined) {
+    for (let d = dir; d.length >= created.length; d = path.dirname(d)) await fsp.chmod(d, 0o700);
+  }
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   // 'wx': a fresh file, so the mode given here is the one it gets (umask aside: fchmod below).
   const handle = await fsp.open(tmp, 'wx', 0o600);
