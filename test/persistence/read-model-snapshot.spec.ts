@@ -11,8 +11,11 @@ import { ApproveClientCommand } from '../../src/core/commands/client.commands';
 import { commandMeta } from '../../src/core/commands/meta';
 import { EVENT_STORE, type EventStore } from '../../src/core/event-store/event-store.port';
 import { EventsMissingError, readCheckpointFile, writeCheckpointFile } from '../../src/core/persistence/checkpoint-file';
-import { READ_MODEL_VERSION, type SerializedReadModels } from '../../src/core/projections/core-projections';
-import { READ_MODEL_SNAPSHOT_KIND } from '../../src/core/projections/projection-engine';
+import { SqliteEventStore } from '../../src/core/event-store/sqlite/sqlite.event-store';
+import { CORE_EVENT_TYPES } from '../../src/core/events/known-event-types';
+import { silentLogger } from '../../src/core/logging/logger';
+import { READ_MODEL_VERSION, serializeReadModels, type SerializedReadModels } from '../../src/core/projections/core-projections';
+import { ProjectionEngine, READ_MODEL_SNAPSHOT_KIND } from '../../src/core/projections/projection-engine';
 import { validateSerializedReadModels } from '../../src/core/projections/read-model-schema';
 import { startCoreApp, type CoreApp } from '../support/core-app';
 import { startServer } from '../support/server-process';
@@ -69,6 +72,29 @@ describe('the read-model snapshot', () => {
   }
 
   const fingerprintOf = (): string => (JSON.parse(readFileSync(path.join(seeded, SNAPSHOT), 'utf8')) as { storeFingerprint: string }).storeFingerprint;
+
+  it('the schema accepts what every projection writes (clients with addresses, users, groups, images, tokens, settings)', async () => {
+    const store = await SqliteEventStore.open({ file: path.join(dir(), 'events.db') });
+    const meta = { actor: 'admin:test', correlationId: 'c', causationId: null, timestamp: new Date().toISOString(), schemaVersion: 1 };
+    const append = (stream: string, type: string, data: unknown) => store.append(stream, [{ type, data, metadata: meta }], 'any');
+    await append('client-dc:a6:32:00:00:01', 'ClientDetected', { mac: 'dc:a6:32:00:00:01', serial: '1234abcd', model: 'RPi4', ip: '10.0.0.5', via: 'dhcp', bootId: 'b' });
+    await append('client-dc:a6:32:00:00:01', 'ClientApproved', { mac: 'dc:a6:32:00:00:01', name: 'pi', imageId: 'img', preRegistered: false });
+    await append('client-dc:a6:32:00:00:02', 'ClientApproved', { mac: 'dc:a6:32:00:00:02', name: null, imageId: null, preRegistered: true });
+    await append('group-pupils', 'GroupCreated', { name: 'pupils', gidNumber: 10000 });
+    await append('group-pupils', 'GroupMembersChanged', { name: 'pupils', members: ['ada'] });
+    await append('user-ada', 'UserCreated', { username: 'ada', uidNumber: 10001, gidNumber: 10000, fullName: 'Ada', groups: ['pupils'], passwordHash: '{CRYPT}$2y$10$x' });
+    await append('user-ada', 'UserDisabled', { username: 'ada' });
+    await append('image-img', 'ImageRegistered', { imageId: 'img', name: 'Bookworm', path: '/srv/img', bootPath: '/srv/img/boot' });
+    await append('auth-tokens', 'ApiTokenIssued', { name: 'admin', sha256: 'ab'.repeat(32) });
+    await append('settings', 'SettingsUpdated', { changes: { dhcpMode: 'full', dnsServers: ['10.0.0.1'], gateway: '10.0.0.1' } });
+    const engine = new ProjectionEngine(store, silentLogger, null, CORE_EVENT_TYPES, { snapshotFile: null });
+    await engine.start();
+    const state = serializeReadModels(engine.state);
+    assert.deepEqual([state.clients.length, state.clientByIp.length, state.users.length, state.groups.length, state.images.length, state.tokens.length], [2, 1, 1, 1, 1, 1]);
+    assert.equal(validateSerializedReadModels(JSON.parse(JSON.stringify(state))), null);
+    await engine.stop();
+    await store.close();
+  });
 
   it('`{"state":{}}` with the right version and checkpoint is rebuilt from the store, not served as an empty fleet', async () => {
     // The layout bramble 0.1.0 wrote (no checksum, no kind): today's reader trusts none of it.
