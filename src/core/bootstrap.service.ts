@@ -14,8 +14,8 @@ import { ProjectionEngine } from './projections/projection-engine';
 import { ReadModelQueries } from './projections/read-model-queries';
 
 /**
- * How long the start waits for the event store's integrity check (sqlite: quick_check, about
- * 1 s per million events with the file in the page cache, 5–8 s from a cold disk). A failure
+ * How long the start waits for the event store's integrity check (sqlite: quick_check, 0.7–1 s
+ * per million events with the file in the page cache, 5–8 s from a cold disk). A failure
  * within it refuses the start; a check still running after it goes on in the background (appends
  * wait for it; a late failure marks the store down in /health and refuses appends).
  */
