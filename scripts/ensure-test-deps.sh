@@ -11,6 +11,7 @@ packages=(
   dnsmasq-base     # the reference DHCP/proxy-DHCP server (test/dhcp, bench/dhcp)
   kea-admin        # perfdhcp, ISC's DHCP load generator (bench/dhcp)
   chromium         # GraphiQL rendered offline in a real browser (test/graphql-graphiql)
+  curl             # the audit export aborted mid-stream, as curl sees it (test/core/audit-export)
 )
 missing=()
 for p in "${packages[@]}"; do

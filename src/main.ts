@@ -27,6 +27,12 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void stop('SIGTERM'));
 }
 
+/**
+ * Refusals that protect the data: their message says what is wrong and what to do, so it is
+ * printed without a stack trace (exit code 1, like any failed start).
+ */
+const REFUSALS = new Set(['EVENTS_MISSING', 'DATA_DIR_LOCKED', 'EVENT_STORE_CORRUPT', 'EVENT_STORE_UNAVAILABLE']);
+
 main().catch((error: unknown) => {
   // A configuration problem found while starting (the data directory...) is the admin's to fix:
   // its message says what and where; a stack trace would only hide it.
@@ -34,6 +40,11 @@ main().catch((error: unknown) => {
     process.stderr.write(`bramble: ${error.message}\n`);
     process.exit(2);
   }
-  process.stderr.write(`bramble: failed to start: ${(error as Error).stack ?? String(error)}\n`);
+  const code = (error as { code?: unknown } | null)?.code;
+  if (error instanceof Error && typeof code === 'string' && REFUSALS.has(code)) {
+    process.stderr.write(`bramble: refusing to start: ${error.message}\n`);
+  } else {
+    process.stderr.write(`bramble: failed to start: ${(error as Error).stack ?? String(error)}\n`);
+  }
   process.exit(1);
 });

@@ -9,6 +9,8 @@ import type { EventStore } from './core/event-store/event-store.port';
 import { openEventStore } from './core/event-store/open-event-store';
 import type { Logger } from './core/logging/logger';
 import { NestLoggerAdapter } from './core/logging/nest-logger.adapter';
+import { lockDataDir } from './core/persistence/data-dir-lock';
+import { secureDataDir } from './core/persistence/private-files';
 import { BUILT_IN_PLUGINS } from './plugins/built-in-plugins';
 import type { PluginFactory } from './core/plugin-api/plugin';
 import type { PluginHostOptions } from './core/plugin-host/plugin-registry';
@@ -20,7 +22,11 @@ export interface BrambleApp {
   close(): Promise<void>;
 }
 
-/** Builds bramble: opens the event store, wires the Nest application, catches up, starts plugins. */
+/**
+ * Builds bramble: secures and locks the data directory, opens the event store, wires the Nest
+ * application, catches up, starts plugins. A failure on the way closes what was opened and releases
+ * the lock before it is rethrown.
+ */
 export async function createApp(
   config: BrambleConfig,
   logger: Logger,
@@ -32,28 +38,51 @@ export async function createApp(
   } = {},
 ): Promise<BrambleApp> {
   prepareDataDir(config.dataDir);
-  const opened = await openEventStore(config, logger);
-  const store = options.wrapStore ? options.wrapStore(opened) : opened;
-  const nest = await NestFactory.create<NestExpressApplication>(
-    AppModule.forRoot({ config, logger, store, builtInPlugins: options.builtInPlugins ?? BUILT_IN_PLUGINS, pluginHost: options.pluginHost }),
-    { logger: new NestLoggerAdapter(logger.child('nest')), abortOnError: false, bodyParser: false },
-  );
-  // Class lists are imported as CSV inside a GraphQL request: allow far more than Nest's 100 KB.
-  nest.useBodyParser('json', { limit: '16mb' });
-  nest.enableShutdownHooks();
-  nest.disable('x-powered-by');
-  await nest.init();
-  await nest.get(BootstrapService).start();
+  secureDataDir(config.dataDir, logger.child('data-dir'));
+  const lock = lockDataDir(config.dataDir, logger.child('data-dir'));
+  let nest: NestExpressApplication | undefined;
+  try {
+    const opened = await openEventStore(config, logger);
+    const store = options.wrapStore ? options.wrapStore(opened) : opened;
+    try {
+      nest = await NestFactory.create<NestExpressApplication>(
+        AppModule.forRoot({ config, logger, store, builtInPlugins: options.builtInPlugins ?? BUILT_IN_PLUGINS, pluginHost: options.pluginHost }),
+        { logger: new NestLoggerAdapter(logger.child('nest')), abortOnError: false, bodyParser: false },
+      );
+    } catch (error) {
+      await store.close().catch(() => undefined);
+      throw error;
+    }
+    // Class lists are imported as CSV inside a GraphQL request: allow far more than Nest's 100 KB.
+    nest.useBodyParser('json', { limit: '16mb' });
+    nest.enableShutdownHooks();
+    nest.disable('x-powered-by');
+    await nest.init();
+    await nest.get(BootstrapService).start();
+  } catch (error) {
+    // Closing runs the shut-down hooks: plugins stop, the read models (which write no snapshot
+    // when they never started), then the event store.
+    await nest?.close().catch((closeError: unknown) => logger.warn('could not close after a failed start', { error: closeError }));
+    lock.release();
+    throw error;
+  }
+  const app = nest;
   return {
-    nest,
+    nest: app,
     async listen(): Promise<string> {
-      await nest.listen(config.httpPort, config.httpHost);
-      const address = nest.getHttpServer().address();
+      await app.listen(config.httpPort, config.httpHost);
+      const address = app.getHttpServer().address();
       const port = typeof address === 'object' && address ? address.port : config.httpPort;
       const url = `http://${config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost}:${port}`;
       logger.info('bramble is serving', { url, graphql: `${url}/graphql`, graphiql: `${url}/graphiql` });
       return url;
     },
-    close: () => nest.close(),
+    async close(): Promise<void> {
+      try {
+        await app.close();
+      } finally {
+        lock.release();
+      }
+    },
   };
 }

@@ -47,8 +47,9 @@ export interface CoreModuleOptions {
 export class CoreModule {
   static forRoot(options: CoreModuleOptions): DynamicModule {
     const metrics = options.metrics ?? new Metrics();
-    // Every read comes out in the current event shapes (events/upcasters.ts).
-    const store = new UpcastingEventStore(new InstrumentedEventStore(options.store, metrics));
+    // Every read comes out in the current event shapes (events/upcasters.ts); the instrumented
+    // store on top counts, times and watches every operation for /health and /metrics.
+    const store = new InstrumentedEventStore(new UpcastingEventStore(options.store), metrics);
     return {
       module: CoreModule,
       global: true,
@@ -63,6 +64,8 @@ export class CoreModule {
           useFactory: () =>
             new ProjectionEngine(store, options.logger.child('projections'), metrics, CORE_EVENT_TYPES, {
               snapshotFile: path.join(options.config.dataDir, 'read-models.snapshot.json'),
+              acceptEventLossAt: options.config.acceptEventLossAt,
+              densePositions: options.config.eventStore.kind === 'sqlite',
             }),
         },
         { provide: AuditLog, useFactory: () => new AuditLog(store) },

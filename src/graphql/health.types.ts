@@ -3,9 +3,12 @@ import { JSONScalar } from './json.scalar';
 
 @ObjectType()
 export class EventStoreHealth {
-  @Field({ description: 'up or down.' }) status!: string;
+  @Field({ description: 'up, degraded (appends or some reads failing) or down.' }) status!: string;
   @Field(() => Float, { nullable: true }) headPosition!: number | null;
-  @Field(() => String, { nullable: true }) detail?: string;
+  @Field(() => String, { nullable: true, description: 'Why it is not up: the failed operation and the error.' }) detail?: string;
+  @Field(() => String, { nullable: true, description: 'When that failure happened (ISO-8601).' }) since?: string;
+  @Field(() => String, { nullable: true, description: 'The start-up integrity check: running, passed, failed or skipped.' })
+  integrityCheck?: string;
 }
 
 @ObjectType()

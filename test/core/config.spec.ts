@@ -28,6 +28,12 @@ describe('configuration from BRAMBLE_* variables', () => {
     assert.equal(c.serverIp, '10.0.0.1');
   });
 
+  it('reads BRAMBLE_ACCEPT_EVENT_LOSS as a head position (unset: null, refuse any loss)', () => {
+    assert.equal(loadConfig({}).acceptEventLossAt, null);
+    assert.equal(loadConfig({ BRAMBLE_ACCEPT_EVENT_LOSS: '1200' }).acceptEventLossAt, 1200);
+    assert.equal(loadConfig({ BRAMBLE_ACCEPT_EVENT_LOSS: '0' }).acceptEventLossAt, 0);
+  });
+
   const bad: [Record<string, string>, string][] = [
     [{ BRAMBLE_HTTP_PORT: '70000' }, 'BRAMBLE_HTTP_PORT'],
     [{ BRAMBLE_HTTP_PORT: 'abc' }, 'BRAMBLE_HTTP_PORT'],
@@ -47,6 +53,7 @@ describe('configuration from BRAMBLE_* variables', () => {
     [{ BRAMBLE_ADMIN_TOKEN: 'x'.repeat(513) }, 'BRAMBLE_ADMIN_TOKEN'],
     [{ BRAMBLE_ACCEPT_EVENT_LOSS: 'yes' }, 'BRAMBLE_ACCEPT_EVENT_LOSS'],
     [{ BRAMBLE_ACCEPT_EVENT_LOSS: '-1' }, 'BRAMBLE_ACCEPT_EVENT_LOSS'],
+    [{ BRAMBLE_ACCEPT_EVENT_LOSS: '1e3' }, 'BRAMBLE_ACCEPT_EVENT_LOSS'],
   ];
   for (const [env, key] of bad) {
     it(`rejects ${JSON.stringify(env)} naming ${key}`, () => {

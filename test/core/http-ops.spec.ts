@@ -40,6 +40,15 @@ describe('operational HTTP endpoints', () => {
     assert.match(text, /^bramble_projection_position [1-9]/m);
   });
 
+  it('/metrics: the process and Node.js metrics are bramble_process_* and bramble_nodejs_*, no doubled word', async () => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const names = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+    assert.ok(names.has('bramble_process_cpu_user_seconds_total'), [...names].join(' '));
+    assert.ok(names.has('bramble_process_resident_memory_bytes'));
+    assert.ok(names.has('bramble_nodejs_eventloop_lag_seconds'));
+    assert.deepEqual([...names].filter((n) => /process_process|nodejs_nodejs/.test(n) || !n.startsWith('bramble_')), []);
+  });
+
   it('/audit/export.ndjson needs the token and exports redacted events, filtered', async () => {
     const anonymous = await fetch(`${url}/audit/export.ndjson`);
     assert.equal(anonymous.status, 401);

@@ -53,11 +53,18 @@ export class AuthService {
     if (this.config.adminToken || this.queries.engine.state.tokens.size > 0) return;
     const token = randomBytes(32).toString('base64url');
     const file = path.join(this.config.dataDir, ADMIN_TOKEN_FILE);
-    await fsp.mkdir(this.config.dataDir, { recursive: true });
+    await fsp.mkdir(this.config.dataDir, { recursive: true, mode: 0o700 });
     // Written before the event, so a crash in between leaves a file and no token (retried next
-    // start) rather than a token nobody knows.
-    await fsp.writeFile(file, token + '\n', { mode: 0o600, flag: 'w' });
-    await fsp.chmod(file, 0o600);
+    // start) rather than a token nobody knows. Owner-only before the token is in it, whatever the
+    // umask or the mode of a file left by such a crash.
+    const handle = await fsp.open(file, 'w', 0o600);
+    try {
+      await handle.chmod(0o600);
+      await handle.writeFile(token + '\n');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     const outcome = await this.commandBus.execute(new IssueApiTokenCommand({ name: 'admin', sha256: sha256Hex(token) }, commandMeta('system')));
     await this.queries.engine.waitFor(outcome.position);
     this.logger.info('generated the first admin token', { file });

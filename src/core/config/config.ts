@@ -23,8 +23,8 @@ export interface BrambleConfig {
   serverIp: string | null;
   logLevel: LogLevel;
   /**
-   * BRAMBLE_ACCEPT_EVENT_LOSS: the store's head position at which a loss of acknowledged events
-   * (a snapshot or checkpoint ahead of the store) is accepted once; null refuses to start instead.
+   * BRAMBLE_ACCEPT_EVENT_LOSS: the event store's head position at which the admin accepts that
+   * acknowledged events are missing (a checkpoint is ahead of the store). Null: refuse such a start.
    */
   acceptEventLossAt: number | null;
 }
@@ -124,8 +124,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   }
 
   const lossText = get('BRAMBLE_ACCEPT_EVENT_LOSS');
-  if (lossText !== undefined && !/^\d{1,15}$/.test(lossText)) {
-    throw new ConfigError('BRAMBLE_ACCEPT_EVENT_LOSS', 'must be the event store\'s head position named in the error that refused the start');
+  if (lossText !== undefined && (!/^\d{1,15}$/.test(lossText) || !Number.isSafeInteger(Number(lossText)))) {
+    throw new ConfigError('BRAMBLE_ACCEPT_EVENT_LOSS', `not a position (the event store's head, as the refusal named it): ${lossText}`);
   }
   const acceptEventLossAt = lossText === undefined ? null : Number(lossText);
 

@@ -108,7 +108,20 @@ export interface EventStore {
   headPosition(): Promise<number>;
   subscribe(options: SubscribeOptions, handlers: SubscriptionHandlers): Subscription;
   close(): Promise<void>;
+  /**
+   * Optional: the adapter's own integrity check of its storage, started when it opened (sqlite:
+   * `PRAGMA quick_check` in a worker thread). Resolves once it has run; never rejects. Adapters
+   * whose server checks its own storage (KurrentDB) do not have it.
+   */
+  integrityCheck?(): Promise<IntegrityReport>;
 }
+
+/** The outcome of an adapter's integrity check. */
+export type IntegrityReport =
+  | { status: 'passed'; ms: number }
+  | { status: 'failed'; ms: number; detail: string }
+  /** Not run (turned off for this store). */
+  | { status: 'skipped' };
 
 /** Optimistic concurrency conflict: the stream was not at the expected revision. */
 export class WrongExpectedRevisionError extends Error {
@@ -135,3 +148,18 @@ export class EventStoreUnavailableError extends Error {
 
 /** DI token for the EventStore. */
 export const EVENT_STORE = Symbol('EVENT_STORE');
+
+/** The store's storage failed its integrity check: bramble does not start on it. */
+export class EventStoreCorruptError extends Error {
+  readonly code = 'EVENT_STORE_CORRUPT';
+  constructor(
+    readonly detail: string,
+    where: string,
+  ) {
+    super(
+      `${where} failed its integrity check: ${detail}. bramble does not start on a damaged event store:` +
+        ' stop, keep a copy of the damaged file, then restore it from a backup (or salvage what is readable with the sqlite3 shell\'s .recover)',
+    );
+    this.name = 'EventStoreCorruptError';
+  }
+}

@@ -3,6 +3,7 @@ import type {
   AppendResult,
   EventStore,
   ExpectedRevision,
+  IntegrityReport,
   NewEvent,
   ReadAllOptions,
   ReadStreamOptions,
@@ -16,7 +17,11 @@ const upcastAll = (events: RecordedEvent[]): RecordedEvent[] => events.map(upcas
 
 /** Wraps any adapter so that every event read comes out in its type's current shape (events/upcasters.ts). */
 export class UpcastingEventStore implements EventStore {
-  constructor(readonly inner: EventStore) {}
+  readonly integrityCheck?: () => Promise<IntegrityReport>;
+
+  constructor(readonly inner: EventStore) {
+    if (inner.integrityCheck) this.integrityCheck = () => inner.integrityCheck!();
+  }
 
   append(stream: string, events: NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
     return this.inner.append(stream, events, expected);

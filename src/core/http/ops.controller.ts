@@ -1,8 +1,10 @@
-import { Controller, Get, Headers, HttpCode, HttpException, HttpStatus, Query, Res } from '@nestjs/common';
+import { Controller, Get, Headers, HttpCode, HttpException, HttpStatus, Inject, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { AuditLog } from '../audit/audit-log';
 import { AuthService } from '../auth/auth.service';
-import type { EventFilter } from '../event-store/event-store.port';
+import { EventStoreUnavailableError, type EventFilter } from '../event-store/event-store.port';
+import { APP_LOGGER } from '../logging/logging.tokens';
+import type { Logger } from '../logging/logger';
 import { HealthService, type HealthReport } from '../observability/health.service';
 import { Metrics } from '../observability/metrics';
 import { ProjectionEngine } from '../projections/projection-engine';
@@ -13,16 +15,32 @@ function list(value: string | string[] | undefined): string[] | undefined {
   return items.length ? items : undefined;
 }
 
+/** Resolves when `res` can take more data, or when it closed (the client went away). */
+function drained(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done).off('close', done);
+      resolve();
+    };
+    res.once('drain', done).once('close', done);
+  });
+}
+
 /** Operational endpoints: `/health` (no auth), `/metrics` (no auth), `/audit/export.ndjson` (auth). */
 @Controller()
 export class OpsController {
+  private readonly logger: Logger;
+
   constructor(
     private readonly health: HealthService,
     private readonly metrics: Metrics,
     private readonly audit: AuditLog,
     private readonly auth: AuthService,
     private readonly engine: ProjectionEngine,
-  ) {}
+    @Inject(APP_LOGGER) logger: Logger,
+  ) {
+    this.logger = logger.child('http');
+  }
 
   @Get('health')
   async getHealth(@Res({ passthrough: true }) res: Response): Promise<HealthReport> {
@@ -42,6 +60,11 @@ export class OpsController {
   /**
    * The audit log as NDJSON, oldest first. Query: streamPrefix, types (comma-separated), actor,
    * since, until (ISO-8601), after (global position).
+   *
+   * It never ends cleanly unless every matching event was sent: a read that fails before the first
+   * line answers 503 with a code; one that fails later aborts the response (the connection is
+   * destroyed before the last chunk, so curl exits non-zero and fetch rejects) and is logged.
+   * A client that goes away stops the export.
    */
   @Get('audit/export.ndjson')
   async exportAudit(
@@ -73,8 +96,22 @@ export class OpsController {
       throw new HttpException({ code: 'VALIDATION', message: 'after: not a position' }, HttpStatus.BAD_REQUEST);
     }
     res.status(200).setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
-    for await (const line of this.audit.ndjson(filter, afterText === undefined ? undefined : Number(afterText))) {
-      if (!res.write(line)) await new Promise((resolve) => res.once('drain', resolve));
+    let lines = 0;
+    try {
+      for await (const line of this.audit.ndjson(filter, afterText === undefined ? undefined : Number(afterText))) {
+        if (res.destroyed) return; // the client went away: stop reading (the generator is closed by the return)
+        lines++;
+        if (!res.write(line)) await drained(res);
+      }
+    } catch (error) {
+      if (!res.headersSent) {
+        this.logger.error('audit export failed before its first line', { error });
+        const code = error instanceof EventStoreUnavailableError ? error.code : 'INTERNAL';
+        throw new HttpException({ code, message: 'the audit log could not be read' }, HttpStatus.SERVICE_UNAVAILABLE);
+      }
+      this.logger.error('audit export failed mid-stream: aborting the response', { error, linesSent: lines });
+      res.destroy();
+      return;
     }
     res.end();
   }

@@ -15,7 +15,9 @@ export class Metrics {
   readonly eventsProjected: Counter<string>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'bramble_process_' });
+    // prom-client's own names already start with process_ or nodejs_: bramble_process_cpu_seconds_total,
+    // bramble_nodejs_eventloop_lag_seconds...
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'bramble_' });
     this.eventsAppended = new Counter({
       name: 'bramble_events_appended_total',
       help: 'Events appended to the event store, by stream category (the part of the stream name before the first dash)',

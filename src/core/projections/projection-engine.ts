@@ -1,9 +1,8 @@
-import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import { Subject } from 'rxjs';
 import type { EventStore, RecordedEvent, Subscription } from '../event-store/event-store.port';
 import type { Logger } from '../logging/logger';
 import type { Metrics } from '../observability/metrics';
+import { ACCEPT_EVENT_LOSS_ENV, checkNotAheadOfStore, readCheckpointFile, writeCheckpointFile, type CheckpointFile } from '../persistence/checkpoint-file';
 import {
   CORE_PROJECTIONS,
   READ_MODEL_VERSION,
@@ -13,16 +12,17 @@ import {
   serializeReadModels,
   type SerializedReadModels,
 } from './core-projections';
+import { validateSerializedReadModels } from './read-model-schema';
 import type { ReadModelState } from './read-models';
 
-interface SnapshotFile {
-  version: number;
-  /** Id of the store's first event: a snapshot taken of another store is never used. */
-  storeFingerprint: string | null;
-  checkpoint: number | null;
-  takenAt: string;
-  state: SerializedReadModels;
-}
+/** The snapshot file's `kind` (see persistence/checkpoint-file.ts). */
+export const READ_MODEL_SNAPSHOT_KIND = 'read-models';
+
+/**
+ * The snapshot: state plus the checkpoint it was taken at, with a checksum and the id of the
+ * store's first event as `storeFingerprint` (a snapshot taken of another store is never used).
+ */
+type SnapshotFile = CheckpointFile<SerializedReadModels>;
 
 export interface ProjectionEngineOptions {
   /** Where read models and their checkpoint are persisted; null keeps them in memory only. */
@@ -31,6 +31,13 @@ export interface ProjectionEngineOptions {
   snapshotEveryEvents?: number;
   /** ...or this long after the first unsaved event. */
   snapshotIntervalMs?: number;
+  /**
+   * BRAMBLE_ACCEPT_EVENT_LOSS: a snapshot ahead of the store (acknowledged events are missing)
+   * refuses the start, unless this is the store's current head position. Default null.
+   */
+  acceptEventLossAt?: number | null;
+  /** The store's positions have no gaps (sqlite): a refusal can count the missing events. */
+  densePositions?: boolean;
 }
 
 /**
@@ -80,10 +87,13 @@ export class ProjectionEngine {
     for (const t of types) this.knownTypes.add(t);
   }
 
-  /** Loads the snapshot and follows the store until caught up. */
+  /**
+   * Loads the snapshot and follows the store until caught up. Throws EventsMissingError when the
+   * snapshot is ahead of the store (see loadSnapshot).
+   */
   async start(): Promise<void> {
     this.fingerprint = await this.readFingerprint();
-    const snapshot = await this.loadSnapshot();
+    const snapshot = await this.loadSnapshot(await this.store.headPosition());
     if (snapshot) {
       this.state = deserializeReadModels(snapshot.state);
       this.checkpointValue = snapshot.checkpoint ?? undefined;
@@ -96,7 +106,7 @@ export class ProjectionEngine {
     this.caughtUp = true;
     const replayed = (this.checkpointValue ?? 0) - before;
     this.logger.info('read models caught up', { position: this.checkpointValue ?? 0, ms: Date.now() - started });
-    if (replayed > 0 && this.unsaved > 0) await this.saveSnapshot();
+    if ((replayed > 0 || snapshot === null) && this.unsaved > 0) await this.saveSnapshot();
   }
 
   private follow(after: number | undefined, target: () => ReadModelState): Subscription {
@@ -233,7 +243,7 @@ export class ProjectionEngine {
     }
   }
 
-  /** Writes state and checkpoint atomically (temp file, fsync, rename). */
+  /** Writes state and checkpoint atomically, owner-only, with a checksum (persistence/checkpoint-file.ts). */
   async saveSnapshot(): Promise<void> {
     const file = this.options.snapshotFile;
     if (!file) return;
@@ -247,23 +257,15 @@ export class ProjectionEngine {
       if (this.fingerprint === null) this.fingerprint = await this.readFingerprint();
       const saved = this.unsaved;
       const body: SnapshotFile = {
+        kind: READ_MODEL_SNAPSHOT_KIND,
         version: READ_MODEL_VERSION,
         storeFingerprint: this.fingerprint,
         checkpoint: this.checkpointValue ?? null,
         takenAt: new Date().toISOString(),
         state: serializeReadModels(this.state),
       };
-      const tmp = `${file}.tmp`;
-      await fsp.mkdir(path.dirname(file), { recursive: true });
-      // The snapshot holds password hashes: owner-only.
-      const handle = await fsp.open(tmp, 'w', 0o600);
-      try {
-        await handle.writeFile(JSON.stringify(body));
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await fsp.rename(tmp, file);
+      // The snapshot holds password hashes: owner-only (writeCheckpointFile: 0600).
+      await writeCheckpointFile(file, body);
       this.unsaved = Math.max(0, this.unsaved - saved);
     })()
       .catch((error) => this.logger.error('could not write read model snapshot', { error, file }))
@@ -278,32 +280,46 @@ export class ProjectionEngine {
     return first?.id ?? null;
   }
 
-  private async loadSnapshot(): Promise<SnapshotFile | null> {
+  /**
+   * The snapshot to start from, or null to rebuild from the first event. A snapshot is trusted
+   * only when its checksum and schema hold (else: a warning, and a rebuild). A valid snapshot
+   * AHEAD of the store means acknowledged events are missing (a lost WAL, an older backup): that
+   * refuses the start (EventsMissingError) unless BRAMBLE_ACCEPT_EVENT_LOSS names the current head.
+   */
+  private async loadSnapshot(head: number): Promise<SnapshotFile | null> {
     const file = this.options.snapshotFile;
     if (!file) return null;
-    let body: SnapshotFile;
-    try {
-      body = JSON.parse(await fsp.readFile(file, 'utf8')) as SnapshotFile;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        this.logger.warn('ignoring unreadable read model snapshot; rebuilding', { file, error });
-      }
+    const read = await readCheckpointFile<SerializedReadModels>(file, {
+      kind: READ_MODEL_SNAPSHOT_KIND,
+      version: READ_MODEL_VERSION,
+      validateState: validateSerializedReadModels,
+    });
+    if (read.status === 'missing') return null;
+    if (read.status === 'invalid') {
+      this.logger.warn('read model snapshot is not valid, not trusting it; rebuilding from the event store', { file, reason: read.reason });
       return null;
     }
-    if (body.version !== READ_MODEL_VERSION) {
-      this.logger.info('read model snapshot is of another version; rebuilding', { version: body.version });
-      return null;
-    }
+    const body = read.body;
+    const acceptLossAt = this.options.acceptEventLossAt ?? null;
+    const lossCheck = { acceptLossAt, dense: this.options.densePositions ?? false, logger: this.logger };
     if (body.storeFingerprint !== this.fingerprint) {
-      this.logger.warn('read model snapshot belongs to another event store; rebuilding');
+      // An empty store behind a snapshot of a non-empty one lost everything (the whole WAL of a
+      // young store); a non-empty store with another first event is another store.
+      if (this.fingerprint === null && checkNotAheadOfStore('read-model snapshot', body.checkpoint, head, lossCheck) === 'accepted') return this.replaceSnapshot();
+      this.logger.warn('read model snapshot belongs to another event store; rebuilding', { file });
       return null;
     }
-    const head = await this.store.headPosition();
-    if ((body.checkpoint ?? 0) > head) {
-      this.logger.warn('read model snapshot is ahead of the event store; rebuilding', { checkpoint: body.checkpoint, head });
-      return null;
+    if (checkNotAheadOfStore('read-model snapshot', body.checkpoint, head, lossCheck) === 'accepted') return this.replaceSnapshot();
+    if (acceptLossAt !== null) {
+      this.logger.warn(`${ACCEPT_EVENT_LOSS_ENV} is set but the read models miss no event: remove it`, { [ACCEPT_EVENT_LOSS_ENV]: acceptLossAt, head });
     }
     return body;
+  }
+
+  /** After an accepted loss: the snapshot ahead of the store is overwritten once caught up, even with nothing to replay. */
+  private replaceSnapshot(): null {
+    this.unsaved = Math.max(this.unsaved, 1);
+    return null;
   }
 
   async stop(): Promise<void> {

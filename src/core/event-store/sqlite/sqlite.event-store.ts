@@ -8,9 +8,14 @@
  *   thread; WAL lets it read while the writer commits.
  * - Subscriptions are notified in-process after each committed transaction (no polling). Appends
  *   made by another process on the same file are not seen live (only by later reads).
+ * - Files: the database (and so its -wal and -shm, which sqlite creates with the database's mode)
+ *   is owner-only, whatever the umask; looser existing files are tightened.
+ * - Integrity: at open, `PRAGMA quick_check` runs in a third thread (sqlite.check.worker.ts);
+ *   appends wait until it has passed, and are refused for good if it fails (integrityCheck()).
+ * - Storage errors (disk full, I/O error, corruption...) reject with EventStoreUnavailableError
+ *   carrying sqlite's code, for appends and reads alike.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -18,6 +23,7 @@ import {
   EventStoreUnavailableError,
   WrongExpectedRevisionError,
   type AppendResult,
+  type IntegrityReport,
   type EventStore,
   type ExpectedRevision,
   type NewEvent,
@@ -29,15 +35,18 @@ import {
   type SubscriptionHandlers,
 } from '../event-store.port';
 import { silentLogger, type Logger } from '../../logging/logger';
+import { ensurePrivateDir, ensurePrivateFile, tightenIfExists } from '../../persistence/private-files';
 import { COLUMNS, toRecordedAll } from './sqlite.schema';
 import { checkCount, DEFAULT_READ_LIMIT, EventQueries, toPageQuery } from './sqlite.query';
 import { SqliteSubscription } from './sqlite.subscription';
-import type { AppendRequest, EventRow, FromWriter, ToWriter, WriterOptions } from './sqlite.writer.protocol';
+import type { AppendRequest, CheckOptions, CheckResult, EventRow, FromWriter, ToWriter, WriterOptions } from './sqlite.writer.protocol';
 
 export interface SqliteEventStoreOptions {
-  /** Path of the database file; its directory and the file are created when missing. */
+  /** Path of the database file; its directory (0700) and the file (0600) are created when missing; an existing file is tightened to 0600. */
   file: string;
   logger?: Logger;
+  /** Run `PRAGMA quick_check` at open (appends wait for it). Default true. */
+  integrityCheck?: boolean;
 }
 
 /** Counters since open (for tests and metrics). */
@@ -74,12 +83,36 @@ interface Pending {
 }
 
 const WORKER_SCRIPT = path.join(__dirname, 'sqlite.writer.worker.js');
+const CHECK_SCRIPT = path.join(__dirname, 'sqlite.check.worker.js');
+/** quick_check(N): the integrity check reports at most this many problems. */
+const CHECK_MAX_PROBLEMS = 10;
+
+/** sqlite result codes that mean the storage failed (not the caller's request). */
+const STORAGE_ERRORS = /^SQLITE_(FULL|IOERR|CORRUPT|NOTADB|READONLY|CANTOPEN|BUSY|LOCKED|NOMEM|PERM|PROTOCOL|NOLFS|AUTH)/;
+
+function isStorageError(code: string | undefined): boolean {
+  return code !== undefined && STORAGE_ERRORS.test(code);
+}
+
+/** A storage error of a read as EventStoreUnavailableError (with sqlite's code); others unchanged. */
+function readError(error: unknown): unknown {
+  const code = (error as { code?: unknown })?.code;
+  if (error instanceof Database.SqliteError && typeof code === 'string') {
+    return new EventStoreUnavailableError(`event store read failed: ${code}: ${error.message}`, { cause: error });
+  }
+  return error;
+}
 
 export class SqliteEventStore implements EventStore {
   static async open(options: SqliteEventStoreOptions): Promise<SqliteEventStore> {
     const file = path.resolve(options.file);
     const logger = (options.logger ?? silentLogger).child('event-store');
-    mkdirSync(path.dirname(file), { recursive: true });
+    // Owner-only: the events hold password hashes. sqlite gives -wal and -shm the file's mode.
+    // A missing directory is created 0700; an existing one is the caller's (the data directory is
+    // secured by createApp), never chmod'ed here.
+    ensurePrivateDir(path.dirname(file), logger, { tightenExisting: false });
+    ensurePrivateFile(file, logger);
+    for (const suffix of ['-wal', '-shm', '-journal']) tightenIfExists(file + suffix, logger);
     const workerData: WriterOptions = { file };
     const worker = new Worker(WORKER_SCRIPT, { workerData });
     let settings: SqliteWriterSettings;
@@ -116,7 +149,10 @@ export class SqliteEventStore implements EventStore {
       await worker.terminate();
       throw new EventStoreUnavailableError(`cannot open event store ${file}: ${(err as Error).message}`, { cause: err });
     }
-    return new SqliteEventStore(file, worker, reader, settings, logger);
+    const store = new SqliteEventStore(file, worker, reader, settings, logger);
+    if (options.integrityCheck !== false) store.startIntegrityCheck();
+    else store.integrity = Promise.resolve({ status: 'skipped' });
+    return store;
   }
 
   private state: 'open' | 'closing' | 'closed' = 'open';
@@ -132,6 +168,11 @@ export class SqliteEventStore implements EventStore {
   private readonly queries: EventQueries;
   private readonly streamStatement: Database.Statement;
   private readonly counters = { appends: 0, events: 0, transactions: 0, conflicts: 0, largestBatch: 0 };
+  private integrity: Promise<IntegrityReport> | undefined;
+  /** While the integrity check runs, appends are held (queued, not written). */
+  private checking = false;
+  private checkWorker: Worker | undefined;
+  private integrityError: EventStoreUnavailableError | undefined;
 
   private constructor(
     readonly file: string,
@@ -158,6 +199,7 @@ export class SqliteEventStore implements EventStore {
   append(stream: string, events: NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
     if (this.state !== 'open') return Promise.reject(this.unavailable());
     if (this.writerError) return Promise.reject(this.writerError);
+    if (this.integrityError) return Promise.reject(this.integrityError);
     let request: AppendRequest;
     try {
       request = { rid: this.nextRid++, stream, expected, events: toRows(stream, events, expected) };
@@ -177,7 +219,7 @@ export class SqliteEventStore implements EventStore {
 
   private flush(): void {
     this.flushScheduled = false;
-    if (this.outbox.length === 0 || this.writerError) return;
+    if (this.outbox.length === 0 || this.writerError || this.checking) return;
     const requests = this.outbox;
     this.outbox = [];
     this.post({ t: 'append', requests });
@@ -204,6 +246,8 @@ export class SqliteEventStore implements EventStore {
         } else if (o.conflict) {
           this.counters.conflicts++;
           p.reject(new WrongExpectedRevisionError(p.stream, p.expected, o.actual));
+        } else if (isStorageError(o.code)) {
+          p.reject(new EventStoreUnavailableError(`append to stream ${p.stream} failed: ${o.code}: ${o.message}`));
         } else {
           p.reject(new Error(`append to stream ${p.stream} failed: ${o.message}`));
         }
@@ -211,8 +255,8 @@ export class SqliteEventStore implements EventStore {
       this.afterAnswers();
       if (wrote) for (const sub of this.subscriptions) sub.notify();
     } else if (m.t === 'failed') {
-      this.logger.error('event store commit failed', { message: m.message, appends: m.rids.length });
-      const error = new EventStoreUnavailableError(`event store commit failed: ${m.message}`);
+      this.logger.error('event store commit failed', { message: m.message, code: m.code, appends: m.rids.length });
+      const error = new EventStoreUnavailableError(`event store commit failed: ${m.code ? `${m.code}: ` : ''}${m.message}`);
       for (const rid of m.rids) {
         const p = this.pending.get(rid);
         this.pending.delete(rid);
@@ -247,6 +291,49 @@ export class SqliteEventStore implements EventStore {
     this.afterAnswers();
   }
 
+  // ---- integrity ----------------------------------------------------------------------------
+
+  /** The start-up quick_check: passed, failed (appends refused for good), or skipped. */
+  integrityCheck(): Promise<IntegrityReport> {
+    return this.integrity ?? Promise.resolve({ status: 'skipped' });
+  }
+
+  private startIntegrityCheck(): void {
+    this.checking = true;
+    const workerData: CheckOptions = { file: this.file, maxProblems: CHECK_MAX_PROBLEMS };
+    const worker = new Worker(CHECK_SCRIPT, { workerData });
+    worker.unref(); // never keeps the process alive; pending appends keep the writer referenced
+    this.checkWorker = worker;
+    this.integrity = new Promise<CheckResult | null>((resolve) => {
+      worker.once('message', resolve);
+      worker.once('error', (error) => resolve({ ok: false, ms: 0, problems: [`the check could not run: ${error.message}`] }));
+      // Stopped by close() (nobody waited for it), or it died: then say so.
+      worker.once('exit', () => resolve(this.state === 'open' ? { ok: false, ms: 0, problems: ['the check stopped before it finished'] } : null));
+    }).then((result) => this.integrityDone(result));
+  }
+
+  private integrityDone(result: CheckResult | null): IntegrityReport {
+    this.checkWorker = undefined;
+    this.checking = false;
+    if (result === null) return { status: 'skipped' };
+    if (result.ok) {
+      this.logger.info('event store integrity check passed', { check: 'quick_check', ms: result.ms });
+      this.flush();
+      return { status: 'passed', ms: result.ms };
+    }
+    const detail = result.problems.join('; ');
+    this.logger.error('event store failed its integrity check: appends are refused', { check: 'quick_check', ms: result.ms, problems: result.problems });
+    this.integrityError = new EventStoreUnavailableError(`event store ${this.file} failed its integrity check (quick_check): ${detail}`);
+    for (const request of this.outbox) {
+      const p = this.pending.get(request.rid);
+      this.pending.delete(request.rid);
+      p?.reject(this.integrityError);
+    }
+    this.outbox = [];
+    this.afterAnswers();
+    return { status: 'failed', ms: result.ms, detail };
+  }
+
   // ---- reads --------------------------------------------------------------------------------
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -254,17 +341,30 @@ export class SqliteEventStore implements EventStore {
     const from = options.fromRevision ?? 0;
     checkCount('fromRevision', from);
     if (options.limit !== undefined) checkCount('limit', options.limit);
-    return toRecordedAll(this.streamStatement.all(stream, from, options.limit ?? -1) as unknown[][]);
+    try {
+      return toRecordedAll(this.streamStatement.all(stream, from, options.limit ?? -1) as unknown[][]);
+    } catch (error) {
+      throw readError(error);
+    }
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
     this.assertReadable();
-    return toRecordedAll(this.queries.page(toPageQuery(options)));
+    const query = toPageQuery(options);
+    try {
+      return toRecordedAll(this.queries.page(query));
+    } catch (error) {
+      throw readError(error);
+    }
   }
 
   async headPosition(): Promise<number> {
     this.assertReadable();
-    return this.queries.headPosition();
+    try {
+      return this.queries.headPosition();
+    } catch (error) {
+      throw readError(error);
+    }
   }
 
   subscribe(options: SubscribeOptions, handlers: SubscriptionHandlers): Subscription {
@@ -273,9 +373,20 @@ export class SqliteEventStore implements EventStore {
     if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
     if (options.after !== undefined) checkCount('after', options.after);
     const source = {
-      headPosition: () => this.queries.headPosition(),
-      page: (after: number, upTo: number, filter: SubscribeOptions['filter'], limit: number) =>
-        toRecordedAll(this.queries.page({ after, before: upTo + 1, limit, backwards: false, filter })),
+      headPosition: () => {
+        try {
+          return this.queries.headPosition();
+        } catch (error) {
+          throw readError(error);
+        }
+      },
+      page: (after: number, upTo: number, filter: SubscribeOptions['filter'], limit: number) => {
+        try {
+          return toRecordedAll(this.queries.page({ after, before: upTo + 1, limit, backwards: false, filter }));
+        } catch (error) {
+          throw readError(error);
+        }
+      },
     };
     const sub = new SqliteSubscription(source, options.filter, batchSize, handlers, this.logger, (s) => this.subscriptions.delete(s), options.after);
     this.subscriptions.add(sub);
@@ -292,6 +403,7 @@ export class SqliteEventStore implements EventStore {
 
   private async shutdown(): Promise<void> {
     this.state = 'closing';
+    if (this.checking && this.pending.size === 0) void this.checkWorker?.terminate(); // nobody waits for it
     for (const sub of [...this.subscriptions]) await sub.close();
     if (!this.writerError) {
       this.flush();

@@ -27,7 +27,7 @@ export interface AppendRequest {
 export type AppendOutcome =
   | { rid: number; ok: true; revision: number; position: number }
   | { rid: number; ok: false; conflict: true; actual: number | 'no_stream' }
-  | { rid: number; ok: false; conflict: false; message: string };
+  | { rid: number; ok: false; conflict: false; message: string; code?: string };
 
 export type ToWriter = { t: 'append'; requests: AppendRequest[] } | { t: 'close' };
 
@@ -36,4 +36,14 @@ export type FromWriter =
   /** One committed transaction: every outcome of the batch, and the head position after it. */
   | { t: 'committed'; outcomes: AppendOutcome[]; head: number }
   /** The transaction could not be committed: every append of the batch failed. */
-  | { t: 'failed'; rids: number[]; message: string };
+  | { t: 'failed'; rids: number[]; message: string; code?: string };
+
+/** The integrity check worker's input (sqlite.check.worker.ts). */
+export interface CheckOptions {
+  file: string;
+  /** quick_check(N): stop after this many problems. */
+  maxProblems: number;
+}
+
+/** Its one message: passed, or the problems sqlite found (or why the check could not run). */
+export type CheckResult = { ok: true; ms: number } | { ok: false; ms: number; problems: string[] };

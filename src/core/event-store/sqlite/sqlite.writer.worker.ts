@@ -67,7 +67,7 @@ const writeBatch = db.transaction((batch: AppendRequest[]): AppendOutcome[] => {
       const position = insertAppend(req, first);
       outcomes.push({ rid: req.rid, ok: true, revision: first + req.events.length - 1, position });
     } catch (err) {
-      outcomes.push({ rid: req.rid, ok: false, conflict: false, message: (err as Error).message });
+      outcomes.push({ rid: req.rid, ok: false, conflict: false, message: (err as Error).message, code: (err as { code?: string }).code });
     }
   }
   return outcomes;
@@ -102,18 +102,28 @@ function run(): void {
       const outcomes = writeBatch.immediate(batch);
       post({ t: 'committed', outcomes, head: headOf.get() ?? 0 });
     } catch (err) {
-      post({ t: 'failed', rids: batch.map((r) => r.rid), message: (err as Error).message });
+      post({ t: 'failed', rids: batch.map((r) => r.rid), message: (err as Error).message, code: (err as { code?: string }).code });
     }
     for (const r of batch) sinceCheckpoint += r.events.length;
     if (sinceCheckpoint >= CHECKPOINT_EVERY_EVENTS) {
       sinceCheckpoint = 0;
-      db.pragma('wal_checkpoint(PASSIVE)');
+      // A checkpoint that fails (disk full, I/O error) leaves the WAL as it is: every committed
+      // transaction is still in it. Retried after the next CHECKPOINT_EVERY_EVENTS events.
+      tryPragma('wal_checkpoint(PASSIVE)');
     }
   }
   if (closing) {
-    db.pragma('wal_checkpoint(TRUNCATE)');
+    tryPragma('wal_checkpoint(TRUNCATE)');
     db.close();
     port!.close(); // nothing keeps the thread alive any more: it exits with code 0
+  }
+}
+
+function tryPragma(pragma: string): void {
+  try {
+    db.pragma(pragma);
+  } catch {
+    // see the callers
   }
 }
 
