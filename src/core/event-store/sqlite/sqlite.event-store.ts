@@ -106,7 +106,8 @@ function readError(error: unknown): unknown {
 export class SqliteEventStore implements EventStore {
   static async open(options: SqliteEventStoreOptions): Promise<SqliteEventStore> {
     const file = path.resolve(options.file);
-    const logger = (options.logger ?? silentLogger).child('event-store');
+    // The caller names the component (openEventStore gives `event-store`).
+    const logger = options.logger ?? silentLogger;
     // Owner-only: the events hold password hashes. sqlite gives -wal and -shm the file's mode.
     // A missing directory is created 0700; an existing one is the caller's (the data directory is
     // secured by createApp), never chmod'ed here.
