@@ -1,5 +1,5 @@
 /** Clients, images and settings through the GraphQL API (real HTTP, real sqlite store). */
-import { strict as assert } from 'node:assert';
+import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';

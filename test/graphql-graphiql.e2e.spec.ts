@@ -1,5 +1,5 @@
 /** GraphiQL at /graphiql, offline: only local assets, and (when Chromium is installed) it really works. */
-import { strict as assert } from 'node:assert';
+import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as vm from 'node:vm';
 import { buildReactScript, GRAPHIQL_ASSET_NAMES, GraphiqlAssetError, patchGraphiqlUmd } from '../src/graphql/graphiql.assets';

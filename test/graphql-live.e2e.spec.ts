@@ -1,5 +1,5 @@
 /** Subscriptions over graphql-ws: the live audit feed and clientDetected. */
-import { strict as assert } from 'node:assert';
+import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DetectClientCommand } from '../src/core/commands/client.commands';
 import { commandMeta } from '../src/core/commands/meta';

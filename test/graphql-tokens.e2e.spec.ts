@@ -1,5 +1,5 @@
 /** API tokens through the GraphQL API: list, create (shown once), revoke; the token is never stored. */
-import { strict as assert } from 'node:assert';
+import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';

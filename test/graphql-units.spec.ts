@@ -1,5 +1,5 @@
 /** Unit tests of the GraphQL layer's small parts: error mapping, WS auth params, the live-feed iterator. */
-import { strict as assert } from 'node:assert';
+import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GraphQLError, parse } from 'graphql';
 import { Subject } from 'rxjs';

@@ -1,5 +1,5 @@
 /** Users and groups through the GraphQL API; passwords never come back out. */
-import { strict as assert } from 'node:assert';
+import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startHarness, type Harness } from './support/app-harness';
 

@@ -3,7 +3,7 @@
  * operation, request-level errors (depth limit, validation, subscriptions over HTTP).
  * Domain operations are in graphql-clients / graphql-users / graphql-live / graphql-history.
  */
-import { strict as assert } from 'node:assert';
+import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';

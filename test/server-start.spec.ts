@@ -2,7 +2,7 @@
  * The built server, started the way a user starts it: `npm start` (which builds first), on a fresh
  * data dir and a free port. Then a restart with `node dist/src/main.js` on the same data dir.
  */
-import { strict as assert } from 'node:assert';
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';

@@ -3,7 +3,7 @@
  * no machine, text that is not valid Unicode, a data directory bramble cannot use. Refusals are
  * logged at info, not as errors of bramble.
  */
-import { strict as assert } from 'node:assert';
+import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, symlinkSync } from 'node:fs';
 import * as path from 'node:path';

@@ -2,7 +2,7 @@
  * The `plugins` query and `updatePluginSettings` over HTTP: what a dashboard needs to list plugins
  * with their health and draw a settings form from each one's JSON Schema.
  */
-import { strict as assert } from 'node:assert';
+import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { definePlugin, Ipv4, Nullable, Type, type PluginFactory } from '../../src/core/plugin-api';
 import { startHarness, type Harness } from '../support/app-harness';

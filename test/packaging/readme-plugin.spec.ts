@@ -4,7 +4,7 @@
  * with the command the README gives, and both examples are loaded into a running bramble through
  * BRAMBLE_PLUGINS. So the README can never again show a plugin that fails as written.
  */
-import { strict as assert } from 'node:assert';
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
