@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { AuditLog } from './audit/audit-log';
 import { AuthService } from './auth/auth.service';
 import { BootstrapService } from './bootstrap.service';
@@ -42,56 +42,91 @@ export interface CoreModuleOptions {
   metrics?: Metrics;
 }
 
-/** The event-sourced core: store, command handlers, read models, audit log, auth, plugins. */
+/** The process's own facts and instruments: configuration, logger, metrics. */
+function runtimeProviders(options: CoreModuleOptions, metrics: Metrics): Provider[] {
+  return [
+    { provide: BRAMBLE_CONFIG, useValue: options.config },
+    { provide: APP_LOGGER, useValue: options.logger },
+    { provide: Metrics, useValue: metrics },
+  ];
+}
+
+/**
+ * The event store as the core sees it: every read upcast to the current event shapes
+ * (events/upcasters.ts), and every operation counted, timed and watched for /health and /metrics.
+ */
+function storeProviders(options: CoreModuleOptions, metrics: Metrics): Provider[] {
+  return [{ provide: EVENT_STORE, useValue: new InstrumentedEventStore(new UpcastingEventStore(options.store), metrics) }];
+}
+
+/** The write side: one command table per aggregate, the runner, the ports' adapters, and the bus. */
+const COMMAND_PROVIDERS: Provider[] = [
+  {
+    provide: CommandRunner,
+    useFactory: (store: EventStore, logger: Logger) => new CommandRunner(store, logger.child('commands')),
+    inject: [EVENT_STORE, APP_LOGGER],
+  },
+  { provide: COMMAND_TABLES, useValue: CORE_COMMAND_TABLES },
+  { provide: PASSWORD_HASHER, useValue: new BcryptPasswordHasher() },
+  { provide: IMAGE_TREE_INSPECTOR, useValue: new FsImageTreeInspector() },
+  CommandBus,
+];
+
+/** The read side: read models (snapshotted with their checkpoint), their queries, the audit log. */
+const READ_PROVIDERS: Provider[] = [
+  {
+    provide: ProjectionEngine,
+    useFactory: (store: EventStore, logger: Logger, metrics: Metrics, config: BrambleConfig) =>
+      new ProjectionEngine(store, logger.child('projections'), metrics, CORE_EVENT_TYPES, {
+        snapshotFile: path.join(config.dataDir, 'read-models.snapshot.json'),
+        acceptEventLossAt: config.acceptEventLossAt,
+        densePositions: config.eventStore.kind === 'sqlite',
+      }),
+    inject: [EVENT_STORE, APP_LOGGER, Metrics, BRAMBLE_CONFIG],
+  },
+  ReadModelQueries,
+  { provide: AuditLog, useFactory: (store: EventStore) => new AuditLog(store), inject: [EVENT_STORE] },
+];
+
+/** Cross-stream flows with their own checkpoints. */
+const PROCESS_MANAGER_PROVIDERS: Provider[] = [MembershipProcessManager, { provide: MEMBERSHIP_SETTLING, useExisting: MembershipProcessManager }];
+
+/** The plugin host: the built-in list, then BRAMBLE_PLUGINS. */
+function pluginHostProviders(options: CoreModuleOptions): Provider[] {
+  return [
+    {
+      provide: PluginRegistry,
+      useFactory: (...args: ConstructorParameters<typeof PluginRegistry>) => {
+        const registry = new PluginRegistry(...args);
+        registry.configure(options.pluginHost ?? {});
+        registry.load(options.builtInPlugins, options.config.plugins);
+        return registry;
+      },
+      inject: [CommandBus, ReadModelQueries, ProjectionEngine, Metrics, EVENT_STORE, BRAMBLE_CONFIG, APP_LOGGER],
+    },
+    { provide: PLUGIN_CATALOG, useExisting: PluginRegistry },
+  ];
+}
+
+/** Operations: API tokens, /health, and the order of start and stop. */
+const OPERATIONS_PROVIDERS: Provider[] = [AuthService, HealthService, BootstrapService];
+
+/** The event-sourced core: store, commands, read models, process managers, plugins, operations. */
 @Module({})
 export class CoreModule {
   static forRoot(options: CoreModuleOptions): DynamicModule {
     const metrics = options.metrics ?? new Metrics();
-    // Every read comes out in the current event shapes (events/upcasters.ts); the instrumented
-    // store on top counts, times and watches every operation for /health and /metrics.
-    const store = new InstrumentedEventStore(new UpcastingEventStore(options.store), metrics);
     return {
       module: CoreModule,
       global: true,
       providers: [
-        { provide: BRAMBLE_CONFIG, useValue: options.config },
-        { provide: APP_LOGGER, useValue: options.logger },
-        { provide: Metrics, useValue: metrics },
-        { provide: EVENT_STORE, useValue: store },
-        { provide: CommandRunner, useFactory: () => new CommandRunner(store, options.logger.child('commands')) },
-        {
-          provide: ProjectionEngine,
-          useFactory: () =>
-            new ProjectionEngine(store, options.logger.child('projections'), metrics, CORE_EVENT_TYPES, {
-              snapshotFile: path.join(options.config.dataDir, 'read-models.snapshot.json'),
-              acceptEventLossAt: options.config.acceptEventLossAt,
-              densePositions: options.config.eventStore.kind === 'sqlite',
-            }),
-        },
-        { provide: AuditLog, useFactory: () => new AuditLog(store) },
-        ReadModelQueries,
-        {
-          provide: PluginRegistry,
-          useFactory: (...args: ConstructorParameters<typeof PluginRegistry>) => {
-            const registry = new PluginRegistry(...args);
-            registry.configure(options.pluginHost ?? {});
-            registry.load(options.builtInPlugins, options.config.plugins);
-            return registry;
-          },
-          inject: [
-            CommandBus, ReadModelQueries, ProjectionEngine, Metrics, EVENT_STORE, BRAMBLE_CONFIG, APP_LOGGER,
-          ],
-        },
-        { provide: COMMAND_TABLES, useValue: CORE_COMMAND_TABLES },
-        { provide: PASSWORD_HASHER, useValue: new BcryptPasswordHasher() },
-        { provide: IMAGE_TREE_INSPECTOR, useValue: new FsImageTreeInspector() },
-        CommandBus,
-        MembershipProcessManager,
-        { provide: PLUGIN_CATALOG, useExisting: PluginRegistry },
-        { provide: MEMBERSHIP_SETTLING, useExisting: MembershipProcessManager },
-        AuthService,
-        HealthService,
-        BootstrapService,
+        ...runtimeProviders(options, metrics),
+        ...storeProviders(options, metrics),
+        ...COMMAND_PROVIDERS,
+        ...READ_PROVIDERS,
+        ...PROCESS_MANAGER_PROVIDERS,
+        ...pluginHostProviders(options),
+        ...OPERATIONS_PROVIDERS,
       ],
       exports: [
         BRAMBLE_CONFIG, APP_LOGGER, Metrics, EVENT_STORE, CommandRunner, ProjectionEngine, AuditLog,
