@@ -49,6 +49,13 @@ interface OuiRow {
 const OUI_INDEX = new Map<number, OuiRow>();
 for (const row of PI_OUIS) OUI_INDEX.set(parseInt(row.prefix.replace(/:/g, ''), 16), row);
 
+/**
+ * Words of an option 97 that name no board: all zeros, all ones, and the Pi 3B ROM's constant (the
+ * BCM2837A0 sends `00` then sixteen `44` bytes from every board: docs/pi-netboot-protocol.md §1.3).
+ * Read as the old serial×4 format they would give every such Pi the same serial.
+ */
+const PLACEHOLDER_GUID_WORDS = new Set([0, 0xffffffff, 0x44444444]);
+
 /** FourCC as the LE 32-bit word read from option 97 bytes 1..4 → its name. */
 const FOURCC_INDEX = new Map<number, string>();
 for (const name of PI_GUID_FOURCCS) FOURCC_INDEX.set(Buffer.from(name, 'latin1').readUInt32LE(0), name);
@@ -89,13 +96,12 @@ export function detectPi(packet: DhcpPacket): PiIdentity | null {
       serial = hex8(guid.readUInt32LE(13));
       model = modelFromRevision(guid.readUInt32LE(5)) ?? fourcc;
     } else if (
-      w1 !== 0 &&
-      w1 !== 0xffffffff &&
+      !PLACEHOLDER_GUID_WORDS.has(w1) &&
       w1 === guid.readUInt32LE(5) &&
       w1 === guid.readUInt32LE(9) &&
       w1 === guid.readUInt32LE(13)
     ) {
-      // Old format: serial ×4 (an all-zero or all-ones GUID is a placeholder, not a serial).
+      // Old format: serial ×4 (placeholders are not serials: see PLACEHOLDER_GUID_WORDS).
       // Only used when the OUI below says Pi.
       serial = hex8(w1);
     }

@@ -171,6 +171,14 @@ describe('detectPi: old EEPROM format (serial repeated 4 times)', () => {
     assert.equal(detectPi(discover('dc:a6:32:01:36:c2', [[97, Buffer.alloc(17)]]))?.serial, null);
   });
 
+  it("the Pi 3B ROM's constant GUID (00 + sixteen 44 bytes, the same on every board) gives no serial", () => {
+    const constant = hex(`00 ${'44 '.repeat(16)}`.trim());
+    const pi3 = detectPi(discover('b8:27:eb:00:00:01', pxeOptions(constant)));
+    assert.equal(pi3?.mac, 'b8:27:eb:00:00:01', 'still a Pi (by its MAC)');
+    assert.equal(pi3?.serial, null, 'not the serial 44444444 of every Pi 3B');
+    assert.equal(detectPi(discover('b8:27:eb:00:00:01', [[97, Buffer.alloc(17, 0xff).fill(0, 0, 1)]]))?.serial, null);
+  });
+
   it('does not make a non-Pi MAC a Pi', () => {
     const guid = hex('00 67 45 23 01 67 45 23 01 67 45 23 01 67 45 23 01');
     assert.equal(detectPi(discover('52:54:00:12:34:56', pxeOptions(guid))), null);
