@@ -1,15 +1,10 @@
 /**
- * The logger every part of bramble receives. Structured: a message plus fields. Per-packet logs
- * are `debug`. Never put a secret (password, token, key) in a message or a field.
+ * The logger every part of bramble receives (the plugin contract's Logger: structured, a message
+ * plus fields; per-packet logs are `debug`; never a secret in a message or a field).
  */
-export interface Logger {
-  debug(message: string, fields?: Record<string, unknown>): void;
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-  /** A logger whose every line also carries `component` (e.g. `plugin/dhcp`, `event-store`). */
-  child(component: string): Logger;
-}
+import type { Logger } from '../plugin-api/plugin';
+
+export type { Logger };
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -202,38 +202,24 @@ export interface CoreEventCatalogue {
 
 export type CoreEventType = keyof CoreEventCatalogue;
 
-/** The core event type names as constants (`CoreEventTypes.ClientApproved === 'ClientApproved'`). */
+/** The event type names of each aggregate, as constants (`ClientEventTypes.ClientApproved === 'ClientApproved'`). */
+function names<const T extends readonly CoreEventType[]>(...types: T): { readonly [K in T[number]]: K } {
+  return Object.freeze(Object.fromEntries(types.map((t) => [t, t]))) as { readonly [K in T[number]]: K };
+}
+
+export const ClientEventTypes = names('ClientDetected', 'ClientRedetected', 'ClientAddressLearned', 'ClientApproved', 'ClientRejected', 'ClientRenamed', 'ClientImageAssigned', 'ClientBootConfigChanged', 'ClientRemoved');
+export const UserEventTypes = names('UserCreated', 'UserPasswordChanged', 'UserGroupsChanged', 'UserFullNameChanged', 'UserDisabled', 'UserEnabled', 'UserDeleted', 'UidNumberAllocated');
+export const GroupEventTypes = names('GroupCreated', 'GroupMembersChanged', 'GroupDeleted', 'GidNumberAllocated');
+export const ImageEventTypes = names('ImageRegistered', 'ImageRenamed', 'ImageDeleted');
+export const SettingsEventTypes = names('SettingsUpdated');
+export const BootEventTypes = names('BootProgressed');
+export const AuthEventTypes = names('ApiTokenIssued', 'ApiTokenRevoked');
+export const UniqueKeyEventTypes = names('UniqueKeyClaimed', 'UniqueKeyReleased');
+
+/** Every core event type name as a constant. */
 export const CoreEventTypes: { readonly [K in CoreEventType]: K } = {
-  ClientDetected: 'ClientDetected',
-  ClientRedetected: 'ClientRedetected',
-  ClientAddressLearned: 'ClientAddressLearned',
-  ClientApproved: 'ClientApproved',
-  ClientRejected: 'ClientRejected',
-  ClientRenamed: 'ClientRenamed',
-  ClientImageAssigned: 'ClientImageAssigned',
-  ClientBootConfigChanged: 'ClientBootConfigChanged',
-  ClientRemoved: 'ClientRemoved',
-  UserCreated: 'UserCreated',
-  UserPasswordChanged: 'UserPasswordChanged',
-  UserGroupsChanged: 'UserGroupsChanged',
-  UserFullNameChanged: 'UserFullNameChanged',
-  UserDisabled: 'UserDisabled',
-  UserEnabled: 'UserEnabled',
-  UserDeleted: 'UserDeleted',
-  UidNumberAllocated: 'UidNumberAllocated',
-  GroupCreated: 'GroupCreated',
-  GroupMembersChanged: 'GroupMembersChanged',
-  GroupDeleted: 'GroupDeleted',
-  GidNumberAllocated: 'GidNumberAllocated',
-  ImageRegistered: 'ImageRegistered',
-  ImageRenamed: 'ImageRenamed',
-  ImageDeleted: 'ImageDeleted',
-  SettingsUpdated: 'SettingsUpdated',
-  BootProgressed: 'BootProgressed',
-  ApiTokenIssued: 'ApiTokenIssued',
-  ApiTokenRevoked: 'ApiTokenRevoked',
-  UniqueKeyClaimed: 'UniqueKeyClaimed',
-  UniqueKeyReleased: 'UniqueKeyReleased',
+  ...ClientEventTypes, ...UserEventTypes, ...GroupEventTypes, ...ImageEventTypes,
+  ...SettingsEventTypes, ...BootEventTypes, ...AuthEventTypes, ...UniqueKeyEventTypes,
 };
 
 /** Every core event type name. */

@@ -17,19 +17,23 @@ import type {
   UserRecord,
   ViewChange,
 } from '../plugin-api/views';
-import { CoreEventTypes, type CoreEventType } from '../plugin-api/events';
+import { ClientEventTypes, GroupEventTypes, ImageEventTypes, UserEventTypes, type CoreEventType } from '../plugin-api/events';
 import type { ReadModelState } from '../projections/read-models';
 
 type ViewName = keyof PluginViews;
 
 /** Which view an event type changes, and the data field holding the record's key. */
 const CHANGES: Partial<Record<CoreEventType, [ViewName, string]>> = {};
-for (const type of Object.values(CoreEventTypes)) {
-  if (type.startsWith('Client')) CHANGES[type] = ['clients', 'mac'];
-  else if (type.startsWith('User') && type !== 'UidNumberAllocated') CHANGES[type] = ['users', 'username'];
-  else if (type.startsWith('Group')) CHANGES[type] = ['groups', 'name'];
-  else if (type.startsWith('Image')) CHANGES[type] = ['images', 'imageId'];
-}
+const route = (types: Record<string, CoreEventType>, view: ViewName, key: string): void => {
+  for (const type of Object.values(types)) CHANGES[type] = [view, key];
+};
+route(ClientEventTypes, 'clients', 'mac');
+route(UserEventTypes, 'users', 'username');
+route(GroupEventTypes, 'groups', 'name');
+route(ImageEventTypes, 'images', 'imageId');
+// Number allocations change no record.
+delete CHANGES.UidNumberAllocated;
+delete CHANGES.GidNumberAllocated;
 
 type Listener = (change: ViewChange<unknown>) => void;
 

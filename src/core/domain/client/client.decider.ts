@@ -20,17 +20,8 @@ import { isCanonicalMac, validateClientName } from './mac';
 // ---------------------------------------------------------------------------------------------
 // Commands. `mac` is normalised by the caller (normalizeMac) and checked again here.
 
-/** An observation: a plugin saw this Pi on the wire. */
-export interface DetectClient {
-  type: 'DetectClient';
-  mac: string;
-  serial: string | null;
-  model: string | null;
-  ip: string | null;
-  via: string;
-  /** One boot of the Pi, chosen by the observer; null when the observer cannot tell boots apart. */
-  bootId: string | null;
-}
+/** An observation: a plugin saw this Pi on the wire (what it saw is what ClientDetected records). */
+export type DetectClient = { type: 'DetectClient' } & ClientDetectedData;
 
 export interface LearnClientAddress {
   type: 'LearnClientAddress';

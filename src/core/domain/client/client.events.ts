@@ -1,4 +1,5 @@
-import type { ClientDetectedData, CoreEventCatalogue, CoreEventType } from '../../plugin-api/events';
+import type { ClientDetectedData, CoreEventCatalogue } from '../../plugin-api/events';
+import { ClientEventTypes } from '../../plugin-api/events';
 import type { DomainEvent } from '../shared/decider';
 
 export type { ClientDetectedData };
@@ -7,17 +8,8 @@ export type { ClientDetectedData };
 export const clientStream = (mac: string): string => `client-${mac}`;
 export const CLIENT_STREAM_PREFIX = 'client-';
 
-export const ClientEventType = {
-  ClientDetected: 'ClientDetected',
-  ClientRedetected: 'ClientRedetected',
-  ClientAddressLearned: 'ClientAddressLearned',
-  ClientApproved: 'ClientApproved',
-  ClientRejected: 'ClientRejected',
-  ClientRenamed: 'ClientRenamed',
-  ClientImageAssigned: 'ClientImageAssigned',
-  ClientBootConfigChanged: 'ClientBootConfigChanged',
-  ClientRemoved: 'ClientRemoved',
-} as const satisfies Record<string, CoreEventType>;
+/** The type names of these events (the catalogue's, plugin-api/events.ts). */
+export const ClientEventType = ClientEventTypes;
 
 type E<T extends keyof CoreEventCatalogue> = DomainEvent<T, CoreEventCatalogue[T]>;
 

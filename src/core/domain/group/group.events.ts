@@ -1,4 +1,5 @@
-import type { CoreEventCatalogue, CoreEventType } from '../../plugin-api/events';
+import type { CoreEventCatalogue } from '../../plugin-api/events';
+import { GroupEventTypes } from '../../plugin-api/events';
 import type { DomainEvent } from '../shared/decider';
 
 /** Stream of one group: `group-<name>`. */
@@ -10,12 +11,8 @@ export const FIRST_GID_NUMBER = 10000;
 /** Created at first start. */
 export const DEFAULT_GROUPS = ['pupils', 'teachers'] as const;
 
-export const GroupEventType = {
-  GroupCreated: 'GroupCreated',
-  GroupMembersChanged: 'GroupMembersChanged',
-  GroupDeleted: 'GroupDeleted',
-  GidNumberAllocated: 'GidNumberAllocated',
-} as const satisfies Record<string, CoreEventType>;
+/** The type names of these events (the catalogue's, plugin-api/events.ts). */
+export const GroupEventType = GroupEventTypes;
 
 type E<T extends keyof CoreEventCatalogue> = DomainEvent<T, CoreEventCatalogue[T]>;
 

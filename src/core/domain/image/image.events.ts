@@ -1,15 +1,13 @@
-import type { CoreEventCatalogue, CoreEventType } from '../../plugin-api/events';
+import type { CoreEventCatalogue } from '../../plugin-api/events';
+import { ImageEventTypes } from '../../plugin-api/events';
 import type { DomainEvent } from '../shared/decider';
 
 /** Stream of one OS image: `image-<id>`. */
 export const imageStream = (id: string): string => `image-${id}`;
 export const IMAGE_STREAM_PREFIX = 'image-';
 
-export const ImageEventType = {
-  ImageRegistered: 'ImageRegistered',
-  ImageRenamed: 'ImageRenamed',
-  ImageDeleted: 'ImageDeleted',
-} as const satisfies Record<string, CoreEventType>;
+/** The type names of these events (the catalogue's, plugin-api/events.ts). */
+export const ImageEventType = ImageEventTypes;
 
 type E<T extends keyof CoreEventCatalogue> = DomainEvent<T, CoreEventCatalogue[T]>;
 

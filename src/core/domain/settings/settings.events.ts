@@ -1,4 +1,5 @@
-import type { CoreEventType, GlobalSettings, PluginSettingsChange, SettingsUpdatedData } from '../../plugin-api/events';
+import type { GlobalSettings, PluginSettingsChange, SettingsUpdatedData } from '../../plugin-api/events';
+import { SettingsEventTypes } from '../../plugin-api/events';
 import type { DomainEvent } from '../shared/decider';
 
 export type { GlobalSettings, PluginSettingsChange, SettingsUpdatedData };
@@ -6,9 +7,8 @@ export type { GlobalSettings, PluginSettingsChange, SettingsUpdatedData };
 /** All settings live in one stream. */
 export const SETTINGS_STREAM = 'settings';
 
-export const SettingsEventType = {
-  SettingsUpdated: 'SettingsUpdated',
-} as const satisfies Record<string, CoreEventType>;
+/** The type names of these events (the catalogue's, plugin-api/events.ts). */
+export const SettingsEventType = SettingsEventTypes;
 
 /** Schema version of SettingsUpdated written today (1: the shape before plugin-owned settings). */
 export const SETTINGS_UPDATED_VERSION = 2;

@@ -1,3 +1,4 @@
+import type { UserCreatedData } from '../../plugin-api/events';
 import type { Decider, DomainEvent } from '../shared/decider';
 import { DomainError, ErrorCode, validationError } from '../shared/domain-error';
 import {
@@ -87,16 +88,8 @@ function validateIdNumber(field: string, value: number, min: number): void {
 // ---------------------------------------------------------------------------------------------
 // Commands
 
-export interface CreateUser {
-  type: 'CreateUser';
-  username: string;
-  uidNumber: number;
-  gidNumber: number;
-  fullName: string;
-  groups: string[];
-  /** `{CRYPT}$2b$...` from hashPassword: never the plaintext. */
-  passwordHash: string;
-}
+/** What UserCreated records; `passwordHash` comes from the PasswordHasher port, never the plaintext. */
+export type CreateUser = { type: 'CreateUser' } & UserCreatedData;
 
 export interface ChangeUserPassword {
   type: 'ChangeUserPassword';

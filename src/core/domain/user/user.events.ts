@@ -1,4 +1,5 @@
-import type { CoreEventCatalogue, CoreEventType } from '../../plugin-api/events';
+import type { CoreEventCatalogue } from '../../plugin-api/events';
+import { UserEventTypes } from '../../plugin-api/events';
 import type { DomainEvent } from '../shared/decider';
 
 /** Stream of one user: `user-<username>`. */
@@ -8,16 +9,8 @@ export const USER_STREAM_PREFIX = 'user-';
 export const UID_SEQUENCE_STREAM = 'sequence-uid';
 export const FIRST_UID_NUMBER = 10000;
 
-export const UserEventType = {
-  UserCreated: 'UserCreated',
-  UserPasswordChanged: 'UserPasswordChanged',
-  UserGroupsChanged: 'UserGroupsChanged',
-  UserFullNameChanged: 'UserFullNameChanged',
-  UserDisabled: 'UserDisabled',
-  UserEnabled: 'UserEnabled',
-  UserDeleted: 'UserDeleted',
-  UidNumberAllocated: 'UidNumberAllocated',
-} as const satisfies Record<string, CoreEventType>;
+/** The type names of these events (the catalogue's, plugin-api/events.ts). */
+export const UserEventType = UserEventTypes;
 
 type E<T extends keyof CoreEventCatalogue> = DomainEvent<T, CoreEventCatalogue[T]>;
 
