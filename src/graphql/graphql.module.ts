@@ -1,4 +1,3 @@
-import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { Module } from '@nestjs/common';
 import { GraphQLModule } from '@nestjs/graphql';
 import { specifiedRules, validate, type DocumentNode, type ExecutionResult, type GraphQLError, type GraphQLSchema } from 'graphql';
@@ -7,6 +6,7 @@ import type { Request } from 'express';
 import { AuthService } from '../core/auth/auth.service';
 import { APP_LOGGER } from '../core/logging/logging.tokens';
 import type { Logger } from '../core/logging/logger';
+import { BrambleGraphQLDriver, type BrambleGraphQLDriverConfig, type WsExtra } from './apollo.driver';
 import { AuditResolver } from './audit.resolver';
 import {
   AuthenticatedGuard,
@@ -45,14 +45,14 @@ export const RESOLVERS = [
   StateResolver,
 ];
 
-interface WsExtra {
-  socket: { close(code: number, reason: string): void };
-  request: unknown;
-  /** Set by onConnect. */
+/** Set by onConnect on the socket's `extra`. */
+interface WsState extends WsExtra {
   actor?: string;
 }
 
-function apolloOptions(auth: AuthService, logger: Logger): ApolloDriverConfig {
+type WsCtx = WsContext<Record<string, unknown> | undefined, WsState>;
+
+function driverOptions(auth: AuthService, logger: Logger): BrambleGraphQLDriverConfig<GqlContext> {
   const log = logger.child('graphql');
   const format = createErrorFormatter(log);
   const depthLimit = depthLimitRule(MAX_QUERY_DEPTH);
@@ -60,45 +60,42 @@ function apolloOptions(auth: AuthService, logger: Logger): ApolloDriverConfig {
     path: GRAPHQL_PATH,
     autoSchemaFile: true,
     sortSchema: true,
-    playground: false,
-    graphiql: false,
-    introspection: true,
-    includeStacktraceInErrorResponses: false,
-    validationRules: [depthLimit],
-    formatError: format,
-    // Token first: an unauthenticated request learns nothing else.
-    plugins: [requireTokenPlugin(), rejectHttpSubscriptionsPlugin(GRAPHQL_PATH)],
-    context: ({ req }: { req: Request }): GqlContext => httpContext(auth, req),
-    subscriptions: {
-      'graphql-ws': {
-        path: GRAPHQL_PATH,
-        onConnect: (ctx: WsContext<Record<string, unknown> | undefined, WsExtra>) => {
-          const actor = auth.actorFor(authorizationFromConnectionParams(ctx.connectionParams));
-          if (!actor) {
-            ctx.extra.socket.close(WS_UNAUTHENTICATED_CLOSE, 'UNAUTHENTICATED: a valid token is required');
-            return false;
-          }
-          ctx.extra.actor = actor;
-          return true;
-        },
-        context: (ctx: WsContext<Record<string, unknown> | undefined, WsExtra>): GqlContext => ({ actor: ctx.extra.actor ?? null }),
-        subscribe: sharedResultSubscribe,
-        validate: (schema: GraphQLSchema, document: DocumentNode) => validate(schema, document, [...specifiedRules, depthLimit]),
-        onNext: (_ctx: unknown, _id: unknown, _payload: unknown, _args: unknown, result: ExecutionResult) =>
-          result.errors ? { ...result, errors: formatErrors(format, result.errors) } : undefined,
-        onError: (_ctx: unknown, _id: unknown, _payload: unknown, errors: readonly GraphQLError[]) => formatErrors(format, errors),
-      },
+    apollo: {
+      introspection: true,
+      includeStacktraceInErrorResponses: false,
+      validationRules: [depthLimit],
+      formatError: format,
+      // Token first: an unauthenticated request learns nothing else.
+      plugins: [requireTokenPlugin(), rejectHttpSubscriptionsPlugin(GRAPHQL_PATH)],
     },
-  } as ApolloDriverConfig;
+    context: (req: Request): GqlContext => httpContext(auth, req),
+    subscriptions: () => ({
+      onConnect: (ctx: WsCtx) => {
+        const actor = auth.actorFor(authorizationFromConnectionParams(ctx.connectionParams));
+        if (!actor) {
+          ctx.extra.socket.close(WS_UNAUTHENTICATED_CLOSE, 'UNAUTHENTICATED: a valid token is required');
+          return false;
+        }
+        ctx.extra.actor = actor;
+        return true;
+      },
+      context: (ctx: WsCtx): GqlContext => ({ actor: ctx.extra.actor ?? null }),
+      subscribe: sharedResultSubscribe,
+      validate: (schema: GraphQLSchema, document: DocumentNode) => validate(schema, document, [...specifiedRules, depthLimit]),
+      onNext: (_ctx, _id, _payload, _args, result: ExecutionResult) =>
+        result.errors ? { ...result, errors: formatErrors(format, result.errors) } : undefined,
+      onError: (_ctx, _id, _payload, errors: readonly GraphQLError[]) => formatErrors(format, errors),
+    }),
+  };
 }
 
 /** The GraphQL API on /graphql (HTTP and graphql-ws), and GraphiQL on /graphiql. */
 @Module({
   imports: [
-    GraphQLModule.forRootAsync<ApolloDriverConfig>({
-      driver: ApolloDriver,
+    GraphQLModule.forRootAsync<BrambleGraphQLDriverConfig<GqlContext>>({
+      driver: BrambleGraphQLDriver,
       inject: [AuthService, APP_LOGGER],
-      useFactory: apolloOptions,
+      useFactory: driverOptions,
     }),
   ],
   providers: [CommandGateway, LiveEvents, AuthenticatedGuard, ...RESOLVERS],
