@@ -11,6 +11,7 @@ import { SYSTEM_HANDLERS } from './commands/system.handlers';
 import { USER_HANDLERS } from './commands/user.handlers';
 import { BRAMBLE_CONFIG, type BrambleConfig } from './config/config';
 import { CORE_EVENT_TYPES } from './events/known-event-types';
+import { CostlyWork } from './limits/concurrency-limiter';
 import { EVENT_STORE, type EventStore } from './event-store/event-store.port';
 import { InstrumentedEventStore } from './event-store/instrumented.event-store';
 import { APP_LOGGER } from './logging/logging.tokens';
@@ -72,11 +73,12 @@ export class CoreModule {
         AuthService,
         HealthService,
         BootstrapService,
+        CostlyWork,
         ...COMMAND_HANDLERS,
       ],
       exports: [
         BRAMBLE_CONFIG, APP_LOGGER, Metrics, EVENT_STORE, CommandRunner, ProjectionEngine, AuditLog,
-        ReadModelQueries, PluginRegistry, AuthService, HealthService, CqrsModule,
+        ReadModelQueries, PluginRegistry, AuthService, HealthService, CostlyWork, CqrsModule,
       ],
     };
   }
