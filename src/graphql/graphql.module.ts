@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
 import { GraphQLModule } from '@nestjs/graphql';
-import { specifiedRules, validate, type DocumentNode, type ExecutionResult, type GraphQLError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, type ExecutionResult } from 'graphql';
 import type { Context as WsContext } from 'graphql-ws';
 import type { Request } from 'express';
 import { AuthService } from '../core/auth/auth.service';
 import { APP_LOGGER } from '../core/logging/logging.tokens';
+import { ProjectionEngine } from '../core/projections/projection-engine';
 import type { Logger } from '../core/logging/logger';
 import { BrambleGraphQLDriver, type BrambleGraphQLDriverConfig, type WsExtra } from './apollo.driver';
 import { AuditResolver } from './audit.resolver';
@@ -17,13 +18,14 @@ import {
 } from './auth';
 import { ClientResolver } from './client.resolver';
 import { CommandGateway } from './command-gateway';
-import { depthLimitRule } from './depth-limit';
-import { createErrorFormatter, formatErrors } from './errors';
+import { ApiErrorCode, createErrorFormatter, formatErrors } from './errors';
 import { GraphiqlController } from './graphiql.controller';
 import { HealthResolver } from './health.resolver';
 import { rejectHttpSubscriptionsPlugin } from './http-subscriptions.plugin';
 import { ImageResolver } from './image.resolver';
 import { LiveEvents } from './live-events';
+import { QUERY_LIMITS } from './query-limits';
+import { gateWebSocketOperation, httpBodyErrors, httpGate } from './request-gate';
 import { SettingsResolver } from './settings.resolver';
 import { sharedResultSubscribe } from './shared-subscribe';
 import { StateResolver } from './state.resolver';
@@ -31,7 +33,11 @@ import { UserResolver } from './user.resolver';
 
 export const GRAPHQL_PATH = '/graphql';
 /** Deepest field nesting accepted (`{ clients { image { id } } }` is 3). */
-export const MAX_QUERY_DEPTH = 8;
+export const MAX_QUERY_DEPTH = QUERY_LIMITS.maxDepth;
+/** Operations one WebSocket runs at once (subscriptions included). */
+export const MAX_WS_OPERATIONS = 50;
+/** Largest WebSocket message: as large as an HTTP body with a token (a class list). */
+export const MAX_WS_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** graphql-ws close code for a connection without a valid token (the protocol's Unauthorized). */
 export const WS_UNAUTHENTICATED_CLOSE = 4401;
 
@@ -52,10 +58,30 @@ interface WsState extends WsExtra {
 
 type WsCtx = WsContext<Record<string, unknown> | undefined, WsState>;
 
-function driverOptions(auth: AuthService, logger: Logger): BrambleGraphQLDriverConfig<GqlContext> {
+/** The read models' list sizes now, by the fields that return them (for the query cost estimate). */
+function listSizesOf(engine: ProjectionEngine): () => Record<string, number> {
+  return () => {
+    const { clients, users, groups, images } = engine.state;
+    return {
+      'Query.clients': clients.size,
+      'Query.users': users.size,
+      'Query.groups': groups.size,
+      'Query.images': images.size,
+      // Every client may use the same image.
+      'Image.clients': clients.size,
+      // A past state is estimated at today's size.
+      'StateAt.clients': clients.size,
+      'StateAt.users': users.size,
+      'StateAt.groups': groups.size,
+      'StateAt.images': images.size,
+    };
+  };
+}
+
+function driverOptions(auth: AuthService, logger: Logger, engine: ProjectionEngine): BrambleGraphQLDriverConfig<GqlContext> {
   const log = logger.child('graphql');
   const format = createErrorFormatter(log);
-  const depthLimit = depthLimitRule(MAX_QUERY_DEPTH);
+  const gate = { listSizes: listSizesOf(engine) };
   return {
     path: GRAPHQL_PATH,
     autoSchemaFile: true,
@@ -63,13 +89,20 @@ function driverOptions(auth: AuthService, logger: Logger): BrambleGraphQLDriverC
     apollo: {
       introspection: true,
       includeStacktraceInErrorResponses: false,
-      validationRules: [depthLimit],
+      // Parsed again by Apollo after the gate (httpGate), with the same token limit.
+      parseOptions: { maxTokens: QUERY_LIMITS.maxTokens },
+      // Every request carries its document, so that every document passes the gate.
+      persistedQueries: false,
       formatError: format,
       // Token first: an unauthenticated request learns nothing else.
       plugins: [requireTokenPlugin(), rejectHttpSubscriptionsPlugin(GRAPHQL_PATH)],
     },
     context: (req: Request): GqlContext => httpContext(auth, req),
-    subscriptions: () => ({
+    // Limits, then the token, before Apollo parses and validates (request-gate.ts).
+    httpMiddleware: (schema) => [httpGate(schema, (req) => httpContext(auth, req).actor, format, gate)],
+    httpErrorHandler: httpBodyErrors(format),
+    webSocket: { maxPayload: MAX_WS_MESSAGE_BYTES },
+    subscriptions: (schema) => ({
       onConnect: (ctx: WsCtx) => {
         const actor = auth.actorFor(authorizationFromConnectionParams(ctx.connectionParams));
         if (!actor) {
@@ -81,7 +114,13 @@ function driverOptions(auth: AuthService, logger: Logger): BrambleGraphQLDriverC
       },
       context: (ctx: WsCtx): GqlContext => ({ actor: ctx.extra.actor ?? null }),
       subscribe: sharedResultSubscribe,
-      validate: (schema: GraphQLSchema, document: DocumentNode) => validate(schema, document, [...specifiedRules, depthLimit]),
+      // The same limits as over HTTP, then GraphQL's validation (the token was checked on connect).
+      onSubscribe: (ctx: WsCtx, _id, payload) => {
+        if (Object.keys(ctx.subscriptions).length > MAX_WS_OPERATIONS) {
+          return [new GraphQLError(`a WebSocket runs at most ${MAX_WS_OPERATIONS} operations at once`, { extensions: { code: ApiErrorCode.TOO_BUSY } })];
+        }
+        return gateWebSocketOperation(schema, payload, gate);
+      },
       onNext: (_ctx, _id, _payload, _args, result: ExecutionResult) =>
         result.errors ? { ...result, errors: formatErrors(format, result.errors) } : undefined,
       onError: (_ctx, _id, _payload, errors: readonly GraphQLError[]) => formatErrors(format, errors),
@@ -94,7 +133,7 @@ function driverOptions(auth: AuthService, logger: Logger): BrambleGraphQLDriverC
   imports: [
     GraphQLModule.forRootAsync<BrambleGraphQLDriverConfig<GqlContext>>({
       driver: BrambleGraphQLDriver,
-      inject: [AuthService, APP_LOGGER],
+      inject: [AuthService, APP_LOGGER, ProjectionEngine],
       useFactory: driverOptions,
     }),
   ],
