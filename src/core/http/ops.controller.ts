@@ -1,8 +1,11 @@
 import { Controller, Get, Headers, HttpCode, HttpException, HttpStatus, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
+import { parsePosition, toAuditFilter } from '../audit/audit-filter';
 import { AuditLog } from '../audit/audit-log';
 import { AuthService } from '../auth/auth.service';
+import { DomainError } from '../domain/shared/domain-error';
 import type { EventFilter } from '../event-store/event-store.port';
+import { CostlyWork, TooBusyError } from '../limits/concurrency-limiter';
 import { HealthService, type HealthReport } from '../observability/health.service';
 import { Metrics } from '../observability/metrics';
 import { ProjectionEngine } from '../projections/projection-engine';
@@ -22,6 +25,7 @@ export class OpsController {
     private readonly audit: AuditLog,
     private readonly auth: AuthService,
     private readonly engine: ProjectionEngine,
+    private readonly costly: CostlyWork,
   ) {}
 
   @Get('health')
@@ -56,25 +60,27 @@ export class OpsController {
       const v = query[k];
       return Array.isArray(v) ? v[0] : v;
     };
-    const filter: EventFilter = {
-      streamPrefixes: list(query.streamPrefix),
-      types: list(query.types),
-      actor: one('actor'),
-      since: one('since'),
-      until: one('until'),
-    };
-    for (const k of ['since', 'until'] as const) {
-      if (filter[k] !== undefined && Number.isNaN(Date.parse(filter[k]!))) {
-        throw new HttpException({ code: 'VALIDATION', message: `${k}: not an ISO-8601 time` }, HttpStatus.BAD_REQUEST);
-      }
+    let filter: EventFilter;
+    let after: number | undefined;
+    try {
+      filter = toAuditFilter({ streamPrefixes: list(query.streamPrefix), types: list(query.types), actor: one('actor'), since: one('since'), until: one('until') });
+      after = parsePosition('after', one('after'));
+    } catch (error) {
+      if (error instanceof DomainError) throw new HttpException({ code: error.code, message: error.message }, HttpStatus.BAD_REQUEST);
+      throw error;
     }
-    const afterText = one('after');
-    if (afterText !== undefined && !/^\d+$/.test(afterText)) {
-      throw new HttpException({ code: 'VALIDATION', message: 'after: not a position' }, HttpStatus.BAD_REQUEST);
-    }
-    res.status(200).setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
-    for await (const line of this.audit.ndjson(filter, afterText === undefined ? undefined : Number(afterText))) {
-      if (!res.write(line)) await new Promise((resolve) => res.once('drain', resolve));
+    // A few exports at a time (each streams the whole log); beyond the queue: 503 TOO_BUSY.
+    try {
+      await this.costly.auditExport.run(async () => {
+        res.status(200).setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
+        for await (const line of this.audit.ndjson(filter, after)) {
+          if (res.destroyed) return;
+          if (!res.write(line)) await new Promise((resolve) => res.once('drain', resolve).once('close', resolve));
+        }
+      });
+    } catch (error) {
+      if (error instanceof TooBusyError) throw new HttpException({ code: error.code, message: error.message }, HttpStatus.SERVICE_UNAVAILABLE);
+      throw error;
     }
     res.end();
   }
