@@ -13,18 +13,21 @@
  *   server drained on stop;
  * - keeps the HTTP status 200 once execution ran and produced `data` (an error thrown by a resolver
  *   carrying `extensions.http.status` must not turn a partial answer into a transport error);
+ * - answers `Cache-Control: no-store` (as Apollo's cache-control plugin did for bramble, which sets
+ *   no cache hints) without that plugin, whose hook on every field resolved made a page of a
+ *   thousand events several times slower to execute;
  * - serves graphql-ws on `path` through the HTTP server's `upgrade` event. Unlike the old
  *   GqlSubscriptionService, there is no legacy `subscriptions-transport-ws` protocol, a WebSocket
  *   message is capped at `webSocket.maxPayload`, and an upgrade for any other path is refused
  *   instead of being left hanging.
  */
 import { ApolloServer, type ApolloServerOptionsWithSchema, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import { Injectable } from '@nestjs/common';
 import { AbstractGraphQLDriver, type GqlModuleOptions } from '@nestjs/graphql';
-import type { ErrorRequestHandler, Express, Request, RequestHandler } from 'express';
+import type { Express, Request, RequestHandler } from 'express';
 import type { GraphQLSchema } from 'graphql';
 import { CloseCode, makeServer, type ServerOptions } from 'graphql-ws';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
@@ -44,8 +47,8 @@ export interface BrambleGraphQLDriverConfig<TContext extends BaseContext = BaseC
   context: (req: Request) => TContext | Promise<TContext>;
   /** Express handlers run on `path` before Apollo (given the generated schema). */
   httpMiddleware?: (schema: GraphQLSchema) => RequestHandler[];
-  /** Express error handler on `path` (errors of the body parser and of `httpMiddleware`). */
-  httpErrorHandler?: ErrorRequestHandler;
+  /** Called once the driver stopped (to release what `httpMiddleware` or `subscriptions` hold). */
+  onStop?: () => Promise<void> | void;
   /** graphql-ws server options (the schema is added); served on `path`. */
   subscriptions?: (schema: GraphQLSchema) => ServerOptions<Record<string, unknown> | undefined, WsExtra>;
   webSocket?: {
@@ -53,10 +56,15 @@ export interface BrambleGraphQLDriverConfig<TContext extends BaseContext = BaseC
     maxPayload?: number;
     /** Ping interval (ms); a socket that does not answer the next ping in time is terminated. */
     keepAliveMs?: number;
+    /**
+     * Schedules the handling of each message (bramble: one per turn of the event loop); false
+     * refuses it, and the socket is closed with 1013 (try again later).
+     */
+    schedule?: (handle: () => void) => boolean;
   };
 }
 
-const DEFAULT_WS_MAX_PAYLOAD = 16 * 1024 * 1024;
+const DEFAULT_WS_MAX_PAYLOAD = 1024 * 1024;
 const DEFAULT_KEEP_ALIVE_MS = 12_000;
 
 /**
@@ -64,6 +72,19 @@ const DEFAULT_KEEP_ALIVE_MS = 12_000;
  * status. Once execution ran and there is `data`, the answer is a normal GraphQL result: HTTP 200.
  * Request-level failures (parse, validation, refused operations) have no `data` and keep theirs.
  */
+/** No answer of the API may be cached (they carry what a token may see). */
+function noStorePlugin(): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response }) {
+          response.http.headers.set('cache-control', 'no-store');
+        },
+      };
+    },
+  };
+}
+
 function preserveHttpStatusPlugin(): ApolloServerPlugin {
   return {
     async requestDidStart() {
@@ -83,6 +104,7 @@ export class BrambleGraphQLDriver extends AbstractGraphQLDriver<BrambleGraphQLDr
   private wss: WebSocketServer | null = null;
   private upgradeListener: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | null = null;
   private httpServer: HttpServer | null = null;
+  private onStop: (() => Promise<void> | void) | null = null;
 
   get instance(): ApolloServer<BaseContext> | null {
     return this.apollo;
@@ -105,6 +127,8 @@ export class BrambleGraphQLDriver extends AbstractGraphQLDriver<BrambleGraphQLDr
       plugins: [
         ...((options.apollo?.plugins ?? []) as ApolloServerPlugin<BaseContext>[]),
         ApolloServerPluginLandingPageDisabled(),
+        ApolloServerPluginCacheControlDisabled(),
+        noStorePlugin(),
         preserveHttpStatusPlugin(),
         ApolloServerPluginDrainHttpServer({ httpServer }),
       ],
@@ -119,7 +143,7 @@ export class BrambleGraphQLDriver extends AbstractGraphQLDriver<BrambleGraphQLDr
     });
     for (const handler of options.httpMiddleware?.(schema) ?? []) app.use(path, handler);
     app.use(path, expressMiddleware(apollo, { context: async ({ req }) => options.context(req) }));
-    if (options.httpErrorHandler) app.use(path, options.httpErrorHandler);
+    this.onStop = options.onStop ?? null;
 
     if (options.subscriptions) this.serveWebSocket(schema, path, httpServer, options);
   }
@@ -135,6 +159,8 @@ export class BrambleGraphQLDriver extends AbstractGraphQLDriver<BrambleGraphQLDr
     }
     await this.apollo?.stop();
     this.apollo = null;
+    await this.onStop?.();
+    this.onStop = null;
   }
 
   private serveWebSocket(schema: GraphQLSchema, path: string, httpServer: HttpServer, options: BrambleGraphQLDriverConfig): void {
@@ -146,6 +172,7 @@ export class BrambleGraphQLDriver extends AbstractGraphQLDriver<BrambleGraphQLDr
     });
     this.wss = wss;
     const keepAliveMs = options.webSocket?.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
+    const schedule = options.webSocket?.schedule ?? ((handle: () => void) => (handle(), true));
 
     wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
       // A socket error (a frame over maxPayload, a protocol violation) closes it; nothing to log.
@@ -172,10 +199,15 @@ export class BrambleGraphQLDriver extends AbstractGraphQLDriver<BrambleGraphQLDr
           close: (code, reason) => socket.close(code, reason),
           onMessage: (cb) =>
             socket.on('message', (data: Buffer, isBinary: boolean) => {
-              cb(isBinary ? data.toString('utf8') : String(data)).catch(() => {
-                // An error escaping the server's own handling: the socket is of no further use.
-                if (socket.readyState === socket.OPEN) socket.close(CloseCode.InternalServerError, 'Internal server error');
+              const text = isBinary ? data.toString('utf8') : String(data);
+              const handled = schedule(() => {
+                if (socket.readyState !== socket.OPEN) return;
+                cb(text).catch(() => {
+                  // An error escaping the server's own handling: the socket is of no further use.
+                  if (socket.readyState === socket.OPEN) socket.close(CloseCode.InternalServerError, 'Internal server error');
+                });
               });
+              if (!handled && socket.readyState === socket.OPEN) socket.close(1013, 'TOO_BUSY: try again later');
             }),
         },
         { socket, request },

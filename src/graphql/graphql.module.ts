@@ -5,6 +5,7 @@ import type { Context as WsContext } from 'graphql-ws';
 import type { Request } from 'express';
 import { AuthService } from '../core/auth/auth.service';
 import { APP_LOGGER } from '../core/logging/logging.tokens';
+import { eventLoopTurns } from '../core/limits/event-loop-turns';
 import { ProjectionEngine } from '../core/projections/projection-engine';
 import type { Logger } from '../core/logging/logger';
 import { BrambleGraphQLDriver, type BrambleGraphQLDriverConfig, type WsExtra } from './apollo.driver';
@@ -25,7 +26,8 @@ import { rejectHttpSubscriptionsPlugin } from './http-subscriptions.plugin';
 import { ImageResolver } from './image.resolver';
 import { LiveEvents } from './live-events';
 import { QUERY_LIMITS } from './query-limits';
-import { gateWebSocketOperation, httpBodyErrors, httpGate } from './request-gate';
+import { BodyParserPool } from './request-body';
+import { gateWebSocketOperation, httpGate } from './request-gate';
 import { SettingsResolver } from './settings.resolver';
 import { sharedResultSubscribe } from './shared-subscribe';
 import { StateResolver } from './state.resolver';
@@ -36,8 +38,8 @@ export const GRAPHQL_PATH = '/graphql';
 export const MAX_QUERY_DEPTH = QUERY_LIMITS.maxDepth;
 /** Operations one WebSocket runs at once (subscriptions included). */
 export const MAX_WS_OPERATIONS = 50;
-/** Largest WebSocket message: as large as an HTTP body with a token (a class list). */
-export const MAX_WS_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** Largest WebSocket message (class lists are imported over HTTP). */
+export const MAX_WS_MESSAGE_BYTES = 1024 * 1024;
 /** graphql-ws close code for a connection without a valid token (the protocol's Unauthorized). */
 export const WS_UNAUTHENTICATED_CLOSE = 4401;
 
@@ -82,6 +84,10 @@ function driverOptions(auth: AuthService, logger: Logger, engine: ProjectionEngi
   const log = logger.child('graphql');
   const format = createErrorFormatter(log);
   const gate = { listSizes: listSizesOf(engine) };
+  // One GraphQL request starts per turn of the event loop (DHCP and /health go in between).
+  const turns = eventLoopTurns;
+  turns.setErrorHandler((error) => log.error('a GraphQL request failed outside its pipeline', { error }));
+  const bodies = new BodyParserPool();
   return {
     path: GRAPHQL_PATH,
     autoSchemaFile: true,
@@ -98,10 +104,10 @@ function driverOptions(auth: AuthService, logger: Logger, engine: ProjectionEngi
       plugins: [requireTokenPlugin(), rejectHttpSubscriptionsPlugin(GRAPHQL_PATH)],
     },
     context: (req: Request): GqlContext => httpContext(auth, req),
-    // Limits, then the token, before Apollo parses and validates (request-gate.ts).
-    httpMiddleware: (schema) => [httpGate(schema, (req) => httpContext(auth, req).actor, format, gate)],
-    httpErrorHandler: httpBodyErrors(format),
-    webSocket: { maxPayload: MAX_WS_MESSAGE_BYTES },
+    // Body, turn, limits and token before Apollo parses and validates (request-gate.ts).
+    httpMiddleware: (schema) => [httpGate({ schema, actorOf: (req) => httpContext(auth, req).actor, format, turns, bodies, options: gate })],
+    onStop: () => bodies.close(),
+    webSocket: { maxPayload: MAX_WS_MESSAGE_BYTES, schedule: (handle) => turns.enqueue(handle) },
     subscriptions: (schema) => ({
       onConnect: (ctx: WsCtx) => {
         const actor = auth.actorFor(authorizationFromConnectionParams(ctx.connectionParams));

@@ -85,7 +85,8 @@ export interface FieldCost {
 export const DEFAULT_LIST_SIZE = 100;
 
 export const FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
-  'Query.health': { cost: 20 },
+  // A look at the store and every plugin: cheap once, not a thousand times.
+  'Query.health': { cost: 50 },
   // A replay of the log into a fresh state (limited to 2 at once, see CostlyWork).
   'Query.stateAt': { cost: 10_000 },
   // A page of the audit log: `first` events, each counted with what is selected of it.

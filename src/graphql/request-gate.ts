@@ -1,31 +1,41 @@
 /**
  * The gate every GraphQL request passes before Apollo (HTTP) or graphql-ws (WebSocket) looks at it.
- * In order, each step cheaper than the next and none of them more than linear in the document:
+ * In order, each step cheaper than the next and none of them more than linear in the request:
  *
- *  1. the request body: the JSON body parser's limit (server.ts: 16 MB with a valid token, for class
- *     lists, 64 KB without), then the query document alone: QUERY_TOO_LARGE over 64 KB;
- *  2. parsing, stopped at the token limit: QUERY_TOO_LARGE;
- *  3. the token: without a valid one, every operation of the document must ask for nothing but
- *     `health` / `__typename` (UNAUTHENTICATED, HTTP 401) — before any costly validation;
- *  4. depth, nesting, cost and field-merge work (query-limits.ts): DEPTH_LIMIT / QUERY_TOO_COMPLEX;
- *  5. then GraphQL's own validation (by Apollo over HTTP, here for WebSocket), and execution.
+ *  1. the body (request-body.ts): at most 16 MB with a valid token, 64 KB without (checked before it
+ *     is read); a body over 64 KB is parsed in a worker thread; the query document at most 64 KB
+ *     (QUERY_TOO_LARGE, 413);
+ *  2. a turn on the event loop (src/core/limits/event-loop-turns.ts): one request starts per turn;
+ *     too many waiting: TOO_BUSY (503);
+ *  3. parsing, stopped at the token limit (QUERY_TOO_LARGE);
+ *  4. the token: without a valid one, every operation of the document must ask for nothing but
+ *     `health` / `__typename` (UNAUTHENTICATED, 401) — before any costly validation;
+ *  5. depth, nesting, cost and field-merge work (query-limits.ts): DEPTH_LIMIT / QUERY_TOO_COMPLEX,
+ *     and the variables at most 10,000 values (VALIDATION, naming the argument they feed);
+ *  6. then GraphQL's own validation (by Apollo over HTTP, here for WebSocket), and execution.
  */
-import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import {
+  BREAK,
   GraphQLError,
   Kind,
   parse,
   specifiedRules,
   validate,
+  visit,
+  type ASTNode,
   type DocumentNode,
   type ExecutionArgs,
   type GraphQLFormattedError,
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
+import { validationError } from '../core/domain/shared/domain-error';
 import { isPublicOperation } from './auth';
 import { unauthenticatedError } from './errors';
 import { QUERY_LIMITS, QueryLimitCode, checkDocumentLimits, type QueryLimits } from './query-limits';
+import { BODY_LIMITS, checkVariables, inspectBody, readBody, type BodyOutcome, type BodyParserPool, type VariableProblem } from './request-body';
+import type { EventLoopTurns } from '../core/limits/event-loop-turns';
 
 /** A request refused by the gate: the error and its HTTP status. */
 export interface Refusal {
@@ -74,15 +84,40 @@ function isRefusal(value: unknown): value is Refusal {
   return typeof value === 'object' && value !== null && 'error' in value && 'status' in value;
 }
 
+/** The argument (or input field) a variable is first used for, else the variable's own name. */
+function fieldOfVariable(document: DocumentNode, variable: string): string {
+  let field = variable;
+  visit(document, {
+    Variable(node, _key, parent, _path, ancestors) {
+      if (node.name.value !== variable) return undefined;
+      // `parent` is the nearest node (or list); `ancestors` the ones above it.
+      const chain = [...ancestors, parent].reverse() as Array<ASTNode | readonly ASTNode[] | undefined>;
+      for (const a of chain) {
+        if (!a || Array.isArray(a)) continue;
+        const n = a as ASTNode;
+        if (n.kind === Kind.VARIABLE_DEFINITION) return undefined;
+        if (n.kind === Kind.ARGUMENT || n.kind === Kind.OBJECT_FIELD) {
+          field = n.name.value;
+          return BREAK;
+        }
+      }
+      return undefined;
+    },
+  });
+  return field;
+}
+
 /**
- * Steps 1–4 for one request. `undefined` for a request that is no GraphQL request at all (no
+ * Steps 3–5 for one request. `undefined` for a request that is no GraphQL request at all (no
  * `query` string): Apollo answers those (BAD_REQUEST). `anonymous`: no valid token.
+ * `variableProblem`: what the body step found wrong with the variables (checked here otherwise).
  */
 export function gateRequest(
   schema: GraphQLSchema,
   input: GateInput,
   anonymous: boolean,
   options: GateOptions = {},
+  variableProblem?: VariableProblem | null,
 ): { document: DocumentNode } | Refusal | undefined {
   if (typeof input.query !== 'string') return undefined;
   const limits = options.limits ?? QUERY_LIMITS;
@@ -96,65 +131,98 @@ export function gateRequest(
   const operationName = typeof input.operationName === 'string' ? input.operationName : null;
   const error = checkDocumentLimits(schema, parsed, { operationName, variables, anonymous, limits, listSizes: options.listSizes?.() });
   if (error) return { error, status: 400 };
+  const problem = variableProblem ?? (variables ? checkVariables(variables) : null);
+  if (problem) {
+    const field = fieldOfVariable(parsed, problem.variable);
+    const invalid = validationError(field, `${problem.message} (variable $${problem.variable})`);
+    return { error: new GraphQLError(invalid.message, { originalError: invalid, extensions: { code: invalid.code, field } }), status: 400 };
+  }
   return { document: parsed };
 }
 
 type Format = (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
 
-/** The GraphQL parameters of an HTTP request as Apollo reads them (GET: the URL; POST: the JSON body). */
-function httpParams(req: Request): GateInput | undefined {
-  if (req.method === 'GET') {
-    const search = new URLSearchParams(req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '');
-    let variables: unknown;
-    try {
-      const text = search.get('variables');
-      variables = text ? JSON.parse(text) : undefined;
-    } catch {
-      variables = undefined;
-    }
-    return { query: search.get('query') ?? undefined, operationName: search.get('operationName') ?? undefined, variables };
-  }
-  if (req.method === 'POST') {
-    const body: unknown = req.body;
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
-    return body as GateInput;
-  }
-  return undefined;
-}
-
-function sendRefusal(res: Parameters<RequestHandler>[1], refusal: Refusal, format: Format): void {
+function sendRefusal(res: Response, refusal: Refusal, format: Format): void {
+  if (res.headersSent) return;
   res.status(refusal.status).json({ errors: [format(refusal.error.toJSON(), refusal.error)] });
 }
 
-/** The gate as Express middleware, mounted on the GraphQL path before Apollo. */
-export function httpGate(
-  schema: GraphQLSchema,
-  actorOf: (req: Request) => string | null,
-  format: Format,
-  options: GateOptions = {},
-): RequestHandler {
-  return (req, res, next) => {
-    const params = httpParams(req);
-    if (!params) return next();
-    const outcome = gateRequest(schema, params, actorOf(req) === null, options);
-    if (outcome && 'error' in outcome) return sendRefusal(res, outcome, format);
-    next();
-  };
+/** GET: the GraphQL parameters from the URL, as Apollo reads them. */
+function urlParams(req: Request): GateInput {
+  const search = new URLSearchParams(req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '');
+  let variables: unknown;
+  try {
+    const text = search.get('variables');
+    variables = text ? JSON.parse(text) : undefined;
+  } catch {
+    variables = undefined;
+  }
+  return { query: search.get('query') ?? undefined, operationName: search.get('operationName') ?? undefined, variables };
+}
+
+export interface HttpGateDeps {
+  schema: GraphQLSchema;
+  /** The caller's actor from its Authorization header, or null. */
+  actorOf: (req: Request) => string | null;
+  format: Format;
+  turns: EventLoopTurns;
+  bodies: BodyParserPool;
+  options?: GateOptions;
 }
 
 /**
- * Errors of the JSON body parser on the GraphQL path, as GraphQL errors with a code: a body over
- * the limit is QUERY_TOO_LARGE (413), a body that is not JSON is BAD_REQUEST (400).
+ * The gate as Express middleware on the GraphQL path, before Apollo: it reads and parses the body
+ * itself (nothing else parses request bodies in bramble), and calls Apollo in the request's turn.
  */
-export function httpBodyErrors(format: Format): ErrorRequestHandler {
-  return (error: { type?: string; status?: number; statusCode?: number }, _req, res, next) => {
-    if (res.headersSent) return next(error);
-    let refusal: Refusal;
-    if (error?.type === 'entity.too.large') refusal = refuse(QueryLimitCode.QUERY_TOO_LARGE, 'the request body is too large', 413);
-    else if (error?.type === 'entity.parse.failed') refusal = refuse('BAD_REQUEST', 'the request body is not valid JSON', 400);
-    else if ((error?.status ?? error?.statusCode ?? 500) < 500) refusal = refuse('BAD_REQUEST', 'the request body cannot be read', error.status ?? error.statusCode ?? 400);
-    else return next(error);
-    sendRefusal(res, refusal, format);
+export function httpGate(deps: HttpGateDeps): RequestHandler {
+  const { schema, actorOf, format, turns, bodies, options = {} } = deps;
+  const busy = (): Refusal => refuse('TOO_BUSY', 'too many GraphQL requests are waiting; retry later', 503);
+
+  return (req, res, next) => {
+    const anonymous = actorOf(req) === null;
+    const inTurn = (work: () => void): void => {
+      if (!turns.enqueue(() => !req.socket.destroyed && work())) sendRefusal(res, busy(), format);
+    };
+    /** In the request's turn: the gate on what the body step found, then Apollo. */
+    const proceed = (input: GateInput | undefined, problem?: VariableProblem | null): void => {
+      if (input) {
+        const outcome = gateRequest(schema, input, anonymous, options, problem);
+        if (outcome && 'error' in outcome) return sendRefusal(res, outcome, format);
+      }
+      next();
+    };
+    const proceedWithBody = (outcome: BodyOutcome): void => {
+      if (outcome.kind === 'refused') return sendRefusal(res, refuse(outcome.refusal.code, outcome.refusal.message, outcome.refusal.status), format);
+      if (outcome.kind === 'variables') {
+        req.body = {};
+        return proceed({ query: outcome.query, operationName: outcome.operationName }, outcome.problem);
+      }
+      req.body = outcome.body ?? {};
+      proceed(typeof outcome.body === 'object' && outcome.body !== null ? (outcome.body as GateInput) : undefined);
+    };
+
+    if (req.method === 'GET') return inTurn(() => proceed(urlParams(req)));
+    if (req.method !== 'POST') return next();
+    if (!req.is('application/json')) {
+      // Apollo answers (CSRF prevention, or a missing body); nothing to read here.
+      req.body = {};
+      return inTurn(() => proceed(undefined));
+    }
+    readBody(req, anonymous ? BODY_LIMITS.withoutToken : BODY_LIMITS.withToken).then(
+      (bytes) => {
+        if (!Buffer.isBuffer(bytes)) return sendRefusal(res, refuse(bytes.code, bytes.message, bytes.status), format);
+        // A small body is parsed in its turn; a large one in the worker first (only what passes comes back).
+        if (bytes.length <= BODY_LIMITS.inlineParse) return inTurn(() => proceedWithBody(inspectBody(bytes)));
+        bodies.inspect(bytes).then(
+          (outcome) => (outcome.kind === 'refused' ? proceedWithBody(outcome) : inTurn(() => proceedWithBody(outcome))),
+          () => sendRefusal(res, refuse('INTERNAL', 'internal error', 500), format),
+        );
+      },
+      () => {
+        // The client went away while sending: nobody to answer.
+        if (!res.headersSent) res.destroy();
+      },
+    );
   };
 }
 
@@ -174,4 +242,3 @@ export function gateWebSocketOperation(
   }
   return { schema, document: outcome.document, operationName: payload.operationName ?? undefined, variableValues: payload.variables ?? undefined };
 }
-

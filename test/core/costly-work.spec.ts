@@ -85,6 +85,20 @@ describe('costly operations: concurrency', () => {
     assert.equal(limiter.running, 0);
     assert.equal(await limiter.run(() => 'again'), 'again');
   });
+
+  it('a caller waits for a slot a limited time, then gets TOO_BUSY (and its place in the queue is freed)', async () => {
+    const limiter = new ConcurrencyLimiter('export', { concurrency: 1, queue: 1, maxWaitMs: 50 });
+    const gate = deferred();
+    const running = limiter.run(() => gate.promise);
+    const t0 = performance.now();
+    await assert.rejects(limiter.run(async () => 'late'), (e: unknown) => e instanceof TooBusyError);
+    assert.ok(performance.now() - t0 >= 45);
+    assert.equal(limiter.queued, 0);
+    gate.resolve();
+    await running;
+    assert.equal(limiter.running, 0);
+    assert.equal(await limiter.run(() => 'free'), 'free');
+  });
 });
 
 describe('costly operations: the event loop keeps turning', () => {

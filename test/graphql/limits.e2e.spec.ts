@@ -147,7 +147,7 @@ describe('GraphQL limits over HTTP', () => {
         hold.shift()!();
         await new Promise((r) => setImmediate(r));
       }
-      await Promise.all(holders);
+      await Promise.allSettled(holders);
     }
     assert.equal((await h.ok('{ stateAt(position: 1) { position } }')).stateAt.position, 1);
   });
@@ -186,8 +186,13 @@ describe('GraphQL limits over WebSocket', () => {
     const types = Array.from({ length: 100_000 }, (_, i) => `T${i}`);
     const many = await errorsOf('subscription ($t: [String!]) { events(types: $t) { type } }', { t: types });
     assert.deepEqual([many?.[0]?.extensions?.code, many?.[0]?.extensions?.field], ['VALIDATION', 'types']);
-    const long = await errorsOf('subscription ($p: String) { events(streamPrefix: $p) { type } }', { p: 'x'.repeat(1 << 20) });
+    const long = await errorsOf('subscription ($p: String) { events(streamPrefix: $p) { type } }', { p: 'x'.repeat(100_000) });
     assert.deepEqual([long?.[0]?.extensions?.code, long?.[0]?.extensions?.field], ['VALIDATION', 'streamPrefix']);
+  });
+
+  it('a WebSocket message over 1 MB closes the socket (1009); class lists travel over HTTP', async () => {
+    const closed = (await errorsOf('subscription ($p: String) { events(streamPrefix: $p) { type } }', { p: 'x'.repeat(2 << 20) })) as unknown as { code?: number };
+    assert.equal(closed.code, 1009);
   });
 });
 

@@ -1,10 +1,11 @@
 /**
  * Costly operations (a replay for `stateAt`, a rebuild of the read models, an audit export, a class
  * import) share the process and its event loop with DHCP and the rest of the API. Each kind runs at
- * most `concurrency` at once; a few more wait in a bounded queue; beyond that the caller gets
- * TOO_BUSY at once, rather than piling work up until the process runs out of memory.
+ * most `concurrency` at once; a few more wait in a bounded queue, each for a second at most; beyond
+ * that the caller gets TOO_BUSY, rather than piling work up until the process runs out of memory.
  */
 import { Injectable } from '@nestjs/common';
+import { eventLoopTurns } from './event-loop-turns';
 
 export const TOO_BUSY = 'TOO_BUSY';
 
@@ -22,11 +23,15 @@ export interface LimiterOptions {
   concurrency: number;
   /** Operations waiting for a turn; one more is refused with TooBusyError. */
   queue: number;
+  /** How long one may wait for a turn before it is refused with TooBusyError (default 1 s). */
+  maxWaitMs?: number;
 }
+
+const DEFAULT_MAX_WAIT_MS = 1000;
 
 export class ConcurrencyLimiter {
   private active = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly waiting: Array<{ go: () => void }> = [];
 
   constructor(
     readonly kind: string,
@@ -47,7 +52,19 @@ export class ConcurrencyLimiter {
   async run<T>(work: () => Promise<T> | T): Promise<T> {
     if (this.active >= this.options.concurrency) {
       if (this.waiting.length >= this.options.queue) throw new TooBusyError(this.kind);
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      await new Promise<void>((resolve, reject) => {
+        const waiter = {
+          go: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        };
+        const timer = setTimeout(() => {
+          this.waiting.splice(this.waiting.indexOf(waiter), 1);
+          reject(new TooBusyError(this.kind));
+        }, this.options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS);
+        this.waiting.push(waiter);
+      });
     } else {
       this.active++;
     }
@@ -56,7 +73,7 @@ export class ConcurrencyLimiter {
     } finally {
       const next = this.waiting.shift();
       // The slot passes straight to the next waiter; otherwise it is freed.
-      if (next) next();
+      if (next) next.go();
       else this.active--;
     }
   }
@@ -83,7 +100,10 @@ export class CostlyWork {
   readonly auditExport = new ConcurrencyLimiter('audit export', COSTLY_LIMITS.auditExport);
 }
 
-/** Resolves on the next turn of the event loop (after pending I/O callbacks). */
+/**
+ * Resolves in a turn of the event loop of its own (after pending I/O callbacks, and in line with
+ * GraphQL requests: see event-loop-turns.ts).
+ */
 export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  return eventLoopTurns.yieldTurn();
 }
