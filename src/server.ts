@@ -53,8 +53,8 @@ export async function createApp(
       await store.close().catch(() => undefined);
       throw error;
     }
-    // Class lists are imported as CSV inside a GraphQL request: allow far more than Nest's 100 KB.
-    nest.useBodyParser('json', { limit: '16mb' });
+    // No body parser: the only endpoint that takes a body, /graphql, reads its own (16 MB with a
+    // token, for class lists; 64 KB without; see src/graphql/request-gate.ts).
     nest.enableShutdownHooks();
     nest.disable('x-powered-by');
     await nest.init();

@@ -15,6 +15,7 @@ import { API_TOKEN_TABLE, SYSTEM_TABLE } from './commands/system.table';
 import { USER_TABLE } from './commands/user.table';
 import { BRAMBLE_CONFIG, type BrambleConfig } from './config/config';
 import { CORE_EVENT_TYPES } from './events/known-event-types';
+import { CostlyWork } from './limits/concurrency-limiter';
 import { EVENT_STORE, type EventStore } from './event-store/event-store.port';
 import { InstrumentedEventStore } from './event-store/instrumented.event-store';
 import { UpcastingEventStore } from './event-store/upcasting.event-store';
@@ -108,8 +109,8 @@ function pluginHostProviders(options: CoreModuleOptions): Provider[] {
   ];
 }
 
-/** Operations: API tokens, /health, and the order of start and stop. */
-const OPERATIONS_PROVIDERS: Provider[] = [AuthService, HealthService, BootstrapService];
+/** Operations: API tokens, /health, the order of start and stop, and the limits on costly work. */
+const OPERATIONS_PROVIDERS: Provider[] = [AuthService, HealthService, BootstrapService, CostlyWork];
 
 /** The event-sourced core: store, commands, read models, process managers, plugins, operations. */
 @Module({})
@@ -130,7 +131,7 @@ export class CoreModule {
       ],
       exports: [
         BRAMBLE_CONFIG, APP_LOGGER, Metrics, EVENT_STORE, CommandRunner, ProjectionEngine, AuditLog,
-        ReadModelQueries, PluginRegistry, AuthService, HealthService, CommandBus, MembershipProcessManager,
+        ReadModelQueries, PluginRegistry, AuthService, HealthService, CommandBus, MembershipProcessManager, CostlyWork,
       ],
     };
   }

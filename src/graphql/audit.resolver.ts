@@ -1,28 +1,13 @@
 import { UseGuards } from '@nestjs/common';
 import { Args, Float, Int, Query, Resolver, Subscription } from '@nestjs/graphql';
 import { filter } from 'rxjs';
+import { checkPosition, checkStreamPrefix, checkTypes, toAuditFilter } from '../core/audit/audit-filter';
 import { AUDIT_MAX_PAGE, AuditLog, type AuditPage } from '../core/audit/audit-log';
 import { validationError } from '../core/domain/shared/domain-error';
-import type { EventFilter, RecordedEvent } from '../core/event-store/event-store.port';
+import type { RecordedEvent } from '../core/event-store/event-store.port';
 import { AuthenticatedGuard } from './auth';
 import { EventFilterInput, EventPage, EventType } from './event.types';
 import { LiveEvents, matchesLiveFilter, toAsyncIterator } from './live-events';
-
-function toFilter(input: EventFilterInput | null | undefined): EventFilter {
-  const filter: EventFilter = {};
-  if (!input) return filter;
-  const prefixes = [...(input.streamPrefixes ?? []), ...(input.streamPrefix ? [input.streamPrefix] : [])].filter(Boolean);
-  if (prefixes.length > 0) filter.streamPrefixes = prefixes;
-  if (input.types && input.types.length > 0) filter.types = input.types;
-  if (input.actor) filter.actor = input.actor;
-  for (const key of ['since', 'until'] as const) {
-    const value = input[key];
-    if (value === null || value === undefined) continue;
-    if (Number.isNaN(Date.parse(value))) throw validationError(key, 'not an ISO-8601 time');
-    filter[key] = new Date(value).toISOString();
-  }
-  return filter;
-}
 
 /** The audit log (every event, secrets redacted): paged query and live feed. */
 @Resolver(() => EventType)
@@ -42,11 +27,9 @@ export class AuditResolver {
     @Args('after', { type: () => Float, nullable: true }) after?: number | null,
     @Args('first', { type: () => Int, nullable: true, defaultValue: 100 }) first = 100,
   ): Promise<AuditPage> {
-    if (after !== null && after !== undefined && (!Number.isInteger(after) || after < 0)) {
-      throw validationError('after', 'must be a position (an integer >= 0)');
-    }
+    const from = checkPosition('after', after);
     if (!Number.isInteger(first) || first < 1) throw validationError('first', 'must be at least 1');
-    return this.audit.page(toFilter(filterInput), after ?? undefined, Math.min(first, AUDIT_MAX_PAGE));
+    return this.audit.page(toAuditFilter(filterInput), from, Math.min(first, AUDIT_MAX_PAGE));
   }
 
   @Subscription(() => EventType, {
@@ -58,6 +41,8 @@ export class AuditResolver {
     @Args('types', { type: () => [String], nullable: true }) types?: string[] | null,
     @Args('streamPrefix', { type: () => String, nullable: true }) streamPrefix?: string | null,
   ): AsyncIterableIterator<RecordedEvent> {
-    return toAsyncIterator(this.live.redacted$.pipe(filter((e) => matchesLiveFilter(e, types, streamPrefix))));
+    const wanted = checkTypes('types', types);
+    const prefix = checkStreamPrefix('streamPrefix', streamPrefix);
+    return toAsyncIterator(this.live.redacted$.pipe(filter((e) => matchesLiveFilter(e, wanted, prefix))));
   }
 }

@@ -11,7 +11,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { Injectable, SetMetadata, createParamDecorator, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { GqlExecutionContext } from '@nestjs/graphql';
-import { Kind, type DocumentNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import { Kind, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import type { Request } from 'express';
 import { AuthService } from '../core/auth/auth.service';
 import { unauthenticatedError } from './errors';
@@ -48,23 +48,41 @@ export function authorizationFromConnectionParams(params: Readonly<Record<string
   return null;
 }
 
-function rootFieldNames(set: SelectionSetNode, document: DocumentNode, names: Set<string>, seen: Set<string>): void {
+function rootFieldNames(
+  set: SelectionSetNode,
+  fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+  names: Set<string>,
+  seen: Set<string>,
+): void {
   for (const s of set.selections) {
     if (s.kind === Kind.FIELD) names.add(s.name.value);
-    else if (s.kind === Kind.INLINE_FRAGMENT) rootFieldNames(s.selectionSet, document, names, seen);
+    else if (s.kind === Kind.INLINE_FRAGMENT) rootFieldNames(s.selectionSet, fragments, names, seen);
     else if (!seen.has(s.name.value)) {
       seen.add(s.name.value);
-      const fragment = document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === s.name.value);
-      if (fragment && fragment.kind === Kind.FRAGMENT_DEFINITION) rootFieldNames(fragment.selectionSet, document, names, seen);
+      const fragment = fragments.get(s.name.value);
+      if (fragment) rootFieldNames(fragment.selectionSet, fragments, names, seen);
     }
   }
 }
 
-/** True when the operation asks only for public root fields. */
+/** The document's fragments by name (built once per document). */
+const fragmentMaps = new WeakMap<DocumentNode, Map<string, FragmentDefinitionNode>>();
+
+function fragmentsOf(document: DocumentNode): Map<string, FragmentDefinitionNode> {
+  let map = fragmentMaps.get(document);
+  if (!map) {
+    map = new Map();
+    for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION && !map.has(d.name.value)) map.set(d.name.value, d);
+    fragmentMaps.set(document, map);
+  }
+  return map;
+}
+
+/** True when the operation asks only for public root fields (each fragment looked at once). */
 export function isPublicOperation(operation: OperationDefinitionNode, document: DocumentNode): boolean {
   if (operation.operation !== 'query') return false;
   const names = new Set<string>();
-  rootFieldNames(operation.selectionSet, document, names, new Set());
+  rootFieldNames(operation.selectionSet, fragmentsOf(document), names, new Set());
   return [...names].every((n) => PUBLIC_ROOT_FIELDS.has(n));
 }
 

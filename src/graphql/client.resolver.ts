@@ -12,6 +12,7 @@ import {
 import { commandMeta } from '../core/commands/meta';
 import { normalizeMac } from '../core/domain/client/mac';
 import { DomainError, ErrorCode } from '../core/domain/shared/domain-error';
+import { CostlyWork } from '../core/limits/concurrency-limiter';
 import { ReadModelQueries } from '../core/projections/read-model-queries';
 import type { ClientView, ImageView } from '../core/projections/read-models';
 import { AuthenticatedGuard, CurrentActor } from './auth';
@@ -30,6 +31,7 @@ export class ClientResolver {
   constructor(
     private readonly queries: ReadModelQueries,
     private readonly commands: CommandGateway,
+    private readonly costly: CostlyWork,
     private readonly live: LiveEvents,
   ) {}
 
@@ -95,7 +97,7 @@ export class ClientResolver {
 
   @Mutation(() => [ImportRowResult], { description: 'Approves every MAC of a CSV list (mac,name,imageId); one result per row.' })
   importClients(@CurrentActor() actor: string, @Args('csv') csv: string): Promise<ImportRowResult[]> {
-    return this.commands.sendAndCatchUp(new ImportClientsCommand({ csv }, commandMeta(actor)));
+    return this.costly.import.run(() => this.commands.sendAndCatchUp(new ImportClientsCommand({ csv }, commandMeta(actor))));
   }
 
   @Subscription(() => Client, {

@@ -4,16 +4,22 @@
  * GraphQL's request errors (parse, validation, bad input) and the API's own (UNAUTHENTICATED,
  * DEPTH_LIMIT) pass through; anything else becomes INTERNAL with a generic message, and the detail
  * goes to the log only. Used for HTTP (Apollo's formatError) and WebSocket (graphql-ws hooks) alike.
+ * The request limits (request-gate.ts, query-limits.ts) answer QUERY_TOO_LARGE, QUERY_TOO_COMPLEX
+ * and DEPTH_LIMIT; a costly operation refused for load (CostlyWork) answers TOO_BUSY.
  */
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { DomainError, ErrorCode } from '../core/domain/shared/domain-error';
 import { EventStoreUnavailableError, WrongExpectedRevisionError } from '../core/event-store/event-store.port';
+import { TOO_BUSY, TooBusyError } from '../core/limits/concurrency-limiter';
 import type { Logger } from '../core/logging/logger';
 
 /** Codes of the API layer itself (not the domain's). */
 export const ApiErrorCode = {
   UNAUTHENTICATED: ErrorCode.UNAUTHENTICATED,
   DEPTH_LIMIT: 'DEPTH_LIMIT',
+  QUERY_TOO_LARGE: 'QUERY_TOO_LARGE',
+  QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
+  TOO_BUSY,
   INTERNAL: ErrorCode.INTERNAL,
 } as const;
 
@@ -29,6 +35,9 @@ const PASSTHROUGH_CODES = new Set<string>([
   'MAX_RECURSIVE_SELECTIONS_EXCEEDED',
   ApiErrorCode.UNAUTHENTICATED,
   ApiErrorCode.DEPTH_LIMIT,
+  ApiErrorCode.QUERY_TOO_LARGE,
+  ApiErrorCode.QUERY_TOO_COMPLEX,
+  ApiErrorCode.TOO_BUSY,
 ]);
 
 const INTERNAL_MESSAGE = 'internal error';
@@ -75,6 +84,7 @@ export function classify(error: unknown): Classified {
   if (current instanceof WrongExpectedRevisionError) {
     return { code: ErrorCode.CONCURRENCY_CONFLICT, message: 'the record was changed meanwhile; retry' };
   }
+  if (current instanceof TooBusyError) return { code: ApiErrorCode.TOO_BUSY, message: current.message };
   if (current instanceof EventStoreUnavailableError) {
     return { code: ErrorCode.EVENT_STORE_UNAVAILABLE, message: 'the event store is unavailable', internal: current };
   }

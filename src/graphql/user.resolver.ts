@@ -14,6 +14,7 @@ import {
   SetUserPasswordCommand,
 } from '../core/commands/user.commands';
 import { DomainError, ErrorCode } from '../core/domain/shared/domain-error';
+import { CostlyWork } from '../core/limits/concurrency-limiter';
 import { ReadModelQueries } from '../core/projections/read-model-queries';
 import type { GroupView, UserView } from '../core/projections/read-models';
 import { AuthenticatedGuard, CurrentActor } from './auth';
@@ -27,6 +28,7 @@ export class UserResolver {
   constructor(
     private readonly queries: ReadModelQueries,
     private readonly commands: CommandGateway,
+    private readonly costly: CostlyWork,
   ) {}
 
   @Query(() => [User])
@@ -62,7 +64,7 @@ export class UserResolver {
     description: 'Creates a user per CSV row: username,password[,fullName[,groups]] (groups separated by ; or spaces). One result per row.',
   })
   importUsers(@CurrentActor() actor: string, @Args('csv') csv: string): Promise<ImportRowResult[]> {
-    return this.commands.sendAndCatchUp(new ImportUsersCommand({ csv }, commandMeta(actor)));
+    return this.costly.import.run(() => this.commands.sendAndCatchUp(new ImportUsersCommand({ csv }, commandMeta(actor))));
   }
 
   @Mutation(() => User)

@@ -1,4 +1,5 @@
 import type { EventFilter, EventStore, RecordedEvent } from '../event-store/event-store.port';
+import { yieldToEventLoop } from '../limits/concurrency-limiter';
 import { redact } from './redact';
 
 export interface AuditPage {
@@ -9,6 +10,8 @@ export interface AuditPage {
 }
 
 export const AUDIT_MAX_PAGE = 1000;
+/** Events the NDJSON export reads at a time. */
+export const AUDIT_EXPORT_PAGE = 500;
 
 /**
  * The audit log: every event, filterable, paginated by global position, secrets redacted.
@@ -25,14 +28,18 @@ export class AuditLog {
     return { events, endCursor: events.length ? events[events.length - 1].position : null, hasNextPage };
   }
 
-  /** Yields every matching event, oldest first, as one NDJSON line each. */
-  async *ndjson(filter: EventFilter, after?: number): AsyncGenerator<string> {
+  /**
+   * Yields every matching event, oldest first, as one NDJSON line each. Between two pages it lets
+   * the event loop turn, so that exporting a million events never holds it for more than a page.
+   */
+  async *ndjson(filter: EventFilter, after?: number, pageSize = AUDIT_EXPORT_PAGE): AsyncGenerator<string> {
     let cursor = after;
     for (;;) {
-      const page = await this.page(filter, cursor, AUDIT_MAX_PAGE);
+      const page = await this.page(filter, cursor, pageSize);
       for (const e of page.events) yield JSON.stringify(e) + '\n';
       if (!page.hasNextPage || page.endCursor === null) return;
       cursor = page.endCursor;
+      await yieldToEventLoop();
     }
   }
 }

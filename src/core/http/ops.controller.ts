@@ -1,8 +1,11 @@
 import { Controller, Get, Headers, HttpCode, HttpException, HttpStatus, Inject, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
+import { parsePosition, toAuditFilter } from '../audit/audit-filter';
 import { AuditLog } from '../audit/audit-log';
 import { AuthService } from '../auth/auth.service';
+import { DomainError } from '../domain/shared/domain-error';
 import { EventStoreUnavailableError, type EventFilter } from '../event-store/event-store.port';
+import { CostlyWork, TooBusyError } from '../limits/concurrency-limiter';
 import { APP_LOGGER } from '../logging/logging.tokens';
 import type { Logger } from '../logging/logger';
 import { HealthService, type HealthReport } from '../observability/health.service';
@@ -37,6 +40,7 @@ export class OpsController {
     private readonly audit: AuditLog,
     private readonly auth: AuthService,
     private readonly engine: ProjectionEngine,
+    private readonly costly: CostlyWork,
     @Inject(APP_LOGGER) logger: Logger,
   ) {
     this.logger = logger.child('http');
@@ -79,36 +83,34 @@ export class OpsController {
       const v = query[k];
       return Array.isArray(v) ? v[0] : v;
     };
-    const filter: EventFilter = {
-      streamPrefixes: list(query.streamPrefix),
-      types: list(query.types),
-      actor: one('actor'),
-      since: one('since'),
-      until: one('until'),
-    };
-    for (const k of ['since', 'until'] as const) {
-      if (filter[k] !== undefined && Number.isNaN(Date.parse(filter[k]!))) {
-        throw new HttpException({ code: 'VALIDATION', message: `${k}: not an ISO-8601 time` }, HttpStatus.BAD_REQUEST);
-      }
+    let filter: EventFilter;
+    let after: number | undefined;
+    try {
+      filter = toAuditFilter({ streamPrefixes: list(query.streamPrefix), types: list(query.types), actor: one('actor'), since: one('since'), until: one('until') });
+      after = parsePosition('after', one('after'));
+    } catch (error) {
+      if (error instanceof DomainError) throw new HttpException({ code: error.code, message: error.message }, HttpStatus.BAD_REQUEST);
+      throw error;
     }
-    const afterText = one('after');
-    if (afterText !== undefined && !/^\d+$/.test(afterText)) {
-      throw new HttpException({ code: 'VALIDATION', message: 'after: not a position' }, HttpStatus.BAD_REQUEST);
-    }
-    res.status(200).setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
+    // A few exports at a time (each streams the whole log); beyond the queue: 503 TOO_BUSY.
     let lines = 0;
     try {
-      for await (const line of this.audit.ndjson(filter, afterText === undefined ? undefined : Number(afterText))) {
-        if (res.destroyed) return; // the client went away: stop reading (the generator is closed by the return)
-        lines++;
-        if (!res.write(line)) await drained(res);
-      }
+      await this.costly.auditExport.run(async () => {
+        res.status(200).setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
+        for await (const line of this.audit.ndjson(filter, after)) {
+          if (res.destroyed) return; // the client went away: stop reading (the generator is closed by the return)
+          lines++;
+          if (!res.write(line)) await drained(res);
+        }
+      });
     } catch (error) {
+      if (error instanceof TooBusyError) throw new HttpException({ code: error.code, message: error.message }, HttpStatus.SERVICE_UNAVAILABLE);
       if (!res.headersSent) {
         this.logger.error('audit export failed before its first line', { error });
         const code = error instanceof EventStoreUnavailableError ? error.code : 'INTERNAL';
         throw new HttpException({ code, message: 'the audit log could not be read' }, HttpStatus.SERVICE_UNAVAILABLE);
       }
+      // Never end a partial export cleanly: the client must see a failure, not a short log.
       this.logger.error('audit export failed mid-stream: aborting the response', { error, linesSent: lines });
       res.destroy();
       return;

@@ -40,6 +40,9 @@ export interface ProjectionEngineOptions {
   densePositions?: boolean;
 }
 
+/** Events a rebuild applies between two turns of the event loop. */
+export const REBUILD_BATCH_SIZE = 500;
+
 /**
  * Builds the core read models from the event store: loads the last snapshot (state plus the
  * checkpoint it was taken at), then follows a catch-up subscription from that checkpoint. So a
@@ -200,8 +203,10 @@ export class ProjectionEngine {
     const fresh = emptyReadModels();
     let count = 0;
     let position: number | undefined;
+    // Small batches: a rebuild runs while bramble serves (DHCP shares the event loop), and the
+    // subscription lets the loop turn between two batches.
     const sub = this.store.subscribe(
-      { batchSize: 2000 },
+      { batchSize: REBUILD_BATCH_SIZE },
       {
         onEvents: (events) => {
           if (fresh !== this.state) {

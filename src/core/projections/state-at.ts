@@ -1,4 +1,5 @@
 import type { EventStore } from '../event-store/event-store.port';
+import { yieldToEventLoop } from '../limits/concurrency-limiter';
 import { CORE_PROJECTIONS, ProjectionSet, emptyReadModels } from './core-projections';
 import type { ReadModelState } from './read-models';
 
@@ -16,11 +17,15 @@ export interface StateAt {
   events: number;
 }
 
+/** Events read and applied between two turns of the event loop. */
+export const STATE_AT_PAGE_SIZE = 500;
+
 /**
  * The read models as they were at a point in the past, computed into a fresh state from the
- * store: the live read models are never touched.
+ * store: the live read models are never touched. The replay yields to the event loop after each
+ * page, so that a replay of a million events never holds it (DHCP, /health) for more than a page.
  */
-export async function computeStateAt(store: EventStore, at: PointInTime, pageSize = 5000): Promise<StateAt> {
+export async function computeStateAt(store: EventStore, at: PointInTime, pageSize = STATE_AT_PAGE_SIZE): Promise<StateAt> {
   const state = emptyReadModels();
   const projections = new ProjectionSet(CORE_PROJECTIONS);
   const until = at.time === undefined ? undefined : new Date(Date.parse(at.time) + 1).toISOString();
@@ -37,6 +42,7 @@ export async function computeStateAt(store: EventStore, at: PointInTime, pageSiz
     }
     if (page.length < pageSize) break;
     after = page[page.length - 1].position;
+    await yieldToEventLoop();
   }
   return { state, position, events };
 }

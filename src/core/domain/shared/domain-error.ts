@@ -36,7 +36,7 @@ export class DomainError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    /** For VALIDATION: the offending field (e.g. `username`, `dhcpRangeStart`). */
+    /** For VALIDATION: the offending field (e.g. `username`, `dhcp.rangeStart`). */
     readonly field?: string,
   ) {
     super(message);
