@@ -126,6 +126,17 @@ describe('GraphQL limits over HTTP', () => {
     assert.equal(body.errors[0].extensions.code, 'PERSISTED_QUERY_NOT_SUPPORTED');
   });
 
+  it('found by the fuzzer: a validation rule that throws, and 100 bad variable values, are coded errors, not INTERNAL', async () => {
+    // SingleFieldSubscriptionsRule evaluates @include(if: 1) and throws: Apollo answered 500 INTERNAL.
+    const thrown = await h.gql('subscription { clientDetected @include(if: 1) { mac } }');
+    assert.equal(thrown.status, 400, thrown.text);
+    assert.equal(thrown.errors?.[0]?.extensions?.code, 'GRAPHQL_VALIDATION_FAILED');
+    // Past 50 coercion errors graphql-js adds an uncoded "too many errors": it was INTERNAL.
+    const groups = await h.gql('mutation ($g: [String!]!) { setUserGroups(username: "nobody", groups: $g) { username } }', { g: Array.from({ length: 100 }, (_, i) => i) });
+    assert.equal(groups.status, 400, groups.text.slice(0, 300));
+    assert.ok(groups.errors && groups.errors.length > 0 && groups.errors.every((e) => e.extensions?.code === 'BAD_USER_INPUT'), groups.text.slice(0, 300));
+  });
+
   it('GraphiQL\'s introspection query still passes every limit', async () => {
     const res = await h.gql(getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true, oneOf: true }));
     assert.equal(res.status, 200, res.text.slice(0, 300));
