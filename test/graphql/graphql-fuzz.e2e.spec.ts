@@ -4,9 +4,9 @@
  * with hostile arguments and hostile document shapes, over HTTP and graphql-ws, with and without
  * the token, while another process polls /health.
  *
- * It passes when every answer is data or coded errors (none after 10 s: nothing hangs), /health stayed fast, and
- * bramble is up and consistent afterwards. Coded INTERNAL answers are listed (each is a bug
- * somewhere) but do not fail the run.
+ * It passes when every answer is data or coded errors (and none takes 20 s: nothing hangs), /health
+ * stayed fast, and bramble is up and consistent afterwards. Coded INTERNAL answers are listed (each
+ * is a bug somewhere) but do not fail the run.
  *
  * The seed is printed; BRAMBLE_TEST_GRAPHQL_FUZZ_SEED=<seed> replays a run.
  */
@@ -43,9 +43,9 @@ describe('GraphQL fuzz: random operations from the schema, hostile arguments and
     for (const s of report.slowest) t.diagnostic(`slow: ${s.ms} ms: ${s.what}`);
     if (report.internalCount > 0) t.diagnostic(`${report.internalCount} INTERNAL answers (coded, but each is a bug somewhere); first: ${report.internals.slice(0, 3).join(' | ')}`);
 
-    assert.ok(report.operations >= 300, `seed ${seed}: only ${report.operations} operations`);
+    assert.ok(report.operations >= 150, `seed ${seed}: only ${report.operations} operations`);
     assert.equal(report.failureCount, 0, `seed ${seed}: ${report.failureCount} answers were neither data nor coded errors: ${report.failures.slice(0, 5).join(' | ')}`);
-    assert.deepEqual(report.slow, [], `seed ${seed}: answers over 10 s`);
+    assert.deepEqual(report.slow, [], `seed ${seed}: answers over 20 s`);
     assert.equal(health.failures, 0, `seed ${seed}: /health failed ${health.failures} times`);
     assert.ok(health.ms.p99 <= 200, `seed ${seed}: /health p99 ${health.ms.p99.toFixed(0)} ms`);
     assert.ok(health.ms.max <= 1000, `seed ${seed}: /health took up to ${health.ms.max.toFixed(0)} ms`);

@@ -201,6 +201,20 @@ describe('GraphQL limits over WebSocket', () => {
     assert.deepEqual([long?.[0]?.extensions?.code, long?.[0]?.extensions?.field], ['VALIDATION', 'streamPrefix']);
   });
 
+  it('a WebSocket runs at most 50 operations at once: the 51st gets TOO_BUSY', async () => {
+    const client = h.ws();
+    const subs = Array.from({ length: 50 }, () => subscribe(client, 'subscription { events { type } }'));
+    try {
+      await h.liveSubscribers(50, 10_000);
+      const extra = subscribe(client, 'subscription { events { type } }');
+      await assert.rejects(extra.done, (errors: Array<{ extensions?: { code?: string } }>) => errors[0]?.extensions?.code === 'TOO_BUSY');
+    } finally {
+      for (const s of subs) s.unsubscribe();
+      await client.dispose();
+      await h.liveSubscribers(0, 10_000);
+    }
+  });
+
   it('a WebSocket message over 1 MB closes the socket (1009); class lists travel over HTTP', async () => {
     const closed = (await errorsOf('subscription ($p: String) { events(streamPrefix: $p) { type } }', { p: 'x'.repeat(2 << 20) })) as unknown as { code?: number };
     assert.equal(closed.code, 1009);
