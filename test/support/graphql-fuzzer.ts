@@ -14,6 +14,7 @@
  * BRAMBLE_TEST_GRAPHQL_FUZZER=<json config> runs it and prints one JSON report line.
  */
 import { spawn } from 'node:child_process';
+import { setPriority } from 'node:os';
 import {
   buildClientSchema,
   getIntrospectionQuery,
@@ -459,7 +460,7 @@ export async function runFuzz(config: FuzzConfig): Promise<FuzzReport> {
   return report;
 }
 
-/** Runs the fuzz in a child node process (killed with this one). */
+/** Runs the fuzz in a child node process (at a lower CPU priority, as an attacker's would be; killed with this one). */
 export function fuzzInChild(config: FuzzConfig): Promise<FuzzReport> {
   return new Promise((resolve, reject) => {
     const { NODE_TEST_CONTEXT: _testContext, ...env } = process.env;
@@ -467,6 +468,13 @@ export function fuzzInChild(config: FuzzConfig): Promise<FuzzReport> {
       env: { ...env, [CHILD_ENV]: JSON.stringify(config) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    if (child.pid) {
+      try {
+        setPriority(child.pid, 10);
+      } catch {
+        // not allowed: same priority
+      }
+    }
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
