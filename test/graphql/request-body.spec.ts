@@ -56,7 +56,7 @@ describe('reading a request body', () => {
   const outcomes: unknown[] = [];
   before(async () => {
     server = createServer((req, res) => {
-      readBody(req, 1000).then((result) => {
+      void readBody(req, 1000).then((result) => {
         outcomes.push(Buffer.isBuffer(result) ? result.length : result);
         res.end(Buffer.isBuffer(result) ? 'read' : JSON.stringify(result));
       });
