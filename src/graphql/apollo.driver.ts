@@ -61,6 +61,8 @@ export interface BrambleGraphQLDriverConfig<TContext extends BaseContext = BaseC
      * refuses it, and the socket is closed with 1013 (try again later).
      */
     schedule?: (handle: () => void) => boolean;
+    /** An error that escaped graphql-ws's handling of a message (the socket is closed with 4500). */
+    onError?: (error: unknown) => void;
   };
 }
 
@@ -175,8 +177,9 @@ export class BrambleGraphQLDriver extends AbstractGraphQLDriver<BrambleGraphQLDr
     const schedule = options.webSocket?.schedule ?? ((handle: () => void) => (handle(), true));
 
     wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-      // A socket error (a frame over maxPayload, a protocol violation) closes it; nothing to log.
-      socket.on('error', () => socket.terminate());
+      // A socket error (a frame over maxPayload: 1009, a protocol violation: 1002): ws closes the
+      // socket with that code itself; the listener only keeps the error from being thrown.
+      socket.on('error', () => undefined);
       let alive = true;
       socket.on('pong', () => (alive = true));
       const ping = setInterval(() => {
@@ -202,7 +205,8 @@ export class BrambleGraphQLDriver extends AbstractGraphQLDriver<BrambleGraphQLDr
               const text = isBinary ? data.toString('utf8') : String(data);
               const handled = schedule(() => {
                 if (socket.readyState !== socket.OPEN) return;
-                cb(text).catch(() => {
+                cb(text).catch((error: unknown) => {
+                  options.webSocket?.onError?.(error);
                   // An error escaping the server's own handling: the socket is of no further use.
                   if (socket.readyState === socket.OPEN) socket.close(CloseCode.InternalServerError, 'Internal server error');
                 });

@@ -29,7 +29,7 @@ import { ImageResolver } from './image.resolver';
 import { LiveEvents } from './live-events';
 import { QUERY_LIMITS } from './query-limits';
 import { BodyParserPool } from './request-body';
-import { gateWebSocketOperation, httpGate } from './request-gate';
+import { GatedDocuments, gateWebSocketOperation, httpGate } from './request-gate';
 import { SettingsResolver } from './settings.resolver';
 import { sharedResultSubscribe } from './shared-subscribe';
 import { StateResolver } from './state.resolver';
@@ -96,6 +96,7 @@ function driverOptions(auth: AuthService, logger: Logger, engine: ProjectionEngi
   const turns = eventLoopTurns;
   turns.setErrorHandler((error) => log.error('a GraphQL request failed outside its pipeline', { error }));
   const bodies = new BodyParserPool();
+  const documents = new GatedDocuments();
   return {
     path: GRAPHQL_PATH,
     autoSchemaFile: true,
@@ -105,17 +106,23 @@ function driverOptions(auth: AuthService, logger: Logger, engine: ProjectionEngi
       includeStacktraceInErrorResponses: false,
       // Parsed again by Apollo after the gate (httpGate), with the same token limit.
       parseOptions: { maxTokens: QUERY_LIMITS.maxTokens },
-      // Every request carries its document, so that every document passes the gate.
+      // Every request carries its document, so that every document passes the gate...
       persistedQueries: false,
+      // ...which hands it over parsed and validated.
+      documentStore: documents,
       formatError: format,
       // Token first: an unauthenticated request learns nothing else.
       plugins: [requireTokenPlugin(), rejectHttpSubscriptionsPlugin(GRAPHQL_PATH)],
     },
     context: (req: Request): GqlContext => httpContext(auth, req),
     // Body, turn, limits and token before Apollo parses and validates (request-gate.ts).
-    httpMiddleware: (schema) => [httpGate({ schema, actorOf: (req) => httpContext(auth, req).actor, format, turns, bodies, options: gate })],
+    httpMiddleware: (schema) => [httpGate({ schema, actorOf: (req) => httpContext(auth, req).actor, format, turns, bodies, documents, options: gate })],
     onStop: () => bodies.close(),
-    webSocket: { maxPayload: MAX_WS_MESSAGE_BYTES, schedule: (handle) => turns.enqueue(handle) },
+    webSocket: {
+      maxPayload: MAX_WS_MESSAGE_BYTES,
+      schedule: (handle) => turns.enqueue(handle),
+      onError: (error) => log.error('a WebSocket message failed outside its operation', { error }),
+    },
     subscriptions: (schema) => ({
       onConnect: (ctx: WsCtx) => {
         const authorization = authorizationFromConnectionParams(ctx.connectionParams);

@@ -12,13 +12,18 @@
  *     `health` / `__typename` (UNAUTHENTICATED, 401) — before any costly validation;
  *  5. depth, nesting, cost and field-merge work (query-limits.ts): DEPTH_LIMIT / QUERY_TOO_COMPLEX,
  *     and the variables at most 10,000 values (VALIDATION, naming the argument they feed);
- *  6. then GraphQL's own validation (by Apollo over HTTP, here for WebSocket), and execution.
+ *  6. GraphQL's own validation (Apollo then takes the parsed, validated document from
+ *     GatedDocuments instead of parsing and validating it again), and execution.
  */
+import { createHash } from 'node:crypto';
+import type { DocumentStore } from '@apollo/server';
 import type { Request, RequestHandler, Response } from 'express';
 import {
   BREAK,
   GraphQLError,
   Kind,
+  getOperationAST,
+  getVariableValues,
   parse,
   specifiedRules,
   validate,
@@ -142,9 +147,13 @@ export function gateRequest(
 
 type Format = (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
 
-function sendRefusal(res: Response, refusal: Refusal, format: Format): void {
+function sendErrors(res: Response, status: number, errors: readonly GraphQLError[], format: Format): void {
   if (res.headersSent) return;
-  res.status(refusal.status).json({ errors: [format(refusal.error.toJSON(), refusal.error)] });
+  res.status(status).json({ errors: errors.map((e) => format(e.toJSON(), e)) });
+}
+
+function sendRefusal(res: Response, refusal: Refusal, format: Format): void {
+  sendErrors(res, refusal.status, [refusal.error], format);
 }
 
 /** GET: the GraphQL parameters from the URL, as Apollo reads them. */
@@ -167,6 +176,8 @@ export interface HttpGateDeps {
   format: Format;
   turns: EventLoopTurns;
   bodies: BodyParserPool;
+  /** Apollo's DocumentStore: what passed the gate, parsed and validated. */
+  documents: GatedDocuments;
   options?: GateOptions;
 }
 
@@ -175,7 +186,7 @@ export interface HttpGateDeps {
  * itself (nothing else parses request bodies in bramble), and calls Apollo in the request's turn.
  */
 export function httpGate(deps: HttpGateDeps): RequestHandler {
-  const { schema, actorOf, format, turns, bodies, options = {} } = deps;
+  const { schema, actorOf, format, turns, bodies, documents, options = {} } = deps;
   const busy = (): Refusal => refuse('TOO_BUSY', 'too many GraphQL requests are waiting; retry later', 503);
 
   return (req, res, next) => {
@@ -188,6 +199,11 @@ export function httpGate(deps: HttpGateDeps): RequestHandler {
       if (input) {
         const outcome = gateRequest(schema, input, anonymous, options, problem);
         if (outcome && 'error' in outcome) return sendRefusal(res, outcome, format);
+        if (outcome) {
+          const errors = checkOperation(schema, outcome.document, input.operationName, input.variables);
+          if (errors.length > 0) return sendErrors(res, 400, errors, format);
+          documents.put(input.query as string, outcome.document);
+        }
       }
       next();
     };
@@ -226,6 +242,72 @@ export function httpGate(deps: HttpGateDeps): RequestHandler {
   };
 }
 
+function withCode(errors: readonly GraphQLError[], code: string): GraphQLError[] {
+  return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, originalError: e, extensions: { code } }));
+}
+
+/**
+ * Step 6: GraphQL's own validation (the specified rules, as Apollo runs them). Some of them throw
+ * rather than report (SingleFieldSubscriptionsRule evaluates `@include(if: 1)` and throws): that
+ * is a validation error too, not an INTERNAL one.
+ */
+export function validateDocument(schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[] {
+  try {
+    // At most 20 errors: each one locates itself by scanning the source.
+    return withCode(validate(schema, document, specifiedRules, { maxErrors: 20 }), 'GRAPHQL_VALIDATION_FAILED');
+  } catch (error) {
+    if (error instanceof GraphQLError) return withCode([error], 'GRAPHQL_VALIDATION_FAILED');
+    throw error;
+  }
+}
+
+/**
+ * Step 6 whole: validation, then the variables coerced to the operation's types (BAD_USER_INPUT,
+ * as Apollo codes them; including graphql-js's "too many errors" that Apollo leaves uncoded).
+ */
+export function checkOperation(schema: GraphQLSchema, document: DocumentNode, operationName: unknown, variables: unknown): readonly GraphQLError[] {
+  const errors = validateDocument(schema, document);
+  if (errors.length > 0) return errors;
+  const operation = getOperationAST(document, typeof operationName === 'string' ? operationName : undefined);
+  if (!operation) return [];
+  const given = typeof variables === 'object' && variables !== null && !Array.isArray(variables) ? (variables as Record<string, unknown>) : {};
+  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], given, { maxErrors: 20 });
+  return coerced.errors ? withCode(coerced.errors, 'BAD_USER_INPUT') : [];
+}
+
+/**
+ * Hands the document the gate parsed and validated over to Apollo (as its DocumentStore: Apollo
+ * looks a request's document up by the SHA-256 of its text before parsing it), so that it is
+ * parsed and validated once, by the gate. Apollo asks within the request's turn, right after the
+ * gate; only a few are ever held. A document Apollo did not get from here it parses itself.
+ */
+export class GatedDocuments implements DocumentStore {
+  private readonly documents = new Map<string, DocumentNode>();
+
+  constructor(private readonly max = 64) {}
+
+  put(query: string, document: DocumentNode): void {
+    if (this.documents.size >= this.max) this.documents.delete(this.documents.keys().next().value as string);
+    this.documents.set(createHash('sha256').update(query).digest('hex'), document);
+  }
+
+  async get(key: string): Promise<DocumentNode | undefined> {
+    // Apollo's key: `<schema hash>:<query hash>`.
+    const hash = key.slice(key.lastIndexOf(':') + 1);
+    const document = this.documents.get(hash);
+    this.documents.delete(hash);
+    return document;
+  }
+
+  async set(): Promise<void> {
+    // Apollo keeps what it parsed itself: nothing to keep here.
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.documents.delete(key.slice(key.lastIndexOf(':') + 1));
+  }
+}
+
 /** The gate for a graphql-ws `subscribe` message (the socket's token was checked at connection). */
 export function gateWebSocketOperation(
   schema: GraphQLSchema,
@@ -235,10 +317,8 @@ export function gateWebSocketOperation(
   const outcome = gateRequest(schema, payload, false, options);
   if (!outcome) return [new GraphQLError('a query is required', { extensions: { code: 'BAD_REQUEST' } })];
   if ('error' in outcome) return [outcome.error];
-  const errors = validate(schema, outcome.document, specifiedRules);
-  if (errors.length > 0) {
-    // The codes Apollo gives the same errors over HTTP.
-    return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, originalError: e, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
-  }
+  // The codes Apollo gives the same errors over HTTP.
+  const errors = checkOperation(schema, outcome.document, payload.operationName, payload.variables);
+  if (errors.length > 0) return errors;
   return { schema, document: outcome.document, operationName: payload.operationName ?? undefined, variableValues: payload.variables ?? undefined };
 }

@@ -126,6 +126,17 @@ describe('GraphQL limits over HTTP', () => {
     assert.equal(body.errors[0].extensions.code, 'PERSISTED_QUERY_NOT_SUPPORTED');
   });
 
+  it('found by the fuzzer: a validation rule that throws, and 100 bad variable values, are coded errors, not INTERNAL', async () => {
+    // SingleFieldSubscriptionsRule evaluates @include(if: 1) and throws: Apollo answered 500 INTERNAL.
+    const thrown = await h.gql('subscription { clientDetected @include(if: 1) { mac } }');
+    assert.equal(thrown.status, 400, thrown.text);
+    assert.equal(thrown.errors?.[0]?.extensions?.code, 'GRAPHQL_VALIDATION_FAILED');
+    // Past 50 coercion errors graphql-js adds an uncoded "too many errors": it was INTERNAL.
+    const groups = await h.gql('mutation ($g: [String!]!) { setUserGroups(username: "nobody", groups: $g) { username } }', { g: Array.from({ length: 100 }, (_, i) => i) });
+    assert.equal(groups.status, 400, groups.text.slice(0, 300));
+    assert.ok(groups.errors && groups.errors.length > 0 && groups.errors.every((e) => e.extensions?.code === 'BAD_USER_INPUT'), groups.text.slice(0, 300));
+  });
+
   it('GraphiQL\'s introspection query still passes every limit', async () => {
     const res = await h.gql(getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true, oneOf: true }));
     assert.equal(res.status, 200, res.text.slice(0, 300));
@@ -188,6 +199,20 @@ describe('GraphQL limits over WebSocket', () => {
     assert.deepEqual([many?.[0]?.extensions?.code, many?.[0]?.extensions?.field], ['VALIDATION', 'types']);
     const long = await errorsOf('subscription ($p: String) { events(streamPrefix: $p) { type } }', { p: 'x'.repeat(100_000) });
     assert.deepEqual([long?.[0]?.extensions?.code, long?.[0]?.extensions?.field], ['VALIDATION', 'streamPrefix']);
+  });
+
+  it('a WebSocket runs at most 50 operations at once: the 51st gets TOO_BUSY', async () => {
+    const client = h.ws();
+    const subs = Array.from({ length: 50 }, () => subscribe(client, 'subscription { events { type } }'));
+    try {
+      await h.liveSubscribers(50, 10_000);
+      const extra = subscribe(client, 'subscription { events { type } }');
+      await assert.rejects(extra.done, (errors: Array<{ extensions?: { code?: string } }>) => errors[0]?.extensions?.code === 'TOO_BUSY');
+    } finally {
+      for (const s of subs) s.unsubscribe();
+      await client.dispose();
+      await h.liveSubscribers(0, 10_000);
+    }
   });
 
   it('a WebSocket message over 1 MB closes the socket (1009); class lists travel over HTTP', async () => {

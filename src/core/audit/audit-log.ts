@@ -11,7 +11,7 @@ export interface AuditPage {
 
 export const AUDIT_MAX_PAGE = 1000;
 /** Events the NDJSON export reads at a time. */
-export const AUDIT_EXPORT_PAGE = 500;
+export const AUDIT_EXPORT_PAGE = 200;
 
 /**
  * The audit log: every event, filterable, paginated by global position, secrets redacted.

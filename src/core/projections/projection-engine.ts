@@ -41,7 +41,7 @@ export interface ProjectionEngineOptions {
 }
 
 /** Events a rebuild applies between two turns of the event loop. */
-export const REBUILD_BATCH_SIZE = 500;
+export const REBUILD_BATCH_SIZE = 200;
 
 /**
  * Builds the core read models from the event store: loads the last snapshot (state plus the

@@ -18,7 +18,7 @@ export interface StateAt {
 }
 
 /** Events read and applied between two turns of the event loop. */
-export const STATE_AT_PAGE_SIZE = 500;
+export const STATE_AT_PAGE_SIZE = 200;
 
 /**
  * The read models as they were at a point in the past, computed into a fresh state from the
