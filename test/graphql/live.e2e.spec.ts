@@ -1,11 +1,11 @@
 /** Subscriptions over graphql-ws: the live audit feed and clientDetected. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DetectClientCommand } from '../src/core/commands/client.commands';
-import { commandMeta } from '../src/core/commands/meta';
-import { ProjectionEngine } from '../src/core/projections/projection-engine';
-import { LiveEvents } from '../src/graphql/live-events';
-import { startHarness, subscribe, type Harness } from './support/app-harness';
+import { DetectClientCommand } from '../../src/core/commands/client.commands';
+import { commandMeta } from '../../src/core/commands/meta';
+import { ProjectionEngine } from '../../src/core/projections/projection-engine';
+import { LiveEvents } from '../../src/graphql/live-events';
+import { startHarness, subscribe, type Harness } from '../support/app-harness';
 
 interface LiveEvent {
   id: string;

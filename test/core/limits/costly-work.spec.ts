@@ -5,10 +5,10 @@
  */
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { AuditLog } from '../../src/core/audit/audit-log';
-import type { EventStore, ReadAllOptions, RecordedEvent } from '../../src/core/event-store/event-store.port';
-import { ConcurrencyLimiter, TooBusyError } from '../../src/core/limits/concurrency-limiter';
-import { computeStateAt } from '../../src/core/projections/state-at';
+import { AuditLog } from '../../../src/core/audit/audit-log';
+import type { EventStore, ReadAllOptions, RecordedEvent } from '../../../src/core/event-store/event-store.port';
+import { ConcurrencyLimiter, TooBusyError } from '../../../src/core/limits/concurrency-limiter';
+import { computeStateAt } from '../../../src/core/projections/state-at';
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;

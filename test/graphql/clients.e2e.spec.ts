@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startHarness, type Harness } from './support/app-harness';
-import { tempDir } from './support/temp';
+import { startHarness, type Harness } from '../support/app-harness';
+import { tempDir } from '../support/temp';
 
 const CLIENT_FIELDS = 'mac status name imageId serial model ip configTxt cmdlineArgs preRegistered detectedAt lastSeenAt approvedAt updatedAt';
 

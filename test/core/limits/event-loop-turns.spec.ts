@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { createSocket } from 'node:dgram';
 import { describe, it } from 'node:test';
-import { EventLoopTurns } from '../../src/core/limits/event-loop-turns';
+import { EventLoopTurns } from '../../../src/core/limits/event-loop-turns';
 
 function busy(ms: number): void {
   const end = performance.now() + ms;

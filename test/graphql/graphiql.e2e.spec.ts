@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as vm from 'node:vm';
-import { buildReactScript, GRAPHIQL_ASSET_NAMES, GraphiqlAssetError, patchGraphiqlUmd } from '../src/graphql/graphiql.assets';
-import { findChromium, openBrowserPage, type BrowserPage } from './support/headless-browser';
-import { startHarness, type Harness } from './support/app-harness';
+import { buildReactScript, GRAPHIQL_ASSET_NAMES, GraphiqlAssetError, patchGraphiqlUmd } from '../../src/graphql/graphiql.assets';
+import { findChromium, openBrowserPage, type BrowserPage } from '../support/headless-browser';
+import { startHarness, type Harness } from '../support/app-harness';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

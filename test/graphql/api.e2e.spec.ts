@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startHarness, subscribe, type Harness } from './support/app-harness';
+import { startHarness, subscribe, type Harness } from '../support/app-harness';
 
 const WRONG_TOKEN = 'not-the-token-0123456789abcdef';
 

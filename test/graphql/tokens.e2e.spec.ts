@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ProjectionEngine } from '../src/core/projections/projection-engine';
-import { connected, startHarness, subscribe, type GqlResponse, type Harness } from './support/app-harness';
-import { recordingLogger } from './support/temp';
+import { ProjectionEngine } from '../../src/core/projections/projection-engine';
+import { connected, startHarness, subscribe, type GqlResponse, type Harness } from '../support/app-harness';
+import { recordingLogger } from '../support/temp';
 
 const TOKEN_FIELDS = 'label actor issuedAt issuedBy';
 const ENV_TOKEN = 'env-admin-token-0123456789abcdef';

@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GraphQLError, parse } from 'graphql';
 import { Subject } from 'rxjs';
-import { DomainError, ErrorCode } from '../src/core/domain/shared/domain-error';
-import { EventStoreUnavailableError, WrongExpectedRevisionError } from '../src/core/event-store/event-store.port';
-import { authorizationFromConnectionParams, isPublicOperation } from '../src/graphql/auth';
-import { classify, createErrorFormatter } from '../src/graphql/errors';
-import { matchesLiveFilter, toAsyncIterator } from '../src/graphql/live-events';
-import type { RecordedEvent } from '../src/core/event-store/event-store.port';
-import { recordingLogger } from './support/temp';
+import { DomainError, ErrorCode } from '../../src/core/domain/shared/domain-error';
+import { EventStoreUnavailableError, WrongExpectedRevisionError } from '../../src/core/event-store/event-store.port';
+import { authorizationFromConnectionParams, isPublicOperation } from '../../src/graphql/auth';
+import { classify, createErrorFormatter } from '../../src/graphql/errors';
+import { matchesLiveFilter, toAsyncIterator } from '../../src/graphql/live-events';
+import type { RecordedEvent } from '../../src/core/event-store/event-store.port';
+import { recordingLogger } from '../support/temp';
 
 describe('errors: the one mapping to extensions.code', () => {
   it('a DomainError keeps its code and field, also when GraphQL wrapped it', () => {
@@ -128,7 +128,7 @@ describe('live feed iterator', () => {
 describe('shared subscription results', () => {
   it('executes once per event and operation, shared by subscribers; other variables get their own; return() reaches the source', async () => {
     const { buildSchema, parse: parseQuery } = await import('graphql');
-    const { sharedResultSubscribe } = await import('../src/graphql/shared-subscribe');
+    const { sharedResultSubscribe } = await import('../../src/graphql/shared-subscribe');
     const schema = buildSchema('type Query { x: Int } type Event { n: Int, label(prefix: String): String } type Subscription { tick: Event }');
     const sources: Array<Subject<{ n: number }>> = [];
     let executions = 0;

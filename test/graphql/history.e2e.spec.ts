@@ -1,10 +1,10 @@
 /** The past and the log: stateAt, rebuildProjections, the audit `events` query and its NDJSON export. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DetectClientCommand } from '../src/core/commands/client.commands';
-import { commandMeta } from '../src/core/commands/meta';
-import { EVENT_STORE, type EventStore } from '../src/core/event-store/event-store.port';
-import { startHarness, type Harness } from './support/app-harness';
+import { DetectClientCommand } from '../../src/core/commands/client.commands';
+import { commandMeta } from '../../src/core/commands/meta';
+import { EVENT_STORE, type EventStore } from '../../src/core/event-store/event-store.port';
+import { startHarness, type Harness } from '../support/app-harness';
 
 interface Page {
   events: Array<{ id: string; stream: string; position: number; type: string; data: Record<string, unknown>; metadata: { actor: string; timestamp: string } }>;

@@ -1,7 +1,7 @@
 /** Users and groups through the GraphQL API; passwords never come back out. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startHarness, type Harness } from './support/app-harness';
+import { startHarness, type Harness } from '../support/app-harness';
 
 const USER_FIELDS = 'username uidNumber gidNumber fullName groups enabled createdAt updatedAt';
 const PASSWORDS = ['Ada-Secret-1', 'Bob-Secret-22', 'Cy-Secret-333', 'New-Secret-4444', 'Dup-Secret-555'];
