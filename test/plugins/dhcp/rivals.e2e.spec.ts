@@ -22,12 +22,22 @@ import { DhcpMessageType, DhcpOption, getIp } from '../../../src/plugins/dhcp/dh
 import { ipv4ToInt } from '../../../src/core/plugin-api';
 import { PROBE_MAC } from '../../../src/plugins/dhcp/dhcp.probe';
 import { RPI_OPTION43 } from '../../../src/plugins/dhcp/pxe-options';
-import { dhcpLabUnavailable, pi4Guid, startDhcpLab, type DhcpLab, type DhcpTap, type RunningPeer, type TapPacket } from '../../support/dhcp-lab';
+import {
+  dhcpLabUnavailable,
+  pi4Guid,
+  startDhcpLab,
+  type DhcpLab,
+  type DhcpTap,
+  type RunningPeer,
+  type TapPacket,
+} from '../../support/dhcp-lab';
 import { eventually } from '../../support/temp';
 
 const skip = dhcpLabUnavailable();
 
 const PI = 'dc:a6:32:00:05:01';
+/** A Pi 3: bramble delays its replies to these (pi3ReplyDelayMs), so the router's offer comes first. */
+const PI3 = 'b8:27:eb:00:05:01';
 
 async function notPxeDrops(lab: DhcpLab): Promise<number> {
   const metric = lab.core.app.nest.get(Metrics).registry.getSingleMetric('bramble_dhcp_packets_dropped_total');
@@ -64,7 +74,8 @@ async function startRouter(lab: DhcpLab, extra: string[] = []): Promise<RunningP
   return lab.startDnsmasq('router', [`--dhcp-range=${lab.ip(200)},${lab.ip(220)},255.255.255.0,1h`, '--dhcp-authoritative', ...extra]);
 }
 
-const inRouterRange = (lab: DhcpLab, ip: string | undefined): boolean => !!ip && ipv4ToInt(ip) >= ipv4ToInt(lab.ip(200)) && ipv4ToInt(ip) <= ipv4ToInt(lab.ip(220));
+const inRouterRange = (lab: DhcpLab, ip: string | undefined): boolean =>
+  !!ip && ipv4ToInt(ip) >= ipv4ToInt(lab.ip(200)) && ipv4ToInt(ip) <= ipv4ToInt(lab.ip(220));
 
 describe('DHCP rivals: probe, health and nmap with dnsmasq as the LAN router', { skip: skip ?? false }, () => {
   let lab: DhcpLab;
@@ -77,9 +88,11 @@ describe('DHCP rivals: probe, health and nmap with dnsmasq as the LAN router', {
     });
     await lab.addClient('nmap', '02:00:00:00:0d:01', { cidr: `${lab.ip(240)}/24` });
     await lab.addClient('pi', PI);
+    await lab.addClient('pi3', PI3);
     await lab.addClient('tap', '02:00:00:00:0f:01', { cidr: `${lab.ip(250)}/24` });
     tap = await lab.startTap('tap');
     await lab.approve(PI);
+    await lab.approve(PI3);
   });
   after(async () => {
     await lab?.close();
@@ -119,15 +132,27 @@ describe('DHCP rivals: probe, health and nmap with dnsmasq as the LAN router', {
     assert.ok(inRouterRange(lab, router['IP Offered']), output);
   });
 
-  /** Runs udhcpc as the Pi until it selects the router's offer (it takes the first; usually the router's): its REQUEST. */
+  /**
+   * Runs udhcpc as a Pi 3 until it selects the router's offer (it takes the first offer; bramble
+   * delays its replies to Pi 3 ROMs, set to 1.5 s here, so the router's comes first): its REQUEST.
+   */
   async function requestToRouter(): Promise<TapPacket> {
-    for (let i = 0; i < 3; i++) {
-      const since = Number(process.hrtime.bigint()) / 1e6;
-      await lab.udhcpc('pi', { pi: { mac: PI, serial: 0x5001 }, tries: 2 });
-      const request = tap.packets.find(
-        (p) => p.t >= since && p.packet.mac === PI && p.type === DhcpMessageType.REQUEST && getIp(p.packet.options, DhcpOption.SERVER_ID) === lab.ip(254),
-      );
-      if (request) return request;
+    await lab.settings({ pi3ReplyDelayMs: 1500 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const since = Number(process.hrtime.bigint()) / 1e6;
+        await lab.udhcpc('pi3', { pi: { mac: PI3, serial: 0x5001 }, tries: 2 });
+        const request = tap.packets.find(
+          (p) =>
+            p.t >= since &&
+            p.packet.mac === PI3 &&
+            p.type === DhcpMessageType.REQUEST &&
+            getIp(p.packet.options, DhcpOption.SERVER_ID) === lab.ip(254),
+        );
+        if (request) return request;
+      }
+    } finally {
+      await lab.settings({ pi3ReplyDelayMs: 0 });
     }
     throw new Error('udhcpc never selected the router in three runs');
   }
@@ -137,21 +162,26 @@ describe('DHCP rivals: probe, health and nmap with dnsmasq as the LAN router', {
     const ip = getIp(request.packet.options, DhcpOption.REQUESTED_IP);
     assert.ok(inRouterRange(lab, ip ?? undefined), `the Pi asked the router for ${ip}`);
     await eventually(
-      async () => (await lab.graphql<{ client: { ip: string | null } }>('query($mac: String!) { client(mac: $mac) { ip } }', { mac: PI })).data?.client.ip === ip,
+      async () =>
+        (await lab.graphql<{ client: { ip: string | null } }>('query($mac: String!) { client(mac: $mac) { ip } }', { mac: PI3 })).data
+          ?.client.ip === ip,
       3000,
-      `client ${PI} with ip ${ip}`,
+      `client ${PI3} with ip ${ip}`,
     );
   });
 
-  it(
-    'proxy mode: a PXE REQUEST that selected the router (option 54 = router) is left to the router, as dnsmasq does',
-    async () => {
-      const request = await requestToRouter();
-      const xid = request.packet.xid;
-      const ack = await tap.waitFor((p) => p.port === 68 && p.from === lab.serverIp && p.packet.xid === xid && p.type === DhcpMessageType.ACK, 500);
-      assert.ok(!ack, `bramble must not answer a REQUEST for another server (it sent a ${ack ? 'proxy ACK, yiaddr ' + ack.packet.yiaddr : ''})`);
-    },
-  );
+  it('proxy mode: a PXE REQUEST that selected the router (option 54 = router) is left to the router, as dnsmasq does', async () => {
+    const request = await requestToRouter();
+    const xid = request.packet.xid;
+    const ack = await tap.waitFor(
+      (p) => p.port === 68 && p.from === lab.serverIp && p.packet.xid === xid && p.type === DhcpMessageType.ACK,
+      500,
+    );
+    assert.ok(
+      !ack,
+      `bramble must not answer a REQUEST for another server (it sent a ${ack ? 'proxy ACK, yiaddr ' + ack.packet.yiaddr : ''})`,
+    );
+  });
 
   it("full mode with the router: RivalDhcpServerDetected once, health degraded naming it; nmap lists bramble's offer next to the router's", async () => {
     await lab.settings(fullMode(lab));
@@ -248,11 +278,19 @@ describe("DHCP rivals: the probe works next to the server's own DHCP client (dhc
     const blocker = lab.lab.inNamespace('srv', () => createBoundUdpFd({ port: 68, interface: null }));
     try {
       await lab.start();
-      await eventually(async () => /cannot look for other DHCP servers on eth0: .*EADDRINUSE/.test((await dhcpHealth(lab)).detail ?? ''), 5000, 'health naming the failed probe');
+      await eventually(
+        async () => /cannot look for other DHCP servers on eth0: .*EADDRINUSE/.test((await dhcpHealth(lab)).detail ?? ''),
+        5000,
+        'health naming the failed probe',
+      );
       assert.equal((await dhcpHealth(lab)).status, 'degraded');
     } finally {
       closeSync(blocker);
     }
-    await eventually(async () => /another DHCP server answers on eth0/.test((await dhcpHealth(lab)).detail ?? ''), 5000, 'a working probe again');
+    await eventually(
+      async () => /another DHCP server answers on eth0/.test((await dhcpHealth(lab)).detail ?? ''),
+      5000,
+      'a working probe again',
+    );
   });
 });
