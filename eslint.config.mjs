@@ -7,9 +7,28 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const DOMAIN_IO = [
-  'fs', 'node:fs', 'fs/promises', 'node:fs/promises', 'net', 'node:net', 'dgram', 'node:dgram', 'http', 'node:http',
-  'https', 'node:https', 'child_process', 'node:child_process', 'worker_threads', 'node:worker_threads', 'os', 'node:os',
-  '@node-rs/bcrypt', 'better-sqlite3', '@kurrent/kurrentdb-client', 'koffi',
+  'fs',
+  'node:fs',
+  'fs/promises',
+  'node:fs/promises',
+  'net',
+  'node:net',
+  'dgram',
+  'node:dgram',
+  'http',
+  'node:http',
+  'https',
+  'node:https',
+  'child_process',
+  'node:child_process',
+  'worker_threads',
+  'node:worker_threads',
+  'os',
+  'node:os',
+  '@node-rs/bcrypt',
+  'better-sqlite3',
+  '@kurrent/kurrentdb-client',
+  'koffi',
 ];
 
 export default tseslint.config(
@@ -23,12 +42,18 @@ export default tseslint.config(
     },
     rules: {
       // A forgotten promise in a socket callback is an unhandled rejection: the process dies.
-      '@typescript-eslint/no-floating-promises': ['error', {
-        // node:test's describe/it return promises the runner awaits itself.
-        allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite'] }],
-      }],
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          // node:test's describe/it return promises the runner awaits itself.
+          allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite'] }],
+        },
+      ],
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false, attributes: false } }],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       'no-console': 'error',
       eqeqeq: ['error', 'always', { null: 'ignore' }],
@@ -47,34 +72,57 @@ export default tseslint.config(
     files: ['src/plugins/**/*.ts'],
     ignores: ['src/plugins/built-in-plugins.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { regex: '^\\.\\./\\.\\./core/(?!plugin-api(/|$))', message: 'A plugin imports only the plugin contract (src/core/plugin-api).' },
-          { regex: '^\\.\\./(?!\\.\\./core/plugin-api)[^./]', message: 'A plugin never imports another plugin.' },
-          { regex: '^\\.\\./\\.\\./(?!core/plugin-api)', message: 'A plugin imports only the plugin contract (src/core/plugin-api).' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^\\.\\./\\.\\./core/(?!plugin-api(/|$))',
+              message: 'A plugin imports only the plugin contract (src/core/plugin-api).',
+            },
+            { regex: '^\\.\\./(?!\\.\\./core/plugin-api)[^./]', message: 'A plugin never imports another plugin.' },
+            { regex: '^\\.\\./\\.\\./(?!core/plugin-api)', message: 'A plugin imports only the plugin contract (src/core/plugin-api).' },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['src/core/plugin-api/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [{ regex: '^\\.\\./', message: 'The plugin contract imports nothing from the rest of bramble: it is published on its own (@bramble/plugin).' }],
-        paths: DOMAIN_IO.map((name) => ({ name, message: 'The plugin contract has no dependencies but TypeBox.' })),
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^\\.\\./',
+              message: 'The plugin contract imports nothing from the rest of bramble: it is published on its own (@bramble/plugin).',
+            },
+          ],
+          paths: DOMAIN_IO.map((name) => ({ name, message: 'The plugin contract has no dependencies but TypeBox.' })),
+        },
+      ],
     },
   },
   {
     files: ['src/core/domain/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: DOMAIN_IO.map((name) => ({ name, message: 'The domain does no I/O: put it behind a port (src/core/commands/ports.ts) used by the command side.' })),
-        patterns: [
-          { regex: '^@nestjs/', message: 'The domain has no framework imports.' },
-          { regex: '/(commands|projections|plugin-host|event-store|graphql|adapters)(/|$)', message: 'The domain imports no host, command, projection or store code.' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: DOMAIN_IO.map((name) => ({
+            name,
+            message: 'The domain does no I/O: put it behind a port (src/core/commands/ports.ts) used by the command side.',
+          })),
+          patterns: [
+            { regex: '^@nestjs/', message: 'The domain has no framework imports.' },
+            {
+              regex: '/(commands|projections|plugin-host|event-store|graphql|adapters)(/|$)',
+              message: 'The domain imports no host, command, projection or store code.',
+            },
+          ],
+        },
+      ],
     },
   },
 );

@@ -94,7 +94,18 @@ function reference(dir: string, seconds: number, maxEvents: number): void {
     const e = event(n);
     const m = e.metadata;
     // An autocommit INSERT: one transaction (and one fsync) per event.
-    insert.run(randomUUID(), `bench-ref-${n % 50}`, Math.floor(n / 50), e.type, JSON.stringify(e.data), m.actor, m.correlationId, m.causationId, m.timestamp, m.schemaVersion);
+    insert.run(
+      randomUUID(),
+      `bench-ref-${n % 50}`,
+      Math.floor(n / 50),
+      e.type,
+      JSON.stringify(e.data),
+      m.actor,
+      m.correlationId,
+      m.causationId,
+      m.timestamp,
+      m.schemaVersion,
+    );
     n++;
   }
   const elapsed = (performance.now() - start) / 1000;

@@ -54,7 +54,9 @@ const FIXED_RATES = [500, 2000];
 const SEARCH_BUDGET_MS = 120_000;
 
 function print(name: string, fields: Record<string, number | string | null>): void {
-  const parts = Object.entries(fields).map(([k, v]) => `${k}=${v === null ? 'n/a' : typeof v === 'number' ? (Number.isInteger(v) ? v : v.toFixed(3)) : v}`);
+  const parts = Object.entries(fields).map(
+    ([k, v]) => `${k}=${v === null ? 'n/a' : typeof v === 'number' ? (Number.isInteger(v) ? v : v.toFixed(3)) : v}`,
+  );
   process.stdout.write(`${name} ${parts.join(' ')}\n`);
 }
 
@@ -174,12 +176,17 @@ async function main(): Promise<void> {
     return;
   }
   const dir = process.env.BRAMBLE_BENCH_DIR ?? path.join(process.cwd(), '.bench-tmp');
-  const servers = (process.env.BRAMBLE_BENCH_SERVERS ?? 'bramble,dnsmasq,dnsmasq-quiet').split(',').map((s) => s.trim()).filter(Boolean);
+  const servers = (process.env.BRAMBLE_BENCH_SERVERS ?? 'bramble,dnsmasq,dnsmasq-quiet')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const onlyRate = process.env.BRAMBLE_BENCH_RATE ? Number(process.env.BRAMBLE_BENCH_RATE) : null;
   const benchStart = performance.now();
   const bl = await createBenchLab({ clients: CLIENTS, dir });
   const results = new Map<string, SearchResult>();
-  note(`lab: server ${bl.serverIp}, client ${bl.clientIp}, range ${bl.rangeStart}-${bl.rangeEnd}, ${CLIENTS} approved Pi MACs, data in ${bl.dir}`);
+  note(
+    `lab: server ${bl.serverIp}, client ${bl.clientIp}, range ${bl.rangeStart}-${bl.rangeEnd}, ${CLIENTS} approved Pi MACs, data in ${bl.dir}`,
+  );
   try {
     for (const name of servers) {
       let server: ServerUnderTest;
@@ -211,7 +218,11 @@ async function main(): Promise<void> {
           printServer(name, result);
           if (bramble) {
             // The event loop is bramble's (in this process); over the last confirmation run.
-            print('dhcp.bramble.event_loop', { delay_p50_ms: loop.percentile(50) / 1e6, delay_p99_ms: loop.percentile(99) / 1e6, delay_max_ms: loop.max / 1e6 });
+            print('dhcp.bramble.event_loop', {
+              delay_p50_ms: loop.percentile(50) / 1e6,
+              delay_p99_ms: loop.percentile(99) / 1e6,
+              delay_max_ms: loop.max / 1e6,
+            });
             await printHistogram(bramble, `at_${result.best?.rate ?? 'last'}`);
           }
           for (const rate of FIXED_RATES) {

@@ -38,8 +38,12 @@ async function main(): Promise<void> {
     const attack = await l.measure({ seconds, hostileClients: 20, dhcpRate: 100 });
     process.stdout.write(`${describeFigures('hostile.attack', attack)}\n`);
     for (const [shape, r] of Object.entries(attack.hostile!.byShape)) {
-      const codes = Object.entries(r.codes).map(([c, n]) => `${c}:${n}`).join(',');
-      process.stdout.write(`hostile.shape.${shape} count=${r.count} p99_ms=${r.p99Ms.toFixed(0)} max_ms=${r.maxMs.toFixed(0)} codes=${codes}\n`);
+      const codes = Object.entries(r.codes)
+        .map(([c, n]) => `${c}:${n}`)
+        .join(',');
+      process.stdout.write(
+        `hostile.shape.${shape} count=${r.count} p99_ms=${r.p99Ms.toFixed(0)} max_ms=${r.maxMs.toFixed(0)} codes=${codes}\n`,
+      );
     }
     if (attack.hostile!.uncoded.length) process.stderr.write(`# uncoded answers: ${JSON.stringify(attack.hostile!.uncoded)}\n`);
     if (attack.hostile!.unexpected.length) process.stderr.write(`# unexpected codes: ${JSON.stringify(attack.hostile!.unexpected)}\n`);

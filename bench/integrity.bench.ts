@@ -16,7 +16,12 @@ const POSIX_FADV_DONTNEED = 4;
 /** Drops this one file's pages from the page cache (nothing else). */
 function evict(file: string): boolean {
   try {
-    const fadvise = koffi.load('libc.so.6').func('int posix_fadvise(int, int64_t, int64_t, int)') as (fd: number, offset: number, len: number, advice: number) => number;
+    const fadvise = koffi.load('libc.so.6').func('int posix_fadvise(int, int64_t, int64_t, int)') as (
+      fd: number,
+      offset: number,
+      len: number,
+      advice: number,
+    ) => number;
     const fd = openSync(file, 'r');
     try {
       return fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) === 0;

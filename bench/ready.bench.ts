@@ -26,7 +26,13 @@ async function startOnce(dataDir: string): Promise<number> {
   const port = await freePort();
   const started = process.hrtime.bigint();
   const child = spawn(process.execPath, [path.join(__dirname, '..', 'src', 'main.js')], {
-    env: { ...process.env, BRAMBLE_DATA_DIR: dataDir, BRAMBLE_HTTP_PORT: String(port), BRAMBLE_LOG_LEVEL: 'warn', BRAMBLE_ADMIN_TOKEN: 'bench-token-0123456789' },
+    env: {
+      ...process.env,
+      BRAMBLE_DATA_DIR: dataDir,
+      BRAMBLE_HTTP_PORT: String(port),
+      BRAMBLE_LOG_LEVEL: 'warn',
+      BRAMBLE_ADMIN_TOKEN: 'bench-token-0123456789',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {

@@ -41,7 +41,9 @@ async function main(): Promise<void> {
       const engine = new ProjectionEngine(store, silentLogger, null, CORE_EVENT_TYPES, { snapshotFile: null });
       await engine.start();
       s = Number(process.hrtime.bigint() - t) / 1e9;
-      console.log(`replay.projections run=${run} events=${engine.checkpoint} clients=${engine.state.clients.size} users=${engine.state.users.size} seconds=${s.toFixed(2)} events_per_s=${Math.round((engine.checkpoint ?? 0) / s)} target_events_per_s=300000`);
+      console.log(
+        `replay.projections run=${run} events=${engine.checkpoint} clients=${engine.state.clients.size} users=${engine.state.users.size} seconds=${s.toFixed(2)} events_per_s=${Math.round((engine.checkpoint ?? 0) / s)} target_events_per_s=300000`,
+      );
       await engine.stop();
     }
   } finally {

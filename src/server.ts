@@ -46,7 +46,13 @@ export async function createApp(
     const store = options.wrapStore ? options.wrapStore(opened) : opened;
     try {
       nest = await NestFactory.create<NestExpressApplication>(
-        AppModule.forRoot({ config, logger, store, builtInPlugins: options.builtInPlugins ?? BUILT_IN_PLUGINS, pluginHost: options.pluginHost }),
+        AppModule.forRoot({
+          config,
+          logger,
+          store,
+          builtInPlugins: options.builtInPlugins ?? BUILT_IN_PLUGINS,
+          pluginHost: options.pluginHost,
+        }),
         { logger: new NestLoggerAdapter(logger.child('nest')), abortOnError: false, bodyParser: false },
       );
     } catch (error) {

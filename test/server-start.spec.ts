@@ -46,7 +46,7 @@ function descendants(pid: number): number[] {
     }
   }
   const out: number[] = [];
-  for (let queue = [pid]; queue.length > 0; ) {
+  for (let queue = [pid]; queue.length > 0;) {
     const next = children.get(queue.shift()!) ?? [];
     out.push(...next);
     queue.push(...next);
@@ -81,7 +81,9 @@ function start(command: string, args: string[], env: Record<string, string>): Ru
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { child, output: () => output, exit };
 }
 
@@ -161,28 +163,32 @@ describe('the built server', () => {
     data.cleanup();
   });
 
-  it('`npm start` builds, serves /health and /graphql with the generated token, and stops on SIGTERM with exit 0', { timeout: 240_000 }, async () => {
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    const server = start('npm', ['start'], { BRAMBLE_DATA_DIR: data.dir, BRAMBLE_HTTP_PORT: String(port) });
-    running.push(server);
-    assertFreshInstallHealth(await waitForHealth(url, server, 180_000));
+  it(
+    '`npm start` builds, serves /health and /graphql with the generated token, and stops on SIGTERM with exit 0',
+    { timeout: 240_000 },
+    async () => {
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      const server = start('npm', ['start'], { BRAMBLE_DATA_DIR: data.dir, BRAMBLE_HTTP_PORT: String(port) });
+      running.push(server);
+      assertFreshInstallHealth(await waitForHealth(url, server, 180_000));
 
-    const file = path.join(data.dir, 'admin-token');
-    assert.equal(statSync(file).mode & 0o777, 0o600);
-    token = readFileSync(file, 'utf8').trim();
-    assert.ok(token.length >= 32);
-    const approved = await gql(url, token, 'mutation { approveClient(mac: "dc:a6:32:40:00:01", name: "kept") { mac status } }');
-    assert.deepEqual(approved, { data: { approveClient: { mac: 'dc:a6:32:40:00:01', status: 'APPROVED' } } });
-    const refused = await gql(url, 'wrong-token-0123456789abcdef', '{ clients { mac } }');
-    assert.equal((refused.errors?.[0] as { extensions: { code: string } }).extensions.code, 'UNAUTHENTICATED');
+      const file = path.join(data.dir, 'admin-token');
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      token = readFileSync(file, 'utf8').trim();
+      assert.ok(token.length >= 32);
+      const approved = await gql(url, token, 'mutation { approveClient(mac: "dc:a6:32:40:00:01", name: "kept") { mac status } }');
+      assert.deepEqual(approved, { data: { approveClient: { mac: 'dc:a6:32:40:00:01', status: 'APPROVED' } } });
+      const refused = await gql(url, 'wrong-token-0123456789abcdef', '{ clients { mac } }');
+      assert.equal((refused.errors?.[0] as { extensions: { code: string } }).extensions.code, 'UNAUTHENTICATED');
 
-    // SIGTERM to the server process (as systemd or `kill` would send it). npm runs the start script
-    // through `sh -c`, which does not pass a signal sent to npm itself on to node; the server's own
-    // exit code comes back out through sh and npm.
-    assert.equal(await stop(server, 'SIGTERM', 10_000, serverPid(server.child.pid!)), 0);
-    assert.match(server.output(), /"msg":"shutting down","signal":"SIGTERM"/);
-  });
+      // SIGTERM to the server process (as systemd or `kill` would send it). npm runs the start script
+      // through `sh -c`, which does not pass a signal sent to npm itself on to node; the server's own
+      // exit code comes back out through sh and npm.
+      assert.equal(await stop(server, 'SIGTERM', 10_000, serverPid(server.child.pid!)), 0);
+      assert.match(server.output(), /"msg":"shutting down","signal":"SIGTERM"/);
+    },
+  );
 
   it('`node dist/src/main.js` on the same data dir keeps the token and the data; SIGINT exits 0', { timeout: 60_000 }, async (t) => {
     if (!token) return t.skip('the npm start test did not get this far');

@@ -43,7 +43,10 @@ export interface BenchLab {
 
 /** `count` distinct Pi 4 MACs (dc:a6:32:bb:xx:xx). */
 export function piMacs(count: number): string[] {
-  return Array.from({ length: count }, (_, i) => `dc:a6:32:bb:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`);
+  return Array.from(
+    { length: count },
+    (_, i) => `dc:a6:32:bb:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
+  );
 }
 
 /**
@@ -72,7 +75,15 @@ export async function createBenchLab(options: { clients: number; dir: string }):
     const macFile = path.join(dir, 'macs.txt');
     writeFileSync(macFile, macs.join('\n') + '\n');
     return {
-      lab, dir, serverIp, clientIp, rangeStart, rangeEnd, macs, fixedIp, macFile,
+      lab,
+      dir,
+      serverIp,
+      clientIp,
+      rangeStart,
+      rangeEnd,
+      macs,
+      fixedIp,
+      macFile,
       async close() {
         try {
           await lab.destroy();
@@ -108,11 +119,18 @@ export async function startBramble(bl: BenchLab): Promise<BrambleUnderTest> {
   const core = await startCoreApp({ dataDir, env: { BRAMBLE_INTERFACE: 'eth0', BRAMBLE_SERVER_IP: bl.serverIp }, plugins: [plugin] });
   try {
     const meta = commandMeta('admin:bench');
-    await core.exec(new UpdatePluginSettingsCommand({
-      plugin: 'dhcp',
-      values: { mode: 'full', rangeStart: bl.rangeStart, rangeEnd: bl.rangeEnd, netmask: NETMASK, leaseSeconds: 3600 },
-    }, meta));
-    const results = await core.exec<ImportRowResult[]>(new ImportClientsCommand({ csv: `mac,name\n${bl.macs.map((m, i) => `${m},bench-${i}`).join('\n')}\n` }, meta));
+    await core.exec(
+      new UpdatePluginSettingsCommand(
+        {
+          plugin: 'dhcp',
+          values: { mode: 'full', rangeStart: bl.rangeStart, rangeEnd: bl.rangeEnd, netmask: NETMASK, leaseSeconds: 3600 },
+        },
+        meta,
+      ),
+    );
+    const results = await core.exec<ImportRowResult[]>(
+      new ImportClientsCommand({ csv: `mac,name\n${bl.macs.map((m, i) => `${m},bench-${i}`).join('\n')}\n` }, meta),
+    );
     const failed = results.filter((r) => !r.ok);
     if (failed.length) throw new Error(`import failed: ${JSON.stringify(failed.slice(0, 3))}`);
   } catch (error) {
@@ -125,7 +143,8 @@ export async function startBramble(bl: BenchLab): Promise<BrambleUnderTest> {
     const out = new Map<number, number>();
     if (!m) return out;
     for (const v of (await m.get()).values) {
-      if ((v as { metricName?: string }).metricName?.endsWith('_bucket')) out.set(v.labels.le === '+Inf' ? Infinity : Number(v.labels.le), v.value);
+      if ((v as { metricName?: string }).metricName?.endsWith('_bucket'))
+        out.set(v.labels.le === '+Inf' ? Infinity : Number(v.labels.le), v.value);
     }
     return out;
   };
@@ -180,7 +199,15 @@ export async function startDnsmasq(bl: BenchLab, options: { quiet?: boolean } = 
     ].join('\n'),
   );
   // setpriv --pdeathsig: dnsmasq dies with the bench even if the bench is killed.
-  const child = bl.lab.spawn('srv', 'setpriv', ['--pdeathsig', 'KILL', 'dnsmasq', '--keep-in-foreground', `--conf-file=${conf}`, '--user=root', `--pid-file=${path.join(bl.dir, `${name}.pid`)}`]);
+  const child = bl.lab.spawn('srv', 'setpriv', [
+    '--pdeathsig',
+    'KILL',
+    'dnsmasq',
+    '--keep-in-foreground',
+    `--conf-file=${conf}`,
+    '--user=root',
+    `--pid-file=${path.join(bl.dir, `${name}.pid`)}`,
+  ]);
   let text = '';
   child.stdout?.on('data', (d: Buffer) => (text += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (text += d.toString()));
@@ -293,9 +320,13 @@ export function parsePerfdhcp(output: string, rate: number, seconds: number, exi
   addTimerPercentiles(output, discoverOffer, 'DISCOVER-OFFER');
   addTimerPercentiles(output, requestAck, 'REQUEST-ACK');
   return {
-    rate, seconds, exitCode,
+    rate,
+    seconds,
+    exitCode,
     achievedRate: num(output, /^rate: ([\d.]+)/m),
-    discoverOffer, requestAck, output,
+    discoverOffer,
+    requestAck,
+    output,
   };
 }
 
@@ -303,10 +334,27 @@ export function parsePerfdhcp(output: string, rate: number, seconds: number, exi
  * Runs perfdhcp in the client host: `rate` DORA exchanges per second for `seconds`, each from a MAC
  * of the lab's list (so every exchange is an approved Pi), against the server's address.
  */
-export async function runPerfdhcp(bl: BenchLab, options: { rate: number; seconds: number; timers?: boolean; extra?: string[] }): Promise<PerfdhcpRun> {
+export async function runPerfdhcp(
+  bl: BenchLab,
+  options: { rate: number; seconds: number; timers?: boolean; extra?: string[] },
+): Promise<PerfdhcpRun> {
   const args = [
-    '-4', '-l', 'eth0', '-r', String(options.rate), '-R', String(bl.macs.length), '-M', bl.macFile,
-    '-p', String(options.seconds), '-W', '1000000', ...(options.timers ? ['-x', 't'] : []), ...(options.extra ?? []), bl.serverIp,
+    '-4',
+    '-l',
+    'eth0',
+    '-r',
+    String(options.rate),
+    '-R',
+    String(bl.macs.length),
+    '-M',
+    bl.macFile,
+    '-p',
+    String(options.seconds),
+    '-W',
+    '1000000',
+    ...(options.timers ? ['-x', 't'] : []),
+    ...(options.extra ?? []),
+    bl.serverIp,
   ];
   let stdout = '';
   let stderr = '';

@@ -18,10 +18,14 @@ export async function seedStore(file: string, total: number, log: (s: string) =>
     const t0 = Date.parse('2026-09-01T08:00:00.000Z');
     let written = head;
     const meta = (actor: string): EventMetadata => ({
-      actor, correlationId: randomUUID(), causationId: null,
-      timestamp: new Date(t0 + written * 50).toISOString(), schemaVersion: 1,
+      actor,
+      correlationId: randomUUID(),
+      causationId: null,
+      timestamp: new Date(t0 + written * 50).toISOString(),
+      schemaVersion: 1,
     });
-    const mac = (i: number) => `dc:a6:32:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+    const mac = (i: number) =>
+      `dc:a6:32:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
     const revisions = new Map<string, number>();
     const pending: Promise<unknown>[] = [];
     const append = (stream: string, events: NewEvent[]) => {
@@ -36,16 +40,33 @@ export async function seedStore(file: string, total: number, log: (s: string) =>
     if (head === 0) {
       for (let i = 0; i < 500; i++) {
         append(`client-${mac(i)}`, [
-          { type: 'ClientDetected', data: { mac: mac(i), serial: (0x10000000 + i).toString(16), model: 'RPi4', ip: null, via: 'dhcp', bootId: 'b0' }, metadata: meta('plugin:dhcp') },
-          { type: 'ClientApproved', data: { mac: mac(i), name: `pi-${i}`, imageId: null, preRegistered: false }, metadata: meta('admin:teacher') },
+          {
+            type: 'ClientDetected',
+            data: { mac: mac(i), serial: (0x10000000 + i).toString(16), model: 'RPi4', ip: null, via: 'dhcp', bootId: 'b0' },
+            metadata: meta('plugin:dhcp'),
+          },
+          {
+            type: 'ClientApproved',
+            data: { mac: mac(i), name: `pi-${i}`, imageId: null, preRegistered: false },
+            metadata: meta('admin:teacher'),
+          },
         ]);
       }
       for (let i = 0; i < 2000; i++) {
-        append(`user-pupil${i}`, [{
-          type: 'UserCreated',
-          data: { username: `pupil${i}`, uidNumber: 10000 + i, gidNumber: 10000, fullName: `Pupil ${i}`, groups: ['pupils'], passwordHash: '{CRYPT}$2b$10$abcdefghijklmnopqrstuv' },
-          metadata: meta('admin:teacher'),
-        }]);
+        append(`user-pupil${i}`, [
+          {
+            type: 'UserCreated',
+            data: {
+              username: `pupil${i}`,
+              uidNumber: 10000 + i,
+              gidNumber: 10000,
+              fullName: `Pupil ${i}`,
+              groups: ['pupils'],
+              passwordHash: '{CRYPT}$2b$10$abcdefghijklmnopqrstuv',
+            },
+            metadata: meta('admin:teacher'),
+          },
+        ]);
       }
       await flush();
     }
@@ -56,14 +77,30 @@ export async function seedStore(file: string, total: number, log: (s: string) =>
         const i = (boot * 7 + k) % 500;
         const events: NewEvent[] = [];
         for (let j = 0; j < 10; j++) {
-          events.push({ type: 'BootProgressed', data: { mac: mac(i), stage: 'tftp.file-served', plugin: 'tftp', ip: `10.1.${i >> 8}.${i & 255}`, detail: { file: `start4.elf`, n: j } }, metadata: meta('plugin:tftp') });
+          events.push({
+            type: 'BootProgressed',
+            data: {
+              mac: mac(i),
+              stage: 'tftp.file-served',
+              plugin: 'tftp',
+              ip: `10.1.${i >> 8}.${i & 255}`,
+              detail: { file: `start4.elf`, n: j },
+            },
+            metadata: meta('plugin:tftp'),
+          });
         }
         append(`boot-${mac(i)}`, events);
         const clientEvents: NewEvent[] = [];
         for (let j = 0; j < 10; j++) {
-          clientEvents.push(j % 2 === 0
-            ? { type: 'ClientRedetected', data: { mac: mac(i), serial: null, model: 'RPi4', ip: `10.1.${i >> 8}.${i & 255}`, via: 'dhcp', bootId: `b${boot}-${j}` }, metadata: meta('plugin:dhcp') }
-            : { type: 'ClientAddressLearned', data: { mac: mac(i), ip: `10.2.${j}.${i & 255}` }, metadata: meta('plugin:dhcp') });
+          clientEvents.push(
+            j % 2 === 0
+              ? {
+                  type: 'ClientRedetected',
+                  data: { mac: mac(i), serial: null, model: 'RPi4', ip: `10.1.${i >> 8}.${i & 255}`, via: 'dhcp', bootId: `b${boot}-${j}` },
+                  metadata: meta('plugin:dhcp'),
+                }
+              : { type: 'ClientAddressLearned', data: { mac: mac(i), ip: `10.2.${j}.${i & 255}` }, metadata: meta('plugin:dhcp') },
+          );
         }
         append(`client-${mac(i)}`, clientEvents);
       }

@@ -13,7 +13,16 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { definePlugin, Nullable, Type, type NoEvents, type PluginContext, type PluginFactoryOptions, type PluginHealth, type RecordedEvent } from '@bramble/plugin';
+import {
+  definePlugin,
+  Nullable,
+  Type,
+  type NoEvents,
+  type PluginContext,
+  type PluginFactoryOptions,
+  type PluginHealth,
+  type RecordedEvent,
+} from '@bramble/plugin';
 
 const NAME = 'webhook-notifier';
 const MAX_ATTEMPTS = 5;

@@ -92,9 +92,14 @@ describe('example plugin webhook-notifier, loaded through BRAMBLE_PLUGINS', () =
       assert.equal(health.plugins['webhook-notifier']?.source, pluginPath);
 
       const received = hook.next();
-      await app.nest.get(CommandBus).execute(
-        new DetectClientCommand({ mac: 'DC:A6:32:01:02:03', serial: '1a2b3c4d', model: 'RPi4', via: 'dhcp', bootId: 'b1' }, commandMeta('plugin:test')),
-      );
+      await app.nest
+        .get(CommandBus)
+        .execute(
+          new DetectClientCommand(
+            { mac: 'DC:A6:32:01:02:03', serial: '1a2b3c4d', model: 'RPi4', via: 'dhcp', bootId: 'b1' },
+            commandMeta('plugin:test'),
+          ),
+        );
       const body = await received;
       assert.equal(body.type, 'ClientDetected');
       assert.equal(body.client.mac, 'dc:a6:32:01:02:03');
@@ -111,12 +116,15 @@ describe('example plugin webhook-notifier, loaded through BRAMBLE_PLUGINS', () =
     app = await start();
     try {
       const received = hook.next();
-      await app.nest.get(CommandBus).execute(
-        new DetectClientCommand({ mac: 'e4:5f:01:aa:bb:cc', via: 'dhcp', bootId: 'b2' }, commandMeta('plugin:test')),
-      );
+      await app.nest
+        .get(CommandBus)
+        .execute(new DetectClientCommand({ mac: 'e4:5f:01:aa:bb:cc', via: 'dhcp', bootId: 'b2' }, commandMeta('plugin:test')));
       const body = await received;
       assert.equal(body.client.mac, 'e4:5f:01:aa:bb:cc');
-      assert.deepEqual(hook.bodies.map((b) => b.client.mac), ['dc:a6:32:01:02:03', 'e4:5f:01:aa:bb:cc']);
+      assert.deepEqual(
+        hook.bodies.map((b) => b.client.mac),
+        ['dc:a6:32:01:02:03', 'e4:5f:01:aa:bb:cc'],
+      );
     } finally {
       await app.close();
       delete process.env.WEBHOOK_NOTIFIER_URL;

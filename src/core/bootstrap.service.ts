@@ -77,7 +77,9 @@ export class BootstrapService implements BeforeApplicationShutdown {
     if (!(this.store instanceof InstrumentedEventStore)) return;
     const status = this.store.integrityStatus();
     if (status === 'running') {
-      this.logger.warn('the event store integrity check is still running: serving meanwhile; appends wait for it', { waitedMs: INTEGRITY_WAIT_MS });
+      this.logger.warn('the event store integrity check is still running: serving meanwhile; appends wait for it', {
+        waitedMs: INTEGRITY_WAIT_MS,
+      });
     } else if (status !== 'none' && status.status === 'failed') {
       throw new EventStoreCorruptError(status.detail, 'the event store');
     }

@@ -90,7 +90,10 @@ const READ_PROVIDERS: Provider[] = [
 ];
 
 /** Cross-stream flows with their own checkpoints. */
-const PROCESS_MANAGER_PROVIDERS: Provider[] = [MembershipProcessManager, { provide: MEMBERSHIP_SETTLING, useExisting: MembershipProcessManager }];
+const PROCESS_MANAGER_PROVIDERS: Provider[] = [
+  MembershipProcessManager,
+  { provide: MEMBERSHIP_SETTLING, useExisting: MembershipProcessManager },
+];
 
 /** The plugin host: the built-in list, then BRAMBLE_PLUGINS. */
 function pluginHostProviders(options: CoreModuleOptions): Provider[] {
@@ -130,8 +133,20 @@ export class CoreModule {
         ...OPERATIONS_PROVIDERS,
       ],
       exports: [
-        BRAMBLE_CONFIG, APP_LOGGER, Metrics, EVENT_STORE, CommandRunner, ProjectionEngine, AuditLog,
-        ReadModelQueries, PluginRegistry, AuthService, HealthService, CommandBus, MembershipProcessManager, CostlyWork,
+        BRAMBLE_CONFIG,
+        APP_LOGGER,
+        Metrics,
+        EVENT_STORE,
+        CommandRunner,
+        ProjectionEngine,
+        AuditLog,
+        ReadModelQueries,
+        PluginRegistry,
+        AuthService,
+        HealthService,
+        CommandBus,
+        MembershipProcessManager,
+        CostlyWork,
       ],
     };
   }

@@ -6,7 +6,10 @@ export enum ClientStatus {
   APPROVED = 'approved',
   REJECTED = 'rejected',
 }
-registerEnumType(ClientStatus, { name: 'ClientStatus', description: 'Where a Pi stands: seen but not decided, allowed to boot, or refused.' });
+registerEnumType(ClientStatus, {
+  name: 'ClientStatus',
+  description: 'Where a Pi stands: seen but not decided, allowed to boot, or refused.',
+});
 
 @ObjectType({ description: 'One Raspberry Pi, as the read models see it now (or at a past point for stateAt).' })
 export class Client {

@@ -79,7 +79,9 @@ export function classify(error: unknown): Classified {
     current = inner;
   }
   if (current instanceof DomainError) {
-    return current.field ? { code: current.code, message: current.message, field: current.field } : { code: current.code, message: current.message };
+    return current.field
+      ? { code: current.code, message: current.message, field: current.field }
+      : { code: current.code, message: current.message };
   }
   if (current instanceof WrongExpectedRevisionError) {
     return { code: ErrorCode.CONCURRENCY_CONFLICT, message: 'the record was changed meanwhile; retry' };

@@ -48,7 +48,7 @@ const REACT_MODULES: ReadonlyArray<[string, string, string, string?]> = [
 
 export function buildReactScript(): string {
   const parts = [
-    '/* React 19 for GraphiQL: the packages\' CommonJS production files in a minimal loader. */',
+    "/* React 19 for GraphiQL: the packages' CommonJS production files in a minimal loader. */",
     '(function () {',
     '"use strict";',
     'var definitions = {}, cache = {};',
@@ -90,7 +90,7 @@ export function patchGraphiqlUmd(source: string): string {
   }
   const patched = source.replace(BUNDLED_JSX_RUNTIME, '$1.exports=globalThis.__brambleJsxRuntime');
   if (patched.includes('Symbol.for("react.element")')) {
-    throw new GraphiqlAssetError('GraphiQL\'s UMD build still creates React 18 elements after the patch');
+    throw new GraphiqlAssetError("GraphiQL's UMD build still creates React 18 elements after the patch");
   }
   return patched;
 }

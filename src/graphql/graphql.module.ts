@@ -11,13 +11,7 @@ import type { Logger } from '../core/logging/logger';
 import { ProjectionEngine } from '../core/projections/projection-engine';
 import { BrambleGraphQLDriver, type BrambleGraphQLDriverConfig, type WsExtra } from './apollo.driver';
 import { AuditResolver } from './audit.resolver';
-import {
-  AuthenticatedGuard,
-  authorizationFromConnectionParams,
-  httpContext,
-  requireTokenPlugin,
-  type GqlContext,
-} from './auth';
+import { AuthenticatedGuard, authorizationFromConnectionParams, httpContext, requireTokenPlugin, type GqlContext } from './auth';
 import { ClientResolver } from './client.resolver';
 import { CommandGateway } from './command-gateway';
 import { ApiErrorCode, createErrorFormatter, formatErrors } from './errors';
@@ -116,7 +110,9 @@ function driverOptions(auth: AuthService, logger: Logger, engine: ProjectionEngi
     },
     context: (req: Request): GqlContext => httpContext(auth, req),
     // Body, turn, limits and token before Apollo parses and validates (request-gate.ts).
-    httpMiddleware: (schema) => [httpGate({ schema, actorOf: (req) => httpContext(auth, req).actor, format, turns, bodies, documents, options: gate })],
+    httpMiddleware: (schema) => [
+      httpGate({ schema, actorOf: (req) => httpContext(auth, req).actor, format, turns, bodies, documents, options: gate }),
+    ],
     onStop: () => bodies.close(),
     webSocket: {
       maxPayload: MAX_WS_MESSAGE_BYTES,
@@ -144,7 +140,11 @@ function driverOptions(auth: AuthService, logger: Logger, engine: ProjectionEngi
       // The same limits as over HTTP, then GraphQL's validation (the token was checked on connect).
       onSubscribe: (ctx: WsCtx, _id, payload) => {
         if (Object.keys(ctx.subscriptions).length > MAX_WS_OPERATIONS) {
-          return [new GraphQLError(`a WebSocket runs at most ${MAX_WS_OPERATIONS} operations at once`, { extensions: { code: ApiErrorCode.TOO_BUSY } })];
+          return [
+            new GraphQLError(`a WebSocket runs at most ${MAX_WS_OPERATIONS} operations at once`, {
+              extensions: { code: ApiErrorCode.TOO_BUSY },
+            }),
+          ];
         }
         return gateWebSocketOperation(schema, payload, gate);
       },

@@ -49,7 +49,9 @@ export class ImageResolver {
 
   @ResolveField(() => [Client], { description: 'Clients assigned to this image.' })
   clients(@Parent() image: ImageView): ClientView[] {
-    return viewOf(image, this.queries).clients().filter((c) => c.imageId === image.id);
+    return viewOf(image, this.queries)
+      .clients()
+      .filter((c) => c.imageId === image.id);
   }
 
   private current(id: string): ImageView {

@@ -60,13 +60,29 @@ export class LiveEvents {
 /** The client as its detection event describes it (when the read models no longer have it). */
 function fromDetection(data: ClientDetectedData, at: string): ClientView {
   return {
-    mac: data.mac, status: 'pending', name: null, imageId: null, serial: data.serial, model: data.model, ip: data.ip,
-    configTxt: '', cmdlineArgs: '', preRegistered: false, detectedAt: at, lastSeenAt: at, approvedAt: null, updatedAt: at,
+    mac: data.mac,
+    status: 'pending',
+    name: null,
+    imageId: null,
+    serial: data.serial,
+    model: data.model,
+    ip: data.ip,
+    configTxt: '',
+    cmdlineArgs: '',
+    preRegistered: false,
+    detectedAt: at,
+    lastSeenAt: at,
+    approvedAt: null,
+    updatedAt: at,
   };
 }
 
 /** Live-feed filter of the `events` subscription. */
-export function matchesLiveFilter(event: RecordedEvent, types: readonly string[] | null | undefined, streamPrefix: string | null | undefined): boolean {
+export function matchesLiveFilter(
+  event: RecordedEvent,
+  types: readonly string[] | null | undefined,
+  streamPrefix: string | null | undefined,
+): boolean {
   if (types && types.length > 0 && !types.includes(event.type)) return false;
   if (streamPrefix && !event.stream.startsWith(streamPrefix)) return false;
   return true;

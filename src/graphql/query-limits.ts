@@ -133,7 +133,9 @@ function introspectionFacts(schema: GraphQLSchema): IntrospectionFacts {
   if (facts) return facts;
   const types = Object.values(schema.getTypeMap());
   const avg = (values: number[]): number => Math.max(1, Math.ceil(values.reduce((a, b) => a + b, 0) / Math.max(1, values.length)));
-  const withFields = types.filter((t) => isObjectType(t) || isInterfaceType(t)) as Array<{ getFields(): Record<string, GraphQLField<unknown, unknown>> }>;
+  const withFields = types.filter((t) => isObjectType(t) || isInterfaceType(t)) as Array<{
+    getFields(): Record<string, GraphQLField<unknown, unknown>>;
+  }>;
   const fields = withFields.flatMap((t) => Object.values(t.getFields()));
   const directives = schema.getDirectives();
   const wrappers = (type: GraphQLType): number => {
@@ -200,7 +202,10 @@ export function measureDocument(
     return Math.max(0, Math.min(page.max, Math.trunc(value)));
   };
 
-  const fieldType = (parent: GraphQLCompositeType | undefined, name: string): { def?: GraphQLField<unknown, unknown>; type?: GraphQLType } => {
+  const fieldType = (
+    parent: GraphQLCompositeType | undefined,
+    name: string,
+  ): { def?: GraphQLField<unknown, unknown>; type?: GraphQLType } => {
     if (name === '__schema') return { type: schemaType ?? undefined };
     if (name === '__type') return { type: typeType ?? undefined };
     if (!parent || !(isObjectType(parent) || isInterfaceType(parent))) return {};
@@ -231,7 +236,9 @@ export function measureDocument(
         const named = type ? getNamedType(type) : undefined;
         const coordinate = `${parent?.name ?? '?'}.${name}`;
         const chain = coordinate === '__Type.ofType' ? ofTypeDepth + 1 : 0;
-        const child = selection.selectionSet ? setSummary(selection.selectionSet, named && isCompositeType(named) ? named : undefined, chain) : ZERO;
+        const child = selection.selectionSet
+          ? setSummary(selection.selectionSet, named && isCompositeType(named) ? named : undefined, chain)
+          : ZERO;
         const rule = FIELD_COSTS[coordinate];
         let multiplier = 1;
         if (rule?.page) multiplier = pageSize(selection, def, rule.page);
@@ -272,7 +279,13 @@ export function measureDocument(
 
   /** One selection set of the document; adds its field-merge bound to the document's total. */
   const setSummary = (set: SelectionSetNode, parent: GraphQLCompositeType | undefined, ofTypeDepth: number): Summary => {
-    const state: SetState = { out: { depth: 0, nesting: 1, cost: 0, size: 0 }, groups: null, fieldWeight: 0, spreadWeight: 0, spreadSquares: 0 };
+    const state: SetState = {
+      out: { depth: 0, nesting: 1, cost: 0, size: 0 },
+      groups: null,
+      fieldWeight: 0,
+      spreadWeight: 0,
+      spreadSquares: 0,
+    };
     visitSelections(state, set, parent, ofTypeDepth);
     let pairs = state.spreadWeight * state.fieldWeight + (state.spreadWeight * state.spreadWeight - state.spreadSquares) / 2;
     if (state.groups && state.groups.size < state.fieldWeight) {
@@ -328,7 +341,10 @@ export function checkDocumentLimits(
   const limits = options.limits ?? QUERY_LIMITS;
   const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION).length;
   if (operations > limits.maxOperations) {
-    return limitError(QueryLimitCode.QUERY_TOO_COMPLEX, `the document holds ${operations} operations; the limit is ${limits.maxOperations}`);
+    return limitError(
+      QueryLimitCode.QUERY_TOO_COMPLEX,
+      `the document holds ${operations} operations; the limit is ${limits.maxOperations}`,
+    );
   }
   let measure: DocumentMeasure;
   try {

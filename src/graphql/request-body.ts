@@ -48,7 +48,10 @@ export type BodyOutcome =
   | { kind: 'variables'; problem: VariableProblem; query: unknown; operationName: unknown };
 
 /** The first variable that takes the variables over their limits, or null. Iterative (no recursion). */
-export function checkVariables(variables: Record<string, unknown>, limits: Pick<BodyLimits, 'maxVariableValues' | 'maxVariableDepth'> = BODY_LIMITS): VariableProblem | null {
+export function checkVariables(
+  variables: Record<string, unknown>,
+  limits: Pick<BodyLimits, 'maxVariableValues' | 'maxVariableDepth'> = BODY_LIMITS,
+): VariableProblem | null {
   let count = 0;
   for (const [name, value] of Object.entries(variables)) {
     const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
@@ -58,7 +61,8 @@ export function checkVariables(variables: Record<string, unknown>, limits: Pick<
         return { variable: name, message: `the variables hold more than ${limits.maxVariableValues} values` };
       }
       if (v === null || typeof v !== 'object') continue;
-      if (depth >= limits.maxVariableDepth) return { variable: name, message: `lists and objects nest more than ${limits.maxVariableDepth} deep` };
+      if (depth >= limits.maxVariableDepth)
+        return { variable: name, message: `lists and objects nest more than ${limits.maxVariableDepth} deep` };
       for (const item of Array.isArray(v) ? v : Object.values(v)) stack.push({ value: item, depth: depth + 1 });
     }
   }
@@ -74,14 +78,24 @@ export function inspectBody(bytes: Uint8Array, limits: BodyLimits = BODY_LIMITS)
     return { kind: 'refused', refusal: { code: 'BAD_REQUEST', message: 'the request body is not valid JSON', status: 400 } };
   }
   if (Array.isArray(body)) {
-    return { kind: 'refused', refusal: { code: 'BAD_REQUEST', message: 'batched requests are not accepted: send one operation per request', status: 400 } };
+    return {
+      kind: 'refused',
+      refusal: { code: 'BAD_REQUEST', message: 'batched requests are not accepted: send one operation per request', status: 400 },
+    };
   }
   if (typeof body !== 'object' || body === null) return { kind: 'body', body };
   const { query, variables, operationName } = body as { query?: unknown; variables?: unknown; operationName?: unknown };
   if (typeof query === 'string' && query.length > limits.maxDocumentBytes / 3) {
     const bytesOfQuery = Buffer.byteLength(query, 'utf8');
     if (bytesOfQuery > limits.maxDocumentBytes) {
-      return { kind: 'refused', refusal: { code: 'QUERY_TOO_LARGE', message: `the query document is ${bytesOfQuery} bytes; the limit is ${limits.maxDocumentBytes}`, status: 413 } };
+      return {
+        kind: 'refused',
+        refusal: {
+          code: 'QUERY_TOO_LARGE',
+          message: `the query document is ${bytesOfQuery} bytes; the limit is ${limits.maxDocumentBytes}`,
+          status: 413,
+        },
+      };
     }
   }
   if (typeof variables === 'object' && variables !== null && !Array.isArray(variables)) {
@@ -98,7 +112,8 @@ export function inspectBody(bytes: Uint8Array, limits: BodyLimits = BODY_LIMITS)
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | BodyRefusal> {
   const tooLarge: BodyRefusal = { code: 'QUERY_TOO_LARGE', message: `the request body is over ${limit} bytes`, status: 413 };
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
-  if (encoding !== 'identity') return Promise.resolve({ code: 'BAD_REQUEST', message: 'compressed request bodies are not accepted', status: 415 });
+  if (encoding !== 'identity')
+    return Promise.resolve({ code: 'BAD_REQUEST', message: 'compressed request bodies are not accepted', status: 415 });
   const declared = req.headers['content-length'];
   // Not read at all: Node discards it once the answer is sent.
   if (declared !== undefined && Number(declared) > limit) return Promise.resolve(tooLarge);
@@ -155,7 +170,10 @@ export class BodyParserPool {
   /** The body's outcome, or a TOO_BUSY refusal when too many bodies are in the worker already. */
   inspect(bytes: Buffer): Promise<BodyOutcome> {
     if (this.pending.size >= this.limits.maxPendingInWorker) {
-      return Promise.resolve({ kind: 'refused', refusal: { code: 'TOO_BUSY', message: 'too many large requests are being read; retry later', status: 503 } });
+      return Promise.resolve({
+        kind: 'refused',
+        refusal: { code: 'TOO_BUSY', message: 'too many large requests are being read; retry later', status: 503 },
+      });
     }
     const worker = this.start();
     const id = this.nextId++;

@@ -39,7 +39,15 @@ import { validationError } from '../core/domain/shared/domain-error';
 import { isPublicOperation } from './auth';
 import { unauthenticatedError } from './errors';
 import { QUERY_LIMITS, QueryLimitCode, checkDocumentLimits, type QueryLimits } from './query-limits';
-import { BODY_LIMITS, checkVariables, inspectBody, readBody, type BodyOutcome, type BodyParserPool, type VariableProblem } from './request-body';
+import {
+  BODY_LIMITS,
+  checkVariables,
+  inspectBody,
+  readBody,
+  type BodyOutcome,
+  type BodyParserPool,
+  type VariableProblem,
+} from './request-body';
 import type { EventLoopTurns } from '../core/limits/event-loop-turns';
 
 /** A request refused by the gate: the error and its HTTP status. */
@@ -78,7 +86,14 @@ export function parseWithinLimits(query: string, limits: QueryLimits = QUERY_LIM
       if (/tokens\. Parsing aborted\./.test(error.message)) {
         return refuse(QueryLimitCode.QUERY_TOO_LARGE, `the query document has more than ${limits.maxTokens} tokens`, 413);
       }
-      return { error: new GraphQLError(error.message, { source: error.source, positions: error.positions, extensions: { code: 'GRAPHQL_PARSE_FAILED' } }), status: 400 };
+      return {
+        error: new GraphQLError(error.message, {
+          source: error.source,
+          positions: error.positions,
+          extensions: { code: 'GRAPHQL_PARSE_FAILED' },
+        }),
+        status: 400,
+      };
     }
     if (error instanceof RangeError) return refuse(QueryLimitCode.QUERY_TOO_LARGE, 'the query document nests too deeply to parse', 413);
     throw error;
@@ -132,7 +147,10 @@ export function gateRequest(
   if (anonymous && (operations.length === 0 || !operations.every((o) => isPublicOperation(o, parsed)))) {
     return { error: unauthenticatedError(), status: 401 };
   }
-  const variables = typeof input.variables === 'object' && input.variables !== null && !Array.isArray(input.variables) ? (input.variables as Record<string, unknown>) : null;
+  const variables =
+    typeof input.variables === 'object' && input.variables !== null && !Array.isArray(input.variables)
+      ? (input.variables as Record<string, unknown>)
+      : null;
   const operationName = typeof input.operationName === 'string' ? input.operationName : null;
   const error = checkDocumentLimits(schema, parsed, { operationName, variables, anonymous, limits, listSizes: options.listSizes?.() });
   if (error) return { error, status: 400 };
@@ -208,7 +226,8 @@ export function httpGate(deps: HttpGateDeps): RequestHandler {
       next();
     };
     const proceedWithBody = (outcome: BodyOutcome): void => {
-      if (outcome.kind === 'refused') return sendRefusal(res, refuse(outcome.refusal.code, outcome.refusal.message, outcome.refusal.status), format);
+      if (outcome.kind === 'refused')
+        return sendRefusal(res, refuse(outcome.refusal.code, outcome.refusal.message, outcome.refusal.status), format);
       if (outcome.kind === 'variables') {
         req.body = {};
         return proceed({ query: outcome.query, operationName: outcome.operationName }, outcome.problem);
@@ -265,12 +284,18 @@ export function validateDocument(schema: GraphQLSchema, document: DocumentNode):
  * Step 6 whole: validation, then the variables coerced to the operation's types (BAD_USER_INPUT,
  * as Apollo codes them; including graphql-js's "too many errors" that Apollo leaves uncoded).
  */
-export function checkOperation(schema: GraphQLSchema, document: DocumentNode, operationName: unknown, variables: unknown): readonly GraphQLError[] {
+export function checkOperation(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: unknown,
+  variables: unknown,
+): readonly GraphQLError[] {
   const errors = validateDocument(schema, document);
   if (errors.length > 0) return errors;
   const operation = getOperationAST(document, typeof operationName === 'string' ? operationName : undefined);
   if (!operation) return [];
-  const given = typeof variables === 'object' && variables !== null && !Array.isArray(variables) ? (variables as Record<string, unknown>) : {};
+  const given =
+    typeof variables === 'object' && variables !== null && !Array.isArray(variables) ? (variables as Record<string, unknown>) : {};
   const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], given, { maxErrors: 20 });
   return coerced.errors ? withCode(coerced.errors, 'BAD_USER_INPUT') : [];
 }
@@ -320,5 +345,10 @@ export function gateWebSocketOperation(
   // The codes Apollo gives the same errors over HTTP.
   const errors = checkOperation(schema, outcome.document, payload.operationName, payload.variables);
   if (errors.length > 0) return errors;
-  return { schema, document: outcome.document, operationName: payload.operationName ?? undefined, variableValues: payload.variables ?? undefined };
+  return {
+    schema,
+    document: outcome.document,
+    operationName: payload.operationName ?? undefined,
+    variableValues: payload.variables ?? undefined,
+  };
 }

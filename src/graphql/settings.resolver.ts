@@ -62,7 +62,7 @@ export class SettingsResolver {
 
   @Mutation(() => Plugin, {
     description:
-      'Sets the keys given of one plugin\'s settings (others keep their values) and returns the plugin. `reset` returns keys to their defaults. ' +
+      "Sets the keys given of one plugin's settings (others keep their values) and returns the plugin. `reset` returns keys to their defaults. " +
       'A bad value is a VALIDATION error whose `extensions.field` is `<plugin>.<key>`.',
   })
   async updatePluginSettings(
@@ -71,8 +71,11 @@ export class SettingsResolver {
     @Args('values', { type: () => JSONScalar }) values: unknown,
     @Args('reset', { type: () => [String], nullable: true }) reset?: string[] | null,
   ): Promise<Plugin> {
-    if (typeof values !== 'object' || values === null || Array.isArray(values)) throw validationError('values', 'must be an object of settings');
-    await this.commands.send(new UpdatePluginSettingsCommand({ plugin, values: values as Record<string, unknown>, reset: reset ?? [] }, commandMeta(actor)));
+    if (typeof values !== 'object' || values === null || Array.isArray(values))
+      throw validationError('values', 'must be an object of settings');
+    await this.commands.send(
+      new UpdatePluginSettingsCommand({ plugin, values: values as Record<string, unknown>, reset: reset ?? [] }, commandMeta(actor)),
+    );
     const found = this.registry.describe().find((p) => p.name === plugin);
     if (!found) throw new DomainError(ErrorCode.NOT_FOUND, `plugin ${plugin} not found`);
     return toPlugin(found);

@@ -9,14 +9,7 @@
  * when subscribing). A subscription resolver whose answer depended on the context would have to opt
  * out by publishing per-subscriber payloads (the cache is keyed by payload identity).
  */
-import {
-  createSourceEventStream,
-  execute,
-  print,
-  type DocumentNode,
-  type ExecutionArgs,
-  type ExecutionResult,
-} from 'graphql';
+import { createSourceEventStream, execute, print, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
 

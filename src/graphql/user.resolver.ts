@@ -68,12 +68,16 @@ export class UserResolver {
   }
 
   @Mutation(() => User)
-  async setUserPassword(@CurrentActor() actor: string, @Args('username') username: string, @Args('password') password: string): Promise<UserView> {
+  async setUserPassword(
+    @CurrentActor() actor: string,
+    @Args('username') username: string,
+    @Args('password') password: string,
+  ): Promise<UserView> {
     await this.commands.send(new SetUserPasswordCommand({ username, password }, commandMeta(actor)));
     return this.current(username);
   }
 
-  @Mutation(() => User, { description: 'Replaces the user\'s groups; the first is the primary group.' })
+  @Mutation(() => User, { description: "Replaces the user's groups; the first is the primary group." })
   async setUserGroups(
     @CurrentActor() actor: string,
     @Args('username') username: string,
@@ -84,7 +88,11 @@ export class UserResolver {
   }
 
   @Mutation(() => User)
-  async setUserFullName(@CurrentActor() actor: string, @Args('username') username: string, @Args('fullName') fullName: string): Promise<UserView> {
+  async setUserFullName(
+    @CurrentActor() actor: string,
+    @Args('username') username: string,
+    @Args('fullName') fullName: string,
+  ): Promise<UserView> {
     await this.commands.send(new SetUserFullNameCommand({ username, fullName }, commandMeta(actor)));
     return this.current(username);
   }

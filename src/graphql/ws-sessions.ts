@@ -14,7 +14,10 @@ export interface ClosableSocket {
 export class WsSessions {
   private readonly actors = new Map<ClosableSocket, string>();
 
-  constructor(live$: Observable<RecordedEvent>, private readonly closeCode: number) {
+  constructor(
+    live$: Observable<RecordedEvent>,
+    private readonly closeCode: number,
+  ) {
     live$.subscribe((event) => {
       if (event.type === AuthEventType.ApiTokenRevoked) this.closeActor(`admin:${(event.data as ApiTokenRevoked['data']).name}`);
     });

@@ -36,7 +36,10 @@ describe('bad input over the API', () => {
   ] as const) {
     it(`refuses the ${why} MAC ${mac}: VALIDATION on mac, in a mutation and in an import row`, async () => {
       await expectError('mutation ($m: String!) { approveClient(mac: $m) { mac } }', { m: mac }, 'VALIDATION', 'mac');
-      const res = await h.ok<{ importClients: { ok: boolean; code: string }[] }>('mutation ($c: String!) { importClients(csv: $c) { ok code } }', { c: `${mac},lab-1\n` });
+      const res = await h.ok<{ importClients: { ok: boolean; code: string }[] }>(
+        'mutation ($c: String!) { importClients(csv: $c) { ok code } }',
+        { c: `${mac},lab-1\n` },
+      );
       assert.deepEqual(res.importClients, [{ ok: false, code: 'VALIDATION' }]);
     });
   }
@@ -50,12 +53,29 @@ describe('bad input over the API', () => {
       'VALIDATION',
       'fullName',
     );
-    await expectError('mutation ($p: String!) { createUser(input: { username: "bob", password: $p }) { username } }', { p: 'pass\udc00word' }, 'VALIDATION', 'password');
-    await expectError('mutation ($c: String!) { importUsers(csv: $c) { ok } }', { c: 'carol,Secret-Pass-9,Carol \udfff\n' }, 'VALIDATION', 'csv');
-    await expectError('mutation ($n: String!) { approveClient(mac: "dc:a6:32:00:00:01", name: $n) { mac } }', { n: 'lab\ud83d' }, 'VALIDATION', 'name');
+    await expectError(
+      'mutation ($p: String!) { createUser(input: { username: "bob", password: $p }) { username } }',
+      { p: 'pass\udc00word' },
+      'VALIDATION',
+      'password',
+    );
+    await expectError(
+      'mutation ($c: String!) { importUsers(csv: $c) { ok } }',
+      { c: 'carol,Secret-Pass-9,Carol \udfff\n' },
+      'VALIDATION',
+      'csv',
+    );
+    await expectError(
+      'mutation ($n: String!) { approveClient(mac: "dc:a6:32:00:00:01", name: $n) { mac } }',
+      { n: 'lab\ud83d' },
+      'VALIDATION',
+      'name',
+    );
     assert.equal(await store.headPosition(), before, 'nothing was stored');
     // A well-formed pair (an emoji) is text like any other.
-    const ok = await h.ok('mutation { createUser(input: { username: "dora", password: "Secret-Pass-1", fullName: "Dora 🙂" }) { fullName } }');
+    const ok = await h.ok(
+      'mutation { createUser(input: { username: "dora", password: "Secret-Pass-1", fullName: "Dora 🙂" }) { fullName } }',
+    );
     assert.equal(ok.createUser.fullName, 'Dora 🙂');
   });
 
@@ -63,7 +83,10 @@ describe('bad input over the API', () => {
     await h.gql('mutation { disableUser(username: "nobody") { username } }');
     const refused = lines.filter((l) => l.msg === 'request refused');
     assert.ok(refused.some((l) => l.code === 'USER_NOT_FOUND' && l.level === 'info'));
-    assert.deepEqual(lines.filter((l) => l.level === 'error'), []);
+    assert.deepEqual(
+      lines.filter((l) => l.level === 'error'),
+      [],
+    );
   });
 });
 
@@ -73,7 +96,10 @@ describe('a data directory bramble cannot use is refused at once, naming the cau
 
   for (const bad of ['/proc/bramble', '/sys/bramble/data', '/dev/shm/bramble', '/proc']) {
     it(bad, () => {
-      assert.throws(() => prepareDataDir(bad), (e: unknown) => e instanceof ConfigError && e.key === 'BRAMBLE_DATA_DIR' && /pseudo file system/.test(e.message));
+      assert.throws(
+        () => prepareDataDir(bad),
+        (e: unknown) => e instanceof ConfigError && e.key === 'BRAMBLE_DATA_DIR' && /pseudo file system/.test(e.message),
+      );
     });
   }
 
@@ -95,22 +121,26 @@ describe('a data directory bramble cannot use is refused at once, naming the cau
     assert.equal((execFileSync('stat', ['-c', '%a', fresh], { encoding: 'utf8' }) as string).trim(), '700');
   });
 
-  it('a read-only file system: `npm start` exits 2 with "EROFS (the file system is read-only)", no stack trace', { skip: process.getuid?.() !== 0 ? 'mounting needs root' : false }, () => {
-    const mountPoint = path.join(dir.dir, 'ro');
-    mkdirSync(mountPoint);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,ro', 'tmpfs', mountPoint]);
-    try {
-      const main = path.join(__dirname, '..', '..', 'src', 'main.js');
-      const run = spawnSync(process.execPath, [main], {
-        env: { ...process.env, BRAMBLE_DATA_DIR: mountPoint, BRAMBLE_HTTP_PORT: '0' },
-        encoding: 'utf8',
-        timeout: 30_000,
-      });
-      assert.equal(run.status, 2, run.stderr);
-      assert.match(run.stderr, /bramble: config: BRAMBLE_DATA_DIR: cannot write in .*: EROFS \(the file system is read-only\)/);
-      assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
-    } finally {
-      execFileSync('umount', [mountPoint]);
-    }
-  });
+  it(
+    'a read-only file system: `npm start` exits 2 with "EROFS (the file system is read-only)", no stack trace',
+    { skip: process.getuid?.() !== 0 ? 'mounting needs root' : false },
+    () => {
+      const mountPoint = path.join(dir.dir, 'ro');
+      mkdirSync(mountPoint);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,ro', 'tmpfs', mountPoint]);
+      try {
+        const main = path.join(__dirname, '..', '..', 'src', 'main.js');
+        const run = spawnSync(process.execPath, [main], {
+          env: { ...process.env, BRAMBLE_DATA_DIR: mountPoint, BRAMBLE_HTTP_PORT: '0' },
+          encoding: 'utf8',
+          timeout: 30_000,
+        });
+        assert.equal(run.status, 2, run.stderr);
+        assert.match(run.stderr, /bramble: config: BRAMBLE_DATA_DIR: cannot write in .*: EROFS \(the file system is read-only\)/);
+        assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+      } finally {
+        execFileSync('umount', [mountPoint]);
+      }
+    },
+  );
 });

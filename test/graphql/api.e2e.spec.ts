@@ -28,7 +28,11 @@ describe('GraphQL API: authentication', () => {
   });
 
   it('health needs no token', async () => {
-    const res = await h.gql('{ health { status eventStore { status headPosition } projections { caughtUp lag } plugins uptimeSeconds } }', {}, null);
+    const res = await h.gql(
+      '{ health { status eventStore { status headPosition } projections { caughtUp lag } plugins uptimeSeconds } }',
+      {},
+      null,
+    );
     assert.equal(res.status, 200);
     assert.equal(res.errors, undefined);
     assert.equal(res.data?.health.status, 'ok');
@@ -71,7 +75,10 @@ describe('GraphQL API: authentication', () => {
     });
     assert.equal(res.status, 200);
     const body = (await res.json()) as { data: { groups: { name: string }[] } };
-    assert.deepEqual(body.data.groups.map((g) => g.name), ['pupils', 'teachers']);
+    assert.deepEqual(
+      body.data.groups.map((g) => g.name),
+      ['pupils', 'teachers'],
+    );
   });
 
   it('WebSocket without a token is closed with 4401 UNAUTHENTICATED', async () => {
@@ -93,7 +100,11 @@ describe('GraphQL API: authentication', () => {
       const client = h.ws(null, params);
       const res = subscribe(client, '{ groups { name } }');
       const first = await res.next();
-      assert.deepEqual((first.data as { groups: { name: string }[] }).groups.map((g) => g.name), ['pupils', 'teachers'], JSON.stringify(params));
+      assert.deepEqual(
+        (first.data as { groups: { name: string }[] }).groups.map((g) => g.name),
+        ['pupils', 'teachers'],
+        JSON.stringify(params),
+      );
       await res.done;
       await client.dispose();
     }
@@ -127,20 +138,25 @@ describe('GraphQL API: request errors', () => {
       fragment A on Client { image { clients { ...B } } }
       fragment B on Client { image { clients { image { clients { image { id } } } } } }`);
     assert.equal(viaFragments.errors?.[0]?.extensions?.code, 'DEPTH_LIMIT');
-    const introspection = await h.gql('{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } }');
+    const introspection = await h.gql(
+      '{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } }',
+    );
     assert.equal(introspection.status, 200);
     assert.ok(Array.isArray(introspection.data?.__schema.types));
   });
 
   it('the depth limit also applies over WebSocket', async () => {
-    const sub = subscribe(h.ws(), 'subscription { clientDetected { image { clients { image { clients { image { clients { image { clients { mac } } } } } } } } } }');
+    const sub = subscribe(
+      h.ws(),
+      'subscription { clientDetected { image { clients { image { clients { image { clients { image { clients { mac } } } } } } } } } }',
+    );
     await assert.rejects(sub.done, (errors: Array<{ extensions?: { code?: string } }>) => {
       assert.equal(errors[0]?.extensions?.code, 'DEPTH_LIMIT');
       return true;
     });
   });
 
-  it('unknown fields and syntax errors keep GraphQL\'s codes', async () => {
+  it("unknown fields and syntax errors keep GraphQL's codes", async () => {
     const unknown = await h.gql('{ clientz { mac } }');
     assert.equal(unknown.errors?.[0]?.extensions?.code, 'GRAPHQL_VALIDATION_FAILED');
     const syntax = await h.gql('{ clients { mac ');
@@ -180,9 +196,27 @@ describe('GraphQL API: request errors', () => {
     };
     has('queryType', ['clients', 'client', 'users', 'user', 'groups', 'images', 'image', 'settings', 'events', 'stateAt', 'health']);
     has('mutationType', [
-      'approveClient', 'rejectClient', 'removeClient', 'renameClient', 'assignImage', 'setClientBootConfig', 'importClients',
-      'createUser', 'importUsers', 'setUserPassword', 'setUserGroups', 'disableUser', 'enableUser', 'deleteUser',
-      'createGroup', 'deleteGroup', 'registerImage', 'renameImage', 'deleteImage', 'updateSettings', 'rebuildProjections',
+      'approveClient',
+      'rejectClient',
+      'removeClient',
+      'renameClient',
+      'assignImage',
+      'setClientBootConfig',
+      'importClients',
+      'createUser',
+      'importUsers',
+      'setUserPassword',
+      'setUserGroups',
+      'disableUser',
+      'enableUser',
+      'deleteUser',
+      'createGroup',
+      'deleteGroup',
+      'registerImage',
+      'renameImage',
+      'deleteImage',
+      'updateSettings',
+      'rebuildProjections',
     ]);
     has('subscriptionType', ['events', 'clientDetected']);
   });
@@ -209,6 +243,9 @@ describe('GraphQL API: BRAMBLE_ADMIN_TOKEN', () => {
     const events = await h.ok<{ events: { events: { metadata: { actor: string } }[] } }>(
       '{ events(filter: { types: ["ClientApproved"] }) { events { metadata { actor } } } }',
     );
-    assert.deepEqual(events.events.events.map((e) => e.metadata.actor), ['admin:env']);
+    assert.deepEqual(
+      events.events.events.map((e) => e.metadata.actor),
+      ['admin:env'],
+    );
   });
 });

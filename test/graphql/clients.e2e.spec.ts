@@ -6,7 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import { startHarness, type Harness } from '../support/app-harness';
 import { tempDir } from '../support/temp';
 
-const CLIENT_FIELDS = 'mac status name imageId serial model ip configTxt cmdlineArgs preRegistered detectedAt lastSeenAt approvedAt updatedAt';
+const CLIENT_FIELDS =
+  'mac status name imageId serial model ip configTxt cmdlineArgs preRegistered detectedAt lastSeenAt approvedAt updatedAt';
 
 /** A root tree that passes image validation: boot/, etc/, usr/. */
 function makeImageTree(root: string, name: string): string {
@@ -29,10 +30,13 @@ describe('GraphQL API: clients, images, settings', () => {
 
   it('registerImage registers a tree with boot/, etc/ and usr/; images and image read it back', async () => {
     const treePath = makeImageTree(images.dir, 'bookworm');
-    const res = await h.ok('mutation ($name: String!, $path: String!) { registerImage(name: $name, path: $path) { id name path bootPath registeredAt clients { mac } } }', {
-      name: 'Raspberry Pi OS (Bookworm)',
-      path: treePath,
-    });
+    const res = await h.ok(
+      'mutation ($name: String!, $path: String!) { registerImage(name: $name, path: $path) { id name path bootPath registeredAt clients { mac } } }',
+      {
+        name: 'Raspberry Pi OS (Bookworm)',
+        path: treePath,
+      },
+    );
     assert.equal(res.registerImage.id, 'raspberry-pi-os-bookworm');
     assert.equal(res.registerImage.path, treePath);
     assert.equal(res.registerImage.bootPath, path.join(treePath, 'boot'));
@@ -59,7 +63,9 @@ describe('GraphQL API: clients, images, settings', () => {
   });
 
   it('approveClient pre-registers a MAC in any notation, with a name and an image', async () => {
-    const res = await h.ok(`mutation { approveClient(mac: "DC-A6-32-01-02-03", name: "desk-1", imageId: "raspberry-pi-os-bookworm") { ${CLIENT_FIELDS} image { id name } } }`);
+    const res = await h.ok(
+      `mutation { approveClient(mac: "DC-A6-32-01-02-03", name: "desk-1", imageId: "raspberry-pi-os-bookworm") { ${CLIENT_FIELDS} image { id name } } }`,
+    );
     const c = res.approveClient;
     assert.equal(c.mac, 'dc:a6:32:01:02:03');
     assert.equal(c.status, 'APPROVED');
@@ -82,7 +88,9 @@ describe('GraphQL API: clients, images, settings', () => {
   it('clients and client(mac) read the read models; status filters', async () => {
     await h.ok('mutation { approveClient(mac: "dc:a6:32:01:02:05") { mac } }');
     await h.ok('mutation { rejectClient(mac: "dc:a6:32:01:02:05") { mac } }');
-    const res = await h.ok('{ all: clients { mac status } approved: clients(status: APPROVED) { mac } rejected: clients(status: REJECTED) { mac } pending: clients(status: PENDING) { mac } one: client(mac: "dca6.3201.0203") { name } none: client(mac: "dc:a6:32:ff:ff:ff") { mac } }');
+    const res = await h.ok(
+      '{ all: clients { mac status } approved: clients(status: APPROVED) { mac } rejected: clients(status: REJECTED) { mac } pending: clients(status: PENDING) { mac } one: client(mac: "dca6.3201.0203") { name } none: client(mac: "dc:a6:32:ff:ff:ff") { mac } }',
+    );
     assert.deepEqual(res.all, [
       { mac: 'dc:a6:32:01:02:03', status: 'APPROVED' },
       { mac: 'dc:a6:32:01:02:05', status: 'REJECTED' },
@@ -103,14 +111,19 @@ describe('GraphQL API: clients, images, settings', () => {
   it('renameClient, setClientBootConfig and assignImage return the updated client', async () => {
     const renamed = await h.ok('mutation { renameClient(mac: "dc:a6:32:01:02:03", name: "desk-7") { name } }');
     assert.equal(renamed.renameClient.name, 'desk-7');
-    const config = await h.ok('mutation ($c: String!, $a: String!) { setClientBootConfig(mac: "dc:a6:32:01:02:03", configTxt: $c, cmdlineArgs: $a) { configTxt cmdlineArgs } }', {
-      c: 'dtoverlay=vc4-kms-v3d\narm_boost=1',
-      a: 'quiet splash',
-    });
+    const config = await h.ok(
+      'mutation ($c: String!, $a: String!) { setClientBootConfig(mac: "dc:a6:32:01:02:03", configTxt: $c, cmdlineArgs: $a) { configTxt cmdlineArgs } }',
+      {
+        c: 'dtoverlay=vc4-kms-v3d\narm_boost=1',
+        a: 'quiet splash',
+      },
+    );
     assert.deepEqual(config.setClientBootConfig, { configTxt: 'dtoverlay=vc4-kms-v3d\narm_boost=1', cmdlineArgs: 'quiet splash' });
     const unassigned = await h.ok('mutation { assignImage(mac: "dc:a6:32:01:02:03", imageId: null) { imageId image { id } } }');
     assert.deepEqual(unassigned.assignImage, { imageId: null, image: null });
-    const assigned = await h.ok('mutation { assignImage(mac: "dc:a6:32:01:02:03", imageId: "raspberry-pi-os-bookworm") { imageId image { clients { mac } } } }');
+    const assigned = await h.ok(
+      'mutation { assignImage(mac: "dc:a6:32:01:02:03", imageId: "raspberry-pi-os-bookworm") { imageId image { clients { mac } } } }',
+    );
     assert.equal(assigned.assignImage.imageId, 'raspberry-pi-os-bookworm');
     assert.deepEqual(assigned.assignImage.image.clients, [{ mac: 'dc:a6:32:01:02:03' }]);
   });
@@ -149,7 +162,9 @@ describe('GraphQL API: clients, images, settings', () => {
   it('renameImage returns the renamed image; an unknown id is IMAGE_NOT_FOUND', async () => {
     const treePath = makeImageTree(images.dir, 'lite');
     const registered = await h.ok('mutation ($p: String!) { registerImage(name: "Lite", path: $p) { id } }', { p: treePath });
-    const renamed = await h.ok('mutation ($id: String!) { renameImage(id: $id, name: "Lite 64-bit") { id name } }', { id: registered.registerImage.id });
+    const renamed = await h.ok('mutation ($id: String!) { renameImage(id: $id, name: "Lite 64-bit") { id name } }', {
+      id: registered.registerImage.id,
+    });
     assert.deepEqual(renamed.renameImage, { id: 'lite', name: 'Lite 64-bit' });
     const unknown = await h.gql('mutation { renameImage(id: "nope", name: "x") { id } }');
     assert.equal(unknown.errors?.[0]?.extensions?.code, 'IMAGE_NOT_FOUND');
@@ -172,12 +187,15 @@ describe('GraphQL API: clients, images, settings', () => {
     ].join('\n');
     const res = await h.ok('mutation ($csv: String!) { importClients(csv: $csv) { line key ok code message } }', { csv });
     const rows = res.importClients as Array<{ line: number; key: string | null; ok: boolean; code: string | null }>;
-    assert.deepEqual(rows.map((r) => [r.line, r.ok, r.code]), [
-      [2, true, null],
-      [3, false, 'VALIDATION'],
-      [4, false, 'IMAGE_NOT_FOUND'],
-      [5, true, null],
-    ]);
+    assert.deepEqual(
+      rows.map((r) => [r.line, r.ok, r.code]),
+      [
+        [2, true, null],
+        [3, false, 'VALIDATION'],
+        [4, false, 'IMAGE_NOT_FOUND'],
+        [5, true, null],
+      ],
+    );
     assert.equal(rows[0].key, 'b8:27:eb:00:00:01');
     assert.equal(rows[3].key, 'b8:27:eb:00:00:04');
     // Read-your-writes: the imported clients are there as soon as the mutation answered.
@@ -194,7 +212,9 @@ describe('GraphQL API: clients, images, settings', () => {
   it('settings and updateSettings: the global settings; only the given fields change; a bad value is VALIDATION on its field', async () => {
     const before = await h.ok('{ settings { interface serverIp } }');
     assert.deepEqual(before.settings, { interface: null, serverIp: null });
-    const updated = await h.ok('mutation ($input: SettingsInput!) { updateSettings(input: $input) { interface serverIp } }', { input: { serverIp: '192.168.1.2' } });
+    const updated = await h.ok('mutation ($input: SettingsInput!) { updateSettings(input: $input) { interface serverIp } }', {
+      input: { serverIp: '192.168.1.2' },
+    });
     assert.deepEqual(updated.updateSettings, { interface: null, serverIp: '192.168.1.2' });
     const bad = await h.gql('mutation { updateSettings(input: { serverIp: "not-an-ip" }) { serverIp } }');
     assert.equal(bad.errors?.[0]?.extensions?.code, 'VALIDATION');

@@ -62,61 +62,85 @@ describe('GraphiQL, offline', () => {
   });
 
   it('the GraphiQL patch applies exactly once, and refuses a build it does not recognise', () => {
-    const runtime = 'c.exports=function(){if(a)return u;a=1;var t=e,n=Symbol.for("react.element"),r=1;function l(){}return u.Fragment=r,u.jsx=l,u.jsxs=l,u}()';
+    const runtime =
+      'c.exports=function(){if(a)return u;a=1;var t=e,n=Symbol.for("react.element"),r=1;function l(){}return u.Fragment=r,u.jsx=l,u.jsxs=l,u}()';
     assert.equal(patchGraphiqlUmd(`x;${runtime};y`), 'x;c.exports=globalThis.__brambleJsxRuntime;y');
     assert.throws(() => patchGraphiqlUmd('no runtime here'), GraphiqlAssetError);
     assert.throws(() => patchGraphiqlUmd(`${runtime};${runtime}`), GraphiqlAssetError);
   });
 
   const chromium = findChromium();
-  it('renders in a browser with no network, runs a query and a subscription with the token from the headers editor', { skip: chromium ? false : 'chromium is not installed', timeout: 60_000 }, async () => {
-    let page: BrowserPage | null = null;
-    try {
-      page = await openBrowserPage(chromium!);
-      await page.navigate(`${h.url}/graphiql`);
-      for (let i = 0; i < 100 && !(await page.evaluate<boolean>('!!document.querySelector(".graphiql-container .graphiql-query-editor .CodeMirror")')); i++) await sleep(100);
-      assert.equal(await page.evaluate('!!document.querySelector(".graphiql-container")'), true, `GraphiQL did not render: ${page.logs.join('\n')}`);
+  it(
+    'renders in a browser with no network, runs a query and a subscription with the token from the headers editor',
+    { skip: chromium ? false : 'chromium is not installed', timeout: 60_000 },
+    async () => {
+      let page: BrowserPage | null = null;
+      try {
+        page = await openBrowserPage(chromium!);
+        await page.navigate(`${h.url}/graphiql`);
+        for (
+          let i = 0;
+          i < 100 && !(await page.evaluate<boolean>('!!document.querySelector(".graphiql-container .graphiql-query-editor .CodeMirror")'));
+          i++
+        )
+          await sleep(100);
+        assert.equal(
+          await page.evaluate('!!document.querySelector(".graphiql-container")'),
+          true,
+          `GraphiQL did not render: ${page.logs.join('\n')}`,
+        );
 
-      const setEditors = (query: string) => page!.evaluate(`(() => {
+        const setEditors = (query: string) =>
+          page!.evaluate(`(() => {
         document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(${JSON.stringify(query)});
         const headers = [...document.querySelectorAll('.graphiql-editor-tool .CodeMirror')].map((e) => e.CodeMirror).find((cm) => cm.getValue().includes('Authorization'));
         headers.setValue(${JSON.stringify(JSON.stringify({ Authorization: `Bearer ${h.token}` }))});
       })()`);
-      const run = async () => {
-        await sleep(500); // GraphiQL parses the edited query after a short debounce
-        await page!.evaluate('document.querySelector(".graphiql-execute-button").click()');
-      };
-      const response = () => page!.evaluate<string>('document.querySelector(".graphiql-response .CodeMirror").CodeMirror.getValue()');
-      const waitForResponse = async (pattern: RegExp) => {
-        for (let i = 0; i < 100; i++) {
-          const text = await response();
-          if (pattern.test(text)) return text;
-          await sleep(100);
+        const run = async () => {
+          await sleep(500); // GraphiQL parses the edited query after a short debounce
+          await page!.evaluate('document.querySelector(".graphiql-execute-button").click()');
+        };
+        const response = () => page!.evaluate<string>('document.querySelector(".graphiql-response .CodeMirror").CodeMirror.getValue()');
+        const waitForResponse = async (pattern: RegExp) => {
+          for (let i = 0; i < 100; i++) {
+            const text = await response();
+            if (pattern.test(text)) return text;
+            await sleep(100);
+          }
+          throw new Error(`no response matching ${pattern}: ${await response()}\n${page!.logs.join('\n')}`);
+        };
+
+        await setEditors('{ groups { name } }');
+        await run();
+        const queryResult = JSON.parse(await waitForResponse(/teachers/));
+        assert.deepEqual(
+          queryResult.data.groups.map((g: { name: string }) => g.name),
+          ['pupils', 'teachers'],
+        );
+
+        await setEditors('subscription { events(types: ["ClientApproved"]) { type metadata { actor } } }');
+        await run();
+        await h.liveSubscribers(1, 10_000);
+        await h.ok('mutation { approveClient(mac: "dc:a6:32:77:77:77") { mac } }');
+        const subscriptionResult = JSON.parse(await waitForResponse(/ClientApproved/));
+        assert.deepEqual(subscriptionResult.data.events, { type: 'ClientApproved', metadata: { actor: 'admin:admin' } });
+
+        const origin = new URL(h.url);
+        for (const url of page.requests) {
+          const u = new URL(url);
+          assert.ok(u.protocol === 'data:' || u.host === origin.host, `request left the server: ${url}`);
         }
-        throw new Error(`no response matching ${pattern}: ${await response()}\n${page!.logs.join('\n')}`);
-      };
-
-      await setEditors('{ groups { name } }');
-      await run();
-      const queryResult = JSON.parse(await waitForResponse(/teachers/));
-      assert.deepEqual(queryResult.data.groups.map((g: { name: string }) => g.name), ['pupils', 'teachers']);
-
-      await setEditors('subscription { events(types: ["ClientApproved"]) { type metadata { actor } } }');
-      await run();
-      await h.liveSubscribers(1, 10_000);
-      await h.ok('mutation { approveClient(mac: "dc:a6:32:77:77:77") { mac } }');
-      const subscriptionResult = JSON.parse(await waitForResponse(/ClientApproved/));
-      assert.deepEqual(subscriptionResult.data.events, { type: 'ClientApproved', metadata: { actor: 'admin:admin' } });
-
-      const origin = new URL(h.url);
-      for (const url of page.requests) {
-        const u = new URL(url);
-        assert.ok(u.protocol === 'data:' || u.host === origin.host, `request left the server: ${url}`);
+        assert.ok(
+          page.requests.some((u) => u.startsWith(`ws://${origin.host}/graphql`)),
+          'the subscription went over the WebSocket',
+        );
+        assert.deepEqual(
+          page.logs.filter((l) => /exception|Content Security Policy/i.test(l)),
+          [],
+        );
+      } finally {
+        await page?.close();
       }
-      assert.ok(page.requests.some((u) => u.startsWith(`ws://${origin.host}/graphql`)), 'the subscription went over the WebSocket');
-      assert.deepEqual(page.logs.filter((l) => /exception|Content Security Policy/i.test(l)), []);
-    } finally {
-      await page?.close();
-    }
-  });
+    },
+  );
 });

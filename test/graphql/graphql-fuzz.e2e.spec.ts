@@ -27,7 +27,9 @@ describe('GraphQL fuzz: random operations from the schema, hostile arguments and
     h = await startHarness();
     // Something to find: a client, a user.
     await h.ok('mutation { approveClient(mac: "dc:a6:32:00:00:01", name: "pi-1") { mac } }');
-    await h.ok('mutation { createUser(input: { username: "alice", password: "Alice-Pass-1234", fullName: "Alice", groups: ["pupils"] }) { username } }');
+    await h.ok(
+      'mutation { createUser(input: { username: "alice", password: "Alice-Pass-1234", fullName: "Alice", groups: ["pupils"] }) { username } }',
+    );
   });
   after(() => h?.close());
 
@@ -37,14 +39,23 @@ describe('GraphQL fuzz: random operations from the schema, hostile arguments and
       fuzzInChild({ url: h.url, token: h.token, seed, durationMs: DURATION_MS, workers: 6 }),
       runInChild({ mode: 'health', url: h.url, durationMs: DURATION_MS, intervalMs: 50 }),
     ]);
-    t.diagnostic(`${report.operations} operations in ${DURATION_MS / 1000} s (slowest answer ${report.maxMs.toFixed(0)} ms); /health p50 ${health.ms.p50.toFixed(1)} ms, p99 ${health.ms.p99.toFixed(1)} ms, max ${health.ms.max.toFixed(1)} ms`);
+    t.diagnostic(
+      `${report.operations} operations in ${DURATION_MS / 1000} s (slowest answer ${report.maxMs.toFixed(0)} ms); /health p50 ${health.ms.p50.toFixed(1)} ms, p99 ${health.ms.p99.toFixed(1)} ms, max ${health.ms.max.toFixed(1)} ms`,
+    );
     t.diagnostic(`by shape: ${JSON.stringify(report.byShape)}`);
     t.diagnostic(`time by shape (ms): ${JSON.stringify(report.msByShape)}`);
     for (const s of report.slowest) t.diagnostic(`slow: ${s.ms} ms: ${s.what}`);
-    if (report.internalCount > 0) t.diagnostic(`${report.internalCount} INTERNAL answers (coded, but each is a bug somewhere); first: ${report.internals.slice(0, 3).join(' | ')}`);
+    if (report.internalCount > 0)
+      t.diagnostic(
+        `${report.internalCount} INTERNAL answers (coded, but each is a bug somewhere); first: ${report.internals.slice(0, 3).join(' | ')}`,
+      );
 
     assert.ok(report.operations >= 150, `seed ${seed}: only ${report.operations} operations`);
-    assert.equal(report.failureCount, 0, `seed ${seed}: ${report.failureCount} answers were neither data nor coded errors: ${report.failures.slice(0, 5).join(' | ')}`);
+    assert.equal(
+      report.failureCount,
+      0,
+      `seed ${seed}: ${report.failureCount} answers were neither data nor coded errors: ${report.failures.slice(0, 5).join(' | ')}`,
+    );
     assert.deepEqual(report.slow, [], `seed ${seed}: answers over 20 s`);
     assert.equal(health.failures, 0, `seed ${seed}: /health failed ${health.failures} times`);
     assert.ok(health.ms.p99 <= 200, `seed ${seed}: /health p99 ${health.ms.p99.toFixed(0)} ms`);

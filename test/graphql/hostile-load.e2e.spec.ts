@@ -20,7 +20,8 @@ import { after, before, describe, it } from 'node:test';
 import { dhcpLabUnavailable } from '../support/dhcp-lab';
 import { describeFigures, startHostileLoadLab, type HostileLoadLab, type LoadFigures } from '../support/hostile-load-lab';
 
-const skip = dhcpLabUnavailable() ?? (['/usr/sbin/perfdhcp', '/usr/bin/perfdhcp'].some(existsSync) ? null : 'perfdhcp (kea-admin) is missing');
+const skip =
+  dhcpLabUnavailable() ?? (['/usr/sbin/perfdhcp', '/usr/bin/perfdhcp'].some(existsSync) ? null : 'perfdhcp (kea-admin) is missing');
 
 const TARGET = { healthMaxMs: 200, dhcpP99Ms: 50, refusedAnswerMs: 1000 };
 
@@ -29,11 +30,16 @@ function missed(f: LoadFigures): string[] {
   if (f.health.failures > 0) out.push(`${f.health.failures} /health polls failed`);
   if (!(f.health.ms.max <= TARGET.healthMaxMs)) out.push(`/health took up to ${f.health.ms.max.toFixed(0)} ms`);
   if (f.dhcp.drops > 0) out.push(`${f.dhcp.drops} DHCP exchanges dropped`);
-  for (const [what, p99] of [['OFFER', f.dhcp.offerP99Ms], ['ACK', f.dhcp.ackP99Ms]] as const) {
+  for (const [what, p99] of [
+    ['OFFER', f.dhcp.offerP99Ms],
+    ['ACK', f.dhcp.ackP99Ms],
+  ] as const) {
     if (p99 === null || !(p99 < TARGET.dhcpP99Ms)) out.push(`DHCP ${what} p99 ${p99 === null ? 'n/a' : p99.toFixed(1)} ms`);
   }
-  if (f.hostile && f.hostile.slowCount > 0) out.push(`${f.hostile.slowCount} refused requests answered after 1 s or more (max ${f.hostile.answerMs.max.toFixed(0)} ms)`);
-  if (!(f.loop.p99Ms < TARGET.dhcpP99Ms) || !(f.loop.maxMs < TARGET.healthMaxMs)) out.push(`event-loop delay p99 ${f.loop.p99Ms.toFixed(1)} ms, max ${f.loop.maxMs.toFixed(1)} ms`);
+  if (f.hostile && f.hostile.slowCount > 0)
+    out.push(`${f.hostile.slowCount} refused requests answered after 1 s or more (max ${f.hostile.answerMs.max.toFixed(0)} ms)`);
+  if (!(f.loop.p99Ms < TARGET.dhcpP99Ms) || !(f.loop.maxMs < TARGET.healthMaxMs))
+    out.push(`event-loop delay p99 ${f.loop.p99Ms.toFixed(1)} ms, max ${f.loop.maxMs.toFixed(1)} ms`);
   return out;
 }
 
@@ -63,14 +69,20 @@ describe('hostile load: DHCP and /health stay fast while 20 clients attack the G
     }
     const report = hostile.hostile!;
     for (const [shape, r] of Object.entries(report.byShape)) {
-      t.diagnostic(`  ${shape}: ${r.count} answers, p99 ${r.p99Ms.toFixed(0)} ms, max ${r.maxMs.toFixed(0)} ms, ${JSON.stringify(r.codes)}`);
+      t.diagnostic(
+        `  ${shape}: ${r.count} answers, p99 ${r.p99Ms.toFixed(0)} ms, max ${r.maxMs.toFixed(0)} ms, ${JSON.stringify(r.codes)}`,
+      );
     }
 
     assert.deepEqual(missed(hostile), []);
     assert.ok(report.requests >= 200, `only ${report.requests} hostile requests were answered in 10 s`);
     assert.equal(report.uncodedCount, 0, `answers without a code: ${JSON.stringify(report.uncoded)}`);
     assert.equal(report.unexpectedCount, 0, `answers with another code than their class's: ${JSON.stringify(report.unexpected)}`);
-    assert.equal(report.slowCount, 0, `refused requests answered after ${TARGET.refusedAnswerMs} ms or more: max ${report.answerMs.max.toFixed(0)} ms`);
+    assert.equal(
+      report.slowCount,
+      0,
+      `refused requests answered after ${TARGET.refusedAnswerMs} ms or more: max ${report.answerMs.max.toFixed(0)} ms`,
+    );
     for (const [shape, r] of Object.entries(report.byShape)) assert.ok(r.count > 0, `${shape} was never sent`);
     // The loop never stalled for long (monitorEventLoopDelay, in bramble's process).
     assert.ok(hostile.loop.p99Ms < TARGET.dhcpP99Ms, `event-loop delay p99 ${hostile.loop.p99Ms.toFixed(1)} ms`);

@@ -57,14 +57,17 @@ describe('GraphQL limits over HTTP', () => {
     assertRefused(fewStateAt.value, 'QUERY_TOO_COMPLEX', 400, '300 × stateAt');
     const events = await timed(() => h.gql(aliases(1000, 'events(first: 1000) { events { type data } }')));
     assertRefused(events.value, 'QUERY_TOO_LARGE', 413, '1000 × events(first: 1000)');
-    const fewEvents = await timed(() => h.gql(aliases(3, 'events(first: 1000) { events { id stream type data metadata { actor timestamp } } }')));
+    const fewEvents = await timed(() =>
+      h.gql(aliases(3, 'events(first: 1000) { events { id stream type data metadata { actor timestamp } } }')),
+    );
     assertRefused(fewEvents.value, 'QUERY_TOO_COMPLEX', 400, '3 × events(first: 1000)');
     const health = aliases(300_000, 'health { status }');
     const anonymous = await timed(() => h.gql(health, undefined, null));
     assertRefused(anonymous.value, 'QUERY_TOO_LARGE', 413, '300,000 × health without a token');
     const withToken = await timed(() => h.gql(health));
     assertRefused(withToken.value, 'QUERY_TOO_LARGE', 413, '300,000 × health with a token');
-    for (const [what, t] of Object.entries({ stateAt, fewStateAt, events, fewEvents, anonymous, withToken })) assert.ok(t.ms < 1000, `${what}: ${t.ms} ms`);
+    for (const [what, t] of Object.entries({ stateAt, fewStateAt, events, fewEvents, anonymous, withToken }))
+      assert.ok(t.ms < 1000, `${what}: ${t.ms} ms`);
     // The server is fine.
     assert.equal((await h.ok('{ health { status } }')).health.status, 'ok');
   });
@@ -89,13 +92,18 @@ describe('GraphQL limits over HTTP', () => {
     assert.equal(res.status, 413);
     assert.equal(((await res.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code, 'QUERY_TOO_LARGE');
     // An unauthenticated costly document is refused for the token (401), not measured.
-    assertRefused(await h.gql(aliases(100, 'stateAt(position: 1) { position }'), undefined, null), 'UNAUTHENTICATED', 401, 'stateAt without a token');
+    assertRefused(
+      await h.gql(aliases(100, 'stateAt(position: 1) { position }'), undefined, null),
+      'UNAUTHENTICATED',
+      401,
+      'stateAt without a token',
+    );
     // Health alone is fine; a flood of it is not.
     assert.equal((await h.gql('{ health { status } }', undefined, null)).status, 200);
     assertRefused(await h.gql(aliases(50, 'health { status }'), undefined, null), 'QUERY_TOO_COMPLEX', 400, '50 × health without a token');
   });
 
-  it('repeated fields that would cost GraphQL\'s validation too much, and too many operations, are QUERY_TOO_COMPLEX', async () => {
+  it("repeated fields that would cost GraphQL's validation too much, and too many operations, are QUERY_TOO_COMPLEX", async () => {
     assertRefused(await h.gql(`{ ${'clients { mac } '.repeat(300)} }`), 'QUERY_TOO_COMPLEX', 400, '300 × clients');
     const ops = Array.from({ length: 21 }, (_, i) => `query Q${i} { health { status } }`).join('\n');
     const res = await fetch(`${h.url}/graphql`, {
@@ -132,13 +140,27 @@ describe('GraphQL limits over HTTP', () => {
     assert.equal(thrown.status, 400, thrown.text);
     assert.equal(thrown.errors?.[0]?.extensions?.code, 'GRAPHQL_VALIDATION_FAILED');
     // Past 50 coercion errors graphql-js adds an uncoded "too many errors": it was INTERNAL.
-    const groups = await h.gql('mutation ($g: [String!]!) { setUserGroups(username: "nobody", groups: $g) { username } }', { g: Array.from({ length: 100 }, (_, i) => i) });
+    const groups = await h.gql('mutation ($g: [String!]!) { setUserGroups(username: "nobody", groups: $g) { username } }', {
+      g: Array.from({ length: 100 }, (_, i) => i),
+    });
     assert.equal(groups.status, 400, groups.text.slice(0, 300));
-    assert.ok(groups.errors && groups.errors.length > 0 && groups.errors.every((e) => e.extensions?.code === 'BAD_USER_INPUT'), groups.text.slice(0, 300));
+    assert.ok(
+      groups.errors && groups.errors.length > 0 && groups.errors.every((e) => e.extensions?.code === 'BAD_USER_INPUT'),
+      groups.text.slice(0, 300),
+    );
   });
 
-  it('GraphiQL\'s introspection query still passes every limit', async () => {
-    const res = await h.gql(getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true, oneOf: true }));
+  it("GraphiQL's introspection query still passes every limit", async () => {
+    const res = await h.gql(
+      getIntrospectionQuery({
+        descriptions: true,
+        specifiedByUrl: true,
+        directiveIsRepeatable: true,
+        schemaDescription: true,
+        inputValueDeprecation: true,
+        oneOf: true,
+      }),
+    );
     assert.equal(res.status, 200, res.text.slice(0, 300));
     assert.ok((res.data as { __schema: { types: unknown[] } }).__schema.types.length > 20);
   });
@@ -216,7 +238,9 @@ describe('GraphQL limits over WebSocket', () => {
   });
 
   it('a WebSocket message over 1 MB closes the socket (1009); class lists travel over HTTP', async () => {
-    const closed = (await errorsOf('subscription ($p: String) { events(streamPrefix: $p) { type } }', { p: 'x'.repeat(2 << 20) })) as unknown as { code?: number };
+    const closed = (await errorsOf('subscription ($p: String) { events(streamPrefix: $p) { type } }', {
+      p: 'x'.repeat(2 << 20),
+    })) as unknown as { code?: number };
     assert.equal(closed.code, 1009);
   });
 });
@@ -237,16 +261,35 @@ describe('bad values are VALIDATION errors, not INTERNAL or HTTP 500', () => {
   it('events: after 1e308, a 1 MB streamPrefix, 100,000 types, huge or many prefixes, a long actor or time', async () => {
     await validation('{ events(after: 1e308) { endCursor } }', undefined, 'after');
     await validation('{ events(after: 1.5) { endCursor } }', undefined, 'after');
-    await validation('query ($p: String) { events(filter: { streamPrefix: $p }) { endCursor } }', { p: 'x'.repeat(1 << 20) }, 'streamPrefix');
-    await validation('query ($t: [String!]) { events(filter: { types: $t }) { endCursor } }', { t: Array.from({ length: 100_000 }, (_, i) => `T${i}`) }, 'types');
+    await validation(
+      'query ($p: String) { events(filter: { streamPrefix: $p }) { endCursor } }',
+      { p: 'x'.repeat(1 << 20) },
+      'streamPrefix',
+    );
+    await validation(
+      'query ($t: [String!]) { events(filter: { types: $t }) { endCursor } }',
+      { t: Array.from({ length: 100_000 }, (_, i) => `T${i}`) },
+      'types',
+    );
     await validation('query ($t: [String!]) { events(filter: { types: $t }) { endCursor } }', { t: ['x'.repeat(10_000)] }, 'types');
-    await validation('query ($p: [String!]) { events(filter: { streamPrefixes: $p }) { endCursor } }', { p: Array.from({ length: 1000 }, (_, i) => `s${i}`) }, 'streamPrefixes');
+    await validation(
+      'query ($p: [String!]) { events(filter: { streamPrefixes: $p }) { endCursor } }',
+      { p: Array.from({ length: 1000 }, (_, i) => `s${i}`) },
+      'streamPrefixes',
+    );
     await validation('query ($a: String) { events(filter: { actor: $a }) { endCursor } }', { a: 'a'.repeat(100_000) }, 'actor');
-    await validation('query ($s: String) { events(filter: { since: $s }) { endCursor } }', { s: `2026-01-01T00:00:00Z${' '.repeat(100_000)}` }, 'since');
+    await validation(
+      'query ($s: String) { events(filter: { since: $s }) { endCursor } }',
+      { s: `2026-01-01T00:00:00Z${' '.repeat(100_000)}` },
+      'since',
+    );
     // At the limits, fine.
-    const ok = await h.gql('query ($t: [String!]) { events(filter: { types: $t, streamPrefix: "client-" }, after: 9007199254740991) { endCursor } }', {
-      t: Array.from({ length: 100 }, (_, i) => `T${i}`),
-    });
+    const ok = await h.gql(
+      'query ($t: [String!]) { events(filter: { types: $t, streamPrefix: "client-" }, after: 9007199254740991) { endCursor } }',
+      {
+        t: Array.from({ length: 100 }, (_, i) => `T${i}`),
+      },
+    );
     assert.equal(ok.errors, undefined, ok.text);
   });
 

@@ -66,14 +66,26 @@ describe('GraphQL limits: measuring a document', () => {
     assert.equal(measureDocument(schema, parse(deep)).byOperation[0].measure.depth, 9);
     assert.equal(check(deep)?.extensions.code, 'DEPTH_LIMIT');
     assert.match(check(deep)?.message ?? '', /9 levels deep; the limit is 8/);
-    const viaFragments = '{ clients { ...A } } fragment A on Client { image { clients { ...B } } } fragment B on Client { image { clients { image { clients { image { id } } } } } }';
+    const viaFragments =
+      '{ clients { ...A } } fragment A on Client { image { clients { ...B } } } fragment B on Client { image { clients { image { clients { image { id } } } } } }';
     assert.equal(check(viaFragments)?.extensions.code, 'DEPTH_LIMIT');
     const introspection = '{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } }';
     assert.equal(check(introspection), null);
     const tooNested = `{ __schema { types { fields { type ${'{ ofType '.repeat(40)}{ name }${' }'.repeat(40)} } } } }`;
     assert.equal(check(tooNested)?.extensions.code, 'DEPTH_LIMIT');
     // GraphiQL's own introspection query passes every limit.
-    assert.equal(check(getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true })), null);
+    assert.equal(
+      check(
+        getIntrospectionQuery({
+          descriptions: true,
+          specifiedByUrl: true,
+          directiveIsRepeatable: true,
+          schemaDescription: true,
+          inputValueDeprecation: true,
+        }),
+      ),
+      null,
+    );
   });
 
   it('cost: lists multiply by `first` (literal, variable or default) or by their known size; costly fields cost more', () => {
@@ -105,7 +117,7 @@ describe('GraphQL limits: measuring a document', () => {
     assert.match(anonymous?.message ?? '', /without a token/);
   });
 
-  it('refuses documents whose field merging would cost GraphQL\'s validation more than the limit, before it runs', () => {
+  it("refuses documents whose field merging would cost GraphQL's validation more than the limit, before it runs", () => {
     const repeated = (n: number) => `{ ${'health { status } '.repeat(n)} }`;
     assert.equal(check(repeated(10)), null);
     const refused = check(repeated(200));
@@ -129,7 +141,8 @@ describe('GraphQL limits: measuring a document', () => {
   });
 
   it('holds the operation that runs to the limits when operationName names it', () => {
-    const doc = 'query Cheap { health { status } } query Costly { a: stateAt(position: 1) { position } b: stateAt(position: 2) { position } }';
+    const doc =
+      'query Cheap { health { status } } query Costly { a: stateAt(position: 1) { position } b: stateAt(position: 2) { position } }';
     assert.equal(check(doc, { operationName: 'Cheap' }), null);
     assert.equal(check(doc, { operationName: 'Costly' })?.extensions.code, 'QUERY_TOO_COMPLEX');
     assert.equal(check(doc)?.extensions.code, 'QUERY_TOO_COMPLEX', 'no name: every operation');

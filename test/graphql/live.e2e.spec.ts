@@ -26,7 +26,7 @@ describe('GraphQL API: subscriptions', () => {
   });
   after(() => h.close());
 
-  it('events: the event a mutation appends arrives, with the token\'s actor in its metadata', async () => {
+  it("events: the event a mutation appends arrives, with the token's actor in its metadata", async () => {
     await h.liveSubscribers(0);
     const sub = subscribe<{ events: LiveEvent }>(h.ws(), `subscription { events { ${EVENT_FIELDS} } }`);
     await h.liveSubscribers(1);
@@ -44,7 +44,9 @@ describe('GraphQL API: subscriptions', () => {
     assert.equal(got.metadata.causationId, null);
     assert.ok(Date.parse(got.metadata.timestamp) >= before - 1000);
     // It is the same event the audit log has.
-    const audit = await h.ok<{ events: { events: LiveEvent[] } }>(`{ events(after: ${got.position - 1}, first: 1) { events { ${EVENT_FIELDS} } } }`);
+    const audit = await h.ok<{ events: { events: LiveEvent[] } }>(
+      `{ events(after: ${got.position - 1}, first: 1) { events { ${EVENT_FIELDS} } } }`,
+    );
     assert.deepEqual(audit.events.events[0], got);
     sub.unsubscribe();
     await sub.done;
@@ -70,7 +72,10 @@ describe('GraphQL API: subscriptions', () => {
 
   it('events: secrets are redacted in the live feed too', async () => {
     await h.liveSubscribers(0);
-    const sub = subscribe<{ events: LiveEvent }>(h.ws(), 'subscription { events(types: ["UserCreated", "UserPasswordChanged"]) { type data } }');
+    const sub = subscribe<{ events: LiveEvent }>(
+      h.ws(),
+      'subscription { events(types: ["UserCreated", "UserPasswordChanged"]) { type data } }',
+    );
     await h.liveSubscribers(1);
     await h.ok('mutation { createUser(input: { username: "liv", password: "Live-Secret-1" }) { username } }');
     const got = (await sub.next()).data!.events;
@@ -82,14 +87,19 @@ describe('GraphQL API: subscriptions', () => {
 
   it('clientDetected: a Pi detected by a plugin (DetectClientCommand) arrives as the client, pending', async () => {
     await h.liveSubscribers(0);
-    const sub = subscribe<{ clientDetected: Record<string, unknown> }>(h.ws(), 'subscription { clientDetected { mac status serial model ip detectedAt name } }');
+    const sub = subscribe<{ clientDetected: Record<string, unknown> }>(
+      h.ws(),
+      'subscription { clientDetected { mac status serial model ip detectedAt name } }',
+    );
     await h.liveSubscribers(1);
     // A known client seen again is not a new detection: only the new one arrives.
     await h.bus.execute(new DetectClientCommand({ mac: 'dc:a6:32:10:00:01', via: 'dhcp', bootId: 'b1' }, commandMeta('plugin:dhcp')));
-    await h.bus.execute(new DetectClientCommand(
-      { mac: 'E4:5F:01:AA:BB:CC', serial: '1a2b3c4d', model: 'RPi4', ip: '10.0.0.42', via: 'dhcp', bootId: 'b2' },
-      commandMeta('plugin:dhcp'),
-    ));
+    await h.bus.execute(
+      new DetectClientCommand(
+        { mac: 'E4:5F:01:AA:BB:CC', serial: '1a2b3c4d', model: 'RPi4', ip: '10.0.0.42', via: 'dhcp', bootId: 'b2' },
+        commandMeta('plugin:dhcp'),
+      ),
+    );
     const got = (await sub.next()).data!.clientDetected;
     assert.equal(got.mac, 'e4:5f:01:aa:bb:cc');
     assert.equal(got.status, 'PENDING');

@@ -38,9 +38,17 @@ describe('GraphQL API: plugins and their settings', () => {
     assert.deepEqual(
       { ...p, settingsSchema: undefined },
       {
-        name: 'lamp', source: 'built-in', state: 'started', status: 'up', detail: null, checks: { lit: 0 },
-        description: 'Lights a lamp when a Pi boots.', consumes: ['ClientDetected'], emits: [],
-        settings: { colour: 'green', controller: null }, settingsSchema: undefined,
+        name: 'lamp',
+        source: 'built-in',
+        state: 'started',
+        status: 'up',
+        detail: null,
+        checks: { lit: 0 },
+        description: 'Lights a lamp when a Pi boots.',
+        consumes: ['ClientDetected'],
+        emits: [],
+        settings: { colour: 'green', controller: null },
+        settingsSchema: undefined,
       },
     );
     assert.equal(p.settingsSchema.type, 'object');
@@ -52,7 +60,9 @@ describe('GraphQL API: plugins and their settings', () => {
   it('updatePluginSettings sets the keys given and answers with the plugin; bad values are VALIDATION on <plugin>.<key>', async () => {
     const ok = await h.ok('mutation { updatePluginSettings(plugin: "lamp", values: { controller: "10.0.0.9" }) { settings } }');
     assert.deepEqual(ok.updatePluginSettings.settings, { colour: 'green', controller: '10.0.0.9' });
-    const viaVariables = await h.ok('mutation ($v: JSON!) { updatePluginSettings(plugin: "lamp", values: $v) { settings } }', { v: { colour: 'red' } });
+    const viaVariables = await h.ok('mutation ($v: JSON!) { updatePluginSettings(plugin: "lamp", values: $v) { settings } }', {
+      v: { colour: 'red' },
+    });
     assert.deepEqual(viaVariables.updatePluginSettings.settings, { colour: 'red', controller: '10.0.0.9' });
 
     const cases: [string, string][] = [

@@ -38,10 +38,12 @@ describe('GraphQL request bodies', () => {
     const pool = new BodyParserPool();
     try {
       const ok = await pool.inspect(bytes({ query: '{ importUsers }', variables: { csv: 'u,p\n'.repeat(500_000) } }));
-      assert.ok(ok.kind === 'body' && ((ok.body as { variables: { csv: string } }).variables.csv.length === 2_000_000));
+      assert.ok(ok.kind === 'body' && (ok.body as { variables: { csv: string } }).variables.csv.length === 2_000_000);
       const refused = await pool.inspect(bytes({ query: `{ a } # ${'x'.repeat(200_000)}` }));
       assert.ok(refused.kind === 'refused' && refused.refusal.code === 'QUERY_TOO_LARGE');
-      const variables = await pool.inspect(bytes({ query: 'query ($t: [String]) { a(types: $t) }', variables: { t: Array.from({ length: 100_000 }, (_, i) => `T${i}`) } }));
+      const variables = await pool.inspect(
+        bytes({ query: 'query ($t: [String]) { a(types: $t) }', variables: { t: Array.from({ length: 100_000 }, (_, i) => `T${i}`) } }),
+      );
       assert.ok(variables.kind === 'variables' && variables.query === 'query ($t: [String]) { a(types: $t) }');
       assert.equal(pool.busy, 0);
     } finally {
@@ -68,11 +70,14 @@ describe('reading a request body', () => {
 
   const post = (body: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> =>
     new Promise((resolve, reject) => {
-      const req = request({ port, host: '127.0.0.1', method: 'POST', headers: { 'content-length': String(body.length), ...headers } }, (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      });
+      const req = request(
+        { port, host: '127.0.0.1', method: 'POST', headers: { 'content-length': String(body.length), ...headers } },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -83,6 +88,9 @@ describe('reading a request body', () => {
     assert.equal((JSON.parse(over.text) as { code: string }).code, 'QUERY_TOO_LARGE');
     const gzip = await post(Buffer.alloc(10), { 'content-encoding': 'gzip' });
     assert.equal((JSON.parse(gzip.text) as { status: number }).status, 415);
-    assert.deepEqual(outcomes.map((o) => (typeof o === 'number' ? o : (o as { code: string }).code)), [900, 'QUERY_TOO_LARGE', 'BAD_REQUEST']);
+    assert.deepEqual(
+      outcomes.map((o) => (typeof o === 'number' ? o : (o as { code: string }).code)),
+      [900, 'QUERY_TOO_LARGE', 'BAD_REQUEST'],
+    );
   });
 });

@@ -74,7 +74,10 @@ describe('GraphQL API: API tokens', () => {
   it('apiTokens lists the token generated on first start: label admin, issued by system', async () => {
     const res = await h.ok<{ apiTokens: Omit<Created, 'token'>[] }>(`{ apiTokens { ${TOKEN_FIELDS} } }`);
     assert.equal(res.apiTokens.length, 1);
-    assert.deepEqual({ ...res.apiTokens[0], issuedAt: undefined }, { label: 'admin', actor: 'admin:admin', issuedBy: 'system', issuedAt: undefined });
+    assert.deepEqual(
+      { ...res.apiTokens[0], issuedAt: undefined },
+      { label: 'admin', actor: 'admin:admin', issuedBy: 'system', issuedAt: undefined },
+    );
     assert.ok(Date.parse(res.apiTokens[0].issuedAt) > 0);
   });
 
@@ -97,15 +100,21 @@ describe('GraphQL API: API tokens', () => {
     const audit = await h.ok<{ events: { events: { type: string; metadata: { actor: string } }[] } }>(
       '{ events(filter: { types: ["ClientApproved", "ApiTokenIssued"] }, first: 10) { events { type metadata { actor } } } }',
     );
-    assert.deepEqual(audit.events.events.map((e) => [e.type, e.metadata.actor]), [
-      ['ApiTokenIssued', 'system'],
-      ['ApiTokenIssued', 'admin:admin'],
-      ['ClientApproved', 'admin:ci runner'],
-    ]);
+    assert.deepEqual(
+      audit.events.events.map((e) => [e.type, e.metadata.actor]),
+      [
+        ['ApiTokenIssued', 'system'],
+        ['ApiTokenIssued', 'admin:admin'],
+        ['ClientApproved', 'admin:ci runner'],
+      ],
+    );
 
     // Listed, without the token.
     const list = await h.gql<{ apiTokens: Omit<Created, 'token'>[] }>(`{ apiTokens { ${TOKEN_FIELDS} } }`);
-    assert.deepEqual(list.data!.apiTokens.map((x) => x.label), ['admin', 'ci runner']);
+    assert.deepEqual(
+      list.data!.apiTokens.map((x) => x.label),
+      ['admin', 'ci runner'],
+    );
     assert.deepEqual(list.data!.apiTokens[1], { label: t.label, actor: t.actor, issuedAt: t.issuedAt, issuedBy: t.issuedBy });
     assert.equal(list.text.includes(t.token), false);
   });
@@ -169,7 +178,10 @@ describe('GraphQL API: API tokens', () => {
     const audit = await h.ok<{ events: { events: { data: { name: string }; metadata: { actor: string } }[] } }>(
       '{ events(filter: { types: ["ApiTokenRevoked"] }, first: 10) { events { data metadata { actor } } } }',
     );
-    assert.deepEqual(audit.events.events.map((e) => [e.data.name, e.metadata.actor]), [['short-lived', 'admin:admin']]);
+    assert.deepEqual(
+      audit.events.events.map((e) => [e.data.name, e.metadata.actor]),
+      [['short-lived', 'admin:admin']],
+    );
   });
 
   it('an open WebSocket of another token is not closed by a revocation, and its new operations still run', async () => {
@@ -184,7 +196,10 @@ describe('GraphQL API: API tokens', () => {
     assert.equal((await h.gql('{ groups { name } }', undefined, gone)).status, 401);
     const again = subscribe(client, '{ apiTokens { label } }');
     const got = (await again.next()).data as { apiTokens: { label: string }[] };
-    assert.deepEqual(got.apiTokens.map((t) => t.label), ['admin', 'ci runner', 'keeper', 'race']);
+    assert.deepEqual(
+      got.apiTokens.map((t) => t.label),
+      ['admin', 'ci runner', 'keeper', 'race'],
+    );
     await again.done;
   });
 
@@ -212,7 +227,10 @@ describe('GraphQL API: API tokens', () => {
     await h.app.nest.get(ProjectionEngine).saveSnapshot();
     const files = readdirSync(h.dataDir);
     assert.ok(files.includes('events.db') && files.includes('events.db-wal'), files.join(', '));
-    assert.ok(files.some((f) => f.endsWith('.json')), `a read-model snapshot: ${files.join(', ')}`);
+    assert.ok(
+      files.some((f) => f.endsWith('.json')),
+      `a read-model snapshot: ${files.join(', ')}`,
+    );
     const audit = await h.gql('{ events(first: 1000) { events { type data metadata { actor } } } }');
     const exported = await fetch(`${h.url}/audit/export.ndjson`, { headers: { authorization: `Bearer ${h.token}` } });
     assert.equal(exported.status, 200);

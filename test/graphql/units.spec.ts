@@ -17,7 +17,10 @@ describe('errors: the one mapping to extensions.code', () => {
     assert.deepEqual(classify(domain), { code: 'VALIDATION', message: 'name: too long', field: 'name' });
     const wrapped = new GraphQLError(domain.message, { path: ['renameClient'], originalError: domain });
     assert.deepEqual(classify(wrapped), { code: 'VALIDATION', message: 'name: too long', field: 'name' });
-    assert.deepEqual(classify(new DomainError(ErrorCode.USER_EXISTS, 'user ada already exists')), { code: 'USER_EXISTS', message: 'user ada already exists' });
+    assert.deepEqual(classify(new DomainError(ErrorCode.USER_EXISTS, 'user ada already exists')), {
+      code: 'USER_EXISTS',
+      message: 'user ada already exists',
+    });
   });
 
   it('store errors get their codes without their details', () => {
@@ -31,14 +34,17 @@ describe('errors: the one mapping to extensions.code', () => {
     const { logger, lines } = recordingLogger();
     const format = createErrorFormatter(logger);
     const boom = new TypeError('cannot read x of undefined at /work/main/src/secret.ts:12');
-    const out = format({ message: boom.message, path: ['clients'], extensions: { code: 'INTERNAL_SERVER_ERROR', stacktrace: ['...'] } }, new GraphQLError(boom.message, { path: ['clients'], originalError: boom }));
+    const out = format(
+      { message: boom.message, path: ['clients'], extensions: { code: 'INTERNAL_SERVER_ERROR', stacktrace: ['...'] } },
+      new GraphQLError(boom.message, { path: ['clients'], originalError: boom }),
+    );
     assert.deepEqual(out, { message: 'internal error', path: ['clients'], extensions: { code: 'INTERNAL' } });
     assert.equal(lines.length, 1);
     assert.equal(lines[0].level, 'error');
     assert.match(String(lines[0].error), /cannot read x/);
   });
 
-  it('GraphQL request errors and the API\'s own codes pass through, innermost first', () => {
+  it("GraphQL request errors and the API's own codes pass through, innermost first", () => {
     const depth = new GraphQLError('query is 9 levels deep; the limit is 8', { extensions: { code: 'DEPTH_LIMIT' } });
     const asApolloReportsIt = new GraphQLError(depth.message, { originalError: depth, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
     assert.equal(classify(asApolloReportsIt).code, 'DEPTH_LIMIT');
@@ -78,7 +84,12 @@ describe('auth helpers', () => {
 
 describe('live feed iterator', () => {
   const event = (type: string, stream: string): RecordedEvent => ({
-    id: type, stream, revision: 0, position: 1, type, data: {},
+    id: type,
+    stream,
+    revision: 0,
+    position: 1,
+    type,
+    data: {},
     metadata: { actor: 'a', correlationId: 'c', causationId: null, timestamp: '2026-01-01T00:00:00.000Z', schemaVersion: 1 },
   });
 
@@ -129,7 +140,9 @@ describe('shared subscription results', () => {
   it('executes once per event and operation, shared by subscribers; other variables get their own; return() reaches the source', async () => {
     const { buildSchema, parse: parseQuery } = await import('graphql');
     const { sharedResultSubscribe } = await import('../../src/graphql/shared-subscribe');
-    const schema = buildSchema('type Query { x: Int } type Event { n: Int, label(prefix: String): String } type Subscription { tick: Event }');
+    const schema = buildSchema(
+      'type Query { x: Int } type Event { n: Int, label(prefix: String): String } type Subscription { tick: Event }',
+    );
     const sources: Array<Subject<{ n: number }>> = [];
     let executions = 0;
     const rootValue = {

@@ -38,7 +38,10 @@ describe('GraphQL API: users and groups', () => {
     assert.equal(created.createGroup.gidNumber, 10002);
     assert.deepEqual(created.createGroup.members, []);
     const groups = await ok('{ groups { name } group(name: "lab") { gidNumber } }');
-    assert.deepEqual(groups.groups.map((g: { name: string }) => g.name), ['lab', 'pupils', 'teachers']);
+    assert.deepEqual(
+      groups.groups.map((g: { name: string }) => g.name),
+      ['lab', 'pupils', 'teachers'],
+    );
     assert.equal(groups.group.gidNumber, 10002);
     const taken = await gql('mutation { createGroup(name: "lab") { name } }');
     assert.equal(taken.errors?.[0]?.extensions?.code, 'GROUP_EXISTS');
@@ -93,14 +96,17 @@ describe('GraphQL API: users and groups', () => {
     ].join('\n');
     const res = await ok('mutation ($csv: String!) { importUsers(csv: $csv) { line key ok code message } }', { csv });
     const rows = res.importUsers as Array<{ line: number; key: string | null; ok: boolean; code: string | null; message: string | null }>;
-    assert.deepEqual(rows.map((r) => [r.line, r.key, r.ok, r.code]), [
-      [2, 'bob', true, null],
-      [3, null, false, 'VALIDATION'],
-      [4, 'cy', true, null],
-      [5, null, false, 'VALIDATION'],
-      [6, 'ada', false, 'USER_EXISTS'],
-      [7, 'fay', false, 'GROUP_NOT_FOUND'],
-    ]);
+    assert.deepEqual(
+      rows.map((r) => [r.line, r.key, r.ok, r.code]),
+      [
+        [2, 'bob', true, null],
+        [3, null, false, 'VALIDATION'],
+        [4, 'cy', true, null],
+        [5, null, false, 'VALIDATION'],
+        [6, 'ada', false, 'USER_EXISTS'],
+        [7, 'fay', false, 'GROUP_NOT_FOUND'],
+      ],
+    );
     assert.match(rows[3].message ?? '', /password/);
     const users = await ok(`{ users { username fullName groups } }`);
     assert.deepEqual(users.users, [
@@ -118,12 +124,16 @@ describe('GraphQL API: users and groups', () => {
 
   it('setUserPassword returns the user; a weak password is VALIDATION on password; unknown user is USER_NOT_FOUND', async () => {
     const before = await ok('{ user(username: "bob") { updatedAt } }');
-    const res = await ok('mutation ($p: String!) { setUserPassword(username: "bob", password: $p) { username updatedAt } }', { p: PASSWORDS[3] });
+    const res = await ok('mutation ($p: String!) { setUserPassword(username: "bob", password: $p) { username updatedAt } }', {
+      p: PASSWORDS[3],
+    });
     assert.equal(res.setUserPassword.username, 'bob');
     assert.ok(res.setUserPassword.updatedAt >= before.user.updatedAt);
     const weak = await gql('mutation { setUserPassword(username: "bob", password: "x") { username } }');
     assert.equal(weak.errors?.[0]?.extensions?.field, 'password');
-    const unknown = await gql('mutation ($p: String!) { setUserPassword(username: "zed", password: $p) { username } }', { p: PASSWORDS[3] });
+    const unknown = await gql('mutation ($p: String!) { setUserPassword(username: "zed", password: $p) { username } }', {
+      p: PASSWORDS[3],
+    });
     assert.equal(unknown.errors?.[0]?.extensions?.code, 'USER_NOT_FOUND');
   });
 
@@ -157,7 +167,10 @@ describe('GraphQL API: users and groups', () => {
 
   it('deleteUser removes the user and its memberships; then deleteGroup works', async () => {
     await ok('mutation { createGroup(name: "tmp") { name } }');
-    const created = await ok('mutation ($p: String!) { createUser(input: { username: "tim", password: $p, groups: ["tmp"] }) { username } }', { p: PASSWORDS[4] });
+    const created = await ok(
+      'mutation ($p: String!) { createUser(input: { username: "tim", password: $p, groups: ["tmp"] }) { username } }',
+      { p: PASSWORDS[4] },
+    );
     assert.equal(created.createUser.username, 'tim');
     const deleted = await ok('mutation { deleteUser(username: "tim") }');
     assert.equal(deleted.deleteUser, true);

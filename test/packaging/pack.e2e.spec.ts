@@ -30,12 +30,22 @@ describe('bramble packed, installed into an empty folder, started with a plugin 
   after(() => work.cleanup());
 
   it('installs with npm install (no --legacy-peer-deps) and serves with the plugin up', { timeout: 15 * 60_000 }, async () => {
-    const tgz = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', work.dir], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').pop()!;
+    const tgz = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', work.dir], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n')
+      .pop()!;
     const app = path.join(work.dir, 'school');
     execFileSync('mkdir', ['-p', app]);
     writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'school', version: '1.0.0', private: true }));
     const started = Date.now();
-    const install = execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', path.join(work.dir, tgz)], { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const install = execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', path.join(work.dir, tgz)], {
+      cwd: app,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     process.stdout.write(`# npm install of the packed bramble: ${seconds} s\n`);
     assert.doesNotMatch(install, /ERESOLVE/);
@@ -69,7 +79,9 @@ describe('bramble packed, installed into an empty folder, started with a plugin 
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify({ query: '{ plugin(name: "lab-bell") { status settings settingsSchema } }' }),
       });
-      const body = (await res.json()) as { data: { plugin: { status: string; settings: unknown; settingsSchema: { properties: { volume: { maximum: number } } } } } };
+      const body = (await res.json()) as {
+        data: { plugin: { status: string; settings: unknown; settingsSchema: { properties: { volume: { maximum: number } } } } };
+      };
       assert.deepEqual(body.data.plugin.settings, { volume: 3 });
       assert.equal(body.data.plugin.settingsSchema.properties.volume.maximum, 10);
     } finally {

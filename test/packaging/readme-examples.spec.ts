@@ -32,7 +32,16 @@ describe("the README's GraphQL examples, in the order written", () => {
 
   before(async () => {
     for (const dir of ['etc', 'usr', 'boot/firmware']) mkdirSync(path.join(imagePath, dir), { recursive: true });
-    h = await startHarness({ plugins: [createDhcpPlugin({ probeIntervalMs: 0, createFd: () => { throw new Error('no sockets in this test'); } })] });
+    h = await startHarness({
+      plugins: [
+        createDhcpPlugin({
+          probeIntervalMs: 0,
+          createFd: () => {
+            throw new Error('no sockets in this test');
+          },
+        }),
+      ],
+    });
   });
   after(async () => {
     await h.close();
@@ -41,7 +50,17 @@ describe("the README's GraphQL examples, in the order written", () => {
 
   it('has the examples the quick start names', () => {
     const ops = readmeOperations().join('\n');
-    for (const name of ['updateSettings', 'updatePluginSettings', 'plugins', 'approveClient', 'registerImage', 'assignImage', 'importUsers', 'createApiToken', 'stateAt']) {
+    for (const name of [
+      'updateSettings',
+      'updatePluginSettings',
+      'plugins',
+      'approveClient',
+      'registerImage',
+      'assignImage',
+      'importUsers',
+      'createApiToken',
+      'stateAt',
+    ]) {
       assert.match(ops, new RegExp(`\\b${name}\\b`), name);
     }
   });

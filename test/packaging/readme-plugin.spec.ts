@@ -31,7 +31,10 @@ export function readmeBlock(lang: 'ts' | 'js'): string {
 /** Packs @bramble/plugin and installs the tarball into an empty folder, as a plugin author would. */
 export function installContract(dir: string): { ms: number } {
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'door-sign', version: '1.0.0', private: true }));
-  const tgz = execFileSync('npm', ['pack', '-w', 'packages/plugin', '--pack-destination', dir, '--silent'], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').pop()!;
+  const tgz = execFileSync('npm', ['pack', '-w', 'packages/plugin', '--pack-destination', dir, '--silent'], { cwd: ROOT, encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .pop()!;
   const started = Date.now();
   execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--silent', `./${tgz}`], { cwd: dir, stdio: 'pipe' });
   return { ms: Date.now() - started };
@@ -51,11 +54,15 @@ describe("the README's plugin examples, built and loaded as written", () => {
   }
 
   async function signs(core: CoreApp): Promise<Record<string, unknown>[]> {
-    return (await core.app.nest.get<EventStore>(EVENT_STORE).readStream('plugin-door-sign-sign')).map((e) => e.data as Record<string, unknown>);
+    return (await core.app.nest.get<EventStore>(EVENT_STORE).readStream('plugin-door-sign-sign')).map(
+      (e) => e.data as Record<string, unknown>,
+    );
   }
 
   it('installs @bramble/plugin alone into an empty folder: the contract and TypeBox, no server, no native module', () => {
-    const installed = JSON.parse(readFileSync(path.join(author.dir, 'node_modules', '@bramble', 'plugin', 'package.json'), 'utf8')) as { dependencies: object };
+    const installed = JSON.parse(readFileSync(path.join(author.dir, 'node_modules', '@bramble', 'plugin', 'package.json'), 'utf8')) as {
+      dependencies: object;
+    };
     assert.deepEqual(Object.keys(installed.dependencies), ['@sinclair/typebox']);
     const packages = execFileSync('npm', ['ls', '--all', '--parseable'], { cwd: author.dir, encoding: 'utf8' }).trim().split('\n');
     assert.equal(packages.length, 3, `the folder, the contract and TypeBox: ${packages.join(', ')}`);
@@ -65,7 +72,10 @@ describe("the README's plugin examples, built and loaded as written", () => {
   it('the TypeScript example compiles with the command the README gives, and runs in bramble', async () => {
     writeFileSync(path.join(author.dir, 'door-sign.ts'), readmeBlock('ts'));
     const tsc = path.join(ROOT, 'node_modules', '.bin', 'tsc');
-    execFileSync(tsc, ['--module', 'commonjs', '--target', 'es2022', '--strict', '--skipLibCheck', 'door-sign.ts'], { cwd: author.dir, stdio: 'pipe' });
+    execFileSync(tsc, ['--module', 'commonjs', '--target', 'es2022', '--strict', '--skipLibCheck', 'door-sign.ts'], {
+      cwd: author.dir,
+      stdio: 'pipe',
+    });
     const core = await load(path.join(author.dir, 'door-sign.js'));
     try {
       const health = await core.app.nest.get(HealthService).report();
@@ -83,10 +93,17 @@ describe("the README's plugin examples, built and loaded as written", () => {
   });
 
   it('a typo in consumes does not compile (the catalogue types it)', () => {
-    writeFileSync(path.join(author.dir, 'typo.ts'), readmeBlock('ts').replace("consumes: ['ClientApproved']", "consumes: ['ClientAproved']"));
+    writeFileSync(
+      path.join(author.dir, 'typo.ts'),
+      readmeBlock('ts').replace("consumes: ['ClientApproved']", "consumes: ['ClientAproved']"),
+    );
     const tsc = path.join(ROOT, 'node_modules', '.bin', 'tsc');
     assert.throws(
-      () => execFileSync(tsc, ['--noEmit', '--module', 'commonjs', '--target', 'es2022', '--strict', '--skipLibCheck', 'typo.ts'], { cwd: author.dir, stdio: 'pipe' }),
+      () =>
+        execFileSync(tsc, ['--noEmit', '--module', 'commonjs', '--target', 'es2022', '--strict', '--skipLibCheck', 'typo.ts'], {
+          cwd: author.dir,
+          stdio: 'pipe',
+        }),
       (e: { stdout: Buffer }) => /ClientAproved/.test(e.stdout.toString()),
     );
   });

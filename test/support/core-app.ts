@@ -35,7 +35,10 @@ export async function startCoreApp(
   const tmp = options.dataDir ? null : tempDir('bramble-app-');
   const dataDir = options.dataDir ?? tmp!.dir;
   const config = loadConfig({ BRAMBLE_DATA_DIR: dataDir, BRAMBLE_HTTP_PORT: '0', BRAMBLE_ADMIN_TOKEN: TEST_TOKEN, ...options.env });
-  const app = await createApp(config, options.logger ?? silentLogger, { builtInPlugins: options.plugins ?? [], wrapStore: options.wrapStore });
+  const app = await createApp(config, options.logger ?? silentLogger, {
+    builtInPlugins: options.plugins ?? [],
+    wrapStore: options.wrapStore,
+  });
   const bus = app.nest.get(CommandBus);
   const engine = app.nest.get(ProjectionEngine);
   return {

@@ -26,7 +26,13 @@ async function main(): Promise<void> {
           id: randomUUID(),
           type: 'CrashTested',
           data: { w, n, i, padding: 'x'.repeat(64) },
-          metadata: { actor: 'system', correlationId: randomUUID(), causationId: null, timestamp: new Date().toISOString(), schemaVersion: 1 },
+          metadata: {
+            actor: 'system',
+            correlationId: randomUUID(),
+            causationId: null,
+            timestamp: new Date().toISOString(),
+            schemaVersion: 1,
+          },
         }));
         const result = await store.append(stream, events, revision);
         revision = result.revision;

@@ -62,7 +62,13 @@ export function xidHex(xid: number): string {
 
 /** Lower-case hex of dhclient's `a:b:c` notation (it drops leading zeros) or of udhcpc's hex. */
 export function normalizeHex(value: string): string {
-  return value.includes(':') ? value.split(':').map((b) => b.padStart(2, '0')).join('').toLowerCase() : value.toLowerCase();
+  return value.includes(':')
+    ? value
+        .split(':')
+        .map((b) => b.padStart(2, '0'))
+        .join('')
+        .toLowerCase()
+    : value.toLowerCase();
 }
 
 export interface UdhcpcOptions {
@@ -155,7 +161,10 @@ export interface DhcpLab {
   /** Starts dhclient (-d -1) on the host's eth0 with this config; it runs until stopped (or close()). */
   startDhclient(host: string, config: string): RunningPeer & { bound(timeoutMs: number): Promise<Record<string, string> | null> };
   /** Runs nmap's broadcast-dhcp-discover on the host's eth0; returns the offers it lists. */
-  nmapDhcpDiscover(host: string, options: { mac: string; timeoutSec?: number; pxe?: { guid?: string } }): Promise<{ offers: NmapOffer[]; output: string }>;
+  nmapDhcpDiscover(
+    host: string,
+    options: { mac: string; timeoutSec?: number; pxe?: { guid?: string } },
+  ): Promise<{ offers: NmapOffer[]; output: string }>;
   /** Starts a tap on a host (created with the given MAC and address when it does not exist yet). */
   startTap(host: string): Promise<DhcpTap>;
   /** Starts dnsmasq (DHCP only) on a host's eth0 with these extra arguments; resolves once it serves. */
@@ -276,7 +285,22 @@ export async function startDhcpLab(
 
     /** `env` arguments running busybox udhcpc with these options; `quit`: -q (exit once bound). */
     const udhcpcCommand = (out: string, o: UdhcpcOptions, quit: boolean): string[] => {
-      const args = ['udhcpc', '-i', 'eth0', '-f', ...(quit ? ['-q'] : []), '-n', '-t', String(o.tries ?? 3), '-T', String(o.timeoutSec ?? 1), '-A', '1', '-s', script];
+      const args = [
+        'udhcpc',
+        '-i',
+        'eth0',
+        '-f',
+        ...(quit ? ['-q'] : []),
+        '-n',
+        '-t',
+        String(o.tries ?? 3),
+        '-T',
+        String(o.timeoutSec ?? 1),
+        '-A',
+        '1',
+        '-s',
+        script,
+      ];
       if (o.pi) {
         args.push('-V', PI_VENDOR_CLASS, '-x', '0x5d:0000', '-x', '0x5e:010201', '-O', '43', '-O', '66');
         if (o.pi.serial !== undefined) args.push('-x', `0x61:${pi4Guid(o.pi.mac, o.pi.serial, o.pi.revision)}`);
@@ -302,7 +326,8 @@ export async function startDhcpLab(
     };
 
     // setpriv --pdeathsig: a peer dies with the test process, even when that is killed mid-test.
-    const spawnInHost = (host: string, cmd: string, args: string[]): ChildProcess => lab.spawn(host, 'setpriv', ['--pdeathsig', 'KILL', cmd, ...args]);
+    const spawnInHost = (host: string, cmd: string, args: string[]): ChildProcess =>
+      lab.spawn(host, 'setpriv', ['--pdeathsig', 'KILL', cmd, ...args]);
 
     const spawnPeer = (host: string, cmd: string, args: string[]): RunningPeer => {
       const child = spawnInHost(host, cmd, args);
@@ -386,8 +411,21 @@ export async function startDhcpLab(
         writeFileSync(dhclientScript, `#!/bin/sh\nenv > "${base}.$reason.tmp" && mv "${base}.$reason.tmp" "${base}.$reason"\nexit 0\n`);
         chmodSync(dhclientScript, 0o755);
         const peer = spawnPeer(host, 'env', [
-          '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
-          'dhclient', '-d', '-1', '-v', '-cf', `${base}.conf`, '-lf', `${base}.leases`, '-pf', `${base}.pid`, '-sf', dhclientScript, 'eth0',
+          '-i',
+          'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+          'dhclient',
+          '-d',
+          '-1',
+          '-v',
+          '-cf',
+          `${base}.conf`,
+          '-lf',
+          `${base}.leases`,
+          '-pf',
+          `${base}.pid`,
+          '-sf',
+          dhclientScript,
+          'eth0',
         ]);
         return {
           ...peer,
@@ -415,7 +453,9 @@ export async function startDhcpLab(
         const name = o.pxe ? 'pi-pxe-dhcp-discover' : 'broadcast-dhcp-discover';
         const args = [`${name}.mac=${o.mac}`, `${name}.timeout=${o.timeoutSec ?? 3}`];
         if (o.pxe?.guid) args.push(`${name}.guid=${o.pxe.guid}`);
-        const { stdout } = await lab.exec(host, 'nmap', ['-e', 'eth0', '-n', '--script', script, '--script-args', args.join(',')], { timeoutMs: 60_000 });
+        const { stdout } = await lab.exec(host, 'nmap', ['-e', 'eth0', '-n', '--script', script, '--script-args', args.join(',')], {
+          timeoutMs: 60_000,
+        });
         const offers: NmapOffer[] = [];
         let current: NmapOffer | null = null;
         for (const line of stdout.split('\n')) {
@@ -497,8 +537,17 @@ export async function startDhcpLab(
       async startDnsmasq(host, args) {
         const base = path.join(dir.dir, `dnsmasq${++run}`);
         const peer = spawnPeer(host, 'dnsmasq', [
-          '--no-daemon', '--port=0', '--conf-file=/dev/null', '--interface=eth0', '--bind-interfaces', '--user=root',
-          `--pid-file=${base}.pid`, `--dhcp-leasefile=${base}.leases`, '--log-dhcp', '--log-facility=-', ...args,
+          '--no-daemon',
+          '--port=0',
+          '--conf-file=/dev/null',
+          '--interface=eth0',
+          '--bind-interfaces',
+          '--user=root',
+          `--pid-file=${base}.pid`,
+          `--dhcp-leasefile=${base}.leases`,
+          '--log-dhcp',
+          '--log-facility=-',
+          ...args,
         ]);
         const deadline = Date.now() + 10_000;
         while (!/DHCP, /.test(peer.log())) {

@@ -83,11 +83,7 @@ function assertIncreasing(values: number[], what: string): void {
   }
 }
 
-export function eventStoreContract(
-  name: string,
-  open: () => Promise<ContractSubject>,
-  options: ContractOptions = {},
-): void {
+export function eventStoreContract(name: string, open: () => Promise<ContractSubject>, options: ContractOptions = {}): void {
   if (typeof options.skip === 'string') {
     // One skipped test (not a skipped suite) so the runner's "skipped" count shows it.
     const reason = options.skip;
@@ -169,7 +165,10 @@ export function eventStoreContract(
         await rejectsConflict(store().append(stream, [ev('C')], 5), { stream, expected: 5, actual: 1 });
         const third = await store().append(stream, [ev('C')], 1);
         assert.equal(third.revision, 2);
-        assert.deepEqual((await store().readStream(stream)).map((e) => e.type), ['A', 'B', 'C']);
+        assert.deepEqual(
+          (await store().readStream(stream)).map((e) => e.type),
+          ['A', 'B', 'C'],
+        );
       });
 
       it('any appends whether or not the stream exists', async () => {
@@ -180,7 +179,11 @@ export function eventStoreContract(
 
       it('stream_exists rejects a missing stream and accepts an existing one', async () => {
         const stream = `contract-streamexists-${uid()}`;
-        await rejectsConflict(store().append(stream, [ev('A')], 'stream_exists'), { stream, expected: 'stream_exists', actual: 'no_stream' });
+        await rejectsConflict(store().append(stream, [ev('A')], 'stream_exists'), {
+          stream,
+          expected: 'stream_exists',
+          actual: 'no_stream',
+        });
         assert.deepEqual(await store().readStream(stream), []);
         await store().append(stream, [ev('A')], 'no_stream');
         assert.equal((await store().append(stream, [ev('B')], 'stream_exists')).revision, 1);
@@ -192,7 +195,10 @@ export function eventStoreContract(
         const result = await store().append(stream, evs(3), 'no_stream');
         assert.equal(result.revision, 2);
         const read = await store().readStream(stream);
-        assert.deepEqual(read.map((e) => e.revision), [0, 1, 2]);
+        assert.deepEqual(
+          read.map((e) => e.revision),
+          [0, 1, 2],
+        );
         assertIncreasing(positions(read), 'positions within one append');
         assert.equal(read[2].position, result.position);
         assert.deepEqual(positions(await readPrefix(stream, start)), positions(read));
@@ -217,7 +223,9 @@ export function eventStoreContract(
 
       it('lets exactly one of 20 concurrent creations of one stream (no_stream) win: what makes names unique', async () => {
         const stream = `contract-unique-${uid()}`;
-        const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => store().append(stream, [ev('Claimed', { i })], 'no_stream')));
+        const results = await Promise.allSettled(
+          Array.from({ length: 20 }, (_, i) => store().append(stream, [ev('Claimed', { i })], 'no_stream')),
+        );
         assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, 'exactly one winner');
         for (const r of results) {
           if (r.status === 'rejected') assert.ok(r.reason instanceof WrongExpectedRevisionError, `loser failed with ${String(r.reason)}`);
@@ -241,11 +249,23 @@ export function eventStoreContract(
         await store().append(stream, evs(4), 'no_stream');
         await store().append(stream, evs(6), 3);
         const all = await store().readStream(stream);
-        assert.deepEqual(all.map((e) => e.revision), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert.deepEqual(
+          all.map((e) => e.revision),
+          [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        );
         assertIncreasing(positions(all), 'stream positions');
-        assert.deepEqual((await store().readStream(stream, { fromRevision: 3 })).map((e) => e.revision), [3, 4, 5, 6, 7, 8, 9]);
-        assert.deepEqual((await store().readStream(stream, { limit: 4 })).map((e) => e.revision), [0, 1, 2, 3]);
-        assert.deepEqual((await store().readStream(stream, { fromRevision: 8, limit: 5 })).map((e) => e.revision), [8, 9]);
+        assert.deepEqual(
+          (await store().readStream(stream, { fromRevision: 3 })).map((e) => e.revision),
+          [3, 4, 5, 6, 7, 8, 9],
+        );
+        assert.deepEqual(
+          (await store().readStream(stream, { limit: 4 })).map((e) => e.revision),
+          [0, 1, 2, 3],
+        );
+        assert.deepEqual(
+          (await store().readStream(stream, { fromRevision: 8, limit: 5 })).map((e) => e.revision),
+          [8, 9],
+        );
         assert.deepEqual(await store().readStream(stream, { fromRevision: 10 }), []);
       });
 
@@ -268,12 +288,24 @@ export function eventStoreContract(
           id: givenId,
           type: 'ClientDetected',
           data,
-          metadata: { actor: 'admin:ops', correlationId: randomUUID(), causationId: null, timestamp: '2024-05-06T07:08:09.123Z', schemaVersion: 3 },
+          metadata: {
+            actor: 'admin:ops',
+            correlationId: randomUUID(),
+            causationId: null,
+            timestamp: '2024-05-06T07:08:09.123Z',
+            schemaVersion: 3,
+          },
         };
         const second: NewEvent = {
           type: 'ClientApproved',
           data: { approved: true },
-          metadata: { actor: 'plugin:dhcp', correlationId: first.metadata.correlationId, causationId: givenId, timestamp: '2024-05-06T07:08:10.000Z', schemaVersion: 1 },
+          metadata: {
+            actor: 'plugin:dhcp',
+            correlationId: first.metadata.correlationId,
+            causationId: givenId,
+            timestamp: '2024-05-06T07:08:10.000Z',
+            schemaVersion: 1,
+          },
         };
         const start = await store().headPosition();
         const result = await store().append(stream, [first, second], 'no_stream');
@@ -331,14 +363,24 @@ export function eventStoreContract(
         await store().append(stream, evs(1005), 'no_stream');
         const page = await store().readAll({ after: start, filter: { streamPrefixes: [stream] } });
         assert.equal(page.length, 1000);
-        assert.deepEqual(page.map((e) => e.revision), Array.from({ length: 1000 }, (_, i) => i));
+        assert.deepEqual(
+          page.map((e) => e.revision),
+          Array.from({ length: 1000 }, (_, i) => i),
+        );
       });
 
       it('filters by stream prefixes, treating _ % * ? [ as plain characters', async () => {
         const id = uid();
         const base = `contract-prefix-${id}`;
         const start = await store().headPosition();
-        const streams = [`${base}-client_a%1`, `${base}-clientXaY1`, `${base}-client_a%2`, `${base}-user*?[1]`, `${base}-userZZ`, `${base}-image-1`];
+        const streams = [
+          `${base}-client_a%1`,
+          `${base}-clientXaY1`,
+          `${base}-client_a%2`,
+          `${base}-user*?[1]`,
+          `${base}-userZZ`,
+          `${base}-image-1`,
+        ];
         for (const s of streams) await store().append(s, [ev('Seen', { s })], 'no_stream');
         const read = async (prefixes: string[]) =>
           (await store().readAll({ after: start, filter: { streamPrefixes: prefixes } })).map((e) => e.stream);
@@ -359,13 +401,22 @@ export function eventStoreContract(
         await store().append(`${prefix}1`, [ev(a), ev(b), ev(c), ev(a)], 'no_stream');
         await store().append(`${prefix}2`, [ev(c), ev(b)], 'no_stream');
         const byTypes = await store().readAll({ after: start, filter: { types: [a, c] } });
-        assert.deepEqual(byTypes.map((e) => e.type), [a, c, a, c]);
+        assert.deepEqual(
+          byTypes.map((e) => e.type),
+          [a, c, a, c],
+        );
         assertIncreasing(positions(byTypes), 'types filter order');
         const combined = await store().readAll({ after: start, filter: { types: [b], streamPrefixes: [`${prefix}2`] } });
-        assert.deepEqual(combined.map((e) => [e.stream, e.type]), [[`${prefix}2`, b]]);
+        assert.deepEqual(
+          combined.map((e) => [e.stream, e.type]),
+          [[`${prefix}2`, b]],
+        );
         assert.deepEqual(await store().readAll({ after: start, filter: { types: [`Unknown${id}`] } }), []);
         const backwards = await store().readAll({ after: start, filter: { types: [a, b] }, direction: 'backwards', limit: 2 });
-        assert.deepEqual(backwards.map((e) => e.type), [b, a]);
+        assert.deepEqual(
+          backwards.map((e) => e.type),
+          [b, a],
+        );
       });
 
       it('filters by actor', async () => {
@@ -376,10 +427,16 @@ export function eventStoreContract(
         await store().append(`${prefix}1`, [ev('X', 1, { actor }), ev('X', 2, { actor: 'system' }), ev('X', 3, { actor })], 'no_stream');
         await store().append(`${prefix}2`, [ev('X', 4, { actor: 'system' }), ev('X', 5, { actor })], 'no_stream');
         const mine = await store().readAll({ after: start, filter: { actor } });
-        assert.deepEqual(mine.map((e) => e.data), [1, 3, 5]);
+        assert.deepEqual(
+          mine.map((e) => e.data),
+          [1, 3, 5],
+        );
         assert.ok(mine.every((e) => e.metadata.actor === actor));
         const system = await store().readAll({ after: start, filter: { actor: 'system', streamPrefixes: [prefix] } });
-        assert.deepEqual(system.map((e) => e.data), [2, 4]);
+        assert.deepEqual(
+          system.map((e) => e.data),
+          [2, 4],
+        );
       });
 
       it('filters by time: since is inclusive, until exclusive', async () => {
@@ -388,7 +445,11 @@ export function eventStoreContract(
         const t = (day: number): string => `2001-02-0${day}T00:00:00.000Z`;
         // Appended out of time order on purpose: the filter is on metadata.timestamp, not position.
         await store().append(`${prefix}1`, [ev('T', 3, { timestamp: t(3) }), ev('T', 1, { timestamp: t(1) })], 'no_stream');
-        await store().append(`${prefix}2`, [ev('T', 5, { timestamp: t(5) }), ev('T', 2, { timestamp: t(2) }), ev('T', 4, { timestamp: t(4) })], 'no_stream');
+        await store().append(
+          `${prefix}2`,
+          [ev('T', 5, { timestamp: t(5) }), ev('T', 2, { timestamp: t(2) }), ev('T', 4, { timestamp: t(4) })],
+          'no_stream',
+        );
         const read = async (filter: EventFilter) =>
           (await store().readAll({ after: start, filter: { streamPrefixes: [prefix], ...filter } })).map((e) => e.data);
         assert.deepEqual(await read({ since: t(2), until: t(4) }), [3, 2]);
@@ -404,19 +465,26 @@ export function eventStoreContract(
         const start = await store().headPosition();
         const actor = `plugin:contract-${id}`;
         const type = `Combined${id}`;
-        await store().append(`${prefix}a`, [
-          ev(type, 1, { actor, timestamp: '2002-01-01T00:00:00.000Z' }),
-          ev(type, 2, { actor: 'system', timestamp: '2002-01-02T00:00:00.000Z' }),
-          ev('Other', 3, { actor, timestamp: '2002-01-03T00:00:00.000Z' }),
-          ev(type, 4, { actor, timestamp: '2002-01-04T00:00:00.000Z' }),
-          ev(type, 5, { actor, timestamp: '2002-01-09T00:00:00.000Z' }),
-        ], 'no_stream');
+        await store().append(
+          `${prefix}a`,
+          [
+            ev(type, 1, { actor, timestamp: '2002-01-01T00:00:00.000Z' }),
+            ev(type, 2, { actor: 'system', timestamp: '2002-01-02T00:00:00.000Z' }),
+            ev('Other', 3, { actor, timestamp: '2002-01-03T00:00:00.000Z' }),
+            ev(type, 4, { actor, timestamp: '2002-01-04T00:00:00.000Z' }),
+            ev(type, 5, { actor, timestamp: '2002-01-09T00:00:00.000Z' }),
+          ],
+          'no_stream',
+        );
         await store().append(`other-${prefix}a`, [ev(type, 6, { actor, timestamp: '2002-01-04T00:00:00.000Z' })], 'no_stream');
         const read = await store().readAll({
           after: start,
           filter: { streamPrefixes: [prefix], types: [type], actor, since: '2002-01-01T00:00:00.000Z', until: '2002-01-05T00:00:00.000Z' },
         });
-        assert.deepEqual(read.map((e) => e.data), [1, 4]);
+        assert.deepEqual(
+          read.map((e) => e.data),
+          [1, 4],
+        );
       });
     });
 
@@ -450,7 +518,9 @@ export function eventStoreContract(
         // 400 more, in bursts of 8 concurrent single-event appends, while the subscription catches up.
         const writer = (async () => {
           for (let burst = 0; burst < 50; burst++) {
-            await Promise.all(Array.from({ length: 8 }, (_, i) => store().append(`${prefix}${(burst + i) % 7}`, [ev('Live', { burst, i })], 'any')));
+            await Promise.all(
+              Array.from({ length: 8 }, (_, i) => store().append(`${prefix}${(burst + i) % 7}`, [ev('Live', { burst, i })], 'any')),
+            );
           }
         })();
         await writer;
@@ -459,7 +529,10 @@ export function eventStoreContract(
         const expected = positions(await readPrefix(prefix, start));
         assert.equal(expected.length, 500);
         assert.deepEqual(positions(c.delivered), expected);
-        assert.ok(c.batches.every((n) => n >= 1 && n <= 23), 'batches respect batchSize');
+        assert.ok(
+          c.batches.every((n) => n >= 1 && n <= 23),
+          'batches respect batchSize',
+        );
         assert.deepEqual(c.errors, []);
         await c.sub.caughtUp;
         await c.sub.close();
@@ -494,7 +567,10 @@ export function eventStoreContract(
         await store().append(`${prefix}1`, evs(3), 'no_stream');
         const c = collect({ filter: { streamPrefixes: [prefix] } });
         await c.sub.caughtUp;
-        assert.deepEqual(c.delivered.map((e) => e.revision), [0, 1, 2]);
+        assert.deepEqual(
+          c.delivered.map((e) => e.revision),
+          [0, 1, 2],
+        );
         await c.sub.close();
       });
 
@@ -510,7 +586,10 @@ export function eventStoreContract(
         await store().append(`${prefix}1`, [ev(wanted, 6)], 1);
         await waitFor(() => c.delivered.length >= 3, 'three wanted events');
         await sleep(20);
-        assert.deepEqual(c.delivered.map((e) => e.data), [1, 4, 6]);
+        assert.deepEqual(
+          c.delivered.map((e) => e.data),
+          [1, 4, 6],
+        );
         await c.sub.close();
       });
 

@@ -36,9 +36,7 @@ export interface Given<State, Command, Event> {
   given(events: DomainEvent[]): When<State, Command, Event>;
 }
 
-export function decider<State, Command, Event extends DomainEvent>(
-  d: Decider<State, Command, Event>,
-): Given<State, Command, Event> {
+export function decider<State, Command, Event extends DomainEvent>(d: Decider<State, Command, Event>): Given<State, Command, Event> {
   return {
     given(past) {
       const state = (): State => fold(d, past);

@@ -90,11 +90,45 @@ export class Rng {
 }
 
 const HOSTILE_STRINGS = [
-  '', ' ', 'x', 'dc:a6:32:00:00:01', 'DC-A6-32-00-00-02', '00:00:00:00:00:00', 'ff:ff:ff:ff:ff:ff', '01:00:5e:00:00:01',
-  'alice', 'pupils', '__proto__', 'constructor', 'prototype', 'toString', '../../../etc/passwd', '/', '/proc/self/root', '/tmp/../',
-  "'; DROP TABLE events; --", '${jndi:ldap://x/a}', '%s%s%n', '\u0000', '\ud800', '\udfff', '\u202eevil', 'zero\u200bwidth', 'Ω≈ç√∫',
-  '💥🎉👩‍👩‍👧', '\n\r\t', '2026-01-01T00:00:00Z', 'not a time', '1e308', '-1', 'true', 'null', '{"a":1}', '[]',
-  'username,password\nfuzz,Fuzz-Pass-1234\n', 'mac,name\ndc:a6:32:00:00:07,fuzz\n',
+  '',
+  ' ',
+  'x',
+  'dc:a6:32:00:00:01',
+  'DC-A6-32-00-00-02',
+  '00:00:00:00:00:00',
+  'ff:ff:ff:ff:ff:ff',
+  '01:00:5e:00:00:01',
+  'alice',
+  'pupils',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  '../../../etc/passwd',
+  '/',
+  '/proc/self/root',
+  '/tmp/../',
+  "'; DROP TABLE events; --",
+  '${jndi:ldap://x/a}',
+  '%s%s%n',
+  '\u0000',
+  '\ud800',
+  '\udfff',
+  '\u202eevil',
+  'zero\u200bwidth',
+  'Ω≈ç√∫',
+  '💥🎉👩‍👩‍👧',
+  '\n\r\t',
+  '2026-01-01T00:00:00Z',
+  'not a time',
+  '1e308',
+  '-1',
+  'true',
+  'null',
+  '{"a":1}',
+  '[]',
+  'username,password\nfuzz,Fuzz-Pass-1234\n',
+  'mac,name\ndc:a6:32:00:00:07,fuzz\n',
 ];
 const HOSTILE_INTS = [0, 1, -1, 2, 100, 1000, 1001, 2147483647, -2147483648];
 const HOSTILE_FLOATS = [0, -0, 0.5, 1, -1, 1e308, -1e308, 5e-324, 9007199254740991, 2 ** 53 + 2, 1.5];
@@ -113,7 +147,9 @@ function literal(value: unknown, type: GraphQLInputType): string | undefined {
   if (value === null) return 'null';
   const named = getNamedType(type);
   if (Array.isArray(value)) {
-    const items = value.map((v) => literal(v, isListType(isNonNullType(type) ? type.ofType : type) ? (isNonNullType(type) ? type.ofType : type) : type));
+    const items = value.map((v) =>
+      literal(v, isListType(isNonNullType(type) ? type.ofType : type) ? (isNonNullType(type) ? type.ofType : type) : type),
+    );
     return items.every((i) => i !== undefined) ? `[${items.join(', ')}]` : undefined;
   }
   if (typeof value === 'string') return isEnumType(named) && /^[_A-Za-z][_0-9A-Za-z]*$/.test(value) ? value : JSON.stringify(value);
@@ -154,7 +190,9 @@ export class Fuzzer {
       if (r.chance(0.05)) return this.value(type.ofType, depth + 1); // a single value for a list
       const n = r.pick([0, 1, 2, 3, 5, 101, 1000, 20_000]);
       if (n > 200) return Array.from({ length: n }, (_, i) => (r.chance(0.5) ? `T${i}` : i));
-      return Array.from({ length: n }, () => (r.chance(0.05) && depth < 40 ? [this.value(type.ofType, depth + 1)] : this.value(type.ofType, depth + 1)));
+      return Array.from({ length: n }, () =>
+        r.chance(0.05) && depth < 40 ? [this.value(type.ofType, depth + 1)] : this.value(type.ofType, depth + 1),
+      );
     }
     if (isEnumType(type)) return r.chance(0.8) ? r.pick(type.getValues()).name : r.pick(['NOPE', 'approved', '', '__proto__']);
     if (isInputObjectType(type)) {
@@ -207,7 +245,9 @@ export class Fuzzer {
       return v;
     }
     if (depth > 4) return null;
-    return Object.fromEntries(Array.from({ length: r.int(4) }, () => [r.pick(['a', 'b', '__proto__', 'constructor', 'x y', '']), this.json(depth + 1)]));
+    return Object.fromEntries(
+      Array.from({ length: r.int(4) }, () => [r.pick(['a', 'b', '__proto__', 'constructor', 'x y', '']), this.json(depth + 1)]),
+    );
   }
 
   /** Arguments of a field: literals inline, large or odd values as variables. */
@@ -233,10 +273,20 @@ export class Fuzzer {
     return parts.length ? `(${parts.join(', ')})` : '';
   }
 
-  private selection(type: GraphQLOutputType, depth: number, maxDepth: number, vars: Map<string, { type: GraphQLInputType; value: unknown }>, fragments: string[]): string {
+  private selection(
+    type: GraphQLOutputType,
+    depth: number,
+    maxDepth: number,
+    vars: Map<string, { type: GraphQLInputType; value: unknown }>,
+    fragments: string[],
+  ): string {
     const r = this.r;
     const named = getNamedType(type);
-    if (isUnionType(named)) return `{ __typename ${named.getTypes().map((t) => `... on ${t.name} ${this.selection(t, depth, maxDepth, vars, fragments)}`).join(' ')} }`;
+    if (isUnionType(named))
+      return `{ __typename ${named
+        .getTypes()
+        .map((t) => `... on ${t.name} ${this.selection(t, depth, maxDepth, vars, fragments)}`)
+        .join(' ')} }`;
     if (!isObjectType(named) && !isInterfaceType(named)) return '';
     const fields = Object.values(named.getFields());
     const picks: string[] = [];
@@ -252,7 +302,9 @@ export class Fuzzer {
         } else if (r.chance(0.97)) sub = ` ${this.selection(field.type, depth + 1, maxDepth, vars, fragments)}`;
       } else if (r.chance(0.02)) sub = ' { nope }';
       const alias = r.chance(0.15) ? `${r.pick(['a', 'b', field.name])}: ` : count > 100 ? `a${i}: ` : '';
-      const directive = r.chance(0.05) ? ` @${r.pick(['skip', 'include', 'deprecated', 'nope'])}(if: ${r.pick(['true', 'false', '1', '$nope'])})` : '';
+      const directive = r.chance(0.05)
+        ? ` @${r.pick(['skip', 'include', 'deprecated', 'nope'])}(if: ${r.pick(['true', 'false', '1', '$nope'])})`
+        : '';
       picks.push(`${alias}${field.name}${this.args(field, vars)}${directive}${sub}`);
     }
     if (r.chance(0.1)) picks.push('__typename');
@@ -312,7 +364,14 @@ export class Fuzzer {
       shape = 'conflicting-aliases';
     }
     const transport = shape === 'subscription' ? (r.chance(0.8) ? 'ws' : 'post') : r.chance(0.1) ? 'ws' : r.chance(0.06) ? 'get' : 'post';
-    return { query, variables, operationName: r.chance(0.9) ? (shape === 'many-operations' ? 'Fuzz0' : 'Fuzz') : undefined, transport, anonymous: r.chance(0.12), kind: shape };
+    return {
+      query,
+      variables,
+      operationName: r.chance(0.9) ? (shape === 'many-operations' ? 'Fuzz0' : 'Fuzz') : undefined,
+      transport,
+      anonymous: r.chance(0.12),
+      kind: shape,
+    };
   }
 }
 
@@ -334,7 +393,6 @@ function codedAnswer(body: unknown): { ok: boolean; internal: boolean } {
   return { ok: 'data' in b, internal: false };
 }
 
-
 /** Runs the fuzz against a running bramble (in this process: the child's). */
 export async function runFuzz(config: FuzzConfig): Promise<FuzzReport> {
   const token = config.token;
@@ -345,7 +403,19 @@ export async function runFuzz(config: FuzzConfig): Promise<FuzzReport> {
   });
   const schema = buildClientSchema(((await introspection.json()) as { data: IntrospectionQuery }).data);
   const wsUrl = `${config.url.replace(/^http/, 'ws')}/graphql`;
-  const report: FuzzReport = { seed: config.seed, operations: 0, failures: [], failureCount: 0, slow: [], internals: [], internalCount: 0, byShape: {}, maxMs: 0, msByShape: {}, slowest: [] };
+  const report: FuzzReport = {
+    seed: config.seed,
+    operations: 0,
+    failures: [],
+    failureCount: 0,
+    slow: [],
+    internals: [],
+    internalCount: 0,
+    byShape: {},
+    maxMs: 0,
+    msByShape: {},
+    slowest: [],
+  };
   const deadline = performance.now() + config.durationMs;
   const h = { url: config.url, wsUrl, token };
 
@@ -353,29 +423,42 @@ export async function runFuzz(config: FuzzConfig): Promise<FuzzReport> {
     const t0 = performance.now();
     const token = op.anonymous ? null : h.token;
     if (op.transport === 'ws') {
-      const client = createClient({ url: h.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams: token ? { Authorization: `Bearer ${token}` } : {} });
+      const client = createClient({
+        url: h.wsUrl,
+        webSocketImpl: WebSocket,
+        retryAttempts: 0,
+        lazy: true,
+        connectionParams: token ? { Authorization: `Bearer ${token}` } : {},
+      });
       try {
         const result = await new Promise<{ ok: boolean; internal: boolean; detail: string }>((resolve) => {
           const timer = setTimeout(() => resolve({ ok: true, internal: false, detail: 'subscription open (no event)' }), 300);
-          client.subscribe({ query: op.query, variables: op.variables, operationName: op.operationName }, {
-            next: (value) => {
-              clearTimeout(timer);
-              resolve({ ...codedAnswer(value), detail: JSON.stringify(value).slice(0, 300) });
+          client.subscribe(
+            { query: op.query, variables: op.variables, operationName: op.operationName },
+            {
+              next: (value) => {
+                clearTimeout(timer);
+                resolve({ ...codedAnswer(value), detail: JSON.stringify(value).slice(0, 300) });
+              },
+              error: (error) => {
+                clearTimeout(timer);
+                if (Array.isArray(error)) resolve({ ...codedAnswer({ errors: error }), detail: JSON.stringify(error).slice(0, 300) });
+                else {
+                  // A closed socket answers with a protocol code: 4401 (no token), 1009 (too big), 1013 (busy), 4400 (bad message).
+                  const code = (error as { code?: number })?.code;
+                  resolve({
+                    ok: [4401, 1009, 1013, 4400, 4403].includes(code ?? 0),
+                    internal: false,
+                    detail: `closed ${code} ${(error as { reason?: string })?.reason ?? ''}`,
+                  });
+                }
+              },
+              complete: () => {
+                clearTimeout(timer);
+                resolve({ ok: true, internal: false, detail: 'completed' });
+              },
             },
-            error: (error) => {
-              clearTimeout(timer);
-              if (Array.isArray(error)) resolve({ ...codedAnswer({ errors: error }), detail: JSON.stringify(error).slice(0, 300) });
-              else {
-                // A closed socket answers with a protocol code: 4401 (no token), 1009 (too big), 1013 (busy), 4400 (bad message).
-                const code = (error as { code?: number })?.code;
-                resolve({ ok: [4401, 1009, 1013, 4400, 4403].includes(code ?? 0), internal: false, detail: `closed ${code} ${(error as { reason?: string })?.reason ?? ''}` });
-              }
-            },
-            complete: () => {
-              clearTimeout(timer);
-              resolve({ ok: true, internal: false, detail: 'completed' });
-            },
-          });
+          );
         });
         return { ...result, ms: performance.now() - t0 };
       } finally {
@@ -388,10 +471,17 @@ export async function runFuzz(config: FuzzConfig): Promise<FuzzReport> {
     }
     const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
     let res: Response;
-    const params = new URLSearchParams({ query: op.query, ...(op.operationName ? { operationName: op.operationName } : {}), variables: JSON.stringify(op.variables) });
+    const params = new URLSearchParams({
+      query: op.query,
+      ...(op.operationName ? { operationName: op.operationName } : {}),
+      variables: JSON.stringify(op.variables),
+    });
     // A URL over Node's 16 KB header limit is cut off by the HTTP server itself: such a request goes by POST.
     if (op.transport === 'get' && params.toString().length < 8000) {
-      res = await fetch(`${h.url}/graphql?${params}`, { headers: { ...headers, 'apollo-require-preflight': 'true' }, signal: AbortSignal.timeout(30_000) });
+      res = await fetch(`${h.url}/graphql?${params}`, {
+        headers: { ...headers, 'apollo-require-preflight': 'true' },
+        signal: AbortSignal.timeout(30_000),
+      });
     } else {
       res = await fetch(`${h.url}/graphql`, {
         method: 'POST',
@@ -431,7 +521,9 @@ export async function runFuzz(config: FuzzConfig): Promise<FuzzReport> {
       const what = (): string => {
         let variables: string;
         try {
-          variables = JSON.stringify(op.variables, (_k, v: unknown) => (typeof v === 'string' && v.length > 100 ? `<${v.length} characters>` : v)).slice(0, 300);
+          variables = JSON.stringify(op.variables, (_k, v: unknown) =>
+            typeof v === 'string' && v.length > 100 ? `<${v.length} characters>` : v,
+          ).slice(0, 300);
         } catch {
           variables = '<too large to print>';
         }

@@ -40,17 +40,34 @@ async function waitFor<T>(get: () => Promise<T | null>, timeoutMs: number, what:
 export async function openBrowserPage(chromium: string): Promise<BrowserPage> {
   const profile = tempDir('bramble-chromium-');
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const child: ChildProcess = spawn(chromium, [
-    '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',
-    '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
-    `--remote-debugging-port=${port}`, `--user-data-dir=${profile.dir}`, 'about:blank',
-  ], { stdio: 'ignore' });
+  const child: ChildProcess = spawn(
+    chromium,
+    [
+      '--headless=new',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-dev-shm-usage',
+      '--no-first-run',
+      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+      `--remote-debugging-port=${port}`,
+      `--user-data-dir=${profile.dir}`,
+      'about:blank',
+    ],
+    { stdio: 'ignore' },
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
-    const target = await waitFor(async () => {
-      const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as Array<{ type: string; webSocketDebuggerUrl: string }>;
-      return targets.find((t) => t.type === 'page') ?? null;
-    }, 15000, 'Chromium to start');
+    const target = await waitFor(
+      async () => {
+        const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as Array<{
+          type: string;
+          webSocketDebuggerUrl: string;
+        }>;
+        return targets.find((t) => t.type === 'page') ?? null;
+      },
+      15000,
+      'Chromium to start',
+    );
     const socket = new WebSocket(target.webSocketDebuggerUrl);
     await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
     let nextId = 0;
@@ -67,8 +84,10 @@ export async function openBrowserPage(chromium: string): Promise<BrowserPage> {
       const p = message.params;
       if (message.method === 'Network.requestWillBeSent') requests.push(p.request.url);
       else if (message.method === 'Network.webSocketCreated') requests.push(p.url);
-      else if (message.method === 'Runtime.consoleAPICalled') logs.push(`console.${p.type}: ${p.args.map((a: any) => a.value ?? a.description).join(' ')}`);
-      else if (message.method === 'Runtime.exceptionThrown') logs.push(`exception: ${p.exceptionDetails.exception?.description ?? p.exceptionDetails.text}`);
+      else if (message.method === 'Runtime.consoleAPICalled')
+        logs.push(`console.${p.type}: ${p.args.map((a: any) => a.value ?? a.description).join(' ')}`);
+      else if (message.method === 'Runtime.exceptionThrown')
+        logs.push(`exception: ${p.exceptionDetails.exception?.description ?? p.exceptionDetails.text}`);
       else if (message.method === 'Log.entryAdded') logs.push(`log.${p.entry.level}: ${p.entry.text}`);
     });
     const send = (method: string, params: object = {}): Promise<any> =>
@@ -83,7 +102,8 @@ export async function openBrowserPage(chromium: string): Promise<BrowserPage> {
     await send('Page.enable');
     const evaluate = async <T>(expression: string): Promise<T> => {
       const result = await send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true });
-      if (result.exceptionDetails) throw new Error(`in page: ${result.exceptionDetails.exception?.description ?? result.exceptionDetails.text}`);
+      if (result.exceptionDetails)
+        throw new Error(`in page: ${result.exceptionDetails.exception?.description ?? result.exceptionDetails.text}`);
       return result.result.value as T;
     };
     return {

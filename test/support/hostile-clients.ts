@@ -99,34 +99,196 @@ interface Shape {
 
 /** Every class of hostile request, at its worst. */
 export const HOSTILE_SHAPES: Shape[] = [
-  { name: 'nested-fragments-anonymous', kind: 'nested fragments', transport: 'http', anonymous: true, build: () => ({ query: nestedFragments(24) }), expect: ['QUERY_TOO_COMPLEX'] },
-  { name: 'nested-fragments', kind: 'nested fragments', transport: 'http', build: () => ({ query: nestedFragments(24) }), expect: ['QUERY_TOO_COMPLEX'] },
-  { name: 'nested-fragments-ws', kind: 'nested fragments', transport: 'ws', build: () => ({ query: nestedFragments(24) }), expect: ['QUERY_TOO_COMPLEX'] },
+  {
+    name: 'nested-fragments-anonymous',
+    kind: 'nested fragments',
+    transport: 'http',
+    anonymous: true,
+    build: () => ({ query: nestedFragments(24) }),
+    expect: ['QUERY_TOO_COMPLEX'],
+  },
+  {
+    name: 'nested-fragments',
+    kind: 'nested fragments',
+    transport: 'http',
+    build: () => ({ query: nestedFragments(24) }),
+    expect: ['QUERY_TOO_COMPLEX'],
+  },
+  {
+    name: 'nested-fragments-ws',
+    kind: 'nested fragments',
+    transport: 'ws',
+    build: () => ({ query: nestedFragments(24) }),
+    expect: ['QUERY_TOO_COMPLEX'],
+  },
   // 300,000 aliases: 7 MB, refused on the body size without a token, on the document size with one.
-  { name: 'health-aliases-300k-anonymous', kind: 'alias flood', transport: 'http', anonymous: true, build: () => ({ query: aliases(300_000, 'health { status }') }), expect: ['QUERY_TOO_LARGE'] },
-  { name: 'health-aliases-300k', kind: 'alias flood', transport: 'http', build: () => ({ query: aliases(300_000, 'health { status }') }), expect: ['QUERY_TOO_LARGE'] },
+  {
+    name: 'health-aliases-300k-anonymous',
+    kind: 'alias flood',
+    transport: 'http',
+    anonymous: true,
+    build: () => ({ query: aliases(300_000, 'health { status }') }),
+    expect: ['QUERY_TOO_LARGE'],
+  },
+  {
+    name: 'health-aliases-300k',
+    kind: 'alias flood',
+    transport: 'http',
+    build: () => ({ query: aliases(300_000, 'health { status }') }),
+    expect: ['QUERY_TOO_LARGE'],
+  },
   // 800 aliases: under the token limit, over the cost limit.
-  { name: 'health-aliases-800', kind: 'alias flood', transport: 'http', build: () => ({ query: aliases(800, 'health { status }') }), expect: ['QUERY_TOO_COMPLEX'] },
-  { name: 'health-aliases-50-anonymous', kind: 'alias flood', transport: 'http', anonymous: true, build: () => ({ query: aliases(50, 'health { status }') }), expect: ['QUERY_TOO_COMPLEX'] },
-  { name: 'stateAt-aliases-1000', kind: 'alias flood', transport: 'http', build: () => ({ query: aliases(1000, 'stateAt(position: 1) { position clients { mac } }') }), expect: ['QUERY_TOO_LARGE'] },
-  { name: 'stateAt-aliases-300', kind: 'alias flood', transport: 'http', build: () => ({ query: aliases(300, 'stateAt(position: 1) { position }') }), expect: ['QUERY_TOO_COMPLEX'] },
-  { name: 'stateAt-aliases-2-ws', kind: 'alias flood', transport: 'ws', build: () => ({ query: aliases(2, 'stateAt(position: 1) { position }') }), expect: ['QUERY_TOO_COMPLEX'] },
-  { name: 'events-1000x1000', kind: 'big pages', transport: 'http', build: () => ({ query: aliases(1000, 'events(first: 1000) { events { type data } }') }), expect: ['QUERY_TOO_LARGE'] },
-  { name: 'events-3x1000', kind: 'big pages', transport: 'http', build: () => ({ query: aliases(3, 'events(first: 1000) { events { id stream type data metadata { actor timestamp } } }') }), expect: ['QUERY_TOO_COMPLEX'] },
-  { name: 'huge-document', kind: 'huge documents', transport: 'http', build: () => ({ query: `{ health { status } } # ${'x'.repeat(200_000)}` }), expect: ['QUERY_TOO_LARGE'] },
-  { name: 'many-tokens', kind: 'huge documents', transport: 'http', build: () => ({ query: `{ health { ${'status '.repeat(6000)} } }` }), expect: ['QUERY_TOO_LARGE'] },
-  { name: 'huge-document-ws', kind: 'huge documents', transport: 'ws', build: () => ({ query: `{ health { status } } # ${'x'.repeat(200_000)}` }), expect: ['QUERY_TOO_LARGE'] },
-  { name: 'deep-fields', kind: 'deep nesting', transport: 'http', build: () => ({ query: `{ ${'clients { image { '.repeat(10)} id ${'} } '.repeat(10)} }` }), expect: ['DEPTH_LIMIT'] },
-  { name: 'deep-introspection', kind: 'deep nesting', transport: 'http', build: () => ({ query: `{ __schema { types { fields { type { fields { type { fields { type { fields { name } } } } } } } } } }` }), expect: ['QUERY_TOO_COMPLEX'] },
-  { name: 'deep-list-value', kind: 'deep nesting', transport: 'http', build: () => ({ query: `{ events(filter: { types: ${'['.repeat(2400)}${']'.repeat(2400)} }) { endCursor } }` }), expect: ['GRAPHQL_VALIDATION_FAILED', 'QUERY_TOO_LARGE'] },
-  { name: 'repeated-fields', kind: 'field repetition', transport: 'http', build: () => ({ query: `{ ${'clients { mac name } '.repeat(400)} }` }), expect: ['QUERY_TOO_COMPLEX'] },
-  { name: 'big-variable-prefix', kind: 'big variables', transport: 'http', build: () => ({ query: 'query ($p: String) { events(filter: { streamPrefix: $p }) { endCursor } }', variables: { p: 'x'.repeat(4 << 20) } }), expect: ['VALIDATION'] },
-  { name: 'big-variable-types', kind: 'big variables', transport: 'http', build: () => ({ query: 'query ($t: [String!]) { events(filter: { types: $t }) { endCursor } }', variables: { t: Array.from({ length: 100_000 }, (_, i) => `T${i}`) } }), expect: ['VALIDATION'] },
-  { name: 'after-1e308', kind: 'bad values', transport: 'http', build: () => ({ query: '{ events(after: 1e308) { endCursor } }' }), expect: ['VALIDATION'] },
-  { name: 'stateAt-anonymous', kind: 'no token', transport: 'http', anonymous: true, build: () => ({ query: '{ stateAt(position: 1) { position } }' }), expect: ['UNAUTHENTICATED'] },
+  {
+    name: 'health-aliases-800',
+    kind: 'alias flood',
+    transport: 'http',
+    build: () => ({ query: aliases(800, 'health { status }') }),
+    expect: ['QUERY_TOO_COMPLEX'],
+  },
+  {
+    name: 'health-aliases-50-anonymous',
+    kind: 'alias flood',
+    transport: 'http',
+    anonymous: true,
+    build: () => ({ query: aliases(50, 'health { status }') }),
+    expect: ['QUERY_TOO_COMPLEX'],
+  },
+  {
+    name: 'stateAt-aliases-1000',
+    kind: 'alias flood',
+    transport: 'http',
+    build: () => ({ query: aliases(1000, 'stateAt(position: 1) { position clients { mac } }') }),
+    expect: ['QUERY_TOO_LARGE'],
+  },
+  {
+    name: 'stateAt-aliases-300',
+    kind: 'alias flood',
+    transport: 'http',
+    build: () => ({ query: aliases(300, 'stateAt(position: 1) { position }') }),
+    expect: ['QUERY_TOO_COMPLEX'],
+  },
+  {
+    name: 'stateAt-aliases-2-ws',
+    kind: 'alias flood',
+    transport: 'ws',
+    build: () => ({ query: aliases(2, 'stateAt(position: 1) { position }') }),
+    expect: ['QUERY_TOO_COMPLEX'],
+  },
+  {
+    name: 'events-1000x1000',
+    kind: 'big pages',
+    transport: 'http',
+    build: () => ({ query: aliases(1000, 'events(first: 1000) { events { type data } }') }),
+    expect: ['QUERY_TOO_LARGE'],
+  },
+  {
+    name: 'events-3x1000',
+    kind: 'big pages',
+    transport: 'http',
+    build: () => ({ query: aliases(3, 'events(first: 1000) { events { id stream type data metadata { actor timestamp } } }') }),
+    expect: ['QUERY_TOO_COMPLEX'],
+  },
+  {
+    name: 'huge-document',
+    kind: 'huge documents',
+    transport: 'http',
+    build: () => ({ query: `{ health { status } } # ${'x'.repeat(200_000)}` }),
+    expect: ['QUERY_TOO_LARGE'],
+  },
+  {
+    name: 'many-tokens',
+    kind: 'huge documents',
+    transport: 'http',
+    build: () => ({ query: `{ health { ${'status '.repeat(6000)} } }` }),
+    expect: ['QUERY_TOO_LARGE'],
+  },
+  {
+    name: 'huge-document-ws',
+    kind: 'huge documents',
+    transport: 'ws',
+    build: () => ({ query: `{ health { status } } # ${'x'.repeat(200_000)}` }),
+    expect: ['QUERY_TOO_LARGE'],
+  },
+  {
+    name: 'deep-fields',
+    kind: 'deep nesting',
+    transport: 'http',
+    build: () => ({ query: `{ ${'clients { image { '.repeat(10)} id ${'} } '.repeat(10)} }` }),
+    expect: ['DEPTH_LIMIT'],
+  },
+  {
+    name: 'deep-introspection',
+    kind: 'deep nesting',
+    transport: 'http',
+    build: () => ({ query: `{ __schema { types { fields { type { fields { type { fields { type { fields { name } } } } } } } } } }` }),
+    expect: ['QUERY_TOO_COMPLEX'],
+  },
+  {
+    name: 'deep-list-value',
+    kind: 'deep nesting',
+    transport: 'http',
+    build: () => ({ query: `{ events(filter: { types: ${'['.repeat(2400)}${']'.repeat(2400)} }) { endCursor } }` }),
+    expect: ['GRAPHQL_VALIDATION_FAILED', 'QUERY_TOO_LARGE'],
+  },
+  {
+    name: 'repeated-fields',
+    kind: 'field repetition',
+    transport: 'http',
+    build: () => ({ query: `{ ${'clients { mac name } '.repeat(400)} }` }),
+    expect: ['QUERY_TOO_COMPLEX'],
+  },
+  {
+    name: 'big-variable-prefix',
+    kind: 'big variables',
+    transport: 'http',
+    build: () => ({
+      query: 'query ($p: String) { events(filter: { streamPrefix: $p }) { endCursor } }',
+      variables: { p: 'x'.repeat(4 << 20) },
+    }),
+    expect: ['VALIDATION'],
+  },
+  {
+    name: 'big-variable-types',
+    kind: 'big variables',
+    transport: 'http',
+    build: () => ({
+      query: 'query ($t: [String!]) { events(filter: { types: $t }) { endCursor } }',
+      variables: { t: Array.from({ length: 100_000 }, (_, i) => `T${i}`) },
+    }),
+    expect: ['VALIDATION'],
+  },
+  {
+    name: 'after-1e308',
+    kind: 'bad values',
+    transport: 'http',
+    build: () => ({ query: '{ events(after: 1e308) { endCursor } }' }),
+    expect: ['VALIDATION'],
+  },
+  {
+    name: 'stateAt-anonymous',
+    kind: 'no token',
+    transport: 'http',
+    anonymous: true,
+    build: () => ({ query: '{ stateAt(position: 1) { position } }' }),
+    expect: ['UNAUTHENTICATED'],
+  },
   // At the edge of the limits: admitted, and costly (a page of 1000 events; a replay).
-  { name: 'events-page-1000', kind: 'admitted, costly', transport: 'http', build: () => ({ query: '{ events(first: 1000) { events { id stream revision position type data metadata { actor timestamp } } endCursor } }' }), expect: ['DATA'] },
-  { name: 'stateAt-now', kind: 'admitted, costly', transport: 'http', build: () => ({ query: '{ stateAt(time: "2100-01-01T00:00:00Z") { position events clients { mac status } } }' }), expect: ['DATA', 'TOO_BUSY'] },
+  {
+    name: 'events-page-1000',
+    kind: 'admitted, costly',
+    transport: 'http',
+    build: () => ({
+      query: '{ events(first: 1000) { events { id stream revision position type data metadata { actor timestamp } } endCursor } }',
+    }),
+    expect: ['DATA'],
+  },
+  {
+    name: 'stateAt-now',
+    kind: 'admitted, costly',
+    transport: 'http',
+    build: () => ({ query: '{ stateAt(time: "2100-01-01T00:00:00Z") { position events clients { mac status } } }' }),
+    expect: ['DATA', 'TOO_BUSY'],
+  },
 ];
 
 interface Answer {
@@ -196,8 +358,15 @@ export async function runHostileClients(config: HostileConfig): Promise<HostileR
   const times = new Map<string, number[]>(shapes.map((s) => [s.name, []]));
   const codes = new Map<string, Record<string, number>>(shapes.map((s) => [s.name, {}]));
   const report: HostileReport = {
-    requests: 0, byShape: {}, uncoded: [], uncodedCount: 0, unexpected: [], unexpectedCount: 0, slowCount: 0,
-    answerMs: { p50: 0, p99: 0, max: 0 }, admittedMs: { p50: 0, p99: 0, max: 0 },
+    requests: 0,
+    byShape: {},
+    uncoded: [],
+    uncodedCount: 0,
+    unexpected: [],
+    unexpectedCount: 0,
+    slowCount: 0,
+    answerMs: { p50: 0, p99: 0, max: 0 },
+    admittedMs: { p50: 0, p99: 0, max: 0 },
   };
   const refused: number[] = [];
   const admitted: number[] = [];
@@ -208,9 +377,10 @@ export async function runHostileClients(config: HostileConfig): Promise<HostileR
       const t0 = performance.now();
       let answer: Answer;
       try {
-        answer = shape.transport === 'ws'
-          ? await wsAnswer(config.url, config.token, bodies.get(shape.name)!)
-          : await httpAnswer(config.url, texts.get(shape.name)!, shape.anonymous ? null : config.token);
+        answer =
+          shape.transport === 'ws'
+            ? await wsAnswer(config.url, config.token, bodies.get(shape.name)!)
+            : await httpAnswer(config.url, texts.get(shape.name)!, shape.anonymous ? null : config.token);
       } catch (error) {
         answer = { status: 0, code: 'NETWORK', coded: false, text: String((error as Error)?.message ?? error) };
       }
@@ -234,7 +404,12 @@ export async function runHostileClients(config: HostileConfig): Promise<HostileR
   await Promise.all(Array.from({ length: config.clients }, (_, i) => client(i)));
   for (const s of shapes) {
     const t = times.get(s.name)!;
-    report.byShape[s.name] = { count: t.length, codes: codes.get(s.name)!, maxMs: t.length ? Math.max(...t) : 0, p99Ms: percentile(t, 0.99) };
+    report.byShape[s.name] = {
+      count: t.length,
+      codes: codes.get(s.name)!,
+      maxMs: t.length ? Math.max(...t) : 0,
+      p99Ms: percentile(t, 0.99),
+    };
   }
   const summary = (t: number[]) => ({ p50: percentile(t, 0.5), p99: percentile(t, 0.99), max: t.length ? Math.max(...t) : 0 });
   report.answerMs = summary(refused);
@@ -259,7 +434,11 @@ export async function pollHealth(config: HealthConfig): Promise<HealthReport> {
     const wait = config.intervalMs - (performance.now() - t0);
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
-  return { polls: ms.length, failures, ms: { p50: percentile(ms, 0.5), p99: percentile(ms, 0.99), max: ms.length ? Math.max(...ms) : NaN } };
+  return {
+    polls: ms.length,
+    failures,
+    ms: { p50: percentile(ms, 0.5), p99: percentile(ms, 0.99), max: ms.length ? Math.max(...ms) : NaN },
+  };
 }
 
 /** Runs a config in a child node process (killed with this one) and resolves with its report. */

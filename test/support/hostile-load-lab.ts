@@ -74,7 +74,9 @@ export async function startHostileLoadLab(options: { pis?: number } = {}): Promi
       netmask: '255.255.255.0',
       leaseSeconds: 3600,
     });
-    await lab.core.exec(new ImportClientsCommand({ csv: `mac,name\n${macs.map((m, i) => `${m},load-${i}`).join('\n')}\n` }, commandMeta('admin:test')));
+    await lab.core.exec(
+      new ImportClientsCommand({ csv: `mac,name\n${macs.map((m, i) => `${m},load-${i}`).join('\n')}\n` }, commandMeta('admin:test')),
+    );
     // perfdhcp acts as a relay from its own address (replies come back to it on udp/67).
     await lab.addClient('cli', '02:00:00:00:02:02', { cidr: `${lab.ip(2)}/24` });
     const macFile = path.join(lab.tmp, 'macs.txt');
@@ -83,7 +85,24 @@ export async function startHostileLoadLab(options: { pis?: number } = {}): Promi
     const store = lab.core.app.nest.get<EventStore>(EVENT_STORE);
 
     const perfdhcp = async (rate: number, seconds: number): Promise<PerfdhcpRun> => {
-      const args = ['-4', '-l', 'eth0', '-r', String(rate), '-R', String(macs.length), '-M', macFile, '-p', String(seconds), '-W', '1000000', '-x', 't', lab.serverIp];
+      const args = [
+        '-4',
+        '-l',
+        'eth0',
+        '-r',
+        String(rate),
+        '-R',
+        String(macs.length),
+        '-M',
+        macFile,
+        '-p',
+        String(seconds),
+        '-W',
+        '1000000',
+        '-x',
+        't',
+        lab.serverIp,
+      ];
       let out: string;
       let exitCode: number | null = 0;
       try {
@@ -107,7 +126,13 @@ export async function startHostileLoadLab(options: { pis?: number } = {}): Promi
       url,
       token: TEST_TOKEN,
       async seed(count) {
-        const meta = { actor: 'plugin:tftp', correlationId: 'seed', causationId: null, timestamp: new Date().toISOString(), schemaVersion: 1 };
+        const meta = {
+          actor: 'plugin:tftp',
+          correlationId: 'seed',
+          causationId: null,
+          timestamp: new Date().toISOString(),
+          schemaVersion: 1,
+        };
         const pending: Promise<unknown>[] = [];
         for (let i = 0; i < count; i += 100) {
           const mac = macs[(i / 100) % macs.length];
@@ -126,7 +151,9 @@ export async function startHostileLoadLab(options: { pis?: number } = {}): Promi
         const loop = monitorEventLoopDelay({ resolution: 1 });
         loop.enable();
         const [hostile, health, dhcp] = await Promise.all([
-          hostileClients > 0 ? runInChild({ mode: 'hostile', url, token: TEST_TOKEN, clients: hostileClients, durationMs }) : Promise.resolve(null),
+          hostileClients > 0
+            ? runInChild({ mode: 'hostile', url, token: TEST_TOKEN, clients: hostileClients, durationMs })
+            : Promise.resolve(null),
           runInChild({ mode: 'health', url, durationMs, intervalMs: healthIntervalMs }),
           perfdhcp(dhcpRate, seconds),
         ]);
@@ -149,7 +176,8 @@ export async function startHostileLoadLab(options: { pis?: number } = {}): Promi
 
 /** One line of figures, as the test logs them and the benchmark prints them. */
 export function describeFigures(name: string, f: LoadFigures): string {
-  const n = (v: number | null | undefined, digits = 1): string => (v === null || v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(digits));
+  const n = (v: number | null | undefined, digits = 1): string =>
+    v === null || v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(digits);
   const parts = [
     `health_p50_ms=${n(f.health.ms.p50)} health_p99_ms=${n(f.health.ms.p99)} health_max_ms=${n(f.health.ms.max)} health_polls=${f.health.polls} health_failures=${f.health.failures}`,
     `dhcp_exchanges=${f.dhcp.exchanges} dhcp_drops=${f.dhcp.drops} dhcp_offer_p50_ms=${n(f.dhcp.offerP50Ms)} dhcp_offer_p99_ms=${n(f.dhcp.offerP99Ms)} dhcp_ack_p50_ms=${n(f.dhcp.ackP50Ms)} dhcp_ack_p99_ms=${n(f.dhcp.ackP99Ms)} dhcp_ack_max_ms=${n(f.dhcp.ackMaxMs)}`,

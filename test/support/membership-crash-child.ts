@@ -13,7 +13,9 @@ async function main(): Promise<void> {
   const [dataDir, username] = process.argv.slice(2);
   const core = await startCoreApp({ dataDir, wrapStore: (store) => faultyStore(store, { streams: /^group-/, mode: 'kill' }) });
   process.stdout.write('ready\n');
-  await core.bus.execute(new CreateUserCommand({ username, password: 'Crash-Test-Pass-1', groups: ['pupils', 'teachers'] }, commandMeta('admin:test')));
+  await core.bus.execute(
+    new CreateUserCommand({ username, password: 'Crash-Test-Pass-1', groups: ['pupils', 'teachers'] }, commandMeta('admin:test')),
+  );
   process.stdout.write('not killed\n');
   process.exit(3);
 }

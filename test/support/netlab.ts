@@ -28,7 +28,10 @@ function pidAlive(pid: number): boolean {
 
 function listNamespaces(): string[] {
   const out = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-  return out.split('\n').map((l) => l.split(' ')[0]).filter(Boolean);
+  return out
+    .split('\n')
+    .map((l) => l.split(' ')[0])
+    .filter(Boolean);
 }
 
 /** Removes namespaces left by earlier runs whose process is gone. */
@@ -197,8 +200,10 @@ export function withNetns<T>(name: string, fn: () => T): T {
       return fn();
     } finally {
       // Deliberate: a thread left in the wrong namespace must fail loudly, whatever fn() did.
-      // eslint-disable-next-line no-unsafe-finally
-      if (setnsFn(original, CLONE_NEWNET) !== 0) throw new Error(`could not return to the original network namespace: errno ${koffi.errno()}`);
+      if (setnsFn(original, CLONE_NEWNET) !== 0) {
+        // eslint-disable-next-line no-unsafe-finally
+        throw new Error(`could not return to the original network namespace: errno ${koffi.errno()}`);
+      }
     }
   } finally {
     closeSync(target);

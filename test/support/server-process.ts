@@ -45,13 +45,21 @@ export async function startServer(dataDir: string, env: Record<string, string> =
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BRAMBLE_'))) as Record<string, string>;
   const child = spawn(process.execPath, [path.join(repoRoot(), 'dist', 'src', 'main.js')], {
     cwd: repoRoot(),
-    env: { ...clean, BRAMBLE_DATA_DIR: dataDir, BRAMBLE_HTTP_PORT: String(port), BRAMBLE_ADMIN_TOKEN: 'test-admin-token-0123456789', ...env },
+    env: {
+      ...clean,
+      BRAMBLE_DATA_DIR: dataDir,
+      BRAMBLE_HTTP_PORT: String(port),
+      BRAMBLE_ADMIN_TOKEN: 'test-admin-token-0123456789',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   let exited = false;
   void exit.then(() => (exited = true));
   const url = `http://127.0.0.1:${port}`;

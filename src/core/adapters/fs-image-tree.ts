@@ -44,7 +44,7 @@ function exists(path: string): boolean {
 
 /** Why a resolved path is one of the host's own folders, or null. */
 export function hostFolderProblem(resolved: string): string | null {
-  if (resolved === '/') return 'is the server\'s own root file system';
+  if (resolved === '/') return "is the server's own root file system";
   const folder = HOST_FOLDERS.find((f) => resolved === f || resolved.startsWith(f + sep));
   return folder ? `is inside the server's system folder ${folder}` : null;
 }

@@ -49,7 +49,8 @@ export function parsePosition(field: string, text: string | undefined): number |
 /** An ISO-8601 time, normalised; undefined when not given. */
 export function checkTime(field: string, value: string | null | undefined): string | undefined {
   if (value === null || value === undefined) return undefined;
-  if (value.length > AUDIT_FILTER_LIMITS.maxTimeLength || Number.isNaN(Date.parse(value))) throw validationError(field, 'not an ISO-8601 time');
+  if (value.length > AUDIT_FILTER_LIMITS.maxTimeLength || Number.isNaN(Date.parse(value)))
+    throw validationError(field, 'not an ISO-8601 time');
   return new Date(value).toISOString();
 }
 

@@ -65,7 +65,9 @@ export class AuthService {
     } finally {
       await handle.close();
     }
-    const outcome = await this.commandBus.execute(new IssueApiTokenCommand({ name: 'admin', sha256: sha256Hex(token) }, commandMeta('system')));
+    const outcome = await this.commandBus.execute(
+      new IssueApiTokenCommand({ name: 'admin', sha256: sha256Hex(token) }, commandMeta('system')),
+    );
     await this.queries.engine.waitFor(outcome.position);
     this.logger.info('generated the first admin token', { file });
   }

@@ -25,47 +25,68 @@ import { importRows } from './import-rows';
 
 const BOOT_STAGE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
-export const CLIENT_TABLE = aggregateTable(
-  { name: 'client', decider: clientDecider, stream: (c) => clientStream(c.mac) },
-  (on) => [
-    on(DetectClientCommand, (i) => ({
-      type: 'DetectClient', mac: normalizeMac(i.mac), serial: i.serial ?? null, model: i.model ?? null,
-      ip: i.ip ?? null, via: i.via, bootId: i.bootId ?? null,
-    })),
-    on(LearnClientAddressCommand, (i) => ({ type: 'LearnClientAddress', mac: normalizeMac(i.mac), ip: i.ip })),
-    on(ApproveClientCommand, (i, d) => {
-      const mac = normalizeMac(i.mac);
-      if (i.imageId) d.queries.requireImage(i.imageId);
-      return { type: 'ApproveClient', mac, name: i.name ?? null, imageId: i.imageId ?? null };
-    }),
-    on(RejectClientCommand, (i) => ({ type: 'RejectClient', mac: normalizeMac(i.mac) })),
-    on(RemoveClientCommand, (i) => ({ type: 'RemoveClient', mac: normalizeMac(i.mac) })),
-    on(RenameClientCommand, (i) => ({ type: 'RenameClient', mac: normalizeMac(i.mac), name: i.name })),
-    on(AssignImageCommand, (i, d) => {
-      const mac = normalizeMac(i.mac);
-      if (i.imageId) d.queries.requireImage(i.imageId);
-      return { type: 'AssignImage', mac, imageId: i.imageId };
-    }),
-    on(SetClientBootConfigCommand, (i) => ({
-      type: 'SetClientBootConfig', mac: normalizeMac(i.mac), configTxt: i.configTxt, cmdlineArgs: i.cmdlineArgs,
-    })),
+export const CLIENT_TABLE = aggregateTable({ name: 'client', decider: clientDecider, stream: (c) => clientStream(c.mac) }, (on) => [
+  on(DetectClientCommand, (i) => ({
+    type: 'DetectClient',
+    mac: normalizeMac(i.mac),
+    serial: i.serial ?? null,
+    model: i.model ?? null,
+    ip: i.ip ?? null,
+    via: i.via,
+    bootId: i.bootId ?? null,
+  })),
+  on(LearnClientAddressCommand, (i) => ({ type: 'LearnClientAddress', mac: normalizeMac(i.mac), ip: i.ip })),
+  on(ApproveClientCommand, (i, d) => {
+    const mac = normalizeMac(i.mac);
+    if (i.imageId) d.queries.requireImage(i.imageId);
+    return { type: 'ApproveClient', mac, name: i.name ?? null, imageId: i.imageId ?? null };
+  }),
+  on(RejectClientCommand, (i) => ({ type: 'RejectClient', mac: normalizeMac(i.mac) })),
+  on(RemoveClientCommand, (i) => ({ type: 'RemoveClient', mac: normalizeMac(i.mac) })),
+  on(RenameClientCommand, (i) => ({ type: 'RenameClient', mac: normalizeMac(i.mac), name: i.name })),
+  on(AssignImageCommand, (i, d) => {
+    const mac = normalizeMac(i.mac);
+    if (i.imageId) d.queries.requireImage(i.imageId);
+    return { type: 'AssignImage', mac, imageId: i.imageId };
+  }),
+  on(SetClientBootConfigCommand, (i) => ({
+    type: 'SetClientBootConfig',
+    mac: normalizeMac(i.mac),
+    configTxt: i.configTxt,
+    cmdlineArgs: i.cmdlineArgs,
+  })),
 
-    /** Approves (pre-registers) every MAC of a CSV list; a bad row does not stop the others. */
-    flow(ImportClientsCommand, (input, meta, d) =>
-      importRows(parseClientsCsv(input.csv), (row) => row.mac, 1, async (row) => {
+  /** Approves (pre-registers) every MAC of a CSV list; a bad row does not stop the others. */
+  flow(ImportClientsCommand, (input, meta, d) =>
+    importRows(
+      parseClientsCsv(input.csv),
+      (row) => row.mac,
+      1,
+      async (row) => {
         if (row.imageId) d.queries.requireImage(row.imageId);
-        await d.runner.run(clientStream(row.mac), clientDecider, { type: 'ApproveClient', mac: row.mac, name: row.name, imageId: row.imageId }, meta);
-      }),
+        await d.runner.run(
+          clientStream(row.mac),
+          clientDecider,
+          { type: 'ApproveClient', mac: row.mac, name: row.name, imageId: row.imageId },
+          meta,
+        );
+      },
     ),
+  ),
 
-    /** Boot progress facts reported by protocol plugins: appended to `boot-<mac>`, no decision. */
-    flow(ReportBootFactCommand, (input, meta, d) => {
-      const mac = normalizeMac(input.mac);
-      if (!BOOT_STAGE.test(input.stage)) throw validationError('stage', `must match ${BOOT_STAGE.source}`);
-      return d.runner.record(bootStream(mac), [{
-        type: BootEventType.BootProgressed,
-        data: { mac, stage: input.stage, plugin: input.plugin, ip: input.ip ?? null, detail: input.detail ?? {} },
-      }], meta);
-    }),
-  ],
-);
+  /** Boot progress facts reported by protocol plugins: appended to `boot-<mac>`, no decision. */
+  flow(ReportBootFactCommand, (input, meta, d) => {
+    const mac = normalizeMac(input.mac);
+    if (!BOOT_STAGE.test(input.stage)) throw validationError('stage', `must match ${BOOT_STAGE.source}`);
+    return d.runner.record(
+      bootStream(mac),
+      [
+        {
+          type: BootEventType.BootProgressed,
+          data: { mac, stage: input.stage, plugin: input.plugin, ip: input.ip ?? null, detail: input.detail ?? {} },
+        },
+      ],
+      meta,
+    );
+  }),
+]);

@@ -1,11 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Decider, DomainEvent } from '../domain/shared/decider';
 import type { CommandMeta } from '../domain/shared/command-meta';
-import {
-  WrongExpectedRevisionError,
-  type EventStore,
-  type NewEvent,
-} from '../event-store/event-store.port';
+import { WrongExpectedRevisionError, type EventStore, type NewEvent } from '../event-store/event-store.port';
 import type { Logger } from '../logging/logger';
 import { schemaVersionOf } from '../events/upcasters';
 

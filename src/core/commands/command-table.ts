@@ -42,7 +42,9 @@ interface AggregateSpec<S, C, E extends DomainEvent> {
 /** Builds an aggregate's table: `on(CommandClass, input → decider command)` for each command. */
 export function aggregateTable<S, C, E extends DomainEvent>(
   spec: AggregateSpec<S, C, E>,
-  build: (on: <I>(command: CommandClass<I, CommandOutcome>, toCommand: (input: I, deps: CommandDeps) => C | Promise<C>) => CommandRoute) => CommandRoute[],
+  build: (
+    on: <I>(command: CommandClass<I, CommandOutcome>, toCommand: (input: I, deps: CommandDeps) => C | Promise<C>) => CommandRoute,
+  ) => CommandRoute[],
 ): CommandTable {
   const on = <I>(command: CommandClass<I, CommandOutcome>, toCommand: (input: I, deps: CommandDeps) => C | Promise<C>): CommandRoute => ({
     command,

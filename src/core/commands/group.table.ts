@@ -6,22 +6,26 @@ import { validateUsername } from '../domain/user/user.decider';
 import { aggregateTable, flow } from './command-table';
 import { CreateGroupCommand, DeleteGroupCommand } from './user.commands';
 
-export const GROUP_TABLE = aggregateTable(
-  { name: 'group', decider: groupDecider, stream: (c) => groupStream(c.name) },
-  (on) => [
-    flow(CreateGroupCommand, async (input, meta, d) => {
-      const name = input.name.trim();
-      validateUsername(name, 'name');
-      // The store says whether the name is taken (the decider checks again on append).
-      if ((await d.runner.load(groupStream(name), groupDecider)).state.status === 'active') {
-        throw new DomainError(ErrorCode.GROUP_EXISTS, `group ${name} already exists`, 'name');
-      }
-      const allocated = await d.runner.run(GID_SEQUENCE_STREAM, gidSequenceDecider, { type: 'AllocateGid', name }, meta);
-      const { state: _state, ...outcome } = await d.runner.run(groupStream(name), groupDecider, {
-        type: 'CreateGroup', name, gidNumber: allocated.events[0].data.gidNumber,
-      }, meta);
-      return outcome;
-    }),
-    on(DeleteGroupCommand, (i) => ({ type: 'DeleteGroup', name: i.name })),
-  ],
-);
+export const GROUP_TABLE = aggregateTable({ name: 'group', decider: groupDecider, stream: (c) => groupStream(c.name) }, (on) => [
+  flow(CreateGroupCommand, async (input, meta, d) => {
+    const name = input.name.trim();
+    validateUsername(name, 'name');
+    // The store says whether the name is taken (the decider checks again on append).
+    if ((await d.runner.load(groupStream(name), groupDecider)).state.status === 'active') {
+      throw new DomainError(ErrorCode.GROUP_EXISTS, `group ${name} already exists`, 'name');
+    }
+    const allocated = await d.runner.run(GID_SEQUENCE_STREAM, gidSequenceDecider, { type: 'AllocateGid', name }, meta);
+    const { state: _state, ...outcome } = await d.runner.run(
+      groupStream(name),
+      groupDecider,
+      {
+        type: 'CreateGroup',
+        name,
+        gidNumber: allocated.events[0].data.gidNumber,
+      },
+      meta,
+    );
+    return outcome;
+  }),
+  on(DeleteGroupCommand, (i) => ({ type: 'DeleteGroup', name: i.name })),
+]);

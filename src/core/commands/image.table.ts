@@ -24,7 +24,12 @@ const TAKEN: Record<KeyKind, { code: ErrorCodeType; field: string; message: (key
 
 /** `Raspberry Pi OS (Bookworm)` → `raspberry-pi-os-bookworm`. */
 export function slugify(name: string): string {
-  const slug = name.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 48);
+  const slug = name
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 48);
   return slug || `image-${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
 }
 
@@ -43,7 +48,15 @@ async function ownerUses(d: CommandDeps, kind: KeyKind, key: string, owner: stri
 async function claim(d: CommandDeps, kind: KeyKind, key: string, owner: string, meta: CommandMeta): Promise<void> {
   const stream = uniqueKeyStream(kind, key);
   const taken = TAKEN[kind];
-  const command = { type: 'ClaimKey' as const, kind, key, owner, takenCode: taken.code, takenMessage: taken.message(key), field: taken.field };
+  const command = {
+    type: 'ClaimKey' as const,
+    kind,
+    key,
+    owner,
+    takenCode: taken.code,
+    takenMessage: taken.message(key),
+    field: taken.field,
+  };
   try {
     await d.runner.run(stream, uniqueKeyDecider, command, meta);
   } catch (error) {
@@ -59,52 +72,70 @@ function release(d: CommandDeps, kind: KeyKind, key: string, owner: string, meta
   return d.runner.run(uniqueKeyStream(kind, key), uniqueKeyDecider, { type: 'ReleaseKey', kind, key, owner }, meta);
 }
 
-export const IMAGE_TABLE = aggregateTable(
-  { name: 'image', decider: imageDecider, stream: (c) => imageStream(c.imageId) },
-  () => [
-    flow(RegisterImageCommand, async (input, meta, d) => {
-      const name = normalizeImageName(input.name);
-      const tree = d.images.locate(input.path);
-      // A readable id; never one whose stream was used before (ids of deleted images stay retired).
-      const base = slugify(name);
-      let imageId = base;
-      for (let n = 2; (await d.store.readStream(imageStream(imageId), { limit: 1 })).length > 0; n++) imageId = `${base}-${n}`;
-      await claim(d, 'image-name', name, imageId, meta);
-      await claim(d, 'image-path', tree.path, imageId, meta);
-      try {
-        const { state: _state, ...outcome } = await d.runner.run(imageStream(imageId), imageDecider, {
-          type: 'RegisterImage', imageId, name, path: tree.path, bootPath: tree.bootPath,
-        }, meta);
-        return { ...outcome, imageId };
-      } catch (error) {
-        // A writer racing this one with the same name took the same id (and so held the claims too).
-        if (error instanceof DomainError && error.code === ErrorCode.IMAGE_EXISTS) {
-          throw new DomainError(ErrorCode.IMAGE_EXISTS, TAKEN['image-name'].message(name), 'name');
-        }
-        throw error;
+export const IMAGE_TABLE = aggregateTable({ name: 'image', decider: imageDecider, stream: (c) => imageStream(c.imageId) }, () => [
+  flow(RegisterImageCommand, async (input, meta, d) => {
+    const name = normalizeImageName(input.name);
+    const tree = d.images.locate(input.path);
+    // A readable id; never one whose stream was used before (ids of deleted images stay retired).
+    const base = slugify(name);
+    let imageId = base;
+    for (let n = 2; (await d.store.readStream(imageStream(imageId), { limit: 1 })).length > 0; n++) imageId = `${base}-${n}`;
+    await claim(d, 'image-name', name, imageId, meta);
+    await claim(d, 'image-path', tree.path, imageId, meta);
+    try {
+      const { state: _state, ...outcome } = await d.runner.run(
+        imageStream(imageId),
+        imageDecider,
+        {
+          type: 'RegisterImage',
+          imageId,
+          name,
+          path: tree.path,
+          bootPath: tree.bootPath,
+        },
+        meta,
+      );
+      return { ...outcome, imageId };
+    } catch (error) {
+      // A writer racing this one with the same name took the same id (and so held the claims too).
+      if (error instanceof DomainError && error.code === ErrorCode.IMAGE_EXISTS) {
+        throw new DomainError(ErrorCode.IMAGE_EXISTS, TAKEN['image-name'].message(name), 'name');
       }
-    }),
+      throw error;
+    }
+  }),
 
-    flow(RenameImageCommand, async (input, meta, d) => {
-      const name = normalizeImageName(input.name);
-      const before = await imageState(d, input.imageId);
-      if (before.status === 'registered' && before.name !== name) await claim(d, 'image-name', name, input.imageId, meta);
-      const { state: _state, ...renamed } = await d.runner.run(imageStream(input.imageId), imageDecider, { type: 'RenameImage', imageId: input.imageId, name }, meta);
-      if (before.status === 'registered' && renamed.events.length > 0) await release(d, 'image-name', before.name, input.imageId, meta);
-      return renamed;
-    }),
+  flow(RenameImageCommand, async (input, meta, d) => {
+    const name = normalizeImageName(input.name);
+    const before = await imageState(d, input.imageId);
+    if (before.status === 'registered' && before.name !== name) await claim(d, 'image-name', name, input.imageId, meta);
+    const { state: _state, ...renamed } = await d.runner.run(
+      imageStream(input.imageId),
+      imageDecider,
+      { type: 'RenameImage', imageId: input.imageId, name },
+      meta,
+    );
+    if (before.status === 'registered' && renamed.events.length > 0) await release(d, 'image-name', before.name, input.imageId, meta);
+    return renamed;
+  }),
 
-    flow(DeleteImageCommand, async (input, meta, d) => {
-      const before = await imageState(d, input.imageId);
-      const usedBy = d.queries.clientsUsingImage(input.imageId);
-      const { state: _state, ...deleted } = await d.runner.run(imageStream(input.imageId), imageDecider, {
-        type: 'DeleteImage', imageId: input.imageId, usedBy,
-      }, meta);
-      if (before.status !== 'registered' || deleted.events.length === 0) return deleted;
-      // Freed for others; a crash before this is repaired by the next claim (takeover).
-      await release(d, 'image-name', before.name, input.imageId, meta);
-      await release(d, 'image-path', before.path, input.imageId, meta);
-      return deleted;
-    }),
-  ],
-);
+  flow(DeleteImageCommand, async (input, meta, d) => {
+    const before = await imageState(d, input.imageId);
+    const usedBy = d.queries.clientsUsingImage(input.imageId);
+    const { state: _state, ...deleted } = await d.runner.run(
+      imageStream(input.imageId),
+      imageDecider,
+      {
+        type: 'DeleteImage',
+        imageId: input.imageId,
+        usedBy,
+      },
+      meta,
+    );
+    if (before.status !== 'registered' || deleted.events.length === 0) return deleted;
+    // Freed for others; a crash before this is repaired by the next claim (takeover).
+    await release(d, 'image-name', before.name, input.imageId, meta);
+    await release(d, 'image-path', before.path, input.imageId, meta);
+    return deleted;
+  }),
+]);

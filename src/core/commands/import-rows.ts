@@ -47,7 +47,13 @@ export async function importRows<R extends { line: number; ok: true }>(
         const unavailable = error instanceof EventStoreUnavailableError;
         const reason = unavailable ? 'the event store is unavailable' : 'an internal error';
         stopped ??= { line: row.line, reason };
-        results[i] = { line: row.line, key, ok: false, code: unavailable ? ErrorCode.EVENT_STORE_UNAVAILABLE : ErrorCode.INTERNAL, message: `not written: ${reason}` };
+        results[i] = {
+          line: row.line,
+          key,
+          ok: false,
+          code: unavailable ? ErrorCode.EVENT_STORE_UNAVAILABLE : ErrorCode.INTERNAL,
+          message: `not written: ${reason}`,
+        };
       }
     }
   };
@@ -57,7 +63,10 @@ export async function importRows<R extends { line: number; ok: true }>(
     if (done) return done;
     if (!row.ok) return { line: row.line, key: null, ok: false, code: row.code, message: row.message };
     return {
-      line: row.line, key: keyOf(row), ok: false, code: ErrorCode.IMPORT_ABORTED,
+      line: row.line,
+      key: keyOf(row),
+      ok: false,
+      code: ErrorCode.IMPORT_ABORTED,
       message: `not written: the import stopped at line ${stopped?.line} (${stopped?.reason})`,
     };
   });

@@ -14,4 +14,9 @@ export interface CreatedApiToken extends CommandOutcome {
 /** Generates a token (256 random bits, base64url) and issues its SHA-256 under `label`. */
 export class CreateApiTokenCommand extends BrambleCommand<{ label: string }, CreatedApiToken> {}
 export class RevokeApiTokenCommand extends BrambleCommand<{ label: string }> {}
-export class AppendPluginEventCommand extends BrambleCommand<{ plugin: string; streamSuffix: string; type: string; data: Record<string, unknown> }> {}
+export class AppendPluginEventCommand extends BrambleCommand<{
+  plugin: string;
+  streamSuffix: string;
+  type: string;
+  data: Record<string, unknown>;
+}> {}

@@ -52,10 +52,20 @@ async function createUser(input: CreateUserInput, meta: CommandMeta, d: CommandD
   const passwordHash = await d.passwords.hash(input.password);
   const allocated = await d.runner.run(UID_SEQUENCE_STREAM, uidSequenceDecider, { type: 'AllocateUid', username }, meta);
   const uidNumber = allocated.events[0].data.uidNumber;
-  const { state: _state, ...created } = await d.runner.run(userStream(username), userDecider, {
-    type: 'CreateUser', username, uidNumber, gidNumber: primary.gidNumber,
-    fullName: (input.fullName ?? '').trim(), groups, passwordHash,
-  }, meta);
+  const { state: _state, ...created } = await d.runner.run(
+    userStream(username),
+    userDecider,
+    {
+      type: 'CreateUser',
+      username,
+      uidNumber,
+      gidNumber: primary.gidNumber,
+      fullName: (input.fullName ?? '').trim(),
+      groups,
+      passwordHash,
+    },
+    meta,
+  );
   return d.membership.settled(created);
 }
 
@@ -65,32 +75,36 @@ async function userChange(d: CommandDeps, run: () => Promise<CommandOutcome & { 
   return outcome.events.length === 0 ? outcome : d.membership.settled(outcome);
 }
 
-export const USER_TABLE = aggregateTable(
-  { name: 'user', decider: userDecider, stream: (c) => userStream(c.username) },
-  (on) => [
-    flow(CreateUserCommand, createUser),
+export const USER_TABLE = aggregateTable({ name: 'user', decider: userDecider, stream: (c) => userStream(c.username) }, (on) => [
+  flow(CreateUserCommand, createUser),
 
-    /** Creates a user per CSV row, four at a time; bad rows don't stop good ones, a store failure stops the rest. */
-    flow(ImportUsersCommand, (input, meta, d) =>
-      importRows(parseUsersCsv(input.csv), (row) => row.username, IMPORT_CONCURRENCY, async (row) => {
+  /** Creates a user per CSV row, four at a time; bad rows don't stop good ones, a store failure stops the rest. */
+  flow(ImportUsersCommand, (input, meta, d) =>
+    importRows(
+      parseUsersCsv(input.csv),
+      (row) => row.username,
+      IMPORT_CONCURRENCY,
+      async (row) => {
         await createUser(row, meta, d);
-      }),
+      },
     ),
+  ),
 
-    on(SetUserPasswordCommand, async (i, d) => {
-      validatePassword(i.password);
-      return { type: 'ChangeUserPassword', username: i.username, passwordHash: await d.passwords.hash(i.password) };
-    }),
-    flow(SetUserGroupsCommand, (input, meta, d) => {
-      const groups = groupList(input.groups);
-      for (const g of groups) d.queries.requireGroup(g);
-      return userChange(d, () => d.runner.run(userStream(input.username), userDecider, { type: 'ChangeUserGroups', username: input.username, groups }, meta));
-    }),
-    on(SetUserFullNameCommand, (i) => ({ type: 'ChangeUserFullName', username: i.username, fullName: i.fullName })),
-    on(DisableUserCommand, (i) => ({ type: 'DisableUser', username: i.username })),
-    on(EnableUserCommand, (i) => ({ type: 'EnableUser', username: i.username })),
-    flow(DeleteUserCommand, (input, meta, d) =>
-      userChange(d, () => d.runner.run(userStream(input.username), userDecider, { type: 'DeleteUser', username: input.username }, meta)),
-    ),
-  ],
-);
+  on(SetUserPasswordCommand, async (i, d) => {
+    validatePassword(i.password);
+    return { type: 'ChangeUserPassword', username: i.username, passwordHash: await d.passwords.hash(i.password) };
+  }),
+  flow(SetUserGroupsCommand, (input, meta, d) => {
+    const groups = groupList(input.groups);
+    for (const g of groups) d.queries.requireGroup(g);
+    return userChange(d, () =>
+      d.runner.run(userStream(input.username), userDecider, { type: 'ChangeUserGroups', username: input.username, groups }, meta),
+    );
+  }),
+  on(SetUserFullNameCommand, (i) => ({ type: 'ChangeUserFullName', username: i.username, fullName: i.fullName })),
+  on(DisableUserCommand, (i) => ({ type: 'DisableUser', username: i.username })),
+  on(EnableUserCommand, (i) => ({ type: 'EnableUser', username: i.username })),
+  flow(DeleteUserCommand, (input, meta, d) =>
+    userChange(d, () => d.runner.run(userStream(input.username), userDecider, { type: 'DeleteUser', username: input.username }, meta)),
+  ),
+]);

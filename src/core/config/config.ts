@@ -93,7 +93,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   const rawToken = env.BRAMBLE_ADMIN_TOKEN;
   const adminToken = rawToken === undefined || rawToken === '' ? null : rawToken;
   if (adminToken !== null && /\s/.test(adminToken)) {
-    throw new ConfigError('BRAMBLE_ADMIN_TOKEN', 'must not contain whitespace (spaces, tabs or line breaks): it could never be sent in an Authorization header');
+    throw new ConfigError(
+      'BRAMBLE_ADMIN_TOKEN',
+      'must not contain whitespace (spaces, tabs or line breaks): it could never be sent in an Authorization header',
+    );
   }
   if (adminToken !== null && adminToken.length < 16) {
     throw new ConfigError('BRAMBLE_ADMIN_TOKEN', 'must be at least 16 characters');

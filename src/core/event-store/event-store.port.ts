@@ -158,7 +158,7 @@ export class EventStoreCorruptError extends Error {
   ) {
     super(
       `${where} failed its integrity check: ${detail}. bramble does not start on a damaged event store:` +
-        ' stop, keep a copy of the damaged file, then restore it from a backup (or salvage what is readable with the sqlite3 shell\'s .recover)',
+        " stop, keep a copy of the damaged file, then restore it from a backup (or salvage what is readable with the sqlite3 shell's .recover)",
     );
     this.name = 'EventStoreCorruptError';
   }

@@ -62,7 +62,8 @@ export class InstrumentedEventStore implements EventStore {
       this.integrityReport = 'running';
       void this.integrity.then((report) => {
         this.integrityReport = report;
-        if (report.status === 'failed') this.failures.set('integrity', { detail: `integrity check failed: ${report.detail}`, at: new Date().toISOString() });
+        if (report.status === 'failed')
+          this.failures.set('integrity', { detail: `integrity check failed: ${report.detail}`, at: new Date().toISOString() });
       });
     }
   }

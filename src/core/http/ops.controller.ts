@@ -14,7 +14,10 @@ import { ProjectionEngine } from '../projections/projection-engine';
 
 function list(value: string | string[] | undefined): string[] | undefined {
   if (value === undefined) return undefined;
-  const items = (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  const items = (Array.isArray(value) ? value : [value])
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
   return items.length ? items : undefined;
 }
 
@@ -86,7 +89,13 @@ export class OpsController {
     let filter: EventFilter;
     let after: number | undefined;
     try {
-      filter = toAuditFilter({ streamPrefixes: list(query.streamPrefix), types: list(query.types), actor: one('actor'), since: one('since'), until: one('until') });
+      filter = toAuditFilter({
+        streamPrefixes: list(query.streamPrefix),
+        types: list(query.types),
+        actor: one('actor'),
+        since: one('since'),
+        until: one('until'),
+      });
       after = parsePosition('after', one('after'));
     } catch (error) {
       if (error instanceof DomainError) throw new HttpException({ code: error.code, message: error.message }, HttpStatus.BAD_REQUEST);
@@ -104,7 +113,8 @@ export class OpsController {
         }
       });
     } catch (error) {
-      if (error instanceof TooBusyError) throw new HttpException({ code: error.code, message: error.message }, HttpStatus.SERVICE_UNAVAILABLE);
+      if (error instanceof TooBusyError)
+        throw new HttpException({ code: error.code, message: error.message }, HttpStatus.SERVICE_UNAVAILABLE);
       if (!res.headersSent) {
         this.logger.error('audit export failed before its first line', { error });
         const code = error instanceof EventStoreUnavailableError ? error.code : 'INTERNAL';

@@ -25,15 +25,24 @@ export class JsonLogger implements Logger {
     if (this.component) entry.component = this.component;
     entry.msg = message;
     if (fields) {
-      for (const [k, v] of Object.entries(fields)) entry[k] = v instanceof Error ? { message: v.message, code: (v as { code?: unknown }).code } : v;
+      for (const [k, v] of Object.entries(fields))
+        entry[k] = v instanceof Error ? { message: v.message, code: (v as { code?: unknown }).code } : v;
     }
     this.sink(JSON.stringify(entry));
   }
 
-  debug(message: string, fields?: Record<string, unknown>): void { this.write('debug', message, fields); }
-  info(message: string, fields?: Record<string, unknown>): void { this.write('info', message, fields); }
-  warn(message: string, fields?: Record<string, unknown>): void { this.write('warn', message, fields); }
-  error(message: string, fields?: Record<string, unknown>): void { this.write('error', message, fields); }
+  debug(message: string, fields?: Record<string, unknown>): void {
+    this.write('debug', message, fields);
+  }
+  info(message: string, fields?: Record<string, unknown>): void {
+    this.write('info', message, fields);
+  }
+  warn(message: string, fields?: Record<string, unknown>): void {
+    this.write('warn', message, fields);
+  }
+  error(message: string, fields?: Record<string, unknown>): void {
+    this.write('error', message, fields);
+  }
   child(component: string): Logger {
     return new JsonLogger(this.level, this.component ? `${this.component}/${component}` : component, this.sink);
   }

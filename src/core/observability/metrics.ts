@@ -48,7 +48,7 @@ export class Metrics {
     });
     this.projectionLag = new Gauge({
       name: 'bramble_projection_lag_events',
-      help: 'Global position of the newest event minus the read models\' position',
+      help: "Global position of the newest event minus the read models' position",
       registers: [this.registry],
     });
     this.eventsProjected = new Counter({

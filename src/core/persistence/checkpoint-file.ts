@@ -35,9 +35,7 @@ export interface CheckpointFile<T> {
 }
 
 export type ReadCheckpointResult<T> =
-  | { status: 'missing' }
-  | { status: 'invalid'; reason: string }
-  | { status: 'ok'; body: CheckpointFile<T> };
+  { status: 'missing' } | { status: 'invalid'; reason: string } | { status: 'ok'; body: CheckpointFile<T> };
 
 /** The environment variable that accepts a loss of events, set to the store's head position. */
 export const ACCEPT_EVENT_LOSS_ENV = 'BRAMBLE_ACCEPT_EVENT_LOSS';
@@ -139,8 +137,10 @@ export async function readCheckpointFile<T>(
     if (!FIELDS.includes(key)) return { status: 'invalid', reason: `unknown field ${JSON.stringify(key)}` };
   }
   const body = rest as unknown as CheckpointFile<T>;
-  if (body.kind !== expect.kind) return { status: 'invalid', reason: `kind ${JSON.stringify(body.kind)}, expected ${JSON.stringify(expect.kind)}` };
-  if (body.version !== expect.version) return { status: 'invalid', reason: `version ${JSON.stringify(body.version)}, expected ${expect.version}` };
+  if (body.kind !== expect.kind)
+    return { status: 'invalid', reason: `kind ${JSON.stringify(body.kind)}, expected ${JSON.stringify(expect.kind)}` };
+  if (body.version !== expect.version)
+    return { status: 'invalid', reason: `version ${JSON.stringify(body.version)}, expected ${expect.version}` };
   const problem = checkFields(body);
   if (problem) return { status: 'invalid', reason: problem };
   let stateProblem: string | null;
@@ -191,7 +191,10 @@ export class EventsMissingError extends Error {
     const count = dense
       ? `${missing} acknowledged ${missing === 1 ? 'event is' : 'events are'} missing (was the WAL lost?)`
       : 'at least 1 acknowledged event is missing (was the store restored from an older backup?)';
-    const stale = acceptLossAt === null ? '' : ` (${ACCEPT_EVENT_LOSS_ENV}=${acceptLossAt} is set, but it names another head position: it accepted an earlier loss, not this one)`;
+    const stale =
+      acceptLossAt === null
+        ? ''
+        : ` (${ACCEPT_EVENT_LOSS_ENV}=${acceptLossAt} is set, but it names another head position: it accepted an earlier loss, not this one)`;
     super(
       `${what} is at position ${checkpoint} but the event store ends at ${head}: ${count}.` +
         ` To accept the loss and rebuild from what is left, start once with ${ACCEPT_EVENT_LOSS_ENV}=${head}${stale}`,

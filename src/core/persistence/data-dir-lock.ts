@@ -35,7 +35,9 @@ function loadFlock(logger: Logger): Flock | null {
     const flock = lib.func('int flock(int, int)') as (fd: number, operation: number) => number;
     flockFn = { flock, errno: () => koffi.errno() };
   } catch (error) {
-    logger.warn('cannot lock the data directory (flock through libc is not available): a second bramble on it would not be stopped', { error });
+    logger.warn('cannot lock the data directory (flock through libc is not available): a second bramble on it would not be stopped', {
+      error,
+    });
     flockFn = null;
   }
   return flockFn;

@@ -89,8 +89,14 @@ const MAX_ENTRIES = 10_000;
  * `*.tmp` are checkpoint files being written (persistence/checkpoint-file.ts).
  */
 export const DATA_DIR_ENTRIES: readonly string[] = [
-  'events.db', 'events.db-wal', 'events.db-shm', 'events.db-journal',
-  'read-models.snapshot.json', 'admin-token', 'bramble.lock', 'plugins',
+  'events.db',
+  'events.db-wal',
+  'events.db-shm',
+  'events.db-journal',
+  'read-models.snapshot.json',
+  'admin-token',
+  'bramble.lock',
+  'plugins',
 ];
 
 const isOwn = (name: string): boolean => DATA_DIR_ENTRIES.includes(name) || name.endsWith('.tmp');
@@ -114,9 +120,14 @@ export function secureDataDir(dataDir: string, logger: Logger): void {
   if ((mode & 0o077) !== 0) {
     if (foreign.length === 0) tighten(dataDir, mode, logger);
     else {
-      logger.warn('the data directory is readable by other users and holds files that are not bramble\'s: its mode is left as it is; give bramble a directory of its own (or chmod 0700 it)', {
-        dataDir, mode: octal(mode), others: foreign.slice(0, 5),
-      });
+      logger.warn(
+        "the data directory is readable by other users and holds files that are not bramble's: its mode is left as it is; give bramble a directory of its own (or chmod 0700 it)",
+        {
+          dataDir,
+          mode: octal(mode),
+          others: foreign.slice(0, 5),
+        },
+      );
     }
   }
   let visited = 0;
@@ -141,5 +152,6 @@ export function secureDataDir(dataDir: string, logger: Logger): void {
     for (const name of children) visit(path.join(p, name));
   };
   for (const name of names) if (isOwn(name)) visit(path.join(dataDir, name));
-  if (visited > MAX_ENTRIES) logger.warn('the data directory holds too many entries to check them all at start', { dataDir, checked: MAX_ENTRIES });
+  if (visited > MAX_ENTRIES)
+    logger.warn('the data directory holds too many entries to check them all at start', { dataDir, checked: MAX_ENTRIES });
 }

@@ -207,8 +207,27 @@ function names<const T extends readonly CoreEventType[]>(...types: T): { readonl
   return Object.freeze(Object.fromEntries(types.map((t) => [t, t]))) as { readonly [K in T[number]]: K };
 }
 
-export const ClientEventTypes = names('ClientDetected', 'ClientRedetected', 'ClientAddressLearned', 'ClientApproved', 'ClientRejected', 'ClientRenamed', 'ClientImageAssigned', 'ClientBootConfigChanged', 'ClientRemoved');
-export const UserEventTypes = names('UserCreated', 'UserPasswordChanged', 'UserGroupsChanged', 'UserFullNameChanged', 'UserDisabled', 'UserEnabled', 'UserDeleted', 'UidNumberAllocated');
+export const ClientEventTypes = names(
+  'ClientDetected',
+  'ClientRedetected',
+  'ClientAddressLearned',
+  'ClientApproved',
+  'ClientRejected',
+  'ClientRenamed',
+  'ClientImageAssigned',
+  'ClientBootConfigChanged',
+  'ClientRemoved',
+);
+export const UserEventTypes = names(
+  'UserCreated',
+  'UserPasswordChanged',
+  'UserGroupsChanged',
+  'UserFullNameChanged',
+  'UserDisabled',
+  'UserEnabled',
+  'UserDeleted',
+  'UidNumberAllocated',
+);
 export const GroupEventTypes = names('GroupCreated', 'GroupMembersChanged', 'GroupDeleted', 'GidNumberAllocated');
 export const ImageEventTypes = names('ImageRegistered', 'ImageRenamed', 'ImageDeleted');
 export const SettingsEventTypes = names('SettingsUpdated');
@@ -218,8 +237,14 @@ export const UniqueKeyEventTypes = names('UniqueKeyClaimed', 'UniqueKeyReleased'
 
 /** Every core event type name as a constant. */
 export const CoreEventTypes: { readonly [K in CoreEventType]: K } = {
-  ...ClientEventTypes, ...UserEventTypes, ...GroupEventTypes, ...ImageEventTypes,
-  ...SettingsEventTypes, ...BootEventTypes, ...AuthEventTypes, ...UniqueKeyEventTypes,
+  ...ClientEventTypes,
+  ...UserEventTypes,
+  ...GroupEventTypes,
+  ...ImageEventTypes,
+  ...SettingsEventTypes,
+  ...BootEventTypes,
+  ...AuthEventTypes,
+  ...UniqueKeyEventTypes,
 };
 
 /** Every core event type name. */

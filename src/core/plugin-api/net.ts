@@ -25,11 +25,7 @@ export const CANONICAL_MAC_PATTERN = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 export function parseMac(input: unknown): string | null {
   const text = typeof input === 'string' ? input.trim() : '';
   if (!MAC_FORMS.some((form) => form.test(text))) return null;
-  return text
-    .replace(/[:.-]/g, '')
-    .toLowerCase()
-    .match(/../g)!
-    .join(':');
+  return text.replace(/[:.-]/g, '').toLowerCase().match(/../g)!.join(':');
 }
 
 /** True for a MAC already in the canonical form. */

@@ -58,8 +58,10 @@ export function checkPluginShape(plugin: unknown, source: string): AnyPlugin {
       throw new PluginLoadError(source, 'emits must map each event type to the TypeBox schema of its data');
     }
     for (const [type, schema] of Object.entries(p.emits as Record<string, unknown>)) {
-      if (!/^[A-Z][A-Za-z0-9]{1,63}$/.test(type)) throw new PluginLoadError(source, `emitted type ${JSON.stringify(type)} must be PascalCase, past tense`);
-      if ((CORE_EVENT_TYPES as readonly string[]).includes(type)) throw new PluginLoadError(source, `emitted type ${type} is a core event type`);
+      if (!/^[A-Z][A-Za-z0-9]{1,63}$/.test(type))
+        throw new PluginLoadError(source, `emitted type ${JSON.stringify(type)} must be PascalCase, past tense`);
+      if ((CORE_EVENT_TYPES as readonly string[]).includes(type))
+        throw new PluginLoadError(source, `emitted type ${type} is a core event type`);
       if (!isSchema(schema)) throw new PluginLoadError(source, `emitted type ${type} has no TypeBox schema`);
     }
   }

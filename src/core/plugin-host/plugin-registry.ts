@@ -26,7 +26,15 @@ import type { Logger } from '../logging/logger';
 import { Metrics } from '../observability/metrics';
 import { checkNotAheadOfStore } from '../persistence/checkpoint-file';
 import type { GlobalSettings } from '../plugin-api/events';
-import type { AnyPlugin, BootFactInput, CommandResult, DetectClientInput, PluginContext, PluginFactory, PluginHealth } from '../plugin-api/plugin';
+import type {
+  AnyPlugin,
+  BootFactInput,
+  CommandResult,
+  DetectClientInput,
+  PluginContext,
+  PluginFactory,
+  PluginHealth,
+} from '../plugin-api/plugin';
 import { ProjectionEngine } from '../projections/projection-engine';
 import { ReadModelQueries } from '../projections/read-model-queries';
 import { checkPluginShape, loadPluginFactory, PluginLoadError } from './plugin-loader';
@@ -132,7 +140,8 @@ export class PluginRegistry implements PluginCatalog {
           throw new PluginLoadError(source, `createPlugin() threw: ${(error as Error).message}`);
         }
         const plugin = checkPluginShape(made, source);
-        if (this.entries.some((e) => e.key === plugin.name)) throw new PluginLoadError(source, `a plugin named ${plugin.name} is already loaded`);
+        if (this.entries.some((e) => e.key === plugin.name))
+          throw new PluginLoadError(source, `a plugin named ${plugin.name} is already loaded`);
         const emits = Object.keys(plugin.emits ?? {});
         const clash = this.entries.find((e) => e.plugin && emits.some((t) => t in (e.plugin!.emits ?? {})));
         if (clash) throw new PluginLoadError(source, `plugin ${clash.key} already emits one of ${emits.join(', ')}`);
@@ -152,8 +161,19 @@ export class PluginRegistry implements PluginCatalog {
 
   private entry(key: string, plugin: AnyPlugin | null, source: string): Entry {
     return {
-      key, plugin, source, state: 'loaded', failure: null, subscription: null, snapshots: null,
-      settingsListeners: new Set(), settings: null, projected: 0, startBegan: 0, startupMs: null, logger: this.logger.child(key),
+      key,
+      plugin,
+      source,
+      state: 'loaded',
+      failure: null,
+      subscription: null,
+      snapshots: null,
+      settingsListeners: new Set(),
+      settings: null,
+      projected: 0,
+      startBegan: 0,
+      startupMs: null,
+      logger: this.logger.child(key),
     };
   }
 
@@ -204,7 +224,13 @@ export class PluginRegistry implements PluginCatalog {
       const dir = path.join(this.config.dataDir, 'plugins', plugin.name);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       if (!plugin.snapshot) continue;
-      entry.snapshots = new PluginSnapshotter(plugin, snapshotFileOf(dir), () => this.fingerprint, this.options.snapshots ?? DEFAULT_SNAPSHOT_POLICY, entry.logger);
+      entry.snapshots = new PluginSnapshotter(
+        plugin,
+        snapshotFileOf(dir),
+        () => this.fingerprint,
+        this.options.snapshots ?? DEFAULT_SNAPSHOT_POLICY,
+        entry.logger,
+      );
       const saved = await entry.snapshots.load();
       if (!saved || saved.checkpoint === null) continue;
       // A snapshot ahead of the store means acknowledged events are gone: refuse, unless accepted.
@@ -213,7 +239,10 @@ export class PluginRegistry implements PluginCatalog {
         dense: this.config.eventStore.kind === 'sqlite',
       });
       if (verdict === 'accepted') {
-        entry.logger.warn('plugin snapshot is ahead of the store; the loss was accepted, replaying from the start', { checkpoint: saved.checkpoint, head });
+        entry.logger.warn('plugin snapshot is ahead of the store; the loss was accepted, replaying from the start', {
+          checkpoint: saved.checkpoint,
+          head,
+        });
         continue;
       }
       restored.set(entry, { checkpoint: saved.checkpoint, state: saved.state });
@@ -300,7 +329,8 @@ export class PluginRegistry implements PluginCatalog {
     const name = plugin.name;
     const actor = `plugin:${name}`;
     const prefix = `bramble_${name.replace(/-/g, '_')}_`;
-    const run = async (command: BrambleCommand<unknown, CommandOutcome>): Promise<CommandResult> => toResult(await this.commandBus.execute(command));
+    const run = async (command: BrambleCommand<unknown, CommandOutcome>): Promise<CommandResult> =>
+      toResult(await this.commandBus.execute(command));
     const emits = (plugin.emits ?? {}) as Record<string, TSchema>;
     const ctx = {
       name,
@@ -315,8 +345,7 @@ export class PluginRegistry implements PluginCatalog {
       commands: {
         detectClient: (input: DetectClientInput) => run(new DetectClientCommand(input, commandMeta(actor))),
         learnClientAddress: (mac: string, ip: string) => run(new LearnClientAddressCommand({ mac, ip }, commandMeta(actor))),
-        reportBootFact: (input: BootFactInput) =>
-          run(new ReportBootFactCommand({ ...input, plugin: name }, commandMeta(actor))),
+        reportBootFact: (input: BootFactInput) => run(new ReportBootFactCommand({ ...input, plugin: name }, commandMeta(actor))),
         appendEvent: async (streamSuffix: string, type: string, data: Record<string, unknown>) => {
           const schema = Object.hasOwn(emits, type) ? emits[type] : undefined;
           if (!schema) throw validationError('type', `plugin ${name} did not declare event type ${type} in emits`);
@@ -338,7 +367,8 @@ export class PluginRegistry implements PluginCatalog {
       metrics: {
         counter: (n: string, help: string, labels?: string[]) => this.metrics.counter(prefix + n, help, labels),
         gauge: (n: string, help: string, labels?: string[]) => this.metrics.gauge(prefix + n, help, labels),
-        histogram: (n: string, help: string, labels?: string[], buckets?: number[]) => this.metrics.histogram(prefix + n, help, labels, buckets),
+        histogram: (n: string, help: string, labels?: string[], buckets?: number[]) =>
+          this.metrics.histogram(prefix + n, help, labels, buckets),
       },
     };
     return ctx as unknown as PluginContext<Record<string, never>, never>;

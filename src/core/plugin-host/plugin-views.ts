@@ -66,7 +66,14 @@ export class HostViews {
     const key = (event.data as Record<string, unknown>)[field];
     if (typeof key !== 'string') return;
     const s = this.state();
-    const record = view === 'clients' ? s.clients.get(key) : view === 'users' ? s.users.get(key) : view === 'groups' ? s.groups.get(key) : s.images.get(key);
+    const record =
+      view === 'clients'
+        ? s.clients.get(key)
+        : view === 'users'
+          ? s.users.get(key)
+          : view === 'groups'
+            ? s.groups.get(key)
+            : s.images.get(key);
     const change: ViewChange<unknown> = { key, record: record ?? null, position: event.position };
     for (const listener of set) listener(change);
   }
@@ -116,7 +123,10 @@ export class HostViews {
     const groups: GroupsView = {
       get: (name) => s().groups.get(name) ?? null,
       list: () => sortedValues<GroupRecord>(s().groups),
-      memberOf: (username) => sortedValues<GroupRecord>(s().groups).filter((g) => g.members.includes(username)).map((g) => g.name),
+      memberOf: (username) =>
+        sortedValues<GroupRecord>(s().groups)
+          .filter((g) => g.members.includes(username))
+          .map((g) => g.name),
       get size() {
         return s().groups.size;
       },

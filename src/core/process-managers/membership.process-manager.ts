@@ -173,8 +173,12 @@ export class MembershipProcessManager implements MembershipSettling {
 
   private save(): Promise<void> {
     const body = {
-      kind: KIND, version: VERSION, storeFingerprint: this.fingerprint, checkpoint: this.position,
-      takenAt: new Date().toISOString(), state: structuredClone(this.state),
+      kind: KIND,
+      version: VERSION,
+      storeFingerprint: this.fingerprint,
+      checkpoint: this.position,
+      takenAt: new Date().toISOString(),
+      state: structuredClone(this.state),
     };
     this.saving = this.saving
       .then(() => writeCheckpointFile(this.file, body))
@@ -238,4 +242,3 @@ export class MembershipProcessManager implements MembershipSettling {
     await this.save();
   }
 }
-

@@ -4,9 +4,20 @@ import type { ClientView, ReadModelState } from './read-models';
 
 function blank(mac: string, at: string): ClientView {
   return {
-    mac, status: 'pending', name: null, imageId: null, serial: null, model: null, ip: null,
-    configTxt: '', cmdlineArgs: '', preRegistered: false, detectedAt: null, lastSeenAt: null,
-    approvedAt: null, updatedAt: at,
+    mac,
+    status: 'pending',
+    name: null,
+    imageId: null,
+    serial: null,
+    model: null,
+    ip: null,
+    configTxt: '',
+    cmdlineArgs: '',
+    preRegistered: false,
+    detectedAt: null,
+    lastSeenAt: null,
+    approvedAt: null,
+    updatedAt: at,
   };
 }
 

@@ -7,7 +7,10 @@ export const groupsProjection = defineProjection({
     const name = event.data.name;
     switch (event.type) {
       case 'GroupCreated':
-        state.groups.set(name, Object.freeze({ name, gidNumber: event.data.gidNumber, members: Object.freeze([]), createdAt: event.metadata.timestamp }));
+        state.groups.set(
+          name,
+          Object.freeze({ name, gidNumber: event.data.gidNumber, members: Object.freeze([]), createdAt: event.metadata.timestamp }),
+        );
         return;
       case 'GroupMembersChanged': {
         const g = state.groups.get(name);

@@ -9,7 +9,10 @@ export const imagesProjection = defineProjection({
     switch (event.type) {
       case 'ImageRegistered': {
         const d = event.data;
-        state.images.set(id, Object.freeze({ id, name: d.name, path: d.path, bootPath: d.bootPath, registeredAt: event.metadata.timestamp }));
+        state.images.set(
+          id,
+          Object.freeze({ id, name: d.name, path: d.path, bootPath: d.bootPath, registeredAt: event.metadata.timestamp }),
+        );
         return;
       }
       case 'ImageRenamed': {

@@ -2,7 +2,13 @@ import { Subject } from 'rxjs';
 import type { EventStore, RecordedEvent, Subscription } from '../event-store/event-store.port';
 import type { Logger } from '../logging/logger';
 import type { Metrics } from '../observability/metrics';
-import { ACCEPT_EVENT_LOSS_ENV, checkNotAheadOfStore, readCheckpointFile, writeCheckpointFile, type CheckpointFile } from '../persistence/checkpoint-file';
+import {
+  ACCEPT_EVENT_LOSS_ENV,
+  checkNotAheadOfStore,
+  readCheckpointFile,
+  writeCheckpointFile,
+  type CheckpointFile,
+} from '../persistence/checkpoint-file';
 import {
   CORE_PROJECTIONS,
   READ_MODEL_VERSION,
@@ -310,13 +316,17 @@ export class ProjectionEngine {
     if (body.storeFingerprint !== this.fingerprint) {
       // An empty store behind a snapshot of a non-empty one lost everything (the whole WAL of a
       // young store); a non-empty store with another first event is another store.
-      if (this.fingerprint === null && checkNotAheadOfStore('read-model snapshot', body.checkpoint, head, lossCheck) === 'accepted') return this.replaceSnapshot();
+      if (this.fingerprint === null && checkNotAheadOfStore('read-model snapshot', body.checkpoint, head, lossCheck) === 'accepted')
+        return this.replaceSnapshot();
       this.logger.warn('read model snapshot belongs to another event store; rebuilding', { file });
       return null;
     }
     if (checkNotAheadOfStore('read-model snapshot', body.checkpoint, head, lossCheck) === 'accepted') return this.replaceSnapshot();
     if (acceptLossAt !== null) {
-      this.logger.warn(`${ACCEPT_EVENT_LOSS_ENV} is set but the read models miss no event: remove it`, { [ACCEPT_EVENT_LOSS_ENV]: acceptLossAt, head });
+      this.logger.warn(`${ACCEPT_EVENT_LOSS_ENV} is set but the read models miss no event: remove it`, {
+        [ACCEPT_EVENT_LOSS_ENV]: acceptLossAt,
+        head,
+      });
     }
     return body;
   }

@@ -54,7 +54,9 @@ export class ReadModelView {
 
   /** MACs of the clients assigned to an image. */
   clientsUsingImage(imageId: string): string[] {
-    return this.clients().filter((c) => c.imageId === imageId).map((c) => c.mac);
+    return this.clients()
+      .filter((c) => c.imageId === imageId)
+      .map((c) => c.mac);
   }
 
   /** The global settings with the environment's pins (BRAMBLE_INTERFACE, BRAMBLE_SERVER_IP) applied. */

@@ -11,23 +11,44 @@ const strOrNull: Check = (v) => v === null || typeof v === 'string';
 const bool: Check = (v) => typeof v === 'boolean';
 const int: Check = (v) => Number.isSafeInteger(v);
 const strList: Check = (v) => Array.isArray(v) && v.every((s) => typeof s === 'string');
-const oneOf = (...values: string[]): Check => (v) => typeof v === 'string' && values.includes(v);
+const oneOf =
+  (...values: string[]): Check =>
+  (v) =>
+    typeof v === 'string' && values.includes(v);
 
 /** Field → check, for each kind of entry; an entry must have exactly these fields. */
 const VIEWS = {
   clients: {
     key: 'mac',
     fields: {
-      mac: str, status: oneOf('pending', 'approved', 'rejected'), name: strOrNull, imageId: strOrNull, serial: strOrNull,
-      model: strOrNull, ip: strOrNull, configTxt: str, cmdlineArgs: str, preRegistered: bool, detectedAt: strOrNull,
-      lastSeenAt: strOrNull, approvedAt: strOrNull, updatedAt: str,
+      mac: str,
+      status: oneOf('pending', 'approved', 'rejected'),
+      name: strOrNull,
+      imageId: strOrNull,
+      serial: strOrNull,
+      model: strOrNull,
+      ip: strOrNull,
+      configTxt: str,
+      cmdlineArgs: str,
+      preRegistered: bool,
+      detectedAt: strOrNull,
+      lastSeenAt: strOrNull,
+      approvedAt: strOrNull,
+      updatedAt: str,
     },
   },
   users: {
     key: 'username',
     fields: {
-      username: str, uidNumber: int, gidNumber: int, fullName: str, groups: strList, enabled: bool, passwordHash: str,
-      createdAt: str, updatedAt: str,
+      username: str,
+      uidNumber: int,
+      gidNumber: int,
+      fullName: str,
+      groups: strList,
+      enabled: bool,
+      passwordHash: str,
+      createdAt: str,
+      updatedAt: str,
     },
   },
   groups: { key: 'name', fields: { name: str, gidNumber: int, members: strList, createdAt: str } },
@@ -55,7 +76,8 @@ function checkEntries(name: keyof typeof VIEWS, list: unknown): string | null {
     if (!isPlainObject(view)) return `${name}[${i}]: not an object`;
     for (const field of expected) {
       if (!(field in view)) return `${name}[${i}].${field}: missing`;
-      if (!(fields as Record<string, Check>)[field](view[field])) return `${name}[${i}].${field}: wrong type (${JSON.stringify(view[field])})`;
+      if (!(fields as Record<string, Check>)[field](view[field]))
+        return `${name}[${i}].${field}: wrong type (${JSON.stringify(view[field])})`;
     }
     for (const field of Object.keys(view)) if (!expected.includes(field)) return `${name}[${i}]: unknown field ${JSON.stringify(field)}`;
     if (view[key] !== k) return `${name}[${i}]: key ${JSON.stringify(k)} differs from its ${key}`;

@@ -7,7 +7,15 @@ export const tokensProjection = defineProjection({
   apply(state, event) {
     switch (event.type) {
       case 'ApiTokenIssued':
-        state.tokens.set(event.data.sha256, Object.freeze({ name: event.data.name, sha256: event.data.sha256, issuedAt: event.metadata.timestamp, issuedBy: event.metadata.actor }));
+        state.tokens.set(
+          event.data.sha256,
+          Object.freeze({
+            name: event.data.name,
+            sha256: event.data.sha256,
+            issuedAt: event.metadata.timestamp,
+            issuedBy: event.metadata.actor,
+          }),
+        );
         return;
       case 'ApiTokenRevoked':
         for (const [hash, token] of state.tokens) if (token.name === event.data.name) state.tokens.delete(hash);

@@ -8,17 +8,20 @@ export const usersProjection = defineProjection({
     const username = event.data.username;
     if (event.type === 'UserCreated') {
       const d = event.data;
-      state.users.set(username, Object.freeze({
+      state.users.set(
         username,
-        uidNumber: d.uidNumber,
-        gidNumber: d.gidNumber,
-        fullName: d.fullName,
-        groups: Object.freeze([...d.groups]),
-        enabled: true,
-        passwordHash: d.passwordHash,
-        createdAt: at,
-        updatedAt: at,
-      }));
+        Object.freeze({
+          username,
+          uidNumber: d.uidNumber,
+          gidNumber: d.gidNumber,
+          fullName: d.fullName,
+          groups: Object.freeze([...d.groups]),
+          enabled: true,
+          passwordHash: d.passwordHash,
+          createdAt: at,
+          updatedAt: at,
+        }),
+      );
       return;
     }
     const u = state.users.get(username);

@@ -164,13 +164,7 @@ export interface DhcpPacket {
   options: DhcpOptions;
 }
 
-export type DhcpDecodeReason =
-  | 'TOO_SHORT'
-  | 'BAD_COOKIE'
-  | 'BAD_HLEN'
-  | 'OPTION_OVERRUN'
-  | 'BAD_OVERLOAD'
-  | 'OVERLOAD_LOOP';
+export type DhcpDecodeReason = 'TOO_SHORT' | 'BAD_COOKIE' | 'BAD_HLEN' | 'OPTION_OVERRUN' | 'BAD_OVERLOAD' | 'OVERLOAD_LOOP';
 
 /** A malformed packet. `reason` is a stable code for logs and metrics; `offset` where it was found. */
 export class DhcpDecodeError extends Error {
@@ -478,13 +472,7 @@ export function encodePacket(p: DhcpPacket, opts?: EncodeOptions): Buffer {
  * field"); an option whose instances cannot all be placed after the current position is dropped
  * whole and the next one tried.
  */
-function encodeOverloaded(
-  p: DhcpPacket,
-  maxSize: number,
-  minSize: number,
-  mt: Buffer | undefined,
-  dropped: number[] | undefined,
-): Buffer {
+function encodeOverloaded(p: DhcpPacket, maxSize: number, minSize: number, mt: Buffer | undefined, dropped: number[] | undefined): Buffer {
   const starts = [DHCP_OPTIONS_OFFSET];
   const limits = [maxSize - 4];
   const bits = [0];

@@ -30,7 +30,12 @@ export const DhcpSettingsSchema = Type.Object(
     rangeStart: Nullable(Ipv4(), { default: null, description: 'Full mode: first address of the lease pool.' }),
     rangeEnd: Nullable(Ipv4(), { default: null, description: 'Full mode: last address of the lease pool (inclusive).' }),
     netmask: Nullable(Netmask(), { default: null, description: 'Full mode: subnet mask (option 1), e.g. 255.255.255.0.' }),
-    leaseSeconds: Type.Integer({ minimum: 60, maximum: 31536000, default: 3600, description: 'Full mode: lease time in seconds (option 51).' }),
+    leaseSeconds: Type.Integer({
+      minimum: 60,
+      maximum: 31536000,
+      default: 3600,
+      description: 'Full mode: lease time in seconds (option 51).',
+    }),
     gateway: Nullable(Ipv4(), { default: null, description: 'Full mode: router (option 3).' }),
     dnsServers: Type.Array(Ipv4(), {
       maxItems: 3,
@@ -75,9 +80,13 @@ export function checkDhcpSettings(s: DhcpSettings, global: GlobalSettings): Sett
   const inPool = (ip: string): boolean =>
     s.rangeStart !== null && s.rangeEnd !== null && ipv4ToInt(ip) >= ipv4ToInt(s.rangeStart) && ipv4ToInt(ip) <= ipv4ToInt(s.rangeEnd);
   if (global.serverIp && inPool(global.serverIp)) {
-    problems.push({ field: 'rangeStart', message: `the pool ${s.rangeStart}-${s.rangeEnd} contains the server's own address ${global.serverIp}` });
+    problems.push({
+      field: 'rangeStart',
+      message: `the pool ${s.rangeStart}-${s.rangeEnd} contains the server's own address ${global.serverIp}`,
+    });
   }
-  if (s.gateway && inPool(s.gateway)) problems.push({ field: 'gateway', message: `${s.gateway} lies inside the pool ${s.rangeStart}-${s.rangeEnd}` });
+  if (s.gateway && inPool(s.gateway))
+    problems.push({ field: 'gateway', message: `${s.gateway} lies inside the pool ${s.rangeStart}-${s.rangeEnd}` });
   const fixedSeen = new Map<string, string>();
   for (const [mac, ip] of Object.entries(s.fixedAddresses)) {
     const field = `fixedAddresses.${mac}`;
@@ -95,7 +104,10 @@ export function checkDhcpSettings(s: DhcpSettings, global: GlobalSettings): Sett
       if (ip === null) return;
       if (!inSubnet(ip, subnet)) problems.push({ field, message: `${ip} is not in the subnet ${subnet.cidr}` });
       else if (!endpointsAllowed && prefix <= 30 && (ipv4ToInt(ip) === subnet.network || ipv4ToInt(ip) === subnet.broadcast)) {
-        problems.push({ field, message: `${ip} is the ${ipv4ToInt(ip) === subnet.network ? 'network' : 'broadcast'} address of ${subnet.cidr}` });
+        problems.push({
+          field,
+          message: `${ip} is the ${ipv4ToInt(ip) === subnet.network ? 'network' : 'broadcast'} address of ${subnet.cidr}`,
+        });
       }
     };
     check('rangeStart', s.rangeStart, false);

@@ -161,7 +161,13 @@ export function allocate(
   // was bound; RFC 2131 §4.3.1: a new address comes "from the server's pool of available addresses").
   let oldest: { mac: string; ip: string; expiresAt: number } | null = null;
   for (const b of view.bindings.values()) {
-    if (b.expiresAt < now && (!oldest || b.expiresAt < oldest.expiresAt) && !cfg.fixed.has(b.mac) && addressAvailable(b.ip, b.mac, view, cfg, now)) oldest = b;
+    if (
+      b.expiresAt < now &&
+      (!oldest || b.expiresAt < oldest.expiresAt) &&
+      !cfg.fixed.has(b.mac) &&
+      addressAvailable(b.ip, b.mac, view, cfg, now)
+    )
+      oldest = b;
   }
   if (!oldest) return null;
   return { ip: oldest.ip, effects: [{ kind: 'release', mac: oldest.mac, ip: oldest.ip, reason: 'reclaimed' }] };
@@ -212,7 +218,11 @@ export function decideDhcp(request: DhcpPacket, rc: RequestContext, view: DhcpVi
   const mac = identity.mac;
   const client = view.clients.get(mac);
 
-  if (!client) return dropped('unknown-pi', type === DhcpMessageType.DISCOVER || type === DhcpMessageType.REQUEST ? [{ kind: 'detect', identity, status: 'unknown' }] : []);
+  if (!client)
+    return dropped(
+      'unknown-pi',
+      type === DhcpMessageType.DISCOVER || type === DhcpMessageType.REQUEST ? [{ kind: 'detect', identity, status: 'unknown' }] : [],
+    );
   if (client.status === 'pending') return dropped('pending');
   if (client.status === 'rejected') return dropped('rejected');
 
@@ -223,7 +233,9 @@ export function decideDhcp(request: DhcpPacket, rc: RequestContext, view: DhcpVi
   }
   if (!cfg.serverIp) return dropped('no-server-ip', effects);
   const config = cfg as DhcpConfig & { serverIp: string };
-  return cfg.mode === 'proxy' ? decideProxy(request, type, identity, rc, config, effects) : decideFull(request, type, identity, rc, view, config, effects);
+  return cfg.mode === 'proxy'
+    ? decideProxy(request, type, identity, rc, config, effects)
+    : decideFull(request, type, identity, rc, view, config, effects);
 }
 
 function pi3Delay(mac: string, cfg: DhcpConfig): number {
@@ -245,8 +257,14 @@ function decideProxy(
 ): DhcpDecision {
   const mac = identity.mac;
   // A RELEASE gives up the address in ciaddr (RFC 2131 §4.4.6): nothing to learn from it.
-  const using = type === DhcpMessageType.RELEASE ? null
-    : request.ciaddr !== ZERO ? request.ciaddr : type === DhcpMessageType.REQUEST ? getIp(request.options, DhcpOption.REQUESTED_IP) : null;
+  const using =
+    type === DhcpMessageType.RELEASE
+      ? null
+      : request.ciaddr !== ZERO
+        ? request.ciaddr
+        : type === DhcpMessageType.REQUEST
+          ? getIp(request.options, DhcpOption.REQUESTED_IP)
+          : null;
   if (using && using !== ZERO) effects.push({ kind: 'learn-address', mac, ip: using });
   if (!identity.pxe) return dropped('not-pxe', effects);
   // A REQUEST that names another server selects that server's offer (RFC 2131 §3.1 step 4,
@@ -257,14 +275,19 @@ function decideProxy(
   }
   let replyType: DhcpMessageType;
   if (type === DhcpMessageType.DISCOVER && rc.localPort !== 4011) replyType = DhcpMessageType.OFFER;
-  else if (type === DhcpMessageType.REQUEST || (type === DhcpMessageType.DISCOVER && rc.localPort === 4011)) replyType = DhcpMessageType.ACK;
+  else if (type === DhcpMessageType.REQUEST || (type === DhcpMessageType.DISCOVER && rc.localPort === 4011))
+    replyType = DhcpMessageType.ACK;
   else return dropped('not-answered', effects);
   const reply = baseReply(request, replyType, cfg.serverIp);
   reply.siaddr = cfg.serverIp;
   reply.flags |= BROADCAST_FLAG;
   addPxeOptions(reply, request);
   effects.push({
-    kind: 'boot-fact', mac, stage: replyType === DhcpMessageType.OFFER ? 'dhcp.offered' : 'dhcp.acked', ip: using ?? null, xid: request.xid,
+    kind: 'boot-fact',
+    mac,
+    stage: replyType === DhcpMessageType.OFFER ? 'dhcp.offered' : 'dhcp.acked',
+    ip: using ?? null,
+    xid: request.xid,
   });
   return { reply, drop: null, delayMs: pi3Delay(mac, cfg), effects };
 }
@@ -296,7 +319,7 @@ function decideFull(
     if (identity.pxe) addPxeOptions(reply, request);
     const persist = !binding || binding.ip !== ip;
     effects.push(
-      ...(allocateReclaims(ip, mac, view)),
+      ...allocateReclaims(ip, mac, view),
       { kind: 'bind', mac, ip, expiresAt, persist },
       { kind: 'learn-address', mac, ip },
       { kind: 'boot-fact', mac, stage: 'dhcp.acked', ip, xid: request.xid },
@@ -316,7 +339,13 @@ function decideFull(
       effects.push(...chosen.effects, { kind: 'offer', mac, ip: chosen.ip, until: now + OFFER_HOLD_MS });
       if (mac.startsWith(PI3_OUI)) {
         // The Pi 3 boot ROM uses the OFFER and never sends a REQUEST: the offer is its lease.
-        effects.push({ kind: 'bind', mac, ip: chosen.ip, expiresAt: now + cfg.leaseSeconds * 1000, persist: !binding || binding.ip !== chosen.ip });
+        effects.push({
+          kind: 'bind',
+          mac,
+          ip: chosen.ip,
+          expiresAt: now + cfg.leaseSeconds * 1000,
+          persist: !binding || binding.ip !== chosen.ip,
+        });
       }
       effects.push({ kind: 'boot-fact', mac, stage: 'dhcp.offered', ip: chosen.ip, xid: request.xid });
       return { reply, drop: null, delayMs: pi3Delay(mac, cfg), effects };
@@ -333,14 +362,19 @@ function decideFull(
         // INIT-REBOOT: "Server SHOULD send a DHCPNAK message to the client if the 'requested IP
         // address' is incorrect, or is on the wrong network. If the DHCP server has no record of
         // this client, then it MUST remain silent".
-        if (binding) return binding.ip === requested && addressAvailable(requested, mac, view, cfg, now) ? ack(requested) : { reply: nak(request, cfg), drop: null, delayMs: 0, effects };
-        if (cfg.fixed.has(mac)) return cfg.fixed.get(mac) === requested ? ack(requested) : { reply: nak(request, cfg), drop: null, delayMs: 0, effects };
+        if (binding)
+          return binding.ip === requested && addressAvailable(requested, mac, view, cfg, now)
+            ? ack(requested)
+            : { reply: nak(request, cfg), drop: null, delayMs: 0, effects };
+        if (cfg.fixed.has(mac))
+          return cfg.fixed.get(mac) === requested ? ack(requested) : { reply: nak(request, cfg), drop: null, delayMs: 0, effects };
         if (!inSubnet(requested, cfg)) return { reply: nak(request, cfg), drop: null, delayMs: 0, effects };
         return dropped('no-binding', effects);
       }
       if (request.ciaddr !== ZERO) {
         // RENEWING (unicast) / REBINDING (broadcast): ciaddr is the client's address.
-        if (addressAvailable(request.ciaddr, mac, view, cfg, now) && (!binding || binding.ip === request.ciaddr)) return ack(request.ciaddr);
+        if (addressAvailable(request.ciaddr, mac, view, cfg, now) && (!binding || binding.ip === request.ciaddr))
+          return ack(request.ciaddr);
         return { reply: nak(request, cfg), drop: null, delayMs: 0, effects };
       }
       return { reply: nak(request, cfg), drop: null, delayMs: 0, effects };

@@ -41,4 +41,8 @@ export const DhcpEventType = {
  * each last used) come from ctx.views, so per-boot events (ClientRedetected, ClientAddressLearned:
  * most of the log over a school year) are never replayed here.
  */
-export const DHCP_CONSUMED_TYPES = [DhcpEventType.DhcpLeaseBound, DhcpEventType.DhcpLeaseReleased, DhcpEventType.DhcpAddressDeclined] as const;
+export const DHCP_CONSUMED_TYPES = [
+  DhcpEventType.DhcpLeaseBound,
+  DhcpEventType.DhcpLeaseReleased,
+  DhcpEventType.DhcpAddressDeclined,
+] as const;

@@ -69,7 +69,8 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
         await server?.close();
         server = null;
         boundTo = null;
-        problem = 'no interface configured: set BRAMBLE_INTERFACE or the interface setting (bramble never serves DHCP on every interface by default)';
+        problem =
+          'no interface configured: set BRAMBLE_INTERFACE or the interface setting (bramble never serves DHCP on every interface by default)';
         c.logger.warn(problem);
         return;
       }
@@ -93,9 +94,9 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
       const settings = c.settings();
       const ownIp = serverIpOf(c.global());
       try {
-        const answers = (await probeDhcpServers(createFd, boundTo.iface, options.probeWaitMs ?? DEFAULT_PROBE_WAIT_MS, probeAbort.signal)).filter(
-          (a) => a.serverId !== ownIp,
-        );
+        const answers = (
+          await probeDhcpServers(createFd, boundTo.iface, options.probeWaitMs ?? DEFAULT_PROBE_WAIT_MS, probeAbort.signal)
+        ).filter((a) => a.serverId !== ownIp);
         if (stopped) return;
         lastProbe = { at: new Date().toISOString(), answers: answers.length };
         rivals = answers;
@@ -105,7 +106,10 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
           reportedRivals.add(a.serverId);
           c.logger.warn('another DHCP server answers on the served interface', { server: a.serverId, offered: a.offeredIp });
           await c.commands.appendEvent(DHCP_DIAGNOSTICS_STREAM, DhcpEventType.RivalDhcpServerDetected, {
-            serverId: a.serverId, offeredIp: a.offeredIp, interface: boundTo?.iface ?? null, mode: settings.mode,
+            serverId: a.serverId,
+            offeredIp: a.offeredIp,
+            interface: boundTo?.iface ?? null,
+            mode: settings.mode,
           });
         }
       } catch (error) {
@@ -195,7 +199,11 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
           return { status: 'degraded', detail: `cannot look for other DHCP servers on ${boundTo?.iface}: ${lastProbe.error}`, checks };
         }
         if (settings?.mode === 'full' && rivals.length > 0) {
-          return { status: 'degraded', detail: `another DHCP server answers on ${boundTo?.iface}: ${rivals.map((r) => r.serverId).join(', ')} (Pis may take its offer)`, checks };
+          return {
+            status: 'degraded',
+            detail: `another DHCP server answers on ${boundTo?.iface}: ${rivals.map((r) => r.serverId).join(', ')} (Pis may take its offer)`,
+            checks,
+          };
         }
         if (settings?.mode === 'proxy' && lastProbe && lastProbe.answers >= 0 && !rivals.some((r) => r.offeredIp !== '0.0.0.0')) {
           return { status: 'degraded', detail: `proxy mode, but no DHCP server hands out addresses on ${boundTo?.iface}`, checks };

@@ -31,9 +31,21 @@ export interface ProbeAnswer {
 
 export function probeDiscover(xid: number): DhcpPacket {
   return {
-    op: BOOTREQUEST, htype: 1, hlen: 6, hops: 0, xid, secs: 0, flags: BROADCAST_FLAG,
-    ciaddr: '0.0.0.0', yiaddr: '0.0.0.0', siaddr: '0.0.0.0', giaddr: '0.0.0.0',
-    chaddr: macToChaddr(PROBE_MAC), mac: PROBE_MAC, sname: '', file: '',
+    op: BOOTREQUEST,
+    htype: 1,
+    hlen: 6,
+    hops: 0,
+    xid,
+    secs: 0,
+    flags: BROADCAST_FLAG,
+    ciaddr: '0.0.0.0',
+    yiaddr: '0.0.0.0',
+    siaddr: '0.0.0.0',
+    giaddr: '0.0.0.0',
+    chaddr: macToChaddr(PROBE_MAC),
+    mac: PROBE_MAC,
+    sname: '',
+    file: '',
     options: new Map([
       [DhcpOption.MESSAGE_TYPE, messageTypeOption(DhcpMessageType.DISCOVER)],
       [DhcpOption.PARAMETER_LIST, Buffer.from([1, 3, 6, 51, 54])],
@@ -45,7 +57,12 @@ export function probeDiscover(xid: number): DhcpPacket {
  * Broadcasts one DISCOVER and returns every distinct server that OFFERed within `waitMs`.
  * `signal` ends the wait early (the socket is closed and what arrived so far is returned).
  */
-export async function probeDhcpServers(createFd: FdFactory, iface: string | null, waitMs = 2000, signal?: AbortSignal): Promise<ProbeAnswer[]> {
+export async function probeDhcpServers(
+  createFd: FdFactory,
+  iface: string | null,
+  waitMs = 2000,
+  signal?: AbortSignal,
+): Promise<ProbeAnswer[]> {
   // SO_REUSEADDR: the server's own DHCP client (dhclient's fallback socket, dhcpcd) often holds
   // udp/68 with SO_REUSEADDR; without it here, every probe would fail with EADDRINUSE. The OFFERs
   // are broadcast, so both sockets receive them.

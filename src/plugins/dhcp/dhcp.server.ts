@@ -40,7 +40,14 @@ export const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 export const MAX_QUEUED_REPLIES = 64;
 
 const TYPE_NAMES: Record<number, string> = {
-  1: 'discover', 2: 'offer', 3: 'request', 4: 'decline', 5: 'ack', 6: 'nak', 7: 'release', 8: 'inform',
+  1: 'discover',
+  2: 'offer',
+  3: 'request',
+  4: 'decline',
+  5: 'ack',
+  6: 'nak',
+  7: 'release',
+  8: 'inform',
 };
 
 export type FdFactory = (options: BoundSocketOptions) => number;
@@ -83,9 +90,17 @@ export class DhcpServer {
       replies: m.counter('replies_sent_total', 'DHCP replies sent, by message type', ['type']),
       drops: m.counter('packets_dropped_total', 'Well-formed DHCP packets not answered, by reason', ['reason']),
       malformed: m.counter('packets_malformed_total', 'Malformed DHCP packets dropped, by reason', ['reason']),
-      latency: m.histogram('reply_latency_seconds', 'Receipt to send of a reply (without the Pi 3 delay)', [], [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05]),
+      latency: m.histogram(
+        'reply_latency_seconds',
+        'Receipt to send of a reply (without the Pi 3 delay)',
+        [],
+        [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05],
+      ),
     };
-    this.detectionsLimited = m.counter('detections_rate_limited_total', 'New Pis not recorded yet because more than 50 per second appeared');
+    this.detectionsLimited = m.counter(
+      'detections_rate_limited_total',
+      'New Pis not recorded yet because more than 50 per second appeared',
+    );
   }
 
   /** Binds udp/67 and udp/4011 on the interface. Throws a SocketSetupError naming the problem. */
@@ -141,7 +156,12 @@ export class DhcpServer {
   }
 
   private async carryOut(
-    socket: Socket, localPort: number, request: DhcpPacket, decision: DhcpDecision, rinfo: RemoteInfo, received: bigint,
+    socket: Socket,
+    localPort: number,
+    request: DhcpPacket,
+    decision: DhcpDecision,
+    rinfo: RemoteInfo,
+    received: bigint,
   ): Promise<void> {
     let persist: Promise<unknown> | null = null;
     for (const effect of decision.effects) {
@@ -193,12 +213,20 @@ export class DhcpServer {
         this.view.bind(effect.mac, effect.ip, effect.expiresAt);
         if (!effect.persist) return null;
         return commands.appendEvent(DHCP_LEASE_STREAM, DhcpEventType.DhcpLeaseBound, {
-          mac: effect.mac, ip: effect.ip, leaseSeconds: this.config.leaseSeconds,
+          mac: effect.mac,
+          ip: effect.ip,
+          leaseSeconds: this.config.leaseSeconds,
         });
       }
       case 'release':
         this.view.unbind(effect.mac, effect.ip);
-        this.background(commands.appendEvent(DHCP_LEASE_STREAM, DhcpEventType.DhcpLeaseReleased, { mac: effect.mac, ip: effect.ip, reason: effect.reason }));
+        this.background(
+          commands.appendEvent(DHCP_LEASE_STREAM, DhcpEventType.DhcpLeaseReleased, {
+            mac: effect.mac,
+            ip: effect.ip,
+            reason: effect.reason,
+          }),
+        );
         return null;
       case 'decline':
         this.view.unbind(effect.mac, effect.ip);
@@ -226,9 +254,14 @@ export class DhcpServer {
         if (this.lastFact.size > 50_000) {
           for (const [k, at] of this.lastFact) if (now - at >= BOOT_FACT_MIN_INTERVAL_MS) this.lastFact.delete(k);
         }
-        this.background(commands.reportBootFact({
-          mac: effect.mac, stage: effect.stage, ip: effect.ip, detail: { xid: `0x${effect.xid.toString(16).padStart(8, '0')}` },
-        }));
+        this.background(
+          commands.reportBootFact({
+            mac: effect.mac,
+            stage: effect.stage,
+            ip: effect.ip,
+            detail: { xid: `0x${effect.xid.toString(16).padStart(8, '0')}` },
+          }),
+        );
         return null;
       }
     }
@@ -287,4 +320,3 @@ export class DhcpServer {
     return this.sockets.length > 0;
   }
 }
-

@@ -93,4 +93,3 @@ export function replyFlags(request: DhcpPacket, reply: DhcpPacket): number {
   }
   return flags;
 }
-

@@ -96,7 +96,20 @@ describe('locateImageTree', () => {
   });
 
   describe("the server's own root and system folders are refused, after the path is resolved", () => {
-    for (const path of ['/', '//', '/tmp/../', '/proc/self/root', '/./', '/etc', '/usr/lib', '/proc/1', '/sys', '/boot', '/dev/shm', '/run/user']) {
+    for (const path of [
+      '/',
+      '//',
+      '/tmp/../',
+      '/proc/self/root',
+      '/./',
+      '/etc',
+      '/usr/lib',
+      '/proc/1',
+      '/sys',
+      '/boot',
+      '/dev/shm',
+      '/run/user',
+    ]) {
       it(path, () => {
         assertDomainError(() => locateImageTree(path), 'IMAGE_INVALID', "the server's");
       });
@@ -105,7 +118,7 @@ describe('locateImageTree', () => {
     it('a symlink to the host root is refused too', () => {
       const link = join(base, `to-root-${n++}`);
       symlinkSync('/', link);
-      assertDomainError(() => locateImageTree(link), 'IMAGE_INVALID', "own root file system");
+      assertDomainError(() => locateImageTree(link), 'IMAGE_INVALID', 'own root file system');
     });
   });
 });

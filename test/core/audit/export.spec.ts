@@ -6,7 +6,12 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { EVENT_STORE, EventStoreUnavailableError, type NewEvent, type ReadAllOptions } from '../../../src/core/event-store/event-store.port';
+import {
+  EVENT_STORE,
+  EventStoreUnavailableError,
+  type NewEvent,
+  type ReadAllOptions,
+} from '../../../src/core/event-store/event-store.port';
 import type { InstrumentedEventStore } from '../../../src/core/event-store/instrumented.event-store';
 import { startCoreApp, TEST_TOKEN, type CoreApp } from '../../support/core-app';
 import { recordingLogger } from '../../support/temp';
@@ -21,7 +26,9 @@ function curl(args: string[]): Promise<{ status: number; stdout: string; stderr:
 }
 
 const ev = (i: number): NewEvent => ({
-  type: 'AuditTested', data: { i }, metadata: { actor: 'admin:audit', correlationId: randomUUID(), causationId: null, timestamp: new Date().toISOString(), schemaVersion: 1 },
+  type: 'AuditTested',
+  data: { i },
+  metadata: { actor: 'admin:audit', correlationId: randomUUID(), causationId: null, timestamp: new Date().toISOString(), schemaVersion: 1 },
 });
 
 describe('the audit export on a read error', () => {
@@ -36,7 +43,12 @@ describe('the audit export on a read error', () => {
     url = await core.app.listen();
     store = core.app.nest.get<InstrumentedEventStore>(EVENT_STORE);
     // 2,500 events: the export reads them in pages of 1,000.
-    for (let i = 0; i < 2500; i += 100) await store.append(`audit-${i}`, Array.from({ length: 100 }, (_, j) => ev(i + j)), 'no_stream');
+    for (let i = 0; i < 2500; i += 100)
+      await store.append(
+        `audit-${i}`,
+        Array.from({ length: 100 }, (_, j) => ev(i + j)),
+        'no_stream',
+      );
     // The store's reads fail from a given position on (as a damaged page or a lost disk would).
     const inner = store.inner;
     const readAll = inner.readAll.bind(inner);

@@ -14,12 +14,18 @@ const revoked = (name: string): ApiTokenEvent => ({ type: 'ApiTokenRevoked', dat
 describe('API token decider (stream auth-tokens)', () => {
   describe('IssueApiToken', () => {
     it('issues a token under its label, with only the digest', () => {
-      tokens.given([]).when(issue('ci runner')).then([issued('ci runner')]);
+      tokens
+        .given([])
+        .when(issue('ci runner'))
+        .then([issued('ci runner')]);
     });
 
     it('accepts 1 to 64 letters, digits, spaces, dots, underscores and dashes', () => {
       for (const label of ['a', 'Z', '0', 'grafana.lab-2_b', 'x'.repeat(64), 'two words']) {
-        tokens.given([]).when(issue(label)).then([issued(label)]);
+        tokens
+          .given([])
+          .when(issue(label))
+          .then([issued(label)]);
       }
     });
 
@@ -27,7 +33,10 @@ describe('API token decider (stream auth-tokens)', () => {
       for (const label of ['', 'x'.repeat(65), 'ümlaut', 'a/b', 'a:b', 'tab\there', 'new\nline', ' leading', 'trailing ']) {
         tokens.given([]).when(issue(label)).thenThrows('VALIDATION', 'label');
       }
-      tokens.given([]).when({ type: 'IssueApiToken', label: 42 as unknown as string, sha256: DIGEST_A }).thenThrows('VALIDATION', 'label');
+      tokens
+        .given([])
+        .when({ type: 'IssueApiToken', label: 42 as unknown as string, sha256: DIGEST_A })
+        .thenThrows('VALIDATION', 'label');
     });
 
     it('"env" is reserved: it is the actor of BRAMBLE_ADMIN_TOKEN (admin:env)', () => {
@@ -35,30 +44,57 @@ describe('API token decider (stream auth-tokens)', () => {
     });
 
     it('a label of a live token is TOKEN_EXISTS on label (exact match: labels are case-sensitive)', () => {
-      tokens.given([issued('ci')]).when(issue('ci', DIGEST_B)).thenThrows('TOKEN_EXISTS', 'label');
-      tokens.given([issued('ci')]).when(issue('CI', DIGEST_B)).then([issued('CI', DIGEST_B)]);
+      tokens
+        .given([issued('ci')])
+        .when(issue('ci', DIGEST_B))
+        .thenThrows('TOKEN_EXISTS', 'label');
+      tokens
+        .given([issued('ci')])
+        .when(issue('CI', DIGEST_B))
+        .then([issued('CI', DIGEST_B)]);
     });
 
     it('a revoked label can be issued again', () => {
-      tokens.given([issued('ci'), revoked('ci')]).when(issue('ci', DIGEST_B)).then([issued('ci', DIGEST_B)]);
+      tokens
+        .given([issued('ci'), revoked('ci')])
+        .when(issue('ci', DIGEST_B))
+        .then([issued('ci', DIGEST_B)]);
     });
 
     it('refuses a digest that is not 64 lower-case hex digits, or one a live token already has', () => {
-      tokens.given([]).when(issue('ci', 'A'.repeat(64))).thenThrows('VALIDATION', 'sha256');
-      tokens.given([]).when(issue('ci', 'a'.repeat(63))).thenThrows('VALIDATION', 'sha256');
-      tokens.given([issued('one')]).when(issue('two', DIGEST_A)).thenThrows('VALIDATION', 'sha256');
+      tokens
+        .given([])
+        .when(issue('ci', 'A'.repeat(64)))
+        .thenThrows('VALIDATION', 'sha256');
+      tokens
+        .given([])
+        .when(issue('ci', 'a'.repeat(63)))
+        .thenThrows('VALIDATION', 'sha256');
+      tokens
+        .given([issued('one')])
+        .when(issue('two', DIGEST_A))
+        .thenThrows('VALIDATION', 'sha256');
     });
   });
 
   describe('RevokeApiToken', () => {
     it('revokes a live token', () => {
-      tokens.given([issued('ci')]).when(revoke('ci')).then([revoked('ci')]);
+      tokens
+        .given([issued('ci')])
+        .when(revoke('ci'))
+        .then([revoked('ci')]);
     });
 
     it('an unknown or already revoked label is TOKEN_NOT_FOUND on label', () => {
       tokens.given([]).when(revoke('ci')).thenThrows('TOKEN_NOT_FOUND', 'label');
-      tokens.given([issued('ci'), revoked('ci')]).when(revoke('ci')).thenThrows('TOKEN_NOT_FOUND', 'label');
-      tokens.given([issued('ci')]).when(revoke('CI')).thenThrows('TOKEN_NOT_FOUND', 'label');
+      tokens
+        .given([issued('ci'), revoked('ci')])
+        .when(revoke('ci'))
+        .thenThrows('TOKEN_NOT_FOUND', 'label');
+      tokens
+        .given([issued('ci')])
+        .when(revoke('CI'))
+        .thenThrows('TOKEN_NOT_FOUND', 'label');
     });
 
     it('BRAMBLE_ADMIN_TOKEN ("env") cannot be revoked through the API: FORBIDDEN, saying so', () => {
@@ -68,7 +104,10 @@ describe('API token decider (stream auth-tokens)', () => {
     });
 
     it('revokes a token whose label predates the label rule (revocation checks liveness only)', () => {
-      tokens.given([issued('old:name')]).when(revoke('old:name')).then([revoked('old:name')]);
+      tokens
+        .given([issued('old:name')])
+        .when(revoke('old:name'))
+        .then([revoked('old:name')]);
     });
   });
 

@@ -33,17 +33,30 @@ describe('API tokens on the event store', () => {
     racing.append = async (s: string, events: NewEvent[], expected: ExpectedRevision) => {
       if (!rivalDone) {
         rivalDone = true;
-        await first.run(AUTH_TOKENS_STREAM, apiTokenDecider, { type: 'IssueApiToken', label: 'ci', sha256: 'a'.repeat(64) }, commandMeta('admin:a'));
+        await first.run(
+          AUTH_TOKENS_STREAM,
+          apiTokenDecider,
+          { type: 'IssueApiToken', label: 'ci', sha256: 'a'.repeat(64) },
+          commandMeta('admin:a'),
+        );
       }
       return store.append(s, events, expected);
     };
     const second = new CommandRunner(racing, silentLogger);
     await assert.rejects(
-      second.run(AUTH_TOKENS_STREAM, apiTokenDecider, { type: 'IssueApiToken', label: 'ci', sha256: 'b'.repeat(64) }, commandMeta('admin:b')),
+      second.run(
+        AUTH_TOKENS_STREAM,
+        apiTokenDecider,
+        { type: 'IssueApiToken', label: 'ci', sha256: 'b'.repeat(64) },
+        commandMeta('admin:b'),
+      ),
       (error: unknown) => error instanceof DomainError && error.code === 'TOKEN_EXISTS' && error.field === 'label',
     );
     const stream = await store.readStream(AUTH_TOKENS_STREAM);
-    assert.deepEqual(stream.map((e) => [e.type, (e.data as { name: string }).name, e.metadata.actor]), [['ApiTokenIssued', 'ci', 'admin:a']]);
+    assert.deepEqual(
+      stream.map((e) => [e.type, (e.data as { name: string }).name, e.metadata.actor]),
+      [['ApiTokenIssued', 'ci', 'admin:a']],
+    );
   });
 
   it('a revocation racing another revocation of the same label: one ApiTokenRevoked, the other TOKEN_NOT_FOUND', async () => {

@@ -42,7 +42,10 @@ describe('CommandRunner', () => {
     // Warm the runner's cache so its first attempt uses a stale revision.
     await runner.load(stream, clientDecider);
     const out = await runner.run(stream, clientDecider, { type: 'RejectClient', mac }, commandMeta('admin:c'));
-    assert.deepEqual(out.events.map((e) => e.type), ['ClientRejected']);
+    assert.deepEqual(
+      out.events.map((e) => e.type),
+      ['ClientRejected'],
+    );
     const types = (await store.readStream(stream)).map((e) => e.type);
     assert.deepEqual(types, ['ClientApproved', 'ClientRenamed', 'ClientRejected']);
   });
@@ -68,7 +71,12 @@ describe('CommandRunner', () => {
     const runner = new CommandRunner(store, silentLogger);
     await runner.run(`client-${mac}`, clientDecider, { type: 'ApproveClient', mac, name: 'x', imageId: null }, commandMeta('admin:a'));
     const head = await store.headPosition();
-    const out = await runner.run(`client-${mac}`, clientDecider, { type: 'ApproveClient', mac, name: 'x', imageId: null }, commandMeta('admin:a'));
+    const out = await runner.run(
+      `client-${mac}`,
+      clientDecider,
+      { type: 'ApproveClient', mac, name: 'x', imageId: null },
+      commandMeta('admin:a'),
+    );
     assert.equal(out.position, null);
     assert.equal(await store.headPosition(), head);
   });

@@ -63,12 +63,20 @@ describe('command handlers (in-process bramble on sqlite)', () => {
   });
 
   it('creates the default groups pupils and teachers on first start', () => {
-    assert.deepEqual(core.queries.groups().map((g) => [g.name, g.gidNumber]), [['pupils', 10000], ['teachers', 10001]]);
+    assert.deepEqual(
+      core.queries.groups().map((g) => [g.name, g.gidNumber]),
+      [
+        ['pupils', 10000],
+        ['teachers', 10001],
+      ],
+    );
   });
 
   it('creates users with uidNumbers from 10000 upward, never reused, and a verifiable hash', async () => {
     const password = 'Correct-Horse-42';
-    await core.exec(new CreateUserCommand({ username: 'ada', password, fullName: 'Ada Lovelace', groups: ['teachers', 'pupils'] }, admin()));
+    await core.exec(
+      new CreateUserCommand({ username: 'ada', password, fullName: 'Ada Lovelace', groups: ['teachers', 'pupils'] }, admin()),
+    );
     await core.exec(new CreateUserCommand({ username: 'bob', password: 'another-secret-1' }, admin()));
     const ada = core.queries.user('ada');
     assert.ok(ada);
@@ -90,7 +98,10 @@ describe('command handlers (in-process bramble on sqlite)', () => {
     await rejects(core.exec(new CreateUserCommand({ username: 'ada', password: 'whatever-123' }, admin())), 'USER_EXISTS');
     await rejects(core.exec(new CreateUserCommand({ username: 'Bad Name', password: 'whatever-123' }, admin())), 'VALIDATION', 'username');
     await rejects(core.exec(new CreateUserCommand({ username: 'carl', password: 'short' }, admin())), 'VALIDATION', 'password');
-    await rejects(core.exec(new CreateUserCommand({ username: 'carl', password: 'long-enough-1', groups: ['nope'] }, admin())), 'GROUP_NOT_FOUND');
+    await rejects(
+      core.exec(new CreateUserCommand({ username: 'carl', password: 'long-enough-1', groups: ['nope'] }, admin())),
+      'GROUP_NOT_FOUND',
+    );
 
     await core.exec(new SetUserPasswordCommand({ username: 'ada', password: 'New-Password-77' }, admin()));
     assert.equal(await verifyPassword('New-Password-77', core.queries.user('ada')!.passwordHash), true);
@@ -104,11 +115,25 @@ describe('command handlers (in-process bramble on sqlite)', () => {
   });
 
   it('imports users row by row: bad rows are reported, good rows created, passwords never echoed', async () => {
-    const csv = ['username,password,fullName,groups', 'pupil1,pupil-pass-1,Pupil One,pupils', 'Bad User,pupil-pass-2', 'pupil3,tiny', 'ada,dup-pass-123', 'pupil5,pupil-pass-5,,teachers;pupils'].join('\n');
+    const csv = [
+      'username,password,fullName,groups',
+      'pupil1,pupil-pass-1,Pupil One,pupils',
+      'Bad User,pupil-pass-2',
+      'pupil3,tiny',
+      'ada,dup-pass-123',
+      'pupil5,pupil-pass-5,,teachers;pupils',
+    ].join('\n');
     const results = await core.exec<ImportRowResult[]>(new ImportUsersCommand({ csv }, admin()));
-    assert.deepEqual(results.map((r) => [r.line, r.ok, r.code]), [
-      [2, true, null], [3, false, 'VALIDATION'], [4, false, 'VALIDATION'], [5, false, 'USER_EXISTS'], [6, true, null],
-    ]);
+    assert.deepEqual(
+      results.map((r) => [r.line, r.ok, r.code]),
+      [
+        [2, true, null],
+        [3, false, 'VALIDATION'],
+        [4, false, 'VALIDATION'],
+        [5, false, 'USER_EXISTS'],
+        [6, true, null],
+      ],
+    );
     assert.equal(JSON.stringify(results).includes('tiny'), false);
     assert.equal(JSON.stringify(results).includes('pupil-pass'), false);
     assert.deepEqual(core.queries.user('pupil5')?.groups, ['teachers', 'pupils']);
@@ -122,7 +147,12 @@ describe('command handlers (in-process bramble on sqlite)', () => {
     assert.equal(core.queries.image(reg.imageId)?.bootPath, path.join(root, 'boot/firmware'));
     await rejects(core.exec(new RegisterImageCommand({ name: 'x', path: path.join(images.dir, 'missing') }, admin())), 'IMAGE_INVALID');
 
-    await core.exec(new DetectClientCommand({ mac: 'DC-A6-32-AA-BB-01', serial: 'abcd1234', model: 'RPi4', via: 'dhcp', bootId: '1' }, commandMeta('plugin:dhcp')));
+    await core.exec(
+      new DetectClientCommand(
+        { mac: 'DC-A6-32-AA-BB-01', serial: 'abcd1234', model: 'RPi4', via: 'dhcp', bootId: '1' },
+        commandMeta('plugin:dhcp'),
+      ),
+    );
     assert.equal(core.queries.client('dc:a6:32:aa:bb:01')?.status, 'pending');
     await core.exec(new ApproveClientCommand({ mac: 'dc:a6:32:aa:bb:01', name: 'lab-01', imageId: reg.imageId }, admin()));
     const c = core.queries.client('dc:a6:32:aa:bb:01');
@@ -135,11 +165,22 @@ describe('command handlers (in-process bramble on sqlite)', () => {
     await core.exec(new DeleteImageCommand({ imageId: reg.imageId }, admin()));
     assert.equal(core.queries.image(reg.imageId), null);
     // The id of a deleted image is retired.
-    const again = await core.exec<{ imageId: string }>(new RegisterImageCommand({ name: 'Raspberry Pi OS (Bookworm)', path: root }, admin()));
+    const again = await core.exec<{ imageId: string }>(
+      new RegisterImageCommand({ name: 'Raspberry Pi OS (Bookworm)', path: root }, admin()),
+    );
     assert.equal(again.imageId, 'raspberry-pi-os-bookworm-2');
 
-    const imported = await core.exec<ImportRowResult[]>(new ImportClientsCommand({ csv: 'mac,name\nb8:27:eb:00:00:10,pi3-a\nnot-a-mac,x\n# comment\n2c:cf:67:00:00:01,pi5-a\n' }, admin()));
-    assert.deepEqual(imported.map((r) => [r.line, r.ok]), [[2, true], [3, false], [5, true]]);
+    const imported = await core.exec<ImportRowResult[]>(
+      new ImportClientsCommand({ csv: 'mac,name\nb8:27:eb:00:00:10,pi3-a\nnot-a-mac,x\n# comment\n2c:cf:67:00:00:01,pi5-a\n' }, admin()),
+    );
+    assert.deepEqual(
+      imported.map((r) => [r.line, r.ok]),
+      [
+        [2, true],
+        [3, false],
+        [5, true],
+      ],
+    );
     assert.equal(core.queries.client('b8:27:eb:00:00:10')?.preRegistered, true);
     assert.equal(core.queries.client('2c:cf:67:00:00:01')?.name, 'pi5-a');
   });
@@ -152,14 +193,20 @@ describe('command handlers (in-process bramble on sqlite)', () => {
     await Promise.all(names.map((name) => core.bus.execute(new RenameClientCommand({ mac, name }, admin()))));
     const renames = (await store.readStream(`client-${mac}`)).filter((e) => e.type === 'ClientRenamed');
     assert.equal(renames.length, 20);
-    assert.deepEqual(renames.map((e) => e.revision), renames.map((_, i) => i + 1), 'revisions are contiguous');
+    assert.deepEqual(
+      renames.map((e) => e.revision),
+      renames.map((_, i) => i + 1),
+      'revisions are contiguous',
+    );
   });
 
   it('records a known Pi again once per boot, not once per packet', async () => {
     const mac = 'e4:5f:01:00:00:77';
     const store = core.app.nest.get<EventStore>(EVENT_STORE);
-    for (let i = 0; i < 50; i++) await core.bus.execute(new DetectClientCommand({ mac, via: 'dhcp', bootId: 'boot-1' }, commandMeta('plugin:dhcp')));
-    for (let i = 0; i < 50; i++) await core.bus.execute(new DetectClientCommand({ mac, via: 'dhcp', bootId: 'boot-2' }, commandMeta('plugin:dhcp')));
+    for (let i = 0; i < 50; i++)
+      await core.bus.execute(new DetectClientCommand({ mac, via: 'dhcp', bootId: 'boot-1' }, commandMeta('plugin:dhcp')));
+    for (let i = 0; i < 50; i++)
+      await core.bus.execute(new DetectClientCommand({ mac, via: 'dhcp', bootId: 'boot-2' }, commandMeta('plugin:dhcp')));
     const types = (await store.readStream(`client-${mac}`)).map((e) => e.type);
     assert.deepEqual(types, ['ClientDetected', 'ClientRedetected']);
   });
@@ -169,7 +216,9 @@ describe('command handlers (in-process bramble on sqlite)', () => {
     try {
       await rejects(pinned.exec(new UpdateSettingsCommand({ changes: { interface: 'eth0' } }, admin())), 'SETTING_PINNED');
       // Sending back the pinned value the API shows is not a change, so not an error.
-      const same = await pinned.exec<{ position: number | null }>(new UpdateSettingsCommand({ changes: { interface: 'eth1', serverIp: '10.5.0.1' } }, admin()));
+      const same = await pinned.exec<{ position: number | null }>(
+        new UpdateSettingsCommand({ changes: { interface: 'eth1', serverIp: '10.5.0.1' } }, admin()),
+      );
       assert.equal(same.position, null);
       // The DHCP fields of 0.1 belong to the DHCP plugin now: the global settings refuse them by name.
       const legacy = { dhcpMode: 'full' } as unknown as Partial<GlobalSettings>;

@@ -23,7 +23,10 @@ describe('imports when the store fails mid-way', () => {
     const faults: Faults = { streams: /^user-/, mode: 'full', allowed: 10 };
     const core = await startCoreApp({ wrapStore: (store) => faultyStore(store, faults) });
     try {
-      const csv = 'username,password\n' + Array.from({ length: 60 }, (_, i) => `pupil${i},Secret-Pass-${i}x`).join('\n') + '\nBad Name,Secret-Pass-x\n';
+      const csv =
+        'username,password\n' +
+        Array.from({ length: 60 }, (_, i) => `pupil${i},Secret-Pass-${i}x`).join('\n') +
+        '\nBad Name,Secret-Pass-x\n';
       const results = await core.bus.execute(new ImportUsersCommand({ csv }, admin()));
       const store = core.app.nest.get<EventStore>(EVENT_STORE);
       const written = await countOf(store, 'UserCreated');
@@ -37,7 +40,8 @@ describe('imports when the store fails mid-way', () => {
       assert.ok(codes.has('VALIDATION'), 'a bad row is still reported with its own error');
       const aborted = results.find((r) => r.code === 'IMPORT_ABORTED')!;
       assert.match(aborted.message ?? '', /^not written: the import stopped at line \d+ \(the event store is unavailable\)$/);
-      for (const r of results) if (r.ok) assert.ok(core.queries.user(r.key!) || (await store.readStream(`user-${r.key}`)).length === 1, r.key!);
+      for (const r of results)
+        if (r.ok) assert.ok(core.queries.user(r.key!) || (await store.readStream(`user-${r.key}`)).length === 1, r.key!);
 
       faults.full = false; // the disk is freed: a worker still running would write now
       await new Promise((r) => setTimeout(r, 1500));

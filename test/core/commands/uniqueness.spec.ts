@@ -58,10 +58,20 @@ describe('uniqueness from the store', () => {
       const a = new CommandRunner(store, silentLogger);
       const b = new CommandRunner(store, silentLogger);
       const create = (runner: CommandRunner, i: number) =>
-        runner.run('user-twin', userDecider, {
-          type: 'CreateUser', username: 'twin', uidNumber: 20000 + i, gidNumber: 10000, fullName: '', groups: ['pupils'],
-          passwordHash: '{CRYPT}$2y$04$abcdefghijklmnopqrstuvabcdefghijklmnopqrstuvwxyzabcde',
-        }, admin());
+        runner.run(
+          'user-twin',
+          userDecider,
+          {
+            type: 'CreateUser',
+            username: 'twin',
+            uidNumber: 20000 + i,
+            gidNumber: 10000,
+            fullName: '',
+            groups: ['pupils'],
+            passwordHash: '{CRYPT}$2y$04$abcdefghijklmnopqrstuvabcdefghijklmnopqrstuvwxyzabcde',
+          },
+          admin(),
+        );
       const { ok, codes } = await outcomes(Array.from({ length: 20 }, (_, i) => create(i % 2 ? a : b, i)));
       assert.equal(ok, 1);
       assert.deepEqual(new Set(codes), new Set(['USER_EXISTS']));
@@ -74,7 +84,9 @@ describe('uniqueness from the store', () => {
   it('20 concurrent createGroup of one name: one success, GROUP_EXISTS for the rest', async () => {
     const core = await startCoreApp();
     try {
-      const { ok, codes } = await outcomes(Array.from({ length: 20 }, () => core.bus.execute(new CreateGroupCommand({ name: 'class-7b' }, admin()))));
+      const { ok, codes } = await outcomes(
+        Array.from({ length: 20 }, () => core.bus.execute(new CreateGroupCommand({ name: 'class-7b' }, admin()))),
+      );
       assert.equal(ok, 1);
       assert.deepEqual(new Set(codes), new Set(['GROUP_EXISTS']));
     } finally {
@@ -99,7 +111,10 @@ describe('uniqueness from the store', () => {
     it('one folder under two names: IMAGE_EXISTS on path, also through a symlink to it', async () => {
       const tree = imageTree(dirs.dir, 'shared');
       await core.exec(new RegisterImageCommand({ name: 'First', path: tree }, admin()));
-      await assert.rejects(core.bus.execute(new RegisterImageCommand({ name: 'Second', path: `${tree}/.` }, admin())), (e: { code: string; field: string }) => e.code === 'IMAGE_EXISTS' && e.field === 'path');
+      await assert.rejects(
+        core.bus.execute(new RegisterImageCommand({ name: 'Second', path: `${tree}/.` }, admin())),
+        (e: { code: string; field: string }) => e.code === 'IMAGE_EXISTS' && e.field === 'path',
+      );
     });
 
     it('rename frees the old name, delete frees name and folder', async () => {
@@ -114,10 +129,17 @@ describe('uniqueness from the store', () => {
 
     it('a claim left by a crash (its owner never registered) is taken over', async () => {
       const store = core.app.nest.get<EventStore>(EVENT_STORE);
-      await store.append(uniqueKeyStream('image-name', 'Ghost OS'), [{
-        type: 'UniqueKeyClaimed', data: { kind: 'image-name', key: 'Ghost OS', owner: 'ghost-os-crashed' },
-        metadata: { ...admin(), schemaVersion: 1 },
-      }], 'no_stream');
+      await store.append(
+        uniqueKeyStream('image-name', 'Ghost OS'),
+        [
+          {
+            type: 'UniqueKeyClaimed',
+            data: { kind: 'image-name', key: 'Ghost OS', owner: 'ghost-os-crashed' },
+            metadata: { ...admin(), schemaVersion: 1 },
+          },
+        ],
+        'no_stream',
+      );
       await core.exec(new RegisterImageCommand({ name: 'Ghost OS', path: imageTree(dirs.dir, 'ghost') }, admin()));
       assert.ok(core.queries.images().some((i) => i.name === 'Ghost OS'));
       await core.close();

@@ -17,9 +17,15 @@ describe('configuration from BRAMBLE_* variables', () => {
 
   it('reads every variable', () => {
     const c = loadConfig({
-      BRAMBLE_DATA_DIR: '/var/lib/bramble', BRAMBLE_HTTP_HOST: '0.0.0.0', BRAMBLE_HTTP_PORT: '8080',
-      BRAMBLE_EVENT_STORE: 'kurrentdb://db1:2113?tls=false', BRAMBLE_ADMIN_TOKEN: 'x'.repeat(20),
-      BRAMBLE_PLUGINS: './a.js, @school/bramble-b', BRAMBLE_INTERFACE: 'enp3s0', BRAMBLE_SERVER_IP: '10.0.0.1', BRAMBLE_LOG_LEVEL: 'debug',
+      BRAMBLE_DATA_DIR: '/var/lib/bramble',
+      BRAMBLE_HTTP_HOST: '0.0.0.0',
+      BRAMBLE_HTTP_PORT: '8080',
+      BRAMBLE_EVENT_STORE: 'kurrentdb://db1:2113?tls=false',
+      BRAMBLE_ADMIN_TOKEN: 'x'.repeat(20),
+      BRAMBLE_PLUGINS: './a.js, @school/bramble-b',
+      BRAMBLE_INTERFACE: 'enp3s0',
+      BRAMBLE_SERVER_IP: '10.0.0.1',
+      BRAMBLE_LOG_LEVEL: 'debug',
     });
     assert.equal(c.httpPort, 8080);
     assert.deepEqual(c.eventStore, { kind: 'kurrentdb', connectionString: 'kurrentdb://db1:2113?tls=false' });
@@ -57,7 +63,10 @@ describe('configuration from BRAMBLE_* variables', () => {
   ];
   for (const [env, key] of bad) {
     it(`rejects ${JSON.stringify(env)} naming ${key}`, () => {
-      assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && e.key === key && e.message.startsWith(`config: ${key}:`));
+      assert.throws(
+        () => loadConfig(env),
+        (e: unknown) => e instanceof ConfigError && e.key === key && e.message.startsWith(`config: ${key}:`),
+      );
     });
   }
 

@@ -18,9 +18,7 @@ describe('parseClientsCsv', () => {
   });
 
   it('skips a header row, blank lines and comments, keeping line numbers', () => {
-    const csv = ['MAC,Name,ImageId', '', '# room 12', 'dc:a6:32:01:36:c2,pi-01', '   ', 'dc:a6:32:01:36:c3,pi-02'].join(
-      '\n',
-    );
+    const csv = ['MAC,Name,ImageId', '', '# room 12', 'dc:a6:32:01:36:c2,pi-01', '   ', 'dc:a6:32:01:36:c3,pi-02'].join('\n');
     const rows = parseClientsCsv(csv);
     assert.deepEqual(
       rows.map((r) => [r.line, r.ok]),

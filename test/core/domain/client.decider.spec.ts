@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  clientDecider,
-  type ClientCommand,
-  type DetectClient,
-} from '../../../src/core/domain/client/client.decider';
+import { clientDecider, type ClientCommand, type DetectClient } from '../../../src/core/domain/client/client.decider';
 import type { ClientEvent } from '../../../src/core/domain/client/client.events';
 import { decider } from '../../support/given-when-then';
 
@@ -89,7 +85,10 @@ describe('client decider', () => {
     });
 
     it('a known Pi without boot id produces nothing for the same address', () => {
-      client.given([detected]).when(detect({ bootId: null })).thenNothing();
+      client
+        .given([detected])
+        .when(detect({ bootId: null }))
+        .thenNothing();
     });
 
     it('the same boot with a new address learns the address', () => {
@@ -107,36 +106,63 @@ describe('client decider', () => {
     });
 
     it('the same boot without an address produces nothing', () => {
-      client.given([detected]).when(detect({ ip: null })).thenNothing();
+      client
+        .given([detected])
+        .when(detect({ ip: null }))
+        .thenNothing();
     });
 
     it('a rejected Pi booting again is still recorded once per boot', () => {
-      const events = client.given([detected, rejected]).when(detect({ bootId: 'boot-9' })).events();
+      const events = client
+        .given([detected, rejected])
+        .when(detect({ bootId: 'boot-9' }))
+        .events();
       assert.equal(events.length, 1);
       assert.equal(events[0].type, 'ClientRedetected');
-      assert.equal(client.given([detected, rejected, ...events]).when(detect({ bootId: 'boot-9' })).events().length, 0);
+      assert.equal(
+        client
+          .given([detected, rejected, ...events])
+          .when(detect({ bootId: 'boot-9' }))
+          .events().length,
+        0,
+      );
     });
 
     it('normalises the serial to lower case', () => {
-      const [event] = client.given([]).when(detect({ serial: '1A2B3C4D' })).events();
+      const [event] = client
+        .given([])
+        .when(detect({ serial: '1A2B3C4D' }))
+        .events();
       assert.equal(event.type, 'ClientDetected');
       assert.equal((event.data as { serial: string }).serial, '1a2b3c4d');
     });
 
     it('rejects a MAC that is not normalised', () => {
-      client.given([]).when(detect({ mac: 'DC-A6-32-01-36-C2' })).thenThrows('VALIDATION', 'mac');
+      client
+        .given([])
+        .when(detect({ mac: 'DC-A6-32-01-36-C2' }))
+        .thenThrows('VALIDATION', 'mac');
     });
 
     it('rejects an address that is not IPv4', () => {
-      client.given([]).when(detect({ ip: '300.1.1.1' })).thenThrows('VALIDATION', 'ip');
+      client
+        .given([])
+        .when(detect({ ip: '300.1.1.1' }))
+        .thenThrows('VALIDATION', 'ip');
     });
 
     it('rejects a serial that could name another folder', () => {
-      client.given([]).when(detect({ serial: '../etc' })).thenThrows('VALIDATION', 'serial');
+      client
+        .given([])
+        .when(detect({ serial: '../etc' }))
+        .thenThrows('VALIDATION', 'serial');
     });
 
     it('rejects an empty detection source', () => {
-      client.given([]).when(detect({ via: ' ' })).thenThrows('VALIDATION', 'via');
+      client
+        .given([])
+        .when(detect({ via: ' ' }))
+        .thenThrows('VALIDATION', 'via');
     });
 
     it('keeps the serial and address of the state when a redetection does not carry them', () => {
@@ -299,7 +325,10 @@ describe('client decider', () => {
     const rename = (name: string): ClientCommand => ({ type: 'RenameClient', mac, name });
 
     it('renames', () => {
-      client.given([detected]).when(rename('lab-3')).then([{ type: 'ClientRenamed', data: { mac, name: 'lab-3' } }]);
+      client
+        .given([detected])
+        .when(rename('lab-3'))
+        .then([{ type: 'ClientRenamed', data: { mac, name: 'lab-3' } }]);
     });
 
     it('the same name produces nothing', () => {
@@ -311,7 +340,10 @@ describe('client decider', () => {
     });
 
     it('rejects a name longer than a DNS label', () => {
-      client.given([detected]).when(rename('a'.repeat(64))).thenThrows('VALIDATION', 'name');
+      client
+        .given([detected])
+        .when(rename('a'.repeat(64)))
+        .thenThrows('VALIDATION', 'name');
     });
   });
 
@@ -387,13 +419,31 @@ describe('client decider', () => {
     });
 
     it('rejects kernel arguments longer than 1024 characters', () => {
-      assert.equal(client.given([detected]).when(set('', 'x'.repeat(1024))).events().length, 1);
-      client.given([detected]).when(set('', 'x'.repeat(1025))).thenThrows('VALIDATION', 'cmdlineArgs');
+      assert.equal(
+        client
+          .given([detected])
+          .when(set('', 'x'.repeat(1024)))
+          .events().length,
+        1,
+      );
+      client
+        .given([detected])
+        .when(set('', 'x'.repeat(1025)))
+        .thenThrows('VALIDATION', 'cmdlineArgs');
     });
 
     it('rejects config.txt longer than 16384 characters', () => {
-      assert.equal(client.given([detected]).when(set('x'.repeat(16384), '')).events().length, 1);
-      client.given([detected]).when(set('x'.repeat(16385), '')).thenThrows('VALIDATION', 'configTxt');
+      assert.equal(
+        client
+          .given([detected])
+          .when(set('x'.repeat(16384), ''))
+          .events().length,
+        1,
+      );
+      client
+        .given([detected])
+        .when(set('x'.repeat(16385), ''))
+        .thenThrows('VALIDATION', 'configTxt');
     });
 
     it('rejects NUL in config.txt', () => {
@@ -425,7 +475,10 @@ describe('client decider', () => {
 
     it('forgets everything: a removed client detected again starts over', () => {
       const renamed: ClientEvent = { type: 'ClientRenamed', data: { mac, name: 'old' } };
-      const state = client.given([detected, approved, renamed, removed]).when(detect({ bootId: 'b2' })).state();
+      const state = client
+        .given([detected, approved, renamed, removed])
+        .when(detect({ bootId: 'b2' }))
+        .state();
       assert.ok(state.status === 'pending');
       assert.equal(state.name, null);
       assert.equal(state.imageId, null);

@@ -31,17 +31,32 @@ describe('group decider', () => {
     });
 
     it('a deleted group can be created again', () => {
-      group.given([created, { type: 'GroupDeleted', data: { name } }]).when(create()).then([created]);
+      group
+        .given([created, { type: 'GroupDeleted', data: { name } }])
+        .when(create())
+        .then([created]);
     });
 
     it('the name follows the username rule', () => {
-      group.given([]).when(create({ name: 'Robotics' })).thenThrows('VALIDATION', 'name');
-      group.given([]).when(create({ name: '9lab' })).thenThrows('VALIDATION', 'name');
+      group
+        .given([])
+        .when(create({ name: 'Robotics' }))
+        .thenThrows('VALIDATION', 'name');
+      group
+        .given([])
+        .when(create({ name: '9lab' }))
+        .thenThrows('VALIDATION', 'name');
     });
 
     it('rejects a system gid (sudo is 27)', () => {
-      group.given([]).when(create({ gidNumber: 27 })).thenThrows('VALIDATION', 'gidNumber');
-      group.given([]).when(create({ gidNumber: -1 })).thenThrows('VALIDATION', 'gidNumber');
+      group
+        .given([])
+        .when(create({ gidNumber: 27 }))
+        .thenThrows('VALIDATION', 'gidNumber');
+      group
+        .given([])
+        .when(create({ gidNumber: -1 }))
+        .thenThrows('VALIDATION', 'gidNumber');
     });
 
     it('a new group has no members', () => {
@@ -74,13 +89,14 @@ describe('group decider', () => {
       group
         .given([created, withAliceBob])
         .when(change(['alice', 'carol', 'carol'], ['bob', 'nobody']))
-        .then([
-          { type: 'GroupMembersChanged', data: { name, members: ['alice', 'carol'], added: ['carol'], removed: ['bob'] } },
-        ]);
+        .then([{ type: 'GroupMembersChanged', data: { name, members: ['alice', 'carol'], added: ['carol'], removed: ['bob'] } }]);
     });
 
     it('adding members already there and removing members not there produces nothing', () => {
-      group.given([created, withAliceBob]).when(change(['alice'], ['carol'])).thenNothing();
+      group
+        .given([created, withAliceBob])
+        .when(change(['alice'], ['carol']))
+        .thenNothing();
     });
 
     it('an empty change produces nothing', () => {
@@ -88,24 +104,42 @@ describe('group decider', () => {
     });
 
     it('the same user both added and removed is an error', () => {
-      group.given([created]).when(change(['alice'], ['alice'])).thenThrows('VALIDATION', 'add');
+      group
+        .given([created])
+        .when(change(['alice'], ['alice']))
+        .thenThrows('VALIDATION', 'add');
     });
 
     it('rejects an invalid username', () => {
-      group.given([created]).when(change(['Alice'])).thenThrows('VALIDATION', 'add');
-      group.given([created]).when(change([], ['a b'])).thenThrows('VALIDATION', 'remove');
+      group
+        .given([created])
+        .when(change(['Alice']))
+        .thenThrows('VALIDATION', 'add');
+      group
+        .given([created])
+        .when(change([], ['a b']))
+        .thenThrows('VALIDATION', 'remove');
     });
 
     it('an unknown group is not found', () => {
-      group.given([]).when(change(['alice'])).thenThrows('GROUP_NOT_FOUND', 'name');
+      group
+        .given([])
+        .when(change(['alice']))
+        .thenThrows('GROUP_NOT_FOUND', 'name');
     });
 
     it('a deleted group is not found', () => {
-      group.given([created, { type: 'GroupDeleted', data: { name } }]).when(change(['alice'])).thenThrows('GROUP_NOT_FOUND');
+      group
+        .given([created, { type: 'GroupDeleted', data: { name } }])
+        .when(change(['alice']))
+        .thenThrows('GROUP_NOT_FOUND');
     });
 
     it('the state holds the members', () => {
-      const state = group.given([created, withAliceBob]).when(change(['carol'], ['alice'])).state();
+      const state = group
+        .given([created, withAliceBob])
+        .when(change(['carol'], ['alice']))
+        .state();
       assert.ok(state.status === 'active');
       assert.deepEqual(state.members, ['bob', 'carol']);
     });
@@ -115,7 +149,10 @@ describe('group decider', () => {
     const del: GroupCommand = { type: 'DeleteGroup', name };
 
     it('deletes an empty group', () => {
-      group.given([created]).when(del).then([{ type: 'GroupDeleted', data: { name } }]);
+      group
+        .given([created])
+        .when(del)
+        .then([{ type: 'GroupDeleted', data: { name } }]);
     });
 
     it('deletes a group emptied earlier', () => {
@@ -123,7 +160,10 @@ describe('group decider', () => {
         type: 'GroupMembersChanged',
         data: { name, members: [], added: [], removed: ['alice', 'bob'] },
       };
-      group.given([created, withAliceBob, emptied]).when(del).then([{ type: 'GroupDeleted', data: { name } }]);
+      group
+        .given([created, withAliceBob, emptied])
+        .when(del)
+        .then([{ type: 'GroupDeleted', data: { name } }]);
     });
 
     it('a group with members cannot be deleted', () => {
@@ -136,7 +176,10 @@ describe('group decider', () => {
     });
 
     it('a deleted group is not found', () => {
-      group.given([created, { type: 'GroupDeleted', data: { name } }]).when(del).thenThrows('GROUP_NOT_FOUND');
+      group
+        .given([created, { type: 'GroupDeleted', data: { name } }])
+        .when(del)
+        .thenThrows('GROUP_NOT_FOUND');
     });
   });
 
@@ -151,7 +194,10 @@ describe('gid sequence decider', () => {
 
   it('hands out FIRST_GID_NUMBER first', () => {
     assert.equal(FIRST_GID_NUMBER, 10000);
-    seq.given([]).when(allocate('pupils')).then([{ type: 'GidNumberAllocated', data: { gidNumber: 10000, name: 'pupils' } }]);
+    seq
+      .given([])
+      .when(allocate('pupils'))
+      .then([{ type: 'GidNumberAllocated', data: { gidNumber: 10000, name: 'pupils' } }]);
   });
 
   it('hands out the next number, never reusing one', () => {

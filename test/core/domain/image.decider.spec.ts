@@ -32,7 +32,10 @@ describe('image decider', () => {
     });
 
     it('trims the name', () => {
-      image.given([]).when(register({ name: '  Bookworm Lite ' })).then([registered]);
+      image
+        .given([])
+        .when(register({ name: '  Bookworm Lite ' }))
+        .then([registered]);
     });
 
     it('an existing image cannot be registered again', () => {
@@ -44,24 +47,45 @@ describe('image decider', () => {
     });
 
     it('rejects an empty name', () => {
-      image.given([]).when(register({ name: '   ' })).thenThrows('VALIDATION', 'name');
+      image
+        .given([])
+        .when(register({ name: '   ' }))
+        .thenThrows('VALIDATION', 'name');
     });
 
     it('accepts a 64-character name and rejects 65', () => {
-      assert.equal(image.given([]).when(register({ name: 'n'.repeat(64) })).events().length, 1);
-      image.given([]).when(register({ name: 'n'.repeat(65) })).thenThrows('VALIDATION', 'name');
+      assert.equal(
+        image
+          .given([])
+          .when(register({ name: 'n'.repeat(64) }))
+          .events().length,
+        1,
+      );
+      image
+        .given([])
+        .when(register({ name: 'n'.repeat(65) }))
+        .thenThrows('VALIDATION', 'name');
     });
 
     it('rejects control characters in the name', () => {
-      image.given([]).when(register({ name: 'Book\u0007worm' })).thenThrows('VALIDATION', 'name');
+      image
+        .given([])
+        .when(register({ name: 'Book\u0007worm' }))
+        .thenThrows('VALIDATION', 'name');
     });
 
     it('rejects a relative path', () => {
-      image.given([]).when(register({ path: 'images/bookworm' })).thenThrows('VALIDATION', 'path');
+      image
+        .given([])
+        .when(register({ path: 'images/bookworm' }))
+        .thenThrows('VALIDATION', 'path');
     });
 
     it('rejects a relative boot path', () => {
-      image.given([]).when(register({ bootPath: 'boot' })).thenThrows('VALIDATION', 'bootPath');
+      image
+        .given([])
+        .when(register({ bootPath: 'boot' }))
+        .thenThrows('VALIDATION', 'bootPath');
     });
 
     it('rejects a boot path outside the image', () => {
@@ -72,8 +96,14 @@ describe('image decider', () => {
     });
 
     it('rejects an image id that is unsafe in a stream name or path', () => {
-      image.given([]).when(register({ imageId: '../x' })).thenThrows('VALIDATION', 'imageId');
-      image.given([]).when(register({ imageId: '' })).thenThrows('VALIDATION', 'imageId');
+      image
+        .given([])
+        .when(register({ imageId: '../x' }))
+        .thenThrows('VALIDATION', 'imageId');
+      image
+        .given([])
+        .when(register({ imageId: '' }))
+        .thenThrows('VALIDATION', 'imageId');
     });
   });
 
@@ -81,7 +111,10 @@ describe('image decider', () => {
     const rename = (name: string): ImageCommand => ({ type: 'RenameImage', imageId, name });
 
     it('renames', () => {
-      image.given([registered]).when(rename('Lab image')).then([{ type: 'ImageRenamed', data: { imageId, name: 'Lab image' } }]);
+      image
+        .given([registered])
+        .when(rename('Lab image'))
+        .then([{ type: 'ImageRenamed', data: { imageId, name: 'Lab image' } }]);
     });
 
     it('the same name produces nothing', () => {

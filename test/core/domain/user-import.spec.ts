@@ -20,7 +20,10 @@ describe('parseUsersCsv', () => {
 
   it('skips a header row, blank lines and comments, keeping line numbers', () => {
     const rows = parseUsersCsv('Username,Password,FullName,Groups\n\n# class 3b\nalice,wonderland1\n');
-    assert.deepEqual(rows.map((r) => [r.line, r.ok]), [[4, true]]);
+    assert.deepEqual(
+      rows.map((r) => [r.line, r.ok]),
+      [[4, true]],
+    );
   });
 
   it('takes the password exactly as written: quoted or not, spaces around it are part of it', () => {

@@ -69,59 +69,114 @@ describe('user decider', () => {
     });
 
     it('a deleted user can be created again', () => {
-      user.given([created, deleted]).when(create({ uidNumber: 10007 })).then([
-        { type: 'UserCreated', data: { ...created.data, uidNumber: 10007 } as never },
-      ]);
+      user
+        .given([created, deleted])
+        .when(create({ uidNumber: 10007 }))
+        .then([{ type: 'UserCreated', data: { ...created.data, uidNumber: 10007 } as never }]);
     });
 
     it('drops duplicate groups and keeps their order', () => {
-      const [event] = user.given([]).when(create({ groups: ['teachers', 'pupils', 'teachers', 'lab'] })).events();
+      const [event] = user
+        .given([])
+        .when(create({ groups: ['teachers', 'pupils', 'teachers', 'lab'] }))
+        .events();
       assert.deepEqual((event.data as { groups: string[] }).groups, ['teachers', 'pupils', 'lab']);
     });
 
     it('trims the full name; an empty one is allowed', () => {
-      const [a] = user.given([]).when(create({ fullName: '  Alice  ' })).events();
+      const [a] = user
+        .given([])
+        .when(create({ fullName: '  Alice  ' }))
+        .events();
       assert.equal((a.data as { fullName: string }).fullName, 'Alice');
-      const [b] = user.given([]).when(create({ fullName: '' })).events();
+      const [b] = user
+        .given([])
+        .when(create({ fullName: '' }))
+        .events();
       assert.equal((b.data as { fullName: string }).fullName, '');
     });
 
     it('rejects an invalid username', () => {
-      user.given([]).when(create({ username: 'Alice' })).thenThrows('VALIDATION', 'username');
+      user
+        .given([])
+        .when(create({ username: 'Alice' }))
+        .thenThrows('VALIDATION', 'username');
     });
 
     it('rejects a full name with a colon (it would break the passwd line)', () => {
-      user.given([]).when(create({ fullName: 'Alice: admin' })).thenThrows('VALIDATION', 'fullName');
+      user
+        .given([])
+        .when(create({ fullName: 'Alice: admin' }))
+        .thenThrows('VALIDATION', 'fullName');
     });
 
     it('rejects a full name with control characters', () => {
-      user.given([]).when(create({ fullName: 'Alice\nLiddell' })).thenThrows('VALIDATION', 'fullName');
+      user
+        .given([])
+        .when(create({ fullName: 'Alice\nLiddell' }))
+        .thenThrows('VALIDATION', 'fullName');
     });
 
     it('accepts 128 characters of full name and rejects 129', () => {
-      assert.equal(user.given([]).when(create({ fullName: 'é'.repeat(128) })).events().length, 1);
-      user.given([]).when(create({ fullName: 'é'.repeat(129) })).thenThrows('VALIDATION', 'fullName');
+      assert.equal(
+        user
+          .given([])
+          .when(create({ fullName: 'é'.repeat(128) }))
+          .events().length,
+        1,
+      );
+      user
+        .given([])
+        .when(create({ fullName: 'é'.repeat(129) }))
+        .thenThrows('VALIDATION', 'fullName');
     });
 
     it('rejects an invalid group name', () => {
-      user.given([]).when(create({ groups: ['pupils', 'Bad Group'] })).thenThrows('VALIDATION', 'groups');
+      user
+        .given([])
+        .when(create({ groups: ['pupils', 'Bad Group'] }))
+        .thenThrows('VALIDATION', 'groups');
     });
 
     it('rejects a plaintext password in place of the hash', () => {
-      const error = user.given([]).when(create({ passwordHash: 'hunter2hunter2' })).thenThrows('VALIDATION', 'passwordHash');
+      const error = user
+        .given([])
+        .when(create({ passwordHash: 'hunter2hunter2' }))
+        .thenThrows('VALIDATION', 'passwordHash');
       assert.doesNotMatch(error.message, /hunter2/);
     });
 
     it('rejects uid 0 and system uids', () => {
-      user.given([]).when(create({ uidNumber: 0 })).thenThrows('VALIDATION', 'uidNumber');
-      user.given([]).when(create({ uidNumber: 999 })).thenThrows('VALIDATION', 'uidNumber');
-      user.given([]).when(create({ uidNumber: 10.5 })).thenThrows('VALIDATION', 'uidNumber');
+      user
+        .given([])
+        .when(create({ uidNumber: 0 }))
+        .thenThrows('VALIDATION', 'uidNumber');
+      user
+        .given([])
+        .when(create({ uidNumber: 999 }))
+        .thenThrows('VALIDATION', 'uidNumber');
+      user
+        .given([])
+        .when(create({ uidNumber: 10.5 }))
+        .thenThrows('VALIDATION', 'uidNumber');
     });
 
     it('rejects a system primary group but allows users (100)', () => {
-      user.given([]).when(create({ gidNumber: 0 })).thenThrows('VALIDATION', 'gidNumber');
-      user.given([]).when(create({ gidNumber: 27 })).thenThrows('VALIDATION', 'gidNumber');
-      assert.equal(user.given([]).when(create({ gidNumber: 100 })).events().length, 1);
+      user
+        .given([])
+        .when(create({ gidNumber: 0 }))
+        .thenThrows('VALIDATION', 'gidNumber');
+      user
+        .given([])
+        .when(create({ gidNumber: 27 }))
+        .thenThrows('VALIDATION', 'gidNumber');
+      assert.equal(
+        user
+          .given([])
+          .when(create({ gidNumber: 100 }))
+          .events().length,
+        1,
+      );
     });
   });
 
@@ -129,7 +184,10 @@ describe('user decider', () => {
     const change = (passwordHash: string): UserCommand => ({ type: 'ChangeUserPassword', username, passwordHash });
 
     it('changes the password hash', () => {
-      user.given([created]).when(change(hashB)).then([{ type: 'UserPasswordChanged', data: { username, passwordHash: hashB } }]);
+      user
+        .given([created])
+        .when(change(hashB))
+        .then([{ type: 'UserPasswordChanged', data: { username, passwordHash: hashB } }]);
     });
 
     it('the same hash produces nothing', () => {
@@ -171,19 +229,31 @@ describe('user decider', () => {
 
     it('the same set in another order or with duplicates produces nothing', () => {
       const twoGroups: UserEvent = { type: 'UserGroupsChanged', data: { username, groups: ['pupils', 'lab'] } };
-      user.given([created, twoGroups]).when(change(['lab', 'pupils', 'lab'])).thenNothing();
+      user
+        .given([created, twoGroups])
+        .when(change(['lab', 'pupils', 'lab']))
+        .thenNothing();
     });
 
     it('removes every group', () => {
-      user.given([created]).when(change([])).then([{ type: 'UserGroupsChanged', data: { username, groups: [] } }]);
+      user
+        .given([created])
+        .when(change([]))
+        .then([{ type: 'UserGroupsChanged', data: { username, groups: [] } }]);
     });
 
     it('an unknown user is not found', () => {
-      user.given([]).when(change(['pupils'])).thenThrows('USER_NOT_FOUND');
+      user
+        .given([])
+        .when(change(['pupils']))
+        .thenThrows('USER_NOT_FOUND');
     });
 
     it('rejects an invalid group name', () => {
-      user.given([created]).when(change(['../x'])).thenThrows('VALIDATION', 'groups');
+      user
+        .given([created])
+        .when(change(['../x']))
+        .thenThrows('VALIDATION', 'groups');
     });
   });
 
@@ -223,7 +293,10 @@ describe('user decider', () => {
     });
 
     it('enables a disabled user', () => {
-      user.given([created, disabled]).when(enable).then([{ type: 'UserEnabled', data: { username } }]);
+      user
+        .given([created, disabled])
+        .when(enable)
+        .then([{ type: 'UserEnabled', data: { username } }]);
     });
 
     it('enabling an enabled user produces nothing', () => {
@@ -281,7 +354,10 @@ describe('uid sequence decider', () => {
 
   it('hands out FIRST_UID_NUMBER first', () => {
     assert.equal(FIRST_UID_NUMBER, 10000);
-    seq.given([]).when(allocate('alice')).then([{ type: 'UidNumberAllocated', data: { uidNumber: 10000, username: 'alice' } }]);
+    seq
+      .given([])
+      .when(allocate('alice'))
+      .then([{ type: 'UidNumberAllocated', data: { uidNumber: 10000, username: 'alice' } }]);
   });
 
   it('hands out the next number after the last allocated', () => {

@@ -55,7 +55,11 @@ describe('sqlite event store survives SIGKILL', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   // Three rounds on the same file, killed at different moments (plus jitter).
-  for (const [round, delay] of [[1, 120], [2, 350], [3, 700]] as const) {
+  for (const [round, delay] of [
+    [1, 120],
+    [2, 350],
+    [3, 700],
+  ] as const) {
     it(`round ${round}: every acknowledged append is there after a kill at ~${delay} ms`, async () => {
       const tag = `r${round}-${randomUUID().slice(0, 6)}`;
       const acked = await runAndKill(file, tag, delay + Math.floor(Math.random() * 150));
@@ -77,7 +81,11 @@ describe('sqlite event store survives SIGKILL', () => {
         for (const r of rows) byStream.set(r.stream, [...(byStream.get(r.stream) ?? []), r.revision]);
         for (const [stream, revisions] of byStream) {
           assert.equal(revisions.length % EVENTS_PER_APPEND, 0, `${stream} holds whole appends`);
-          assert.deepEqual(revisions, revisions.map((_, i) => i), `${stream} revisions are contiguous`);
+          assert.deepEqual(
+            revisions,
+            revisions.map((_, i) => i),
+            `${stream} revisions are contiguous`,
+          );
         }
       } finally {
         db.close();
@@ -87,9 +95,23 @@ describe('sqlite event store survives SIGKILL', () => {
       try {
         const stream = acked[0].stream;
         const last = (await store.readStream(stream)).at(-1)!;
-        const result = await store.append(stream, [
-          { type: 'AfterCrash', data: {}, metadata: { actor: 'system', correlationId: randomUUID(), causationId: null, timestamp: new Date().toISOString(), schemaVersion: 1 } },
-        ], last.revision);
+        const result = await store.append(
+          stream,
+          [
+            {
+              type: 'AfterCrash',
+              data: {},
+              metadata: {
+                actor: 'system',
+                correlationId: randomUUID(),
+                causationId: null,
+                timestamp: new Date().toISOString(),
+                schemaVersion: 1,
+              },
+            },
+          ],
+          last.revision,
+        );
         assert.equal(result.revision, last.revision + 1);
         assert.ok(result.position > last.position);
       } finally {

@@ -71,7 +71,12 @@ const meta = (over: Partial<EventMetadata> = {}): EventMetadata => ({
   ...over,
 });
 
-const newEvent = (over: Partial<NewEvent> = {}): NewEvent => ({ type: 'ClientApproved', data: { mac: 'b8:27:eb:00:00:01' }, metadata: meta(), ...over });
+const newEvent = (over: Partial<NewEvent> = {}): NewEvent => ({
+  type: 'ClientApproved',
+  data: { mac: 'b8:27:eb:00:00:01' },
+  metadata: meta(),
+  ...over,
+});
 
 /** A resolved event as the client hands it over for an event bramble wrote. */
 const resolved = (over: Partial<NonNullable<ClientResolvedEvent['event']>> = {}): ClientResolvedEvent => ({
@@ -147,11 +152,14 @@ describe('kurrentdb mapping: positions', () => {
   it('accepts positions up to Number.MAX_SAFE_INTEGER and refuses larger ones with a clear error', () => {
     const max = BigInt(Number.MAX_SAFE_INTEGER);
     assert.equal(toPortPosition({ commit: max, prepare: max }), Number.MAX_SAFE_INTEGER);
-    assert.throws(() => toPortPosition({ commit: max + 1n, prepare: max + 1n }), (err: unknown) => {
-      assert.ok(err instanceof RangeError);
-      assert.match(err.message, /9007199254740992 exceeds Number\.MAX_SAFE_INTEGER \(9007199254740991\)/);
-      return true;
-    });
+    assert.throws(
+      () => toPortPosition({ commit: max + 1n, prepare: max + 1n }),
+      (err: unknown) => {
+        assert.ok(err instanceof RangeError);
+        assert.match(err.message, /9007199254740992 exceeds Number\.MAX_SAFE_INTEGER \(9007199254740991\)/);
+        return true;
+      },
+    );
     assert.throws(() => toSafeNumber('revision', max + 1n), /exceeds Number\.MAX_SAFE_INTEGER/);
     assert.throws(() => toRecordedEvent(resolved({ revision: max + 1n })), /revision of event .* exceeds Number\.MAX_SAFE_INTEGER/);
     assert.throws(() => toSafeNumber('revision', -1n), /negative/);
@@ -172,15 +180,24 @@ describe('kurrentdb mapping: positions', () => {
     assert.throws(() => toClientPosition(0.5), RangeError);
     // The server may return the event at exactly p (reads start inclusive): the window drops it.
     const served = [4096, 4200, 4310];
-    assert.deepEqual(served.filter((p) => inWindow(p, 4096, undefined)), [4200, 4310]);
+    assert.deepEqual(
+      served.filter((p) => inWindow(p, 4096, undefined)),
+      [4200, 4310],
+    );
     assert.equal(inWindow(4097, 4096, undefined), true);
   });
 
   it('a read "before b" starts at {commit: b, prepare: b} (END without b) and excludes b', () => {
     assert.equal(backwardsStart(undefined), END);
     assert.deepEqual(backwardsStart(4310), { commit: 4310n, prepare: 4310n });
-    assert.deepEqual([4310, 4200, 4096].filter((p) => inWindow(p, undefined, 4310)), [4200, 4096]);
-    assert.deepEqual([4310, 4200, 4096].filter((p) => inWindow(p, 4096, 4310)), [4200]);
+    assert.deepEqual(
+      [4310, 4200, 4096].filter((p) => inWindow(p, undefined, 4310)),
+      [4200, 4096],
+    );
+    assert.deepEqual(
+      [4310, 4200, 4096].filter((p) => inWindow(p, 4096, 4310)),
+      [4200],
+    );
     assert.equal(inWindow(5, undefined, undefined), true);
   });
 });
@@ -214,7 +231,16 @@ describe('kurrentdb mapping: events and metadata', () => {
     const [data] = toEventData('user-alice', [newEvent({ metadata: original, type: 'UserCreated' })], 'no_stream');
     // What the server hands back: the metadata bytes parsed as JSON by the client.
     const stored = JSON.parse(JSON.stringify(data.metadata)) as unknown;
-    const back = toRecordedEvent(resolved({ id: data.id, streamId: 'user-alice', revision: 0n, type: data.type, data: JSON.parse(JSON.stringify(data.data)), metadata: stored }));
+    const back = toRecordedEvent(
+      resolved({
+        id: data.id,
+        streamId: 'user-alice',
+        revision: 0n,
+        type: data.type,
+        data: JSON.parse(JSON.stringify(data.data)),
+        metadata: stored,
+      }),
+    );
     assert.deepEqual(back.metadata, original);
     assert.equal(back.id, data.id);
   });
@@ -238,13 +264,25 @@ describe('kurrentdb mapping: events and metadata', () => {
 
   it('refuses events without bramble metadata, naming the event', () => {
     const where = 'event 6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b (client-b8:27:eb:00:00:01@3)';
-    for (const bad of [undefined, null, 'text', new Uint8Array([1, 2]), { ...meta(), actor: 7 }, { ...meta(), schemaVersion: '1' }, { ...meta(), schemaVersion: 1.5 }, { ...meta(), causationId: 5 }]) {
-      assert.throws(() => toRecordedEvent(resolved({ metadata: bad })), (err: unknown) => {
-        assert.ok(err instanceof Error);
-        assert.ok(err.message.includes(where), err.message);
-        assert.match(err.message, /no bramble metadata/);
-        return true;
-      });
+    for (const bad of [
+      undefined,
+      null,
+      'text',
+      new Uint8Array([1, 2]),
+      { ...meta(), actor: 7 },
+      { ...meta(), schemaVersion: '1' },
+      { ...meta(), schemaVersion: 1.5 },
+      { ...meta(), causationId: 5 },
+    ]) {
+      assert.throws(
+        () => toRecordedEvent(resolved({ metadata: bad })),
+        (err: unknown) => {
+          assert.ok(err instanceof Error);
+          assert.ok(err.message.includes(where), err.message);
+          assert.match(err.message, /no bramble metadata/);
+          return true;
+        },
+      );
     }
     assert.throws(() => toRecordedEvent({}), /link whose event no longer exists/);
   });
@@ -254,7 +292,10 @@ describe('kurrentdb mapping: events and metadata', () => {
     assert.throws(() => toEventData('s', [], 'any'), /at least one event/);
     assert.throws(() => toEventData('s', [newEvent({ type: '' })], 'any'), /event type must be a non-empty string/);
     assert.throws(() => toEventData('s', [newEvent({ id: 'not-a-uuid' })], 'any'), /event id must be a UUID/);
-    assert.throws(() => toEventData('s', [newEvent({ metadata: { ...meta(), actor: undefined } as unknown as EventMetadata })], 'any'), /incomplete metadata/);
+    assert.throws(
+      () => toEventData('s', [newEvent({ metadata: { ...meta(), actor: undefined } as unknown as EventMetadata })], 'any'),
+      /incomplete metadata/,
+    );
     assert.throws(() => toEventData('s', [newEvent()], -3), RangeError);
   });
 });
@@ -315,7 +356,11 @@ describe('kurrentdb mapping: errors', () => {
   });
 
   it('maps the v2 revision-conflict form (as convertToCommandError builds it)', () => {
-    const clientError = WrongExpectedVersionError.fromRevisionConflict({ stream: 's', expectedRevision: '-1', actualRevision: '3' } as never);
+    const clientError = WrongExpectedVersionError.fromRevisionConflict({
+      stream: 's',
+      expectedRevision: '-1',
+      actualRevision: '3',
+    } as never);
     const err = conflict(translateError(clientError, { operation: 'append', stream: 's', expected: 'no_stream' }));
     assert.equal(err.actual, 3);
     const missing = WrongExpectedVersionError.fromRevisionConflict({ stream: 's', expectedRevision: '2', actualRevision: '-1' } as never);
@@ -380,7 +425,12 @@ describe('kurrentdb mapping: errors', () => {
 
 describe('kurrentdb mapping: filters', () => {
   it('without a filter, the server excludes system events', () => {
-    assert.deepEqual(toServerFilter(undefined), { filterOn: 'eventType', checkpointInterval: 1, checkpointReached: undefined, regex: '^[^$].*' });
+    assert.deepEqual(toServerFilter(undefined), {
+      filterOn: 'eventType',
+      checkpointInterval: 1,
+      checkpointReached: undefined,
+      regex: '^[^$].*',
+    });
     assert.deepEqual(toServerFilter({ actor: 'system' }), toServerFilter(undefined));
   });
 
@@ -456,7 +506,11 @@ describe('kurrentdb mapping: filters', () => {
   });
 
   it('matchesFilter checks every criterion exactly', () => {
-    const e = recorded({ stream: 'client-b8:27', type: 'ClientApproved', metadata: meta({ actor: 'admin:ops', timestamp: '2024-05-06T07:08:09.123Z' }) });
+    const e = recorded({
+      stream: 'client-b8:27',
+      type: 'ClientApproved',
+      metadata: meta({ actor: 'admin:ops', timestamp: '2024-05-06T07:08:09.123Z' }),
+    });
     const yes: EventFilter[] = [
       { streamPrefixes: ['user-', 'client-'] },
       { streamPrefixes: ['client-b8:27'] },
@@ -464,7 +518,13 @@ describe('kurrentdb mapping: filters', () => {
       { actor: 'admin:ops' },
       { since: '2024-05-06T07:08:09.123Z' }, // inclusive
       { until: '2024-05-06T07:08:09.124Z' },
-      { streamPrefixes: ['client-'], types: ['ClientApproved'], actor: 'admin:ops', since: '2024-01-01T00:00:00.000Z', until: '2025-01-01T00:00:00.000Z' },
+      {
+        streamPrefixes: ['client-'],
+        types: ['ClientApproved'],
+        actor: 'admin:ops',
+        since: '2024-01-01T00:00:00.000Z',
+        until: '2025-01-01T00:00:00.000Z',
+      },
     ];
     const no: EventFilter[] = [
       { streamPrefixes: ['user-'] },
@@ -547,23 +607,34 @@ describe('kurrentdb mapping: connection strings', () => {
       ['kurrentdb://h?throwOnAppendFailure=false', /throwOnAppendFailure=false is not supported/],
     ];
     for (const [value, problem] of cases) {
-      assert.throws(() => parseConnectionString(value), (err: unknown) => {
-        assert.ok(err instanceof ConfigError, `${value}: ${String(err)}`);
-        assert.equal(err.key, 'BRAMBLE_EVENT_STORE');
-        assert.match(err.message, /^config: BRAMBLE_EVENT_STORE: /);
-        assert.match(err.message, problem, value);
-        return true;
-      });
+      assert.throws(
+        () => parseConnectionString(value),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError, `${value}: ${String(err)}`);
+          assert.equal(err.key, 'BRAMBLE_EVENT_STORE');
+          assert.match(err.message, /^config: BRAMBLE_EVENT_STORE: /);
+          assert.match(err.message, problem, value);
+          return true;
+        },
+      );
     }
   });
 
   it('never puts the password in an error', () => {
-    for (const value of ['kurrentdb://admin:s3cr3t@h?bogus=1', 'kurrentdb://admin:s3cr3t@?tls=false', 'kurrentdb://admin:s3cr3t@h:2113/x', 'ftp://admin:s3cr3t@h']) {
-      assert.throws(() => parseConnectionString(value), (err: unknown) => {
-        assert.ok(err instanceof Error);
-        assert.ok(!err.message.includes('s3cr3t'), err.message);
-        return true;
-      });
+    for (const value of [
+      'kurrentdb://admin:s3cr3t@h?bogus=1',
+      'kurrentdb://admin:s3cr3t@?tls=false',
+      'kurrentdb://admin:s3cr3t@h:2113/x',
+      'ftp://admin:s3cr3t@h',
+    ]) {
+      assert.throws(
+        () => parseConnectionString(value),
+        (err: unknown) => {
+          assert.ok(err instanceof Error);
+          assert.ok(!err.message.includes('s3cr3t'), err.message);
+          return true;
+        },
+      );
     }
   });
 

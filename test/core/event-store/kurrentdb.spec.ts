@@ -73,7 +73,10 @@ async function assertAllUnavailable(store: EventStore, withinMs: number): Promis
       () =>
         new Promise((resolve, reject) => {
           const sub = store.subscribe({}, { onEvents: () => undefined, onError: reject });
-          sub.caughtUp.then(() => resolve('caught up'), () => undefined);
+          sub.caughtUp.then(
+            () => resolve('caught up'),
+            () => undefined,
+          );
         }),
     ],
   ];
@@ -121,19 +124,29 @@ describe('KurrentDbEventStore without a server', () => {
   });
 
   it('refuses a bad connection string at connect, naming the key and hiding the password', async () => {
-    await assert.rejects(KurrentDbEventStore.connect({ connectionString: 'kurrentdb://admin:s3cr3t@db.lab:2113?tls=nope' }), (err: unknown) => {
-      assert.ok(err instanceof ConfigError);
-      assert.equal(err.key, 'BRAMBLE_EVENT_STORE');
-      assert.ok(!err.message.includes('s3cr3t'), err.message);
-      return true;
-    });
+    await assert.rejects(
+      KurrentDbEventStore.connect({ connectionString: 'kurrentdb://admin:s3cr3t@db.lab:2113?tls=nope' }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.key, 'BRAMBLE_EVENT_STORE');
+        assert.ok(!err.message.includes('s3cr3t'), err.message);
+        return true;
+      },
+    );
   });
 
   it('refuses every operation once closed', async () => {
-    const store = await KurrentDbEventStore.connect({ connectionString: `kurrentdb://admin:s3cr3t@127.0.0.1:${await unusedPort()}?tls=false` });
+    const store = await KurrentDbEventStore.connect({
+      connectionString: `kurrentdb://admin:s3cr3t@127.0.0.1:${await unusedPort()}?tls=false`,
+    });
     await store.close();
     await store.close(); // idempotent
-    for (const run of [() => store.headPosition(), () => store.readAll(), () => store.readStream('s'), () => store.append('s', [ev()], 'any')]) {
+    for (const run of [
+      () => store.headPosition(),
+      () => store.readAll(),
+      () => store.readStream('s'),
+      () => store.append('s', [ev()], 'any'),
+    ]) {
       await assert.rejects(run(), (err: unknown) => {
         assert.ok(err instanceof EventStoreUnavailableError);
         assert.match(err.message, /is closed/);
@@ -218,7 +231,9 @@ class StandInClient {
     const list = Array.isArray(events) ? events : [events];
     const state = options.streamState ?? 'any';
     const current = this.revisions.get(streamName);
-    const ok = state === 'any' || (state === 'no_stream' ? current === undefined : state === 'stream_exists' ? current !== undefined : current === state);
+    const ok =
+      state === 'any' ||
+      (state === 'no_stream' ? current === undefined : state === 'stream_exists' ? current !== undefined : current === state);
     if (!ok) throw new WrongExpectedVersionError(undefined, { streamName, expected: state, current: current ?? 'no_stream' });
     let last: StoredRecord | undefined;
     for (const e of list) last = this.write(streamName, e.type, e.data, e.metadata, e.id);
@@ -228,7 +243,10 @@ class StandInClient {
     return { success: true, nextExpectedRevision: last!.revision, position: last!.position };
   }
 
-  readStream(streamName: string, options: { fromRevision?: 'start' | 'end' | bigint; maxCount?: number | bigint; direction?: string } = {}) {
+  readStream(
+    streamName: string,
+    options: { fromRevision?: 'start' | 'end' | bigint; maxCount?: number | bigint; direction?: string } = {},
+  ) {
     const log = this.log;
     const exists = this.revisions.has(streamName);
     return (async function* () {
@@ -363,7 +381,9 @@ for (const options of [
   eventStoreContract(label, async () => {
     const client = new StandInClient(options);
     clients.push(client);
-    const store = KurrentDbEventStore.fromClient(client as unknown as KurrentDbClientApi, { connectionString: 'kurrentdb://stand-in:2113?tls=false' });
+    const store = KurrentDbEventStore.fromClient(client as unknown as KurrentDbClientApi, {
+      connectionString: 'kurrentdb://stand-in:2113?tls=false',
+    });
     return { store, cleanup: () => store.close() };
   });
   after(() => {
@@ -374,7 +394,9 @@ for (const options of [
 describe('kurrentdb adapter over a stand-in client: what the contract does not cover', () => {
   const open = (options: StandInOptions = { inclusiveReadStart: true, caughtUpEvents: true }) => {
     const client = new StandInClient(options);
-    const store = KurrentDbEventStore.fromClient(client as unknown as KurrentDbClientApi, { connectionString: 'kurrentdb://stand-in:2113?tls=false' });
+    const store = KurrentDbEventStore.fromClient(client as unknown as KurrentDbClientApi, {
+      connectionString: 'kurrentdb://stand-in:2113?tls=false',
+    });
     return { client, store };
   };
 
@@ -385,7 +407,10 @@ describe('kurrentdb adapter over a stand-in client: what the contract does not c
     assert.deepEqual(await store.readAll(), []);
     await store.append('client-1', [ev(), ev(), ev()], 'no_stream'); // also writes $> and $metadata
     const all = await store.readAll({ filter: { streamPrefixes: [''] } });
-    assert.deepEqual(all.map((e) => e.stream), ['client-1', 'client-1', 'client-1']);
+    assert.deepEqual(
+      all.map((e) => e.stream),
+      ['client-1', 'client-1', 'client-1'],
+    );
     assert.equal(await store.headPosition(), all[2].position);
     assert.ok(client.log[client.log.length - 1].streamId.startsWith('$'), 'the newest record is a system one');
     assert.deepEqual(await store.readStream('$streams'), []);
@@ -399,9 +424,15 @@ describe('kurrentdb adapter over a stand-in client: what the contract does not c
       await store.append(`s-${i}`, [{ ...ev(), metadata: { ...ev().metadata, actor } }], 'no_stream');
     }
     const page = await store.readAll({ filter: { actor: 'admin:rare' }, limit: 3 });
-    assert.deepEqual(page.map((e) => e.stream), ['s-0', 's-10', 's-20']);
+    assert.deepEqual(
+      page.map((e) => e.stream),
+      ['s-0', 's-10', 's-20'],
+    );
     const backwards = await store.readAll({ filter: { actor: 'admin:rare' }, limit: 2, direction: 'backwards' });
-    assert.deepEqual(backwards.map((e) => e.stream), ['s-20', 's-10']);
+    assert.deepEqual(
+      backwards.map((e) => e.stream),
+      ['s-20', 's-10'],
+    );
     await store.close();
   });
 

@@ -121,7 +121,10 @@ describe('SqliteEventStore (sqlite only)', () => {
     assert.equal(value(3), 0);
     assert.equal(value(4), 3);
     assert.equal(value(5), 4);
-    assert.deepEqual((await store.readStream(s)).map((e) => e.type), ['A', 'C', 'D', 'F', 'G']);
+    assert.deepEqual(
+      (await store.readStream(s)).map((e) => e.type),
+      ['A', 'C', 'D', 'F', 'G'],
+    );
   });
 
   it('fails an append that reuses an event id, alone', async () => {
@@ -227,11 +230,14 @@ describe('SqliteEventStore (sqlite only)', () => {
     const start = await store.headPosition();
     const seen = new Map<number, number>();
     const subs = Array.from({ length: 20 }, () =>
-      store.subscribe({ after: start, filter: { streamPrefixes: [prefix] } }, {
-        onEvents: (events) => {
-          for (const e of events) if (!seen.has(e.position)) seen.set(e.position, performance.now());
+      store.subscribe(
+        { after: start, filter: { streamPrefixes: [prefix] } },
+        {
+          onEvents: (events) => {
+            for (const e of events) if (!seen.has(e.position)) seen.set(e.position, performance.now());
+          },
         },
-      }),
+      ),
     );
     await Promise.all(subs.map((s) => s.caughtUp));
     const latencies: number[] = [];
@@ -354,7 +360,9 @@ describe('sqlite query planner', () => {
   it('never sorts a large result: plans use an index in position order or a bounded range', () => {
     const plan = (q: PageQuery): string => {
       const built = queries.build(q)!;
-      return (db.prepare(`EXPLAIN QUERY PLAN ${built.sql}`).all(...built.params) as Array<{ detail: string }>).map((r) => r.detail).join(' | ');
+      return (db.prepare(`EXPLAIN QUERY PLAN ${built.sql}`).all(...built.params) as Array<{ detail: string }>)
+        .map((r) => r.detail)
+        .join(' | ');
     };
     assert.doesNotMatch(plan({ limit: 1000, backwards: false, filter: { types: ['ClientDetected', 'UserCreated'] } }), /TEMP B-TREE/);
     assert.doesNotMatch(plan({ limit: 1000, backwards: true, filter: { actor: 'system' } }), /TEMP B-TREE/);

@@ -20,7 +20,12 @@ import { tempDir } from '../../support/temp';
 const FIXTURE = path.join(__dirname, '..', '..', '..', '..', 'test', 'fixtures', 'stores', 'v0.1.0');
 
 interface Expected {
-  settings: Record<string, unknown> & { interface: string; serverIp: string; ldapBaseDn: string; plugins: Record<string, Record<string, unknown>> };
+  settings: Record<string, unknown> & {
+    interface: string;
+    serverIp: string;
+    ldapBaseDn: string;
+    plugins: Record<string, Record<string, unknown>>;
+  };
   users: Record<string, unknown>[];
   groups: Record<string, unknown>[];
   clients: Record<string, unknown>[];
@@ -28,7 +33,12 @@ interface Expected {
 }
 
 /** The DHCP plugin without sockets: its settings are what this test is about. */
-const dhcpWithoutSockets = createDhcpPlugin({ probeIntervalMs: 0, createFd: () => { throw new Error('no sockets in this test'); } });
+const dhcpWithoutSockets = createDhcpPlugin({
+  probeIntervalMs: 0,
+  createFd: () => {
+    throw new Error('no sockets in this test');
+  },
+});
 
 async function start(dataDir: string): Promise<CoreApp> {
   // Not the fixture's interface and address: the environment does not pin them here.
@@ -36,7 +46,10 @@ async function start(dataDir: string): Promise<CoreApp> {
 }
 
 function dhcpSettings(core: CoreApp): Record<string, unknown> {
-  return core.app.nest.get(PluginRegistry).describe().find((p) => p.name === 'dhcp')!.settings;
+  return core.app.nest
+    .get(PluginRegistry)
+    .describe()
+    .find((p) => p.name === 'dhcp')!.settings;
 }
 
 describe('a store written by bramble 0.1 (SettingsUpdated version 1)', () => {
@@ -65,7 +78,8 @@ describe('a store written by bramble 0.1 (SettingsUpdated version 1)', () => {
       assert.deepEqual(stored.ldap, { baseDn: old.ldapBaseDn }, 'the LDAP plugin will find its base DN');
       assert.deepEqual(stored['webhook-notifier'], old.plugins['webhook-notifier'], "a third-party plugin's values are kept");
 
-      const strip = (rows: readonly object[], ...keys: string[]) => rows.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => !keys.includes(k))));
+      const strip = (rows: readonly object[], ...keys: string[]) =>
+        rows.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => !keys.includes(k))));
       assert.deepEqual(strip(core.queries.users(), 'passwordHash'), expected.users);
       assert.deepEqual(JSON.parse(JSON.stringify(core.queries.groups())), expected.groups);
       assert.deepEqual(JSON.parse(JSON.stringify(core.queries.clients())), expected.clients);
@@ -80,7 +94,11 @@ describe('a store written by bramble 0.1 (SettingsUpdated version 1)', () => {
     const raw = await SqliteEventStore.open({ file: path.join(dir.dir, 'events.db') });
     try {
       const events = await raw.readStream('settings');
-      assert.deepEqual(events.map((e) => e.metadata.schemaVersion), [1, 1, 1, 1, 1, 1, 2], 'old events are never rewritten');
+      assert.deepEqual(
+        events.map((e) => e.metadata.schemaVersion),
+        [1, 1, 1, 1, 1, 1, 2],
+        'old events are never rewritten',
+      );
       assert.ok('changes' in (events[0].data as object), 'the stored old event keeps its old shape');
       assert.deepEqual(events[6].data, { plugins: { dhcp: { set: { leaseSeconds: 600 } } } });
     } finally {
@@ -99,9 +117,12 @@ describe('a store written by bramble 0.1 (SettingsUpdated version 1)', () => {
 
 describe('upcastSettingsUpdatedV1', () => {
   it('maps the core DHCP fields onto the DHCP plugin (merged key by key)', () => {
-    assert.deepEqual(upcastSettingsUpdatedV1({ changes: { dhcpMode: 'full', dhcpLeaseSeconds: 60, gateway: null, dnsServers: ['1.1.1.1'] } }), {
-      plugins: { dhcp: { set: { mode: 'full', leaseSeconds: 60, gateway: null, dnsServers: ['1.1.1.1'] } } },
-    });
+    assert.deepEqual(
+      upcastSettingsUpdatedV1({ changes: { dhcpMode: 'full', dhcpLeaseSeconds: 60, gateway: null, dnsServers: ['1.1.1.1'] } }),
+      {
+        plugins: { dhcp: { set: { mode: 'full', leaseSeconds: 60, gateway: null, dnsServers: ['1.1.1.1'] } } },
+      },
+    );
   });
 
   it('keeps interface and serverIp global, and gives ldapBaseDn to the LDAP plugin', () => {
@@ -118,7 +139,9 @@ describe('upcastSettingsUpdatedV1', () => {
   });
 
   it("another plugin's values replace its stored ones as a whole, as they did", () => {
-    assert.deepEqual(upcastSettingsUpdatedV1({ changes: { plugins: { other: { a: 1 } } } }), { plugins: { other: { set: { a: 1 }, replace: true } } });
+    assert.deepEqual(upcastSettingsUpdatedV1({ changes: { plugins: { other: { a: 1 } } } }), {
+      plugins: { other: { set: { a: 1 }, replace: true } },
+    });
   });
 
   it('tolerates damaged data: nothing is invented', () => {

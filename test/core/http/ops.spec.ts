@@ -19,7 +19,12 @@ describe('operational HTTP endpoints', () => {
   it('/health answers without a token, with the event store, projections and plugins', async () => {
     const res = await fetch(`${url}/health`);
     assert.equal(res.status, 200);
-    const body = (await res.json()) as { status: string; eventStore: { status: string; headPosition: number }; projections: { caughtUp: boolean; lag: number }; plugins: object };
+    const body = (await res.json()) as {
+      status: string;
+      eventStore: { status: string; headPosition: number };
+      projections: { caughtUp: boolean; lag: number };
+      plugins: object;
+    };
     assert.equal(body.status, 'ok');
     assert.equal(body.eventStore.status, 'up');
     assert.ok(body.eventStore.headPosition > 0);
@@ -46,7 +51,10 @@ describe('operational HTTP endpoints', () => {
     assert.ok(names.has('bramble_process_cpu_user_seconds_total'), [...names].join(' '));
     assert.ok(names.has('bramble_process_resident_memory_bytes'));
     assert.ok(names.has('bramble_nodejs_eventloop_lag_seconds'));
-    assert.deepEqual([...names].filter((n) => /process_process|nodejs_nodejs/.test(n) || !n.startsWith('bramble_')), []);
+    assert.deepEqual(
+      [...names].filter((n) => /process_process|nodejs_nodejs/.test(n) || !n.startsWith('bramble_')),
+      [],
+    );
   });
 
   it('/audit/export.ndjson needs the token and exports redacted events, filtered', async () => {
@@ -54,13 +62,21 @@ describe('operational HTTP endpoints', () => {
     assert.equal(anonymous.status, 401);
     assert.equal(((await anonymous.json()) as { code: string }).code, 'UNAUTHENTICATED');
 
-    const res = await fetch(`${url}/audit/export.ndjson?types=UserCreated,ClientApproved`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } });
+    const res = await fetch(`${url}/audit/export.ndjson?types=UserCreated,ClientApproved`, {
+      headers: { authorization: `Bearer ${TEST_TOKEN}` },
+    });
     assert.equal(res.status, 200);
     const text = await res.text();
     assert.equal(text.includes('Hopper-Pass-1'), false);
     assert.equal(/\$2[aby]\$/.test(text), false, 'password hashes are redacted from the export');
-    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { type: string; position: number; data: Record<string, unknown>; metadata: { actor: string } });
-    assert.deepEqual(lines.map((l) => l.type), ['ClientApproved', 'UserCreated']);
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; position: number; data: Record<string, unknown>; metadata: { actor: string } });
+    assert.deepEqual(
+      lines.map((l) => l.type),
+      ['ClientApproved', 'UserCreated'],
+    );
     assert.equal(lines[1].data.passwordHash, '[redacted]');
     assert.equal(lines[0].metadata.actor, 'admin:ops');
     assert.ok(lines[0].position < lines[1].position);

@@ -25,7 +25,13 @@ function memoryStore(count: number): EventStore {
     position: i + 1,
     type: 'GroupCreated',
     data: { name: `g${i % 50}`, gid: 10_000 + (i % 50) },
-    metadata: { actor: 'admin:test', correlationId: `c${i}`, causationId: null, timestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(), schemaVersion: 1 },
+    metadata: {
+      actor: 'admin:test',
+      correlationId: `c${i}`,
+      causationId: null,
+      timestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
+      schemaVersion: 1,
+    },
   }));
   const store: Partial<EventStore> = {
     async readAll(options: ReadAllOptions = {}) {
@@ -71,7 +77,10 @@ describe('costly operations: concurrency', () => {
     assert.deepEqual(started, [0, 1]);
     assert.equal(limiter.running, 2);
     assert.equal(limiter.queued, 1);
-    await assert.rejects(limiter.run(async () => 'never'), (e: unknown) => e instanceof TooBusyError && e.code === 'TOO_BUSY' && /stateAt/.test(e.message));
+    await assert.rejects(
+      limiter.run(async () => 'never'),
+      (e: unknown) => e instanceof TooBusyError && e.code === 'TOO_BUSY' && /stateAt/.test(e.message),
+    );
     gates[0].resolve();
     assert.equal(await runs[0], 0);
     await new Promise((r) => setImmediate(r));
@@ -81,7 +90,10 @@ describe('costly operations: concurrency', () => {
     assert.deepEqual(await Promise.all(runs), [0, 1, 2]);
     assert.equal(limiter.running, 0);
     // A failure frees its slot too.
-    await assert.rejects(limiter.run(async () => Promise.reject(new Error('boom'))), /boom/);
+    await assert.rejects(
+      limiter.run(async () => Promise.reject(new Error('boom'))),
+      /boom/,
+    );
     assert.equal(limiter.running, 0);
     assert.equal(await limiter.run(() => 'again'), 'again');
   });
@@ -91,7 +103,10 @@ describe('costly operations: concurrency', () => {
     const gate = deferred();
     const running = limiter.run(() => gate.promise);
     const t0 = performance.now();
-    await assert.rejects(limiter.run(async () => 'late'), (e: unknown) => e instanceof TooBusyError);
+    await assert.rejects(
+      limiter.run(async () => 'late'),
+      (e: unknown) => e instanceof TooBusyError,
+    );
     assert.ok(performance.now() - t0 >= 45);
     assert.equal(limiter.queued, 0);
     gate.resolve();

@@ -44,9 +44,21 @@ describe('event-loop turns', () => {
     const errors: unknown[] = [];
     turns.setErrorHandler((e) => errors.push(e));
     const ran: number[] = [];
-    assert.equal(turns.enqueue(() => { throw new Error('boom'); }), true);
-    assert.equal(turns.enqueue(() => ran.push(2)), true);
-    assert.equal(turns.enqueue(() => ran.push(3)), false, 'a third waiting request is refused');
+    assert.equal(
+      turns.enqueue(() => {
+        throw new Error('boom');
+      }),
+      true,
+    );
+    assert.equal(
+      turns.enqueue(() => ran.push(2)),
+      true,
+    );
+    assert.equal(
+      turns.enqueue(() => ran.push(3)),
+      false,
+      'a third waiting request is refused',
+    );
     const yielded = turns.yieldTurn().then(() => ran.push(4));
     await yielded;
     assert.deepEqual(ran, [2, 4]);

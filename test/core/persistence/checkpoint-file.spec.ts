@@ -24,7 +24,13 @@ const validateState = (s: unknown): string | null =>
   typeof s === 'object' && s !== null && Number.isSafeInteger((s as Counter).count) ? null : 'count: not an integer';
 const expect = { kind: 'counter', version: 2, validateState };
 const body = (over: Partial<CheckpointFile<Counter>> = {}): CheckpointFile<Counter> => ({
-  kind: 'counter', version: 2, storeFingerprint: 'first-event-id', checkpoint: 41, takenAt: new Date().toISOString(), state: { count: 7 }, ...over,
+  kind: 'counter',
+  version: 2,
+  storeFingerprint: 'first-event-id',
+  checkpoint: 41,
+  takenAt: new Date().toISOString(),
+  state: { count: 7 },
+  ...over,
 });
 
 describe('checkpoint files', () => {
@@ -57,7 +63,7 @@ describe('checkpoint files', () => {
     assert.equal((await readCheckpointFile<Counter>(file, expect)).status, 'ok');
   });
 
-  it('creates missing directories 0700 even under a umask that would take the owner\'s bits', async () => {
+  it("creates missing directories 0700 even under a umask that would take the owner's bits", async () => {
     const file = path.join(tmp.dir, 'strict', 'a', 'b', 'checkpoint.json');
     const previous = process.umask(0o777);
     try {
@@ -83,7 +89,11 @@ describe('checkpoint files', () => {
       ['empty', '', /not JSON/],
       ['truncated', good.slice(0, good.length - 5), /not JSON/],
       ['an array', '[]', /not a JSON object/],
-      ['no checksum (an older format)', JSON.stringify({ version: 2, storeFingerprint: null, checkpoint: 1, takenAt: 'x', state: {} }), /no checksum/],
+      [
+        'no checksum (an older format)',
+        JSON.stringify({ version: 2, storeFingerprint: null, checkpoint: 1, takenAt: 'x', state: {} }),
+        /no checksum/,
+      ],
       ['edited by hand', good.replace('"count":7', '"count":8'), /checksum mismatch/],
     ];
     for (const [what, text, reason] of cases) {
@@ -118,7 +128,10 @@ describe('checkpoint files', () => {
     assert.match(((await readCheckpointFile(file, expect)) as { reason: string }).reason, /unknown field "extra"/);
     // A directory where the file should be: invalid, not a crash.
     mkdirSync(path.join(tmp.dir, 'dir.json'));
-    assert.match(((await readCheckpointFile(path.join(tmp.dir, 'dir.json'), expect)) as { reason: string }).reason, /cannot read it: EISDIR/);
+    assert.match(
+      ((await readCheckpointFile(path.join(tmp.dir, 'dir.json'), expect)) as { reason: string }).reason,
+      /cannot read it: EISDIR/,
+    );
   });
 
   it('refuses a checkpoint ahead of the store, saying how many events are missing and how to accept the loss', () => {
@@ -127,7 +140,9 @@ describe('checkpoint files', () => {
     assert.throws(
       () => checkNotAheadOfStore('read-model snapshot', 1260, 1200, { acceptLossAt: null, dense: true }),
       (e: unknown) =>
-        e instanceof EventsMissingError && e.code === 'EVENTS_MISSING' && e.missing === 60 &&
+        e instanceof EventsMissingError &&
+        e.code === 'EVENTS_MISSING' &&
+        e.missing === 60 &&
         e.message ===
           'read-model snapshot is at position 1260 but the event store ends at 1200: 60 acknowledged events are missing (was the WAL lost?).' +
             ' To accept the loss and rebuild from what is left, start once with BRAMBLE_ACCEPT_EVENT_LOSS=1200',

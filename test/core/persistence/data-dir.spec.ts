@@ -64,7 +64,17 @@ describe('the data directory', () => {
   it('the sqlite store alone creates its directory 0700 and its files 0600', async () => {
     const file = path.join(tmp.dir, 'alone', 'nested', 'events.db');
     const store = await SqliteEventStore.open({ file });
-    await store.append('s-1', [{ type: 'T', data: {}, metadata: { actor: 'system', correlationId: 'c', causationId: null, timestamp: new Date().toISOString(), schemaVersion: 1 } }], 'no_stream');
+    await store.append(
+      's-1',
+      [
+        {
+          type: 'T',
+          data: {},
+          metadata: { actor: 'system', correlationId: 'c', causationId: null, timestamp: new Date().toISOString(), schemaVersion: 1 },
+        },
+      ],
+      'no_stream',
+    );
     assert.deepEqual(modes(path.dirname(file)), { '.': '0700', 'events.db': '0600', 'events.db-shm': '0600', 'events.db-wal': '0600' });
     await store.close();
   });
@@ -76,7 +86,13 @@ describe('the data directory', () => {
     await first.close();
     writeFileSync(path.join(dataDir, 'plugins', 'dhcp', 'leases.json'), '{}');
     writeFileSync(path.join(dataDir, 'plugins', 'run.sh'), '#!/bin/sh\n', { mode: 0o755 });
-    for (const [p, mode] of [['.', 0o755], ['events.db', 0o644], ['plugins', 0o755], ['plugins/dhcp', 0o777], ['plugins/dhcp/leases.json', 0o666]] as const) {
+    for (const [p, mode] of [
+      ['.', 0o755],
+      ['events.db', 0o644],
+      ['plugins', 0o755],
+      ['plugins/dhcp', 0o777],
+      ['plugins/dhcp/leases.json', 0o666],
+    ] as const) {
       chmodSync(path.join(dataDir, p), mode);
     }
     const { logger, lines } = recordingLogger();
@@ -89,15 +105,17 @@ describe('the data directory', () => {
     assert.equal(after['plugins/dhcp'], '0700');
     assert.equal(after['plugins/dhcp/leases.json'], '0600');
     assert.equal(after['plugins/run.sh'], '0700', 'owner bits are kept');
-    const warned = lines.filter((l) => l.level === 'warn' && /tightened the mode/.test(String(l.msg))).map((l) => path.relative(dataDir, String(l.path)) || '.');
+    const warned = lines
+      .filter((l) => l.level === 'warn' && /tightened the mode/.test(String(l.msg)))
+      .map((l) => path.relative(dataDir, String(l.path)) || '.');
     assert.deepEqual(warned.sort(), ['.', 'events.db', 'plugins', 'plugins/dhcp', 'plugins/dhcp/leases.json', 'plugins/run.sh']);
   });
 
-  it('a data directory that also holds files that are not bramble\'s (a shared place) is not chmod\'ed, nor are they; bramble\'s own files are', async () => {
+  it("a data directory that also holds files that are not bramble's (a shared place) is not chmod'ed, nor are they; bramble's own files are", async () => {
     const dataDir = path.join(tmp.dir, 'shared-place');
     mkdirSync(dataDir, { mode: 0o755 });
     chmodSync(dataDir, 0o755);
-    writeFileSync(path.join(dataDir, 'notes.txt'), 'not bramble\'s', { mode: 0o644 });
+    writeFileSync(path.join(dataDir, 'notes.txt'), "not bramble's", { mode: 0o644 });
     writeFileSync(path.join(dataDir, 'admin-token'), 'old-token-0123456789\n', { mode: 0o644 });
     const { logger, lines } = recordingLogger();
     const core = await startCoreApp({ dataDir, logger });
@@ -113,35 +131,47 @@ describe('the data directory', () => {
   it('one process per data directory: a second one in the same process is refused until the first closes', async () => {
     const dataDir = path.join(tmp.dir, 'shared-in-process');
     const first = await startCoreApp({ dataDir });
-    await assert.rejects(startCoreApp({ dataDir }), (e: unknown) => e instanceof DataDirLockedError && e.code === 'DATA_DIR_LOCKED' && e.pid === process.pid);
+    await assert.rejects(
+      startCoreApp({ dataDir }),
+      (e: unknown) => e instanceof DataDirLockedError && e.code === 'DATA_DIR_LOCKED' && e.pid === process.pid,
+    );
     await first.close();
     const second = await startCoreApp({ dataDir });
     await second.close();
   });
 
-  it('a second `node dist/src/main.js` on the same data directory exits non-zero naming the first one\'s pid; a SIGKILLed first one does not lock it for good', { timeout: 90_000 }, async () => {
-    const dataDir = path.join(tmp.dir, 'shared');
-    const first = await startServer(dataDir);
-    let second: Awaited<ReturnType<typeof startServer>> | undefined;
-    try {
-      await first.healthy();
-      second = await startServer(dataDir);
-      const { code } = await second.exit;
-      assert.equal(code, 1);
-      assert.match(second.output(), new RegExp(`bramble: refusing to start: data directory ${dataDir} is in use by another bramble process \\(pid ${first.child.pid}, holding ${dataDir}/bramble.lock\\)`));
-      assert.doesNotMatch(second.output(), /\n\s+at /, 'no stack trace');
-      // The first one is still serving, untouched.
-      assert.equal((await fetch(`${first.url}/health`)).status, 200);
-    } finally {
-      await first.stop('SIGKILL');
-      await second?.stop('SIGKILL');
-    }
-    const third = await startServer(dataDir);
-    try {
-      const health = await third.healthy();
-      assert.equal(health.eventStore.status, 'up');
-    } finally {
-      assert.equal((await third.stop('SIGTERM')).code, 0);
-    }
-  });
+  it(
+    "a second `node dist/src/main.js` on the same data directory exits non-zero naming the first one's pid; a SIGKILLed first one does not lock it for good",
+    { timeout: 90_000 },
+    async () => {
+      const dataDir = path.join(tmp.dir, 'shared');
+      const first = await startServer(dataDir);
+      let second: Awaited<ReturnType<typeof startServer>> | undefined;
+      try {
+        await first.healthy();
+        second = await startServer(dataDir);
+        const { code } = await second.exit;
+        assert.equal(code, 1);
+        assert.match(
+          second.output(),
+          new RegExp(
+            `bramble: refusing to start: data directory ${dataDir} is in use by another bramble process \\(pid ${first.child.pid}, holding ${dataDir}/bramble.lock\\)`,
+          ),
+        );
+        assert.doesNotMatch(second.output(), /\n\s+at /, 'no stack trace');
+        // The first one is still serving, untouched.
+        assert.equal((await fetch(`${first.url}/health`)).status, 200);
+      } finally {
+        await first.stop('SIGKILL');
+        await second?.stop('SIGKILL');
+      }
+      const third = await startServer(dataDir);
+      try {
+        const health = await third.healthy();
+        assert.equal(health.eventStore.status, 'up');
+      } finally {
+        assert.equal((await third.stop('SIGTERM')).code, 0);
+      }
+    },
+  );
 });

@@ -25,7 +25,8 @@ const SNAPSHOT = 'read-models.snapshot.json';
 const mac = (i: number) => `dc:a6:32:77:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
 
 async function approve(core: CoreApp, from: number, count: number): Promise<void> {
-  for (let i = from; i < from + count; i++) await core.exec(new ApproveClientCommand({ mac: mac(i), name: `pi-${i}` }, commandMeta('admin:test')));
+  for (let i = from; i < from + count; i++)
+    await core.exec(new ApproveClientCommand({ mac: mac(i), name: `pi-${i}` }, commandMeta('admin:test')));
 }
 
 async function head(core: CoreApp): Promise<number> {
@@ -51,7 +52,9 @@ describe('the read-model snapshot', () => {
     seededHead = await head(core);
     await core.close();
     const read = await readCheckpointFile<SerializedReadModels>(path.join(seeded, SNAPSHOT), {
-      kind: READ_MODEL_SNAPSHOT_KIND, version: READ_MODEL_VERSION, validateState: validateSerializedReadModels,
+      kind: READ_MODEL_SNAPSHOT_KIND,
+      version: READ_MODEL_VERSION,
+      validateState: validateSerializedReadModels,
     });
     assert.equal(read.status, 'ok', 'bramble reads back the snapshot it wrote');
     assert.equal(read.status === 'ok' && read.body.checkpoint, seededHead);
@@ -65,24 +68,52 @@ describe('the read-model snapshot', () => {
     const { logger, lines } = recordingLogger();
     const core = await startCoreApp({ dataDir: copy, logger });
     try {
-      return { clients: core.queries.engine.state.clients.size, warnings: lines.filter((l) => l.level === 'warn' && /snapshot/.test(String(l.msg))) };
+      return {
+        clients: core.queries.engine.state.clients.size,
+        warnings: lines.filter((l) => l.level === 'warn' && /snapshot/.test(String(l.msg))),
+      };
     } finally {
       await core.close();
     }
   }
 
-  const fingerprintOf = (): string => (JSON.parse(readFileSync(path.join(seeded, SNAPSHOT), 'utf8')) as { storeFingerprint: string }).storeFingerprint;
+  const fingerprintOf = (): string =>
+    (JSON.parse(readFileSync(path.join(seeded, SNAPSHOT), 'utf8')) as { storeFingerprint: string }).storeFingerprint;
 
   it('the schema accepts what every projection writes (clients with addresses, users, groups, images, tokens, settings)', async () => {
     const store = await SqliteEventStore.open({ file: path.join(dir(), 'events.db') });
     const meta = { actor: 'admin:test', correlationId: 'c', causationId: null, timestamp: new Date().toISOString(), schemaVersion: 1 };
     const append = (stream: string, type: string, data: unknown) => store.append(stream, [{ type, data, metadata: meta }], 'any');
-    await append('client-dc:a6:32:00:00:01', 'ClientDetected', { mac: 'dc:a6:32:00:00:01', serial: '1234abcd', model: 'RPi4', ip: '10.0.0.5', via: 'dhcp', bootId: 'b' });
-    await append('client-dc:a6:32:00:00:01', 'ClientApproved', { mac: 'dc:a6:32:00:00:01', name: 'pi', imageId: 'img', preRegistered: false });
-    await append('client-dc:a6:32:00:00:02', 'ClientApproved', { mac: 'dc:a6:32:00:00:02', name: null, imageId: null, preRegistered: true });
+    await append('client-dc:a6:32:00:00:01', 'ClientDetected', {
+      mac: 'dc:a6:32:00:00:01',
+      serial: '1234abcd',
+      model: 'RPi4',
+      ip: '10.0.0.5',
+      via: 'dhcp',
+      bootId: 'b',
+    });
+    await append('client-dc:a6:32:00:00:01', 'ClientApproved', {
+      mac: 'dc:a6:32:00:00:01',
+      name: 'pi',
+      imageId: 'img',
+      preRegistered: false,
+    });
+    await append('client-dc:a6:32:00:00:02', 'ClientApproved', {
+      mac: 'dc:a6:32:00:00:02',
+      name: null,
+      imageId: null,
+      preRegistered: true,
+    });
     await append('group-pupils', 'GroupCreated', { name: 'pupils', gidNumber: 10000 });
     await append('group-pupils', 'GroupMembersChanged', { name: 'pupils', members: ['ada'] });
-    await append('user-ada', 'UserCreated', { username: 'ada', uidNumber: 10001, gidNumber: 10000, fullName: 'Ada', groups: ['pupils'], passwordHash: '{CRYPT}$2y$10$x' });
+    await append('user-ada', 'UserCreated', {
+      username: 'ada',
+      uidNumber: 10001,
+      gidNumber: 10000,
+      fullName: 'Ada',
+      groups: ['pupils'],
+      passwordHash: '{CRYPT}$2y$10$x',
+    });
     await append('user-ada', 'UserDisabled', { username: 'ada' });
     await append('image-img', 'ImageRegistered', { imageId: 'img', name: 'Bookworm', path: '/srv/img', bootPath: '/srv/img/boot' });
     await append('auth-tokens', 'ApiTokenIssued', { name: 'admin', sha256: 'ab'.repeat(32) });
@@ -90,7 +121,10 @@ describe('the read-model snapshot', () => {
     const engine = new ProjectionEngine(store, silentLogger, null, CORE_EVENT_TYPES, { snapshotFile: null });
     await engine.start();
     const state = serializeReadModels(engine.state);
-    assert.deepEqual([state.clients.length, state.clientByIp.length, state.users.length, state.groups.length, state.images.length, state.tokens.length], [2, 1, 1, 1, 1, 1]);
+    assert.deepEqual(
+      [state.clients.length, state.clientByIp.length, state.users.length, state.groups.length, state.images.length, state.tokens.length],
+      [2, 1, 1, 1, 1, 1],
+    );
     assert.equal(validateSerializedReadModels(JSON.parse(JSON.stringify(state))), null);
     await engine.stop();
     await store.close();
@@ -98,20 +132,39 @@ describe('the read-model snapshot', () => {
 
   it('`{"state":{}}` with the right version and checkpoint is rebuilt from the store, not served as an empty fleet', async () => {
     // The layout bramble 0.1.0 wrote (no checksum, no kind): today's reader trusts none of it.
-    const legacy = JSON.stringify({ version: READ_MODEL_VERSION, storeFingerprint: fingerprintOf(), checkpoint: seededHead, takenAt: new Date().toISOString(), state: {} });
+    const legacy = JSON.stringify({
+      version: READ_MODEL_VERSION,
+      storeFingerprint: fingerprintOf(),
+      checkpoint: seededHead,
+      takenAt: new Date().toISOString(),
+      state: {},
+    });
     const a = await startWithSnapshot(legacy);
     assert.equal(a.clients, 20);
     assert.match(String(a.warnings[0]?.reason), /no checksum/);
     // The same, checksummed: the schema check refuses the state.
     const file = path.join(dir(), 'x.json');
-    await writeCheckpointFile(file, { kind: READ_MODEL_SNAPSHOT_KIND, version: READ_MODEL_VERSION, storeFingerprint: fingerprintOf(), checkpoint: seededHead, takenAt: new Date().toISOString(), state: {} });
+    await writeCheckpointFile(file, {
+      kind: READ_MODEL_SNAPSHOT_KIND,
+      version: READ_MODEL_VERSION,
+      storeFingerprint: fingerprintOf(),
+      checkpoint: seededHead,
+      takenAt: new Date().toISOString(),
+      state: {},
+    });
     const b = await startWithSnapshot(readFileSync(file, 'utf8'));
     assert.equal(b.clients, 20);
     assert.match(String(b.warnings[0]?.reason), /state: clients: missing/);
   });
 
   it('`checkpoint: "abc"` does not crash the start: the snapshot is rebuilt', async () => {
-    const legacy = JSON.stringify({ version: READ_MODEL_VERSION, storeFingerprint: fingerprintOf(), checkpoint: 'abc', takenAt: new Date().toISOString(), state: {} });
+    const legacy = JSON.stringify({
+      version: READ_MODEL_VERSION,
+      storeFingerprint: fingerprintOf(),
+      checkpoint: 'abc',
+      takenAt: new Date().toISOString(),
+      state: {},
+    });
     assert.equal((await startWithSnapshot(legacy)).clients, 20);
   });
 
@@ -149,19 +202,29 @@ describe('the read-model snapshot', () => {
 
     await assert.rejects(startCoreApp({ dataDir: lost }), (e: unknown) => {
       assert.ok(e instanceof EventsMissingError);
-      assert.equal(e.message,
+      assert.equal(
+        e.message,
         `read-model snapshot is at position ${acknowledged} but the event store ends at ${seededHead}: 60 acknowledged events are missing (was the WAL lost?).` +
-          ` To accept the loss and rebuild from what is left, start once with BRAMBLE_ACCEPT_EVENT_LOSS=${seededHead}`);
+          ` To accept the loss and rebuild from what is left, start once with BRAMBLE_ACCEPT_EVENT_LOSS=${seededHead}`,
+      );
       return true;
     });
     // The refusal wrote nothing: still refused, and a flag naming another head does not help.
-    await assert.rejects(startCoreApp({ dataDir: lost, env: { BRAMBLE_ACCEPT_EVENT_LOSS: String(seededHead - 1) } }), /60 acknowledged events are missing.*is set, but it names another head position/);
+    await assert.rejects(
+      startCoreApp({ dataDir: lost, env: { BRAMBLE_ACCEPT_EVENT_LOSS: String(seededHead - 1) } }),
+      /60 acknowledged events are missing.*is set, but it names another head position/,
+    );
 
     // The real server says the same on stderr, with no stack trace, and exits non-zero.
     const server = await startServer(lost);
     const { code } = await server.exit;
     assert.equal(code, 1);
-    assert.match(server.output(), new RegExp(`bramble: refusing to start: read-model snapshot is at position ${acknowledged} but the event store ends at ${seededHead}: 60 acknowledged events are missing`));
+    assert.match(
+      server.output(),
+      new RegExp(
+        `bramble: refusing to start: read-model snapshot is at position ${acknowledged} but the event store ends at ${seededHead}: 60 acknowledged events are missing`,
+      ),
+    );
     assert.doesNotMatch(server.output(), /\n\s+at /, 'no stack trace');
 
     // Accepted deliberately: rebuilt from what is left, and the snapshot no longer claims the lost events.
@@ -178,7 +241,12 @@ describe('the read-model snapshot', () => {
   it('every event lost (an empty store behind a snapshot) is refused too, not taken for a new store', async () => {
     const lost = dir();
     copyFileSync(path.join(seeded, SNAPSHOT), path.join(lost, SNAPSHOT));
-    await assert.rejects(startCoreApp({ dataDir: lost }), new RegExp(`at position ${seededHead} but the event store ends at 0: ${seededHead} acknowledged events are missing.*BRAMBLE_ACCEPT_EVENT_LOSS=0$`));
+    await assert.rejects(
+      startCoreApp({ dataDir: lost }),
+      new RegExp(
+        `at position ${seededHead} but the event store ends at 0: ${seededHead} acknowledged events are missing.*BRAMBLE_ACCEPT_EVENT_LOSS=0$`,
+      ),
+    );
     const accepted = await startCoreApp({ dataDir: lost, env: { BRAMBLE_ACCEPT_EVENT_LOSS: '0' } });
     assert.equal(accepted.queries.engine.state.clients.size, 0);
     await accepted.close();
@@ -186,4 +254,3 @@ describe('the read-model snapshot', () => {
     await again.close();
   });
 });
-

@@ -9,7 +9,12 @@ import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ApproveClientCommand, DetectClientCommand, LearnClientAddressCommand, RenameClientCommand } from '../../../src/core/commands/client.commands';
+import {
+  ApproveClientCommand,
+  DetectClientCommand,
+  LearnClientAddressCommand,
+  RenameClientCommand,
+} from '../../../src/core/commands/client.commands';
 import { UpdatePluginSettingsCommand, UpdateSettingsCommand } from '../../../src/core/commands/system.commands';
 import { commandMeta } from '../../../src/core/commands/meta';
 import { DomainError } from '../../../src/core/domain/shared/domain-error';
@@ -126,7 +131,10 @@ describe('plugin host', () => {
     try {
       core = await startCoreApp({ dataDir: data.dir, plugins: [rec.factory, portTaker(blockedPort)] });
       assert.deepEqual(rec.projectedAtStart, [2], 'start ran after both historic events were projected');
-      assert.ok(rec.seen.every((e) => e.type === 'ClientApproved'), 'only consumed types are delivered');
+      assert.ok(
+        rec.seen.every((e) => e.type === 'ClientApproved'),
+        'only consumed types are delivered',
+      );
 
       const health = await core.app.nest.get(HealthService).report();
       assert.equal(health.status, 'degraded');
@@ -190,7 +198,10 @@ describe('plugin host', () => {
       await assert.rejects(update({ level: 10 }), isCode('VALIDATION', 'recorder.level'));
       await assert.rejects(update({ target: '10.0.0.300' }), isCode('VALIDATION', 'recorder.target'));
       await assert.rejects(update({ colour: 'red' }), isCode('VALIDATION', 'recorder.colour'));
-      await assert.rejects(update(JSON.parse('{"__proto__": {"level": 1}}') as Record<string, unknown>), isCode('VALIDATION', 'recorder.__proto__'));
+      await assert.rejects(
+        update(JSON.parse('{"__proto__": {"level": 1}}') as Record<string, unknown>),
+        isCode('VALIDATION', 'recorder.__proto__'),
+      );
       await assert.rejects(update({}, ['colour']), isCode('VALIDATION', 'recorder.colour'));
       await assert.rejects(
         core.exec(new UpdatePluginSettingsCommand({ plugin: 'nobody', values: {} }, admin())),
@@ -206,7 +217,10 @@ describe('plugin host', () => {
 
       // The cross-check sees the global settings: on the plugin's change and on the global one's.
       await update({ target: '10.0.0.5' });
-      await assert.rejects(core.exec(new UpdateSettingsCommand({ changes: { serverIp: '10.0.0.5' } }, admin())), isCode('VALIDATION', 'serverIp'));
+      await assert.rejects(
+        core.exec(new UpdateSettingsCommand({ changes: { serverIp: '10.0.0.5' } }, admin())),
+        isCode('VALIDATION', 'serverIp'),
+      );
       await core.exec(new UpdateSettingsCommand({ changes: { serverIp: '10.0.0.1' } }, admin()));
       await assert.rejects(update({ target: '10.0.0.1' }), isCode('VALIDATION', 'recorder.target'));
       await eventually(() => rec.settings.some((s) => s.global.serverIp === '10.0.0.1'), 5000, 'global change announced');
@@ -226,7 +240,9 @@ describe('plugin host', () => {
       const changes: ViewChange<ClientRecord>[] = [];
       const off = views.clients.onChange((c) => changes.push(c));
       const mac = 'dc:a6:32:00:00:c1';
-      await core.exec(new DetectClientCommand({ mac, serial: '1A2B3C4D', model: 'RPi4', via: 'dhcp', bootId: 'b1' }, commandMeta('plugin:dhcp')));
+      await core.exec(
+        new DetectClientCommand({ mac, serial: '1A2B3C4D', model: 'RPi4', via: 'dhcp', bootId: 'b1' }, commandMeta('plugin:dhcp')),
+      );
       await core.exec(new LearnClientAddressCommand({ mac, ip: '10.0.0.42' }, commandMeta('plugin:dhcp')));
       await core.exec(new ApproveClientCommand({ mac, name: 'lab-01' }, admin()));
       const client = views.clients.get(mac)!;
@@ -241,7 +257,14 @@ describe('plugin host', () => {
       assert.equal(views.clients.get(mac)?.status, 'approved', 'a plugin cannot change the core read model');
 
       await eventually(() => changes.length === 3, 5000, 'three changes of the client');
-      assert.deepEqual(changes.map((c) => [c.key, c.record?.status]), [[mac, 'pending'], [mac, 'pending'], [mac, 'approved']]);
+      assert.deepEqual(
+        changes.map((c) => [c.key, c.record?.status]),
+        [
+          [mac, 'pending'],
+          [mac, 'pending'],
+          [mac, 'approved'],
+        ],
+      );
       assert.ok(changes[0]!.position < changes[2]!.position);
       off();
       await core.exec(new RenameClientCommand({ mac, name: 'lab-02' }, admin()));
@@ -250,7 +273,10 @@ describe('plugin host', () => {
 
       const pupils = views.groups.get('pupils');
       assert.ok(pupils && pupils.gidNumber >= 10000);
-      assert.deepEqual(views.groups.list().map((g) => g.name), ['pupils', 'teachers']);
+      assert.deepEqual(
+        views.groups.list().map((g) => g.name),
+        ['pupils', 'teachers'],
+      );
       assert.equal(views.users.size, 0);
       assert.deepEqual(views.images.list(), []);
     } finally {
@@ -269,7 +295,12 @@ describe('plugin host', () => {
     const rec = recorder();
     const core = await startCoreApp({
       dataDir: path.join(dir.dir, 'data'),
-      plugins: [rec.factory, () => { throw new Error('built-in broke'); }],
+      plugins: [
+        rec.factory,
+        () => {
+          throw new Error('built-in broke');
+        },
+      ],
       env: { BRAMBLE_PLUGINS: ['./no/such/plugin.js', throwing, malformed, noSchema].join(',') },
     });
     try {
@@ -303,7 +334,13 @@ describe('plugin host', () => {
       assert.deepEqual(d.settings, { level: 1, target: null });
       const schema = d.settingsSchema as { type: string; properties: Record<string, { default: unknown; description: string }> };
       assert.equal(schema.type, 'object');
-      assert.deepEqual(schema.properties.level, { minimum: 0, maximum: 9, default: 1, description: 'How much to record.', type: 'integer' });
+      assert.deepEqual(schema.properties.level, {
+        minimum: 0,
+        maximum: 9,
+        default: 1,
+        description: 'How much to record.',
+        type: 'integer',
+      });
       assert.equal(schema.properties.target.default, null);
       assert.doesNotThrow(() => JSON.stringify(d));
     } finally {

@@ -138,7 +138,11 @@ describe('plugin view snapshots', () => {
       assert.match(e.message, new RegExp(`BRAMBLE_ACCEPT_EVENT_LOSS=${storeHead}\\b`));
       return true;
     });
-    await assert.rejects(start({ BRAMBLE_ACCEPT_EVENT_LOSS: String(storeHead - 1) }), EventsMissingError, 'accepting another loss is not accepting this one');
+    await assert.rejects(
+      start({ BRAMBLE_ACCEPT_EVENT_LOSS: String(storeHead - 1) }),
+      EventsMissingError,
+      'accepting another loss is not accepting this one',
+    );
     const core = await start({ BRAMBLE_ACCEPT_EVENT_LOSS: String(storeHead) });
     try {
       assert.equal(core.plugin.restored(), false);

@@ -58,9 +58,15 @@ describe('membership process manager', () => {
       const core = await startCoreApp({ dataDir: data.dir });
       try {
         assert.ok(core.queries.user('grace'), 'the user was acknowledged before the kill');
-        await eventually(() => members(core, 'pupils').includes('grace') && members(core, 'teachers').includes('grace'), 10_000, 'membership after restart');
+        await eventually(
+          () => members(core, 'pupils').includes('grace') && members(core, 'teachers').includes('grace'),
+          10_000,
+          'membership after restart',
+        );
         assert.deepEqual(core.app.nest.get(MembershipProcessManager).memberships().grace, ['pupils', 'teachers']);
-        const retry = await core.bus.execute(new CreateUserCommand({ username: 'grace', password: 'Crash-Test-Pass-1' }, admin())).catch((e: { code: string }) => e.code);
+        const retry = await core.bus
+          .execute(new CreateUserCommand({ username: 'grace', password: 'Crash-Test-Pass-1' }, admin()))
+          .catch((e: { code: string }) => e.code);
         assert.equal(retry, 'USER_EXISTS');
       } finally {
         await core.close();
@@ -78,7 +84,9 @@ describe('membership process manager', () => {
     pm.maxRetryMs = 100;
     try {
       faults.full = true;
-      const created = core.bus.execute(new CreateUserCommand({ username: 'alan', password: 'Secret-Pass-2', groups: ['teachers'] }, admin()));
+      const created = core.bus.execute(
+        new CreateUserCommand({ username: 'alan', password: 'Secret-Pass-2', groups: ['teachers'] }, admin()),
+      );
       await eventually(() => (faults.refused ?? 0) >= 3, 5000, 'group appends refused');
       const health = await core.app.nest.get(HealthService).report();
       assert.equal(health.processManagers.membership.status, 'degraded');
@@ -107,7 +115,11 @@ describe('membership process manager', () => {
       core = await startCoreApp({ dataDir: data.dir });
       try {
         assert.equal(await core.app.nest.get<EventStore>(EVENT_STORE).headPosition(), head, 'no event appended by the replay');
-        assert.deepEqual(core.app.nest.get(MembershipProcessManager).memberships(), { u1: ['pupils', 'teachers'], u2: ['pupils'], u3: ['pupils', 'teachers'] });
+        assert.deepEqual(core.app.nest.get(MembershipProcessManager).memberships(), {
+          u1: ['pupils', 'teachers'],
+          u2: ['pupils'],
+          u3: ['pupils', 'teachers'],
+        });
         assert.deepEqual(members(core, 'teachers'), ['u1', 'u3']);
       } finally {
         await core.close();

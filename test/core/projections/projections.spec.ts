@@ -42,9 +42,19 @@ describe('read model projections', () => {
     let store = await openStore('a');
     const runner = new CommandRunner(store, silentLogger);
     const mac = 'dc:a6:32:00:00:01';
-    await runner.run(clientStream(mac), clientDecider, { type: 'DetectClient', mac, serial: '1234abcd', model: 'RPi4', ip: null, via: 'dhcp', bootId: 'b1' }, meta('plugin:dhcp'));
+    await runner.run(
+      clientStream(mac),
+      clientDecider,
+      { type: 'DetectClient', mac, serial: '1234abcd', model: 'RPi4', ip: null, via: 'dhcp', bootId: 'b1' },
+      meta('plugin:dhcp'),
+    );
     await runner.run(clientStream(mac), clientDecider, { type: 'LearnClientAddress', mac, ip: '10.9.0.50' }, meta('plugin:dhcp'));
-    const approved = await runner.run(clientStream(mac), clientDecider, { type: 'ApproveClient', mac, name: 'desk-1', imageId: null }, meta());
+    const approved = await runner.run(
+      clientStream(mac),
+      clientDecider,
+      { type: 'ApproveClient', mac, name: 'desk-1', imageId: null },
+      meta(),
+    );
 
     let engine = new ProjectionEngine(store, silentLogger, null, CORE_EVENT_TYPES, { snapshotFile });
     await engine.start();
@@ -80,7 +90,12 @@ describe('read model projections', () => {
     writeFileSync(snapshotFile, '{ not json');
     const store = await openStore('b');
     const runner = new CommandRunner(store, silentLogger);
-    await runner.run(clientStream('b8:27:eb:00:00:01'), clientDecider, { type: 'ApproveClient', mac: 'b8:27:eb:00:00:01', name: null, imageId: null }, meta());
+    await runner.run(
+      clientStream('b8:27:eb:00:00:01'),
+      clientDecider,
+      { type: 'ApproveClient', mac: 'b8:27:eb:00:00:01', name: null, imageId: null },
+      meta(),
+    );
     const engine = new ProjectionEngine(store, silentLogger, null, CORE_EVENT_TYPES, { snapshotFile });
     await engine.start();
     assert.equal(engine.state.clients.size, 1);
@@ -90,7 +105,12 @@ describe('read model projections', () => {
     // (The other store holds an event: an EMPTY store behind a snapshot lost every event, and
     // refuses the start: test/core/read-model-snapshot.spec.ts.)
     const other = await openStore('b-other');
-    await new CommandRunner(other, silentLogger).run(clientStream('b8:27:eb:00:00:02'), clientDecider, { type: 'ApproveClient', mac: 'b8:27:eb:00:00:02', name: null, imageId: null }, meta());
+    await new CommandRunner(other, silentLogger).run(
+      clientStream('b8:27:eb:00:00:02'),
+      clientDecider,
+      { type: 'ApproveClient', mac: 'b8:27:eb:00:00:02', name: null, imageId: null },
+      meta(),
+    );
     const engine2 = new ProjectionEngine(other, silentLogger, null, CORE_EVENT_TYPES, { snapshotFile });
     await engine2.start();
     assert.deepEqual([...engine2.state.clients.keys()], ['b8:27:eb:00:00:02']);
@@ -105,7 +125,12 @@ describe('read model projections', () => {
     await store.append('mystery-1', [{ type: 'SomethingFromTheFuture', data: {}, metadata: { ...meta(), schemaVersion: 1 } }], 'any');
     await store.append('mystery-2', [{ type: 'SomethingFromTheFuture', data: {}, metadata: { ...meta(), schemaVersion: 1 } }], 'any');
     const runner = new CommandRunner(store, silentLogger);
-    const done = await runner.run(clientStream('dc:a6:32:00:00:09'), clientDecider, { type: 'ApproveClient', mac: 'dc:a6:32:00:00:09', name: null, imageId: null }, meta());
+    const done = await runner.run(
+      clientStream('dc:a6:32:00:00:09'),
+      clientDecider,
+      { type: 'ApproveClient', mac: 'dc:a6:32:00:00:09', name: null, imageId: null },
+      meta(),
+    );
     const engine = new ProjectionEngine(store, logger, null, CORE_EVENT_TYPES, { snapshotFile: null });
     await engine.start();
     await engine.waitFor(done.position);
@@ -121,10 +146,18 @@ describe('read model projections', () => {
     const runner = new CommandRunner(store, silentLogger);
     for (let i = 0; i < 50; i++) {
       const mac = `dc:a6:32:00:01:${i.toString(16).padStart(2, '0')}`;
-      await runner.run(clientStream(mac), clientDecider, { type: 'DetectClient', mac, serial: null, model: 'RPi4', ip: `10.0.0.${i + 10}`, via: 'dhcp', bootId: 'x' }, meta());
-      if (i % 2 === 0) await runner.run(clientStream(mac), clientDecider, { type: 'ApproveClient', mac, name: `pi-${i}`, imageId: null }, meta());
+      await runner.run(
+        clientStream(mac),
+        clientDecider,
+        { type: 'DetectClient', mac, serial: null, model: 'RPi4', ip: `10.0.0.${i + 10}`, via: 'dhcp', bootId: 'x' },
+        meta(),
+      );
+      if (i % 2 === 0)
+        await runner.run(clientStream(mac), clientDecider, { type: 'ApproveClient', mac, name: `pi-${i}`, imageId: null }, meta());
     }
-    const engine = new ProjectionEngine(store, silentLogger, null, CORE_EVENT_TYPES, { snapshotFile: path.join(tmp.dir, 'd.snapshot.json') });
+    const engine = new ProjectionEngine(store, silentLogger, null, CORE_EVENT_TYPES, {
+      snapshotFile: path.join(tmp.dir, 'd.snapshot.json'),
+    });
     await engine.start();
     const before = JSON.stringify(serializeReadModels(engine.state));
     const live = engine.state;
@@ -133,7 +166,12 @@ describe('read model projections', () => {
     assert.notEqual(engine.state, live, 'a fresh state object was built and swapped in');
     assert.equal(JSON.stringify(serializeReadModels(engine.state)), before);
     // Still live after the swap.
-    const last = await runner.run(clientStream('dc:a6:32:00:01:01'), clientDecider, { type: 'RenameClient', mac: 'dc:a6:32:00:01:01', name: 'renamed' }, meta());
+    const last = await runner.run(
+      clientStream('dc:a6:32:00:01:01'),
+      clientDecider,
+      { type: 'RenameClient', mac: 'dc:a6:32:00:01:01', name: 'renamed' },
+      meta(),
+    );
     await engine.waitFor(last.position);
     assert.equal(engine.state.clients.get('dc:a6:32:00:01:01')?.name, 'renamed');
     await engine.stop();
@@ -147,7 +185,12 @@ describe('read model projections', () => {
     const t0 = '2026-01-01T10:00:00.000Z';
     const t1 = '2026-01-01T11:00:00.000Z';
     const t2 = '2026-01-01T12:00:00.000Z';
-    const detected = await runner.run(clientStream(mac), clientDecider, { type: 'DetectClient', mac, serial: null, model: null, ip: null, via: 'dhcp', bootId: null }, meta('plugin:dhcp', t0));
+    const detected = await runner.run(
+      clientStream(mac),
+      clientDecider,
+      { type: 'DetectClient', mac, serial: null, model: null, ip: null, via: 'dhcp', bootId: null },
+      meta('plugin:dhcp', t0),
+    );
     await runner.run(clientStream(mac), clientDecider, { type: 'ApproveClient', mac, name: 'lab-1', imageId: null }, meta('admin:x', t1));
     await runner.run(clientStream(mac), clientDecider, { type: 'RejectClient', mac }, meta('admin:x', t2));
     const engine = new ProjectionEngine(store, silentLogger, null, CORE_EVENT_TYPES, { snapshotFile: null });

@@ -76,7 +76,11 @@ describe('DHCP: who gets answered', { skip: skip ?? false }, () => {
     assert.equal(recorded[0].type, 'ClientDetected');
     assert.equal(recorded[0].metadata.actor, 'plugin:dhcp');
     assert.deepEqual(
-      { serial: (recorded[0].data as { serial: string }).serial, model: (recorded[0].data as { model: string }).model, via: (recorded[0].data as { via: string }).via },
+      {
+        serial: (recorded[0].data as { serial: string }).serial,
+        model: (recorded[0].data as { model: string }).model,
+        via: (recorded[0].data as { via: string }).via,
+      },
       { serial: '00c0ffee', model: 'RPi400', via: 'dhcp' },
     );
 
@@ -100,7 +104,10 @@ describe('DHCP: who gets answered', { skip: skip ?? false }, () => {
     // The rejected Pi: seen once, then rejected by the admin.
     await lab.udhcpc('badpi', asPi(REJECTED_PI, 0x0badbad0));
     await eventually(async () => (await detections(REJECTED_PI)).length > 0, 3000, 'the detection of the Pi to reject');
-    const rejected = await lab.graphql<{ rejectClient: { status: string } }>('mutation($mac: String!) { rejectClient(mac: $mac) { status } }', { mac: REJECTED_PI });
+    const rejected = await lab.graphql<{ rejectClient: { status: string } }>(
+      'mutation($mac: String!) { rejectClient(mac: $mac) { status } }',
+      { mac: REJECTED_PI },
+    );
     assert.equal(rejected.data?.rejectClient.status, 'REJECTED', JSON.stringify(rejected.errors));
 
     const [laptop, pending, refused] = await Promise.all([
@@ -108,7 +115,11 @@ describe('DHCP: who gets answered', { skip: skip ?? false }, () => {
       lab.udhcpc('newpi', asPi(NEW_PI, NEW_PI_SERIAL, PI400_REVISION)),
       lab.udhcpc('badpi', asPi(REJECTED_PI, 0x0badbad0)),
     ]);
-    for (const [who, events] of [['non-Pi', laptop], ['pending Pi', pending], ['rejected Pi', refused]] as const) {
+    for (const [who, events] of [
+      ['non-Pi', laptop],
+      ['pending Pi', pending],
+      ['rejected Pi', refused],
+    ] as const) {
       assert.equal(events.bound, undefined, `${who}: no lease`);
     }
     await new Promise((r) => setTimeout(r, 200));
@@ -122,7 +133,7 @@ describe('DHCP: who gets answered', { skip: skip ?? false }, () => {
     assert.ok(count('rejected') >= 1, 'rejected drops counted');
   });
 
-  it("approving the pending Pi over GraphQL (HTTP, admin token) makes its next DISCOVER answered, without a restart", async () => {
+  it('approving the pending Pi over GraphQL (HTTP, admin token) makes its next DISCOVER answered, without a restart', async () => {
     const res = await lab.graphql<{ approveClient: { mac: string; status: string } }>(
       'mutation($mac: String!) { approveClient(mac: $mac) { mac status } }',
       { mac: NEW_PI.toUpperCase() },

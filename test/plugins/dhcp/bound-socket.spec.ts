@@ -58,7 +58,10 @@ describe('interface-bound UDP sockets (SO_BINDTODEVICE) on a two-NIC host', { sk
   });
 
   it('reports a missing interface or a taken port with the errno name', async () => {
-    assert.throws(() => lab.inNamespace('srv', () => createBoundUdpFd({ port: 6768, interface: 'nope0' })), (e: unknown) => e instanceof SocketSetupError && e.code === 'ENODEV');
+    assert.throws(
+      () => lab.inNamespace('srv', () => createBoundUdpFd({ port: 6768, interface: 'nope0' })),
+      (e: unknown) => e instanceof SocketSetupError && e.code === 'ENODEV',
+    );
     const fd = lab.inNamespace('srv', () => createBoundUdpFd({ port: 6769, interface: 'eth0' }));
     const s = await adoptUdpFd(fd);
     // A second server on the other NIC may use the same port...

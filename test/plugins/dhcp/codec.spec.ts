@@ -562,7 +562,8 @@ describe('dhcp codec: hostile inputs, each with its own reason', () => {
         buf = Buffer.concat([PI3_DISCOVER.subarray(0, 240), Buffer.alloc(3 + int(400))]);
         for (let k = 240; k < buf.length; k++) buf[k] = rand() < 0.7 ? int(64) : int(256);
         const r = rand();
-        if (r < 0.25) buf.set([52, 1, 1 + int(3)], 240); // overload into file and/or sname
+        if (r < 0.25)
+          buf.set([52, 1, 1 + int(3)], 240); // overload into file and/or sname
         else if (r < 0.3) buf.set([52, 1, int(256)], 240); // mostly an invalid overload value
         if (rand() < 0.3) for (let k = 44; k < 236; k++) buf[k] = int(80);
         buf[2] = int(20);

@@ -28,8 +28,15 @@ describe('DHCP settings schema', () => {
 
   it('the defaults: proxy mode, no range, one-hour lease, Pi 3 delay 1000 ms, no DNS, no fixed addresses', () => {
     assert.deepEqual(settings(), {
-      mode: 'proxy', rangeStart: null, rangeEnd: null, netmask: null, leaseSeconds: 3600, gateway: null,
-      dnsServers: [], pi3ReplyDelayMs: 1000, fixedAddresses: {},
+      mode: 'proxy',
+      rangeStart: null,
+      rangeEnd: null,
+      netmask: null,
+      leaseSeconds: 3600,
+      gateway: null,
+      dnsServers: [],
+      pi3ReplyDelayMs: 1000,
+      fixedAddresses: {},
     });
   });
 
@@ -41,7 +48,8 @@ describe('DHCP settings schema', () => {
   });
 
   describe('pi3ReplyDelayMs', () => {
-    for (const ok of [0, 1, 1000, 5000]) it(`accepts ${ok}`, () => assert.equal(checkPluginValues(DhcpSettingsSchema, { pi3ReplyDelayMs: ok }), null));
+    for (const ok of [0, 1, 1000, 5000])
+      it(`accepts ${ok}`, () => assert.equal(checkPluginValues(DhcpSettingsSchema, { pi3ReplyDelayMs: ok }), null));
     for (const bad of [-1, 5001, 1.5, Number.NaN, '1000', null, true, [1000]]) {
       it(`rejects ${JSON.stringify(bad) ?? String(bad)} (${typeof bad})`, () => {
         assert.equal(rejects({ pi3ReplyDelayMs: bad }, 'pi3ReplyDelayMs'), 'must be an integer from 0 to 5000');
@@ -52,7 +60,10 @@ describe('DHCP settings schema', () => {
   describe('fixedAddresses', () => {
     it('accepts an empty map and a map of lower-case MACs to IPv4 addresses', () => {
       assert.equal(checkPluginValues(DhcpSettingsSchema, { fixedAddresses: {} }), null);
-      assert.equal(checkPluginValues(DhcpSettingsSchema, { fixedAddresses: { 'dc:a6:32:01:36:c2': '10.0.0.7', 'b8:27:eb:00:00:01': '10.0.0.8' } }), null);
+      assert.equal(
+        checkPluginValues(DhcpSettingsSchema, { fixedAddresses: { 'dc:a6:32:01:36:c2': '10.0.0.7', 'b8:27:eb:00:00:01': '10.0.0.8' } }),
+        null,
+      );
     });
     for (const bad of [null, [], ['10.0.0.7'], 'dc:a6:32:01:36:c2=10.0.0.7', 7]) {
       it(`rejects a value that is not an object: ${JSON.stringify(bad)}`, () => {
@@ -66,7 +77,10 @@ describe('DHCP settings schema', () => {
     }
     for (const ip of ['10.0.0.256', '10.0.0', '010.0.0.7', 'fe80::1', 'pi.local', '', 7, null]) {
       it(`rejects the address ${JSON.stringify(ip)}, naming the MAC`, () => {
-        assert.equal(rejects({ fixedAddresses: { 'dc:a6:32:01:36:c2': ip } }, 'fixedAddresses.dc:a6:32:01:36:c2'), 'must be an IPv4 address (e.g. 10.0.0.1)');
+        assert.equal(
+          rejects({ fixedAddresses: { 'dc:a6:32:01:36:c2': ip } }, 'fixedAddresses.dc:a6:32:01:36:c2'),
+          'must be an IPv4 address (e.g. 10.0.0.1)',
+        );
       });
     }
   });
@@ -113,7 +127,9 @@ describe('checkDhcpSettings (the settings as a whole)', () => {
 
   it("the server's own address inside the pool is refused (blamed on the range)", () => {
     const problems = checkDhcpSettings(full(), global({ serverIp: '10.0.0.150' }));
-    assert.deepEqual(problems, [{ field: 'rangeStart', message: "the pool 10.0.0.100-10.0.0.200 contains the server's own address 10.0.0.150" }]);
+    assert.deepEqual(problems, [
+      { field: 'rangeStart', message: "the pool 10.0.0.100-10.0.0.200 contains the server's own address 10.0.0.150" },
+    ]);
   });
 
   it('the gateway inside the pool is refused', () => {
@@ -123,10 +139,9 @@ describe('checkDhcpSettings (the settings as a whole)', () => {
   it('a fixed address may not be the server, the gateway, taken twice, or outside the subnet', () => {
     assert.deepEqual(fields(full({ fixedAddresses: { 'dc:a6:32:00:00:01': '10.0.0.1' } })), ['fixedAddresses.dc:a6:32:00:00:01']);
     assert.deepEqual(fields(full({ fixedAddresses: { 'dc:a6:32:00:00:01': '10.0.0.254' } })), ['fixedAddresses.dc:a6:32:00:00:01']);
-    assert.deepEqual(
-      fields(full({ fixedAddresses: { 'dc:a6:32:00:00:01': '10.0.0.7', 'dc:a6:32:00:00:02': '10.0.0.7' } })),
-      ['fixedAddresses.dc:a6:32:00:00:02'],
-    );
+    assert.deepEqual(fields(full({ fixedAddresses: { 'dc:a6:32:00:00:01': '10.0.0.7', 'dc:a6:32:00:00:02': '10.0.0.7' } })), [
+      'fixedAddresses.dc:a6:32:00:00:02',
+    ]);
     const outside = checkDhcpSettings(full({ fixedAddresses: { 'dc:a6:32:00:00:01': '10.9.0.7' } }), global({ serverIp: '10.0.0.1' }));
     assert.deepEqual(outside, [{ field: 'fixedAddresses.dc:a6:32:00:00:01', message: '10.9.0.7 is not in the subnet 10.0.0.0/24' }]);
   });
@@ -134,7 +149,9 @@ describe('checkDhcpSettings (the settings as a whole)', () => {
   it("every address must lie in the server's subnet; range ends may not be its network or broadcast address", () => {
     assert.deepEqual(fields(full({ rangeEnd: '10.0.1.20', gateway: null })), ['rangeEnd']);
     assert.deepEqual(fields(full({ gateway: '192.168.0.1' })), ['gateway']);
-    assert.deepEqual(checkDhcpSettings(full({ rangeStart: '10.0.0.0' }), global({ serverIp: '10.0.0.250' })), [{ field: 'rangeStart', message: '10.0.0.0 is the network address of 10.0.0.0/24' }]);
+    assert.deepEqual(checkDhcpSettings(full({ rangeStart: '10.0.0.0' }), global({ serverIp: '10.0.0.250' })), [
+      { field: 'rangeStart', message: '10.0.0.0 is the network address of 10.0.0.0/24' },
+    ]);
     assert.deepEqual(fields(full({ rangeEnd: '10.0.0.255', gateway: '10.0.0.1' }), global({ serverIp: '10.0.0.2' })), ['rangeEnd']);
   });
 
@@ -162,8 +179,13 @@ describe('buildDhcpConfig', () => {
   it('full mode: the range as unsigned 32-bit numbers, netmask, gateway, DNS and lease time as set', () => {
     const cfg = buildDhcpConfig(
       settings({
-        mode: 'full', rangeStart: '192.168.1.100', rangeEnd: '192.168.1.250', netmask: '255.255.255.0',
-        gateway: '192.168.1.1', dnsServers: ['192.168.1.1', '9.9.9.9'], leaseSeconds: 7200,
+        mode: 'full',
+        rangeStart: '192.168.1.100',
+        rangeEnd: '192.168.1.250',
+        netmask: '255.255.255.0',
+        gateway: '192.168.1.1',
+        dnsServers: ['192.168.1.1', '9.9.9.9'],
+        leaseSeconds: 7200,
       }),
       '192.168.1.2',
     );
@@ -179,9 +201,18 @@ describe('buildDhcpConfig', () => {
   });
 
   it('fixed addresses as a MAC → IPv4 map; the Pi 3 delay 0 is kept, not defaulted', () => {
-    const cfg = buildDhcpConfig(settings({ pi3ReplyDelayMs: 0, fixedAddresses: { 'dc:a6:32:01:36:c2': '10.0.0.7', 'b8:27:eb:00:00:01': '10.0.0.8' } }), '10.0.0.1');
+    const cfg = buildDhcpConfig(
+      settings({ pi3ReplyDelayMs: 0, fixedAddresses: { 'dc:a6:32:01:36:c2': '10.0.0.7', 'b8:27:eb:00:00:01': '10.0.0.8' } }),
+      '10.0.0.1',
+    );
     assert.equal(cfg.pi3DelayMs, 0);
-    assert.deepEqual([...cfg.fixed], [['dc:a6:32:01:36:c2', '10.0.0.7'], ['b8:27:eb:00:00:01', '10.0.0.8']]);
+    assert.deepEqual(
+      [...cfg.fixed],
+      [
+        ['dc:a6:32:01:36:c2', '10.0.0.7'],
+        ['b8:27:eb:00:00:01', '10.0.0.8'],
+      ],
+    );
   });
 
   it('building a config shares nothing with the settings it came from', () => {

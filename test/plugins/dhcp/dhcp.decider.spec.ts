@@ -212,14 +212,12 @@ function event(type: string, data: Record<string, unknown>, at = NOW - 3_600_000
 }
 const detected = (mac: string): RecordedEvent =>
   event('ClientDetected', { mac, serial: null, model: null, ip: null, via: 'dhcp', bootId: 'boot-1' });
-const approved = (mac: string): RecordedEvent =>
-  event('ClientApproved', { mac, name: null, imageId: null, preRegistered: false });
+const approved = (mac: string): RecordedEvent => event('ClientApproved', { mac, name: null, imageId: null, preRegistered: false });
 const rejected = (mac: string): RecordedEvent => event('ClientRejected', { mac });
 const removed = (mac: string): RecordedEvent => event('ClientRemoved', { mac });
 const leaseBound = (mac: string, ip: string, at: number, leaseSeconds = LEASE): RecordedEvent =>
   event(DhcpEventType.DhcpLeaseBound, { mac, ip, leaseSeconds }, at);
-const addressDeclined = (mac: string, ip: string, at: number): RecordedEvent =>
-  event(DhcpEventType.DhcpAddressDeclined, { mac, ip }, at);
+const addressDeclined = (mac: string, ip: string, at: number): RecordedEvent => event(DhcpEventType.DhcpAddressDeclined, { mac, ip }, at);
 
 /**
  * Feeds an event to the view as the running plugin sees it: client events change the core's client
@@ -289,7 +287,13 @@ type CfgOver = Partial<DhcpSettings> & { serverIp?: string | null };
 function settings(over: CfgOver = {}, dhcp: Partial<DhcpSettings> = {}): DhcpSettings {
   const { serverIp: _server, ...values } = over;
   return effectivePluginSettings(DhcpSettingsSchema, {
-    mode: 'full', rangeStart: RANGE_START, rangeEnd: RANGE_END, netmask: NETMASK, gateway: GATEWAY, dnsServers: DNS, leaseSeconds: LEASE,
+    mode: 'full',
+    rangeStart: RANGE_START,
+    rangeEnd: RANGE_END,
+    netmask: NETMASK,
+    gateway: GATEWAY,
+    dnsServers: DNS,
+    leaseSeconds: LEASE,
     ...values,
     ...dhcp,
   }) as DhcpSettings;
@@ -376,8 +380,15 @@ function assertPxeOptions(r: DhcpPacket, req: DhcpPacket): void {
 
 const PXE_CODES = [DhcpOption.VENDOR_SPECIFIC, DhcpOption.VENDOR_CLASS, DhcpOption.CLIENT_GUID];
 const LEASE_CODES = [
-  DhcpOption.SUBNET_MASK, DhcpOption.ROUTER, DhcpOption.DNS_SERVERS, DhcpOption.BROADCAST_ADDRESS,
-  DhcpOption.LEASE_TIME, DhcpOption.MESSAGE_TYPE, DhcpOption.SERVER_ID, DhcpOption.RENEWAL_TIME, DhcpOption.REBINDING_TIME,
+  DhcpOption.SUBNET_MASK,
+  DhcpOption.ROUTER,
+  DhcpOption.DNS_SERVERS,
+  DhcpOption.BROADCAST_ADDRESS,
+  DhcpOption.LEASE_TIME,
+  DhcpOption.MESSAGE_TYPE,
+  DhcpOption.SERVER_ID,
+  DhcpOption.RENEWAL_TIME,
+  DhcpOption.REBINDING_TIME,
 ];
 const sorted = (xs: number[]): number[] => [...xs].sort((a, b) => a - b);
 
@@ -386,7 +397,10 @@ const sorted = (xs: number[]): number[] => [...xs].sort((a, b) => a - b);
 describe('decideDhcp: what is never answered', () => {
   const everyoneApproved = approvedView(PI4, PI3, NON_PI);
 
-  for (const [mode, cfg] of [['proxy', proxyCfg()], ['full', fullCfg()]] as const) {
+  for (const [mode, cfg] of [
+    ['proxy', proxyCfg()],
+    ['full', fullCfg()],
+  ] as const) {
     it(`${mode} mode: a non-Pi x86 PXE ROM (same 60/93/94 fingerprint, foreign GUID) gets nothing and causes nothing`, () => {
       for (const req of [
         discover(NON_PI, 'x86'),
@@ -431,7 +445,10 @@ describe('decideDhcp: what is never answered', () => {
 });
 
 describe('decideDhcp: Pis that are not approved', () => {
-  for (const [mode, cfg] of [['proxy', proxyCfg()], ['full', fullCfg()]] as const) {
+  for (const [mode, cfg] of [
+    ['proxy', proxyCfg()],
+    ['full', fullCfg()],
+  ] as const) {
     it(`${mode} mode: an unknown Pi 4 → no reply, one detect effect (unknown) with serial and model from option 97`, () => {
       const d = decide(discover(PI4), new DhcpView(), cfg);
       assert.deepEqual(d, {
@@ -461,7 +478,11 @@ describe('decideDhcp: Pis that are not approved', () => {
     req.options.set(DhcpOption.CLIENT_GUID, piGuid('RPi5', 0x00d04170, 0x0badcafe));
     const d = decide(req, new DhcpView(), proxyCfg());
     assert.deepEqual(d.effects, [
-      { kind: 'detect', identity: { mac: NON_PI, serial: '0badcafe', model: 'RPi5', via: 'option97', pxe: true, arch: 0 }, status: 'unknown' },
+      {
+        kind: 'detect',
+        identity: { mac: NON_PI, serial: '0badcafe', model: 'RPi5', via: 'option97', pxe: true, arch: 0 },
+        status: 'unknown',
+      },
     ]);
   });
 
@@ -586,10 +607,11 @@ describe('proxy mode (docs/pi-netboot-protocol.md §2)', () => {
     assertProxyReply(d, req, DhcpMessageType.ACK);
     assert.deepEqual(effectsOf(d, 'learn-address'), [{ kind: 'learn-address', mac: PI4, ip: '10.0.0.77' }]);
     // PXE 2.1: the boot server answers to the request's source.
-    assert.deepEqual(
-      replyDestination(req, replyOf(d), { localPort: 4011, peer: { address: '10.0.0.77', port: 4011 } }),
-      { address: '10.0.0.77', port: 4011, broadcast: false },
-    );
+    assert.deepEqual(replyDestination(req, replyOf(d), { localPort: 4011, peer: { address: '10.0.0.77', port: 4011 } }), {
+      address: '10.0.0.77',
+      port: 4011,
+      broadcast: false,
+    });
   });
 
   it('a DISCOVER on port 4011 → ACK (not OFFER)', () => {
@@ -692,7 +714,10 @@ describe('full mode: DISCOVER → OFFER (RFC 2131 §4.3.1)', () => {
     const offered: string[] = [];
     for (const mac of macs.slice(0, 10)) offered.push(replyOf(step(discover(mac), view, cfg)).yiaddr);
     assert.equal(new Set(offered).size, 10);
-    assert.deepEqual(offered, Array.from({ length: 10 }, (_, i) => `10.0.0.${100 + i}`));
+    assert.deepEqual(
+      offered,
+      Array.from({ length: 10 }, (_, i) => `10.0.0.${100 + i}`),
+    );
     // The eleventh: every address is held by an outstanding offer, and no binding can be reclaimed.
     const eleventh = decide(discover(macs[10]), view, cfg);
     assertNoReply(eleventh, 'pool-exhausted');
@@ -759,7 +784,13 @@ describe('full mode: DISCOVER → OFFER (RFC 2131 §4.3.1)', () => {
     const owner = pi4Mac(1);
     const squatter = pi4Mac(2);
     const cfg = fullCfg({}, { fixedAddresses: { [owner]: '10.0.0.103' } });
-    const view = viewOf(detected(owner), approved(owner), detected(squatter), approved(squatter), leaseBound(squatter, '10.0.0.103', NOW - 60_000));
+    const view = viewOf(
+      detected(owner),
+      approved(owner),
+      detected(squatter),
+      approved(squatter),
+      leaseBound(squatter, '10.0.0.103', NOW - 60_000),
+    );
     const d = decide(discover(owner), view, cfg);
     assert.equal(replyOf(d).yiaddr, '10.0.0.103');
     assert.deepEqual(effectsOf(d, 'release'), [{ kind: 'release', mac: squatter, ip: '10.0.0.103', reason: 'reclaimed' }]);
@@ -797,8 +828,14 @@ describe('full mode: DISCOVER → OFFER (RFC 2131 §4.3.1)', () => {
     const cfg = fullCfg({ rangeStart: '10.0.0.100', rangeEnd: '10.0.0.101' });
     // Bound 10 minutes ago with a one-hour lease: held (restart rule) until 2 hours after binding.
     const view = viewOf(
-      detected(pi4Mac(1)), approved(pi4Mac(1)), detected(pi4Mac(2)), approved(pi4Mac(2)), detected(PI4), approved(PI4),
-      leaseBound(pi4Mac(1), '10.0.0.100', NOW - 600_000), leaseBound(pi4Mac(2), '10.0.0.101', NOW - 600_000),
+      detected(pi4Mac(1)),
+      approved(pi4Mac(1)),
+      detected(pi4Mac(2)),
+      approved(pi4Mac(2)),
+      detected(PI4),
+      approved(PI4),
+      leaseBound(pi4Mac(1), '10.0.0.100', NOW - 600_000),
+      leaseBound(pi4Mac(2), '10.0.0.101', NOW - 600_000),
     );
     const d = decide(discover(PI4), view, cfg);
     assertNoReply(d, 'pool-exhausted');
@@ -896,7 +933,10 @@ describe('full mode: REQUEST in each RFC 2131 §4.3.2 state', () => {
   /** PI4 bound to 10.0.0.105 ten minutes ago, OTHER bound to 10.0.0.106. */
   function bound(): DhcpView {
     return viewOf(
-      detected(PI4), approved(PI4), detected(OTHER), approved(OTHER),
+      detected(PI4),
+      approved(PI4),
+      detected(OTHER),
+      approved(OTHER),
       leaseBound(PI4, '10.0.0.105', NOW - 600_000),
       leaseBound(OTHER, '10.0.0.106', NOW - 600_000),
     );
@@ -908,7 +948,7 @@ describe('full mode: REQUEST in each RFC 2131 §4.3.2 state', () => {
     assert.equal(r.xid, req.xid);
     assert.equal(r.yiaddr, ip);
     assert.equal(r.siaddr, SERVER);
-    assert.equal(r.ciaddr, req.ciaddr, 'table 3: ciaddr of the ACK is the request\'s');
+    assert.equal(r.ciaddr, req.ciaddr, "table 3: ciaddr of the ACK is the request's");
     assertLeaseOptions(r);
     if (req.options.has(DhcpOption.VENDOR_CLASS) && getString(req.options, DhcpOption.VENDOR_CLASS)!.startsWith('PXEClient')) {
       assertPxeOptions(r, req);
@@ -993,7 +1033,7 @@ describe('full mode: REQUEST in each RFC 2131 §4.3.2 state', () => {
   });
 
   describe('INIT-REBOOT (requested address, no server id, ciaddr 0)', () => {
-    it('the client\'s bound address → ACK, persist=false', () => {
+    it("the client's bound address → ACK, persist=false", () => {
       const req = initReboot(PI4, '10.0.0.105');
       assertAck(decide(req, bound(), cfg), req, '10.0.0.105', false);
     });
@@ -1093,7 +1133,7 @@ describe('full mode: REQUEST in each RFC 2131 §4.3.2 state', () => {
       assert.deepEqual(d.effects, [{ kind: 'decline', mac: PI4, ip: RANGE_START, until: NOW + DECLINE_HOLD_MS }]);
     });
 
-    it('DECLINE of an address that is not the client\'s → nothing (a client cannot block others\' addresses)', () => {
+    it("DECLINE of an address that is not the client's → nothing (a client cannot block others' addresses)", () => {
       const d = decide(decline(PI4, '10.0.0.106'), bound(), cfg);
       assert.deepEqual(d, { reply: null, drop: 'not-answered', delayMs: 0, effects: [] });
     });
@@ -1108,7 +1148,7 @@ describe('full mode: REQUEST in each RFC 2131 §4.3.2 state', () => {
       assert.equal(replyOf(decide(discover(THIRD, 'os', { requested: '10.0.0.105' }), view, cfg)).yiaddr, '10.0.0.105');
     });
 
-    it('RELEASE of an address that is not the client\'s → nothing', () => {
+    it("RELEASE of an address that is not the client's → nothing", () => {
       assert.deepEqual(decide(release(PI4, '10.0.0.106'), bound(), cfg), { reply: null, drop: 'not-answered', delayMs: 0, effects: [] });
     });
 

@@ -37,7 +37,13 @@ function event(type: string, data: Record<string, unknown>, at = T0): RecordedEv
     position,
     type,
     data,
-    metadata: { actor: 'plugin:dhcp', correlationId: `c-${position}`, causationId: null, timestamp: new Date(at).toISOString(), schemaVersion: 1 },
+    metadata: {
+      actor: 'plugin:dhcp',
+      correlationId: `c-${position}`,
+      causationId: null,
+      timestamp: new Date(at).toISOString(),
+      schemaVersion: 1,
+    },
   };
 }
 
@@ -45,8 +51,7 @@ const leaseBound = (mac: string, ip: string, at = T0, leaseSeconds = 3600): Reco
   event(DhcpEventType.DhcpLeaseBound, { mac, ip, leaseSeconds }, at);
 const leaseReleased = (mac: string, ip: string, reason = 'release'): RecordedEvent =>
   event(DhcpEventType.DhcpLeaseReleased, { mac, ip, reason });
-const addressDeclined = (mac: string, ip: string, at = T0): RecordedEvent =>
-  event(DhcpEventType.DhcpAddressDeclined, { mac, ip }, at);
+const addressDeclined = (mac: string, ip: string, at = T0): RecordedEvent => event(DhcpEventType.DhcpAddressDeclined, { mac, ip }, at);
 
 function viewOf(...events: RecordedEvent[]): DhcpView {
   const view = new DhcpView();
@@ -82,7 +87,12 @@ describe('DhcpView: what it consumes', () => {
 
 describe('DhcpView: snapshot and restore', () => {
   it('a restored view equals the one built by replay (bindings, owners, declines)', () => {
-    const events = [leaseBound(A, '10.0.0.100'), leaseBound(B, '10.0.0.101', T0 + 10), addressDeclined(C, '10.0.0.102', T0 + 20), leaseReleased(A, '10.0.0.100')];
+    const events = [
+      leaseBound(A, '10.0.0.100'),
+      leaseBound(B, '10.0.0.101', T0 + 10),
+      addressDeclined(C, '10.0.0.102', T0 + 20),
+      leaseReleased(A, '10.0.0.100'),
+    ];
     const replayed = viewOf(...events);
     const restored = new DhcpView();
     restored.restore(JSON.parse(JSON.stringify(replayed.snapshot())));
@@ -133,7 +143,9 @@ describe('DhcpView: bindings from the lease events', () => {
     for (let i = 0; i < 200; i++) {
       const mac = macs[(i * 7) % 3];
       const ip = `10.0.0.${100 + ((i * 5) % 4)}`;
-      view.apply((i % 5 === 4 ? leaseReleased(mac, ip) : i % 11 === 10 ? addressDeclined(mac, ip) : leaseBound(mac, ip, T0 + i)) as DhcpEvent);
+      view.apply(
+        (i % 5 === 4 ? leaseReleased(mac, ip) : i % 11 === 10 ? addressDeclined(mac, ip) : leaseBound(mac, ip, T0 + i)) as DhcpEvent,
+      );
       assertInverse(view);
     }
   });
@@ -167,14 +179,13 @@ describe('DhcpView: bindings from the lease events', () => {
     assert.equal(DECLINE_HOLD_MS, 600_000);
   });
 
-  it('a binding replaces the client\'s outstanding offer', () => {
+  it("a binding replaces the client's outstanding offer", () => {
     const view = new DhcpView();
     view.offer(A, '10.0.0.105', T0 + OFFER_HOLD_MS);
     view.apply(leaseBound(A, '10.0.0.100') as DhcpEvent);
     assert.equal(view.offers.has(A), false);
     assert.equal(view.offeredTo.has('10.0.0.105'), false);
   });
-
 });
 
 describe('DhcpView: offers (runtime only)', () => {
@@ -203,16 +214,34 @@ describe('DhcpView: offers (runtime only)', () => {
 describe('DhcpView: the restart rule (DhcpLeaseBound at t with lease L is held until t + 2L)', () => {
   const SERVER = '10.0.0.1';
   const cfg = buildDhcpConfig(
-    effectivePluginSettings(DhcpSettingsSchema, { mode: 'full', rangeStart: '10.0.0.100', rangeEnd: '10.0.0.100', netmask: '255.255.255.0', leaseSeconds: 3600 }) as DhcpSettings,
+    effectivePluginSettings(DhcpSettingsSchema, {
+      mode: 'full',
+      rangeStart: '10.0.0.100',
+      rangeEnd: '10.0.0.100',
+      netmask: '255.255.255.0',
+      leaseSeconds: 3600,
+    }) as DhcpSettings,
     SERVER,
   );
   const NEWCOMER = 'dc:a6:32:00:00:99';
 
   function discover(mac: string): DhcpPacket {
     const p: DhcpPacket = {
-      op: BOOTREQUEST, htype: 1, hlen: 6, hops: 0, xid: 7, secs: 0, flags: 0,
-      ciaddr: '0.0.0.0', yiaddr: '0.0.0.0', siaddr: '0.0.0.0', giaddr: '0.0.0.0',
-      chaddr: macToChaddr(mac), mac: null, sname: '', file: '',
+      op: BOOTREQUEST,
+      htype: 1,
+      hlen: 6,
+      hops: 0,
+      xid: 7,
+      secs: 0,
+      flags: 0,
+      ciaddr: '0.0.0.0',
+      yiaddr: '0.0.0.0',
+      siaddr: '0.0.0.0',
+      giaddr: '0.0.0.0',
+      chaddr: macToChaddr(mac),
+      mac: null,
+      sname: '',
+      file: '',
       options: new Map([[DhcpOption.MESSAGE_TYPE, messageTypeOption(DhcpMessageType.DISCOVER)]]),
     };
     return decodePacket(encodePacket(p));
@@ -221,7 +250,10 @@ describe('DhcpView: the restart rule (DhcpLeaseBound at t with lease L is held u
   /** After a restart: the view rebuilt from the stored events only. */
   function rebuilt(): DhcpView {
     const view = viewOf(leaseBound(A, '10.0.0.100', T0, 1800));
-    view.clients = new Map<string, DhcpClient>([[A, { status: 'approved', ip: null }], [NEWCOMER, { status: 'approved', ip: null }]]);
+    view.clients = new Map<string, DhcpClient>([
+      [A, { status: 'approved', ip: null }],
+      [NEWCOMER, { status: 'approved', ip: null }],
+    ]);
     return view;
   }
 
@@ -250,7 +282,10 @@ describe('DhcpView: the restart rule (DhcpLeaseBound at t with lease L is held u
     for (const now of [T0 + 1000, T0 + 10 * 3600 * 1000]) {
       const d = decideDhcp(discover(A), { localPort: 67, now }, rebuilt(), cfg);
       assert.equal(d.reply?.yiaddr, '10.0.0.100');
-      assert.equal(d.effects.some((e) => e.kind === 'release'), false);
+      assert.equal(
+        d.effects.some((e) => e.kind === 'release'),
+        false,
+      );
     }
   });
 });

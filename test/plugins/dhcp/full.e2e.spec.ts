@@ -8,7 +8,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DhcpMessageType, DhcpOption, getIp } from '../../../src/plugins/dhcp/dhcp.codec';
 import { ipv4ToInt } from '../../../src/core/plugin-api';
-import { DNSMASQ_RPI_OPTION43_HEX, PI_VENDOR_CLASS, dhcpLabUnavailable, normalizeHex, startDhcpLab, type DhcpLab, type DhcpTap } from '../../support/dhcp-lab';
+import {
+  DNSMASQ_RPI_OPTION43_HEX,
+  PI_VENDOR_CLASS,
+  dhcpLabUnavailable,
+  normalizeHex,
+  startDhcpLab,
+  type DhcpLab,
+  type DhcpTap,
+} from '../../support/dhcp-lab';
 import { eventually } from '../../support/temp';
 
 const skip = dhcpLabUnavailable();
@@ -44,9 +52,12 @@ describe('DHCP full mode with real clients', { skip: skip ?? false }, () => {
     await lab?.close();
   });
 
-  const inRange = (ip: string | undefined): boolean => !!ip && ipv4ToInt(ip) >= ipv4ToInt(range.start) && ipv4ToInt(ip) <= ipv4ToInt(range.end);
+  const inRange = (ip: string | undefined): boolean =>
+    !!ip && ipv4ToInt(ip) >= ipv4ToInt(range.start) && ipv4ToInt(ip) <= ipv4ToInt(range.end);
   const leaseEvents = async (type: string, mac: string) =>
-    (await lab.stream('plugin-dhcp-leases')).filter((e) => e.type === type && (e.data as { mac: string }).mac === mac).map((e) => e.data as { ip: string; reason?: string });
+    (await lab.stream('plugin-dhcp-leases'))
+      .filter((e) => e.type === type && (e.data as { mac: string }).mac === mac)
+      .map((e) => e.data as { ip: string; reason?: string });
   let piCount = 0;
   /** A new approved Pi 4 host on the LAN. */
   const newPi = async (): Promise<{ host: string; mac: string; serial: number }> => {
@@ -74,7 +85,10 @@ describe('DHCP full mode with real clients', { skip: skip ?? false }, () => {
     assert.equal(bound.opt43, DNSMASQ_RPI_OPTION43_HEX, 'the PXE options, as to a PXE client');
     assert.equal(bound.vendor, 'PXEClient');
     await eventually(async () => (await leaseEvents('DhcpLeaseBound', pi.mac)).length > 0, 3000, 'DhcpLeaseBound');
-    assert.deepEqual((await leaseEvents('DhcpLeaseBound', pi.mac)).map((d) => d.ip), [bound.ip]);
+    assert.deepEqual(
+      (await leaseEvents('DhcpLeaseBound', pi.mac)).map((d) => d.ip),
+      [bound.ip],
+    );
   });
 
   it('gives no lease to a machine that is not a Pi, nor to a Pi nobody approved (it is recorded as pending)', async () => {
@@ -88,9 +102,20 @@ describe('DHCP full mode with real clients', { skip: skip ?? false }, () => {
     ]);
     assert.equal(l.bound, undefined);
     assert.equal(p.bound, undefined);
-    assert.equal(tap.packets.filter((x) => x.port === 68 && (x.packet.mac === laptop || x.packet.mac === stranger)).length, 0, 'nothing sent to either');
-    await eventually(async () => (await lab.stream(`client-${stranger}`)).some((e) => e.type === 'ClientDetected'), 3000, 'the stranger recorded');
-    assert.equal((await lab.stream('plugin-dhcp-leases')).filter((e) => [laptop, stranger].includes((e.data as { mac: string }).mac)).length, 0);
+    assert.equal(
+      tap.packets.filter((x) => x.port === 68 && (x.packet.mac === laptop || x.packet.mac === stranger)).length,
+      0,
+      'nothing sent to either',
+    );
+    await eventually(
+      async () => (await lab.stream(`client-${stranger}`)).some((e) => e.type === 'ClientDetected'),
+      3000,
+      'the stranger recorded',
+    );
+    assert.equal(
+      (await lab.stream('plugin-dhcp-leases')).filter((e) => [laptop, stranger].includes((e.data as { mac: string }).mac)).length,
+      0,
+    );
   });
 
   it('eight Pis at once: eight different addresses from the range, each bound once', async () => {
@@ -104,7 +129,10 @@ describe('DHCP full mode with real clients', { skip: skip ?? false }, () => {
     assert.equal(new Set(ips).size, 8, `distinct addresses: ${ips.join(', ')}`);
     for (const [i, pi] of pis.entries()) {
       await eventually(async () => (await leaseEvents('DhcpLeaseBound', pi.mac)).length > 0, 3000, `DhcpLeaseBound of ${pi.mac}`);
-      assert.deepEqual((await leaseEvents('DhcpLeaseBound', pi.mac)).map((d) => d.ip), [ips[i]]);
+      assert.deepEqual(
+        (await leaseEvents('DhcpLeaseBound', pi.mac)).map((d) => d.ip),
+        [ips[i]],
+      );
     }
   });
 
@@ -145,7 +173,10 @@ describe('DHCP full mode with real clients', { skip: skip ?? false }, () => {
       assert.ok(decline, 'udhcpc sent a DECLINE');
       assert.equal(getIp(decline.packet.options, DhcpOption.REQUESTED_IP), taken);
       await eventually(async () => (await leaseEvents('DhcpAddressDeclined', pi.mac)).length > 0, 3000, 'DhcpAddressDeclined');
-      assert.deepEqual((await leaseEvents('DhcpAddressDeclined', pi.mac)).map((d) => d.ip), [taken]);
+      assert.deepEqual(
+        (await leaseEvents('DhcpAddressDeclined', pi.mac)).map((d) => d.ip),
+        [taken],
+      );
       // Nobody else is offered the declined address either (it is held for a while).
       const other = await newPi();
       const next = await lab.udhcpc(other.host, { pi: { mac: other.mac, serial: other.serial }, tries: 2 });

@@ -177,8 +177,19 @@ class PacketFactory {
     const chaddr = Buffer.alloc(16);
     macBytes(mac).copy(chaddr);
     return {
-      op: 1, htype: 1, hlen: 6, hops: 0, xid: this.r.next(), flags: this.r.chance(0.5) ? 0x8000 : 0,
-      ciaddr: '0.0.0.0', yiaddr: '0.0.0.0', giaddr: '0.0.0.0', chaddr, sname: null, file: null, ...over,
+      op: 1,
+      htype: 1,
+      hlen: 6,
+      hops: 0,
+      xid: this.r.next(),
+      flags: this.r.chance(0.5) ? 0x8000 : 0,
+      ciaddr: '0.0.0.0',
+      yiaddr: '0.0.0.0',
+      giaddr: '0.0.0.0',
+      chaddr,
+      sname: null,
+      file: null,
+      ...over,
     };
   }
 
@@ -186,7 +197,15 @@ class PacketFactory {
   piOptions(mac: string, type: number, pxe = true): Array<[number, Buffer]> {
     const list: Array<[number, Buffer]> = [[53, Buffer.from([type])]];
     if (type === 3) {
-      list.push([50, Buffer.from(this.cfg.subnetBase.split('.').map(Number).concat([100 + this.r.int(100)]))]);
+      list.push([
+        50,
+        Buffer.from(
+          this.cfg.subnetBase
+            .split('.')
+            .map(Number)
+            .concat([100 + this.r.int(100)]),
+        ),
+      ]);
       list.push([54, Buffer.from(this.cfg.serverIp.split('.').map(Number))]);
     }
     if (this.r.chance(0.5)) list.push([57, Buffer.from([0x05, 0xdc])]);
@@ -227,156 +246,248 @@ class PacketFactory {
     // Fully random: mostly TOO_SHORT and BAD_COOKIE.
     ['random', 12, () => this.r.bytes(this.r.int(1501))],
     // Random bytes behind a valid cookie: BAD_HLEN, OPTION_OVERRUN, BAD_OVERLOAD, OVERLOAD_LOOP or odd but decodable.
-    ['random-cookie', 8, () => {
-      const b = this.r.bytes(240 + this.r.int(1233));
-      b.writeUInt32BE(0x63825363, 236);
-      if (this.r.chance(0.5)) {
-        b[0] = 1;
-        b[1] = 1;
-        b[2] = this.r.chance(0.7) ? 6 : b[2];
-        b.fill(0, 12, 28); // no addresses that would name hosts outside the lab
-      }
-      return b;
-    }],
-    ['truncated', 8, () => {
-      const t = this.template();
-      return Buffer.from(t.subarray(0, this.r.int(t.length)));
-    }],
-    ['flipped', 9, () => {
-      const t = this.template();
-      for (let n = 1 + this.r.int(8); n > 0; n--) {
-        const at = this.r.chance(0.7) ? 236 + this.r.int(t.length - 236) : this.r.int(t.length);
-        t[at] = this.r.chance(0.5) ? t[at] ^ (1 << this.r.int(8)) : this.r.int(256);
-      }
-      return t;
-    }],
-    ['bad-cookie', 4, () => {
-      const t = this.template();
-      t[236 + this.r.int(4)] ^= 1 + this.r.int(255);
-      return t;
-    }],
-    ['option-overrun', 6, () => {
-      const mac = this.piMac();
-      const list = this.piOptions(mac, 1);
-      const body = this.encodeOptions(list, false);
-      switch (this.r.int(3)) {
-        case 0: {
-          // One more option whose length runs past the end of the packet.
-          const data = this.r.bytes(this.r.int(40));
-          return rawPacket(this.header(mac), Buffer.concat([body, Buffer.from([this.r.pick([12, 43, 55, 60, 97, 200]), data.length + 1 + this.r.int(254 - data.length)]), data]));
+    [
+      'random-cookie',
+      8,
+      () => {
+        const b = this.r.bytes(240 + this.r.int(1233));
+        b.writeUInt32BE(0x63825363, 236);
+        if (this.r.chance(0.5)) {
+          b[0] = 1;
+          b[1] = 1;
+          b[2] = this.r.chance(0.7) ? 6 : b[2];
+          b.fill(0, 12, 28); // no addresses that would name hosts outside the lab
         }
-        case 1: {
-          // An existing option's length byte made too large (the last one, so it cannot be absorbed).
-          const b = rawPacket(this.header(mac), body);
-          const last = this.encodeOptions(list.slice(-1), false);
-          const at = b.length - last.length;
-          b[at + 1] = Math.min(255, last.length - 2 + 1 + this.r.int(200));
-          return b;
+        return b;
+      },
+    ],
+    [
+      'truncated',
+      8,
+      () => {
+        const t = this.template();
+        return Buffer.from(t.subarray(0, this.r.int(t.length)));
+      },
+    ],
+    [
+      'flipped',
+      9,
+      () => {
+        const t = this.template();
+        for (let n = 1 + this.r.int(8); n > 0; n--) {
+          const at = this.r.chance(0.7) ? 236 + this.r.int(t.length - 236) : this.r.int(t.length);
+          t[at] = this.r.chance(0.5) ? t[at] ^ (1 << this.r.int(8)) : this.r.int(256);
         }
-        default:
-          // A code byte with no length byte at the very end.
-          return rawPacket(this.header(mac), Buffer.concat([body, Buffer.from([this.r.pick([1, 43, 55, 97, 254])])]));
-      }
-    }],
-    ['overload-loop', 5, () => {
-      const mac = this.piMac();
-      const where = 1 + this.r.int(3); // 1 file, 2 sname, 3 both
-      const inner = Buffer.concat([opt(12, Buffer.from('pi', 'latin1')), opt(52, [this.r.pick([1, 2, 3])]), Buffer.from([255])]);
-      const h = this.header(mac, { file: where & 1 ? inner : null, sname: where & 2 ? inner : null });
-      return rawPacket(h, this.encodeOptions([...this.piOptions(mac, 1), [52, Buffer.from([where])]]));
-    }],
-    ['overload-bad', 4, () => {
-      const mac = this.piMac();
-      const value = this.r.pick([Buffer.from([]), Buffer.from([0]), Buffer.from([4 + this.r.int(252)]), Buffer.from([1, 2]), this.r.bytes(1 + this.r.int(20))]);
-      const extra: Array<[number, Buffer]> = this.r.chance(0.3) ? [[52, Buffer.from([1])], [52, Buffer.from([2])]] : [[52, value]];
-      return rawPacket(this.header(mac), this.encodeOptions([...this.piOptions(mac, 1), ...extra]));
-    }],
-    ['overload-valid', 3, () => {
-      // Options moved into file/sname (legal), sometimes with an overrun inside those fields.
-      const mac = this.piMac();
-      const list = this.piOptions(mac, this.r.pick([1, 3]));
-      const moved = list.filter(([c]) => c === 60 || c === 97 || c === 55);
-      const kept = list.filter(([c]) => !(c === 60 || c === 97 || c === 55));
-      let file = Buffer.concat([...moved.map(([c, d]) => opt(c, d)), Buffer.from([255])]);
-      if (this.r.chance(0.3)) file = Buffer.concat([file.subarray(0, file.length - 1), Buffer.from([43, 200])]);
-      const sname = this.r.chance(0.5) ? Buffer.concat([opt(12, Buffer.from('rpi', 'latin1')), Buffer.from([255])]) : Buffer.from([255]);
-      return rawPacket(this.header(mac, { file, sname }), this.encodeOptions([...kept, [52, Buffer.from([3])]]));
-    }],
-    ['huge-option-55', 4, () => {
-      const mac = this.r.chance(0.8) ? this.piMac() : this.nonPiMac();
-      const list = this.piOptions(mac, 1).filter(([c]) => c !== 55);
-      list.splice(1, 0, [55, this.r.chance(0.5) ? this.r.bytes(255) : Buffer.from(Array.from({ length: 255 }, (_, i) => i + 1))]);
-      return rawPacket(this.header(mac), this.encodeOptions(list));
-    }],
-    ['rfc3396-concat', 5, () => {
-      // Repeated instances joined past 255 bytes: 55, 43, 60, 12, 97 (two halves or two whole GUIDs), even 53.
-      const mac = this.r.chance(0.8) ? this.piMac() : this.nonPiMac();
-      const list = this.piOptions(mac, 1);
-      const code = this.r.pick([55, 43, 60, 12, 97, 97, 53, 61]);
-      const pieces = 2 + this.r.int(5);
-      for (let i = 0; i < pieces; i++) {
-        const data = code === 97 ? Buffer.from(pi4Guid(mac, i), 'hex') : code === 53 ? Buffer.from([1]) : this.r.bytes(code === 12 ? 1 + this.r.int(255) : 255);
-        list.push([code, data]);
-      }
-      return rawPacket(this.header(mac), this.encodeOptions(list));
-    }],
-    ['hlen-over-16', 3, () => {
-      const t = this.template();
-      t[2] = 17 + this.r.int(239);
-      return t;
-    }],
-    ['op-bootreply', 3, () => {
-      const t = this.template();
-      t[0] = this.r.chance(0.8) ? 2 : this.r.pick([0, 3, 255]);
-      return t;
-    }],
-    ['wrong-htype-hlen', 3, () => {
-      const t = this.template();
-      if (this.r.chance(0.5)) t[1] = this.r.pick([0, 6, 7, 32, 255]);
-      else t[2] = this.r.pick([0, 1, 5, 7, 8, 16]);
-      return t;
-    }],
-    ['non-pi', 5, () => {
-      // Well-formed DISCOVER/REQUEST from a random non-Pi MAC (some with the PXE fingerprint).
-      const mac = this.nonPiMac();
-      const list = this.piOptions(mac, this.r.pick([1, 3]), this.r.chance(0.5)).filter(([c]) => c !== 97);
-      return rawPacket(this.header(mac), this.encodeOptions(list));
-    }],
-    ['new-pi', 10, () => {
-      // A valid Pi DISCOVER from a never-seen Pi: by OUI, or by the option 97 FourCC behind another MAC.
-      const mac = this.r.chance(0.85) ? this.piMac() : this.nonPiMac();
-      return rawPacket(this.header(mac), this.encodeOptions(this.piOptions(mac, this.r.chance(0.8) ? 1 : 3)));
-    }],
-    ['bad-message-type', 3, () => {
-      const mac = this.piMac();
-      const list = this.piOptions(mac, 1).filter(([c]) => c !== 53);
-      const variant = this.r.int(4);
-      if (variant === 1) list.unshift([53, Buffer.from([])]);
-      if (variant === 2) list.unshift([53, Buffer.from([1, 3])]);
-      if (variant === 3) list.unshift([53, Buffer.from([this.r.pick([0, 9, 10, 18, 255])])]);
-      return rawPacket(this.header(mac), this.encodeOptions(list));
-    }],
-    ['approved-odd', 5, () => {
-      // Approved Pis with odd requests: every message type (and invalid ones), odd ciaddr, requested
-      // address, server id, giaddr, hops. Every address stays inside the lab's /24, and replies only
-      // go to lab hosts (see `reachable`).
-      const mac = this.r.pick(this.cfg.approvedMacs);
-      const reachable = (): string => (this.r.chance(0.5) ? '0.0.0.0' : this.r.pick(this.cfg.reachable));
-      const type = this.r.pick([1, 1, 3, 3, 3, 4, 7, 8, 8, 2, 5, 6, 0, 9, 255]);
-      const list: Array<[number, Buffer]> = [[53, Buffer.from([type])]];
-      if (this.r.chance(0.6)) list.push([50, Buffer.from(this.labIp(0.1).split('.').map(Number))]);
-      if (this.r.chance(0.5)) list.push([54, Buffer.from((this.r.chance(0.6) ? this.cfg.serverIp : this.labIp(0.2)).split('.').map(Number))]);
-      if (this.r.chance(0.3)) list.push([57, this.r.bytes(this.r.pick([1, 2, 2, 3]))]);
-      if (this.r.chance(0.3)) list.push([61, this.r.bytes(this.r.int(40))]);
-      if (this.r.chance(0.5)) list.push(...this.piOptions(mac, type).filter(([c]) => c >= 55 && c !== 57));
-      const h = this.header(mac, {
-        ciaddr: reachable(),
-        giaddr: this.r.chance(0.1) ? reachable() : '0.0.0.0',
-        hops: this.r.chance(0.1) ? 1 + this.r.int(16) : 0,
-        flags: this.r.pick([0, 0x8000, 0x7fff, 0xffff]),
-      });
-      return rawPacket(h, this.encodeOptions(this.r.chance(0.5) ? this.r.pick([list, [...list].reverse()]) : list, this.r.chance(0.9)));
-    }],
+        return t;
+      },
+    ],
+    [
+      'bad-cookie',
+      4,
+      () => {
+        const t = this.template();
+        t[236 + this.r.int(4)] ^= 1 + this.r.int(255);
+        return t;
+      },
+    ],
+    [
+      'option-overrun',
+      6,
+      () => {
+        const mac = this.piMac();
+        const list = this.piOptions(mac, 1);
+        const body = this.encodeOptions(list, false);
+        switch (this.r.int(3)) {
+          case 0: {
+            // One more option whose length runs past the end of the packet.
+            const data = this.r.bytes(this.r.int(40));
+            return rawPacket(
+              this.header(mac),
+              Buffer.concat([
+                body,
+                Buffer.from([this.r.pick([12, 43, 55, 60, 97, 200]), data.length + 1 + this.r.int(254 - data.length)]),
+                data,
+              ]),
+            );
+          }
+          case 1: {
+            // An existing option's length byte made too large (the last one, so it cannot be absorbed).
+            const b = rawPacket(this.header(mac), body);
+            const last = this.encodeOptions(list.slice(-1), false);
+            const at = b.length - last.length;
+            b[at + 1] = Math.min(255, last.length - 2 + 1 + this.r.int(200));
+            return b;
+          }
+          default:
+            // A code byte with no length byte at the very end.
+            return rawPacket(this.header(mac), Buffer.concat([body, Buffer.from([this.r.pick([1, 43, 55, 97, 254])])]));
+        }
+      },
+    ],
+    [
+      'overload-loop',
+      5,
+      () => {
+        const mac = this.piMac();
+        const where = 1 + this.r.int(3); // 1 file, 2 sname, 3 both
+        const inner = Buffer.concat([opt(12, Buffer.from('pi', 'latin1')), opt(52, [this.r.pick([1, 2, 3])]), Buffer.from([255])]);
+        const h = this.header(mac, { file: where & 1 ? inner : null, sname: where & 2 ? inner : null });
+        return rawPacket(h, this.encodeOptions([...this.piOptions(mac, 1), [52, Buffer.from([where])]]));
+      },
+    ],
+    [
+      'overload-bad',
+      4,
+      () => {
+        const mac = this.piMac();
+        const value = this.r.pick([
+          Buffer.from([]),
+          Buffer.from([0]),
+          Buffer.from([4 + this.r.int(252)]),
+          Buffer.from([1, 2]),
+          this.r.bytes(1 + this.r.int(20)),
+        ]);
+        const extra: Array<[number, Buffer]> = this.r.chance(0.3)
+          ? [
+              [52, Buffer.from([1])],
+              [52, Buffer.from([2])],
+            ]
+          : [[52, value]];
+        return rawPacket(this.header(mac), this.encodeOptions([...this.piOptions(mac, 1), ...extra]));
+      },
+    ],
+    [
+      'overload-valid',
+      3,
+      () => {
+        // Options moved into file/sname (legal), sometimes with an overrun inside those fields.
+        const mac = this.piMac();
+        const list = this.piOptions(mac, this.r.pick([1, 3]));
+        const moved = list.filter(([c]) => c === 60 || c === 97 || c === 55);
+        const kept = list.filter(([c]) => !(c === 60 || c === 97 || c === 55));
+        let file = Buffer.concat([...moved.map(([c, d]) => opt(c, d)), Buffer.from([255])]);
+        if (this.r.chance(0.3)) file = Buffer.concat([file.subarray(0, file.length - 1), Buffer.from([43, 200])]);
+        const sname = this.r.chance(0.5) ? Buffer.concat([opt(12, Buffer.from('rpi', 'latin1')), Buffer.from([255])]) : Buffer.from([255]);
+        return rawPacket(this.header(mac, { file, sname }), this.encodeOptions([...kept, [52, Buffer.from([3])]]));
+      },
+    ],
+    [
+      'huge-option-55',
+      4,
+      () => {
+        const mac = this.r.chance(0.8) ? this.piMac() : this.nonPiMac();
+        const list = this.piOptions(mac, 1).filter(([c]) => c !== 55);
+        list.splice(1, 0, [55, this.r.chance(0.5) ? this.r.bytes(255) : Buffer.from(Array.from({ length: 255 }, (_, i) => i + 1))]);
+        return rawPacket(this.header(mac), this.encodeOptions(list));
+      },
+    ],
+    [
+      'rfc3396-concat',
+      5,
+      () => {
+        // Repeated instances joined past 255 bytes: 55, 43, 60, 12, 97 (two halves or two whole GUIDs), even 53.
+        const mac = this.r.chance(0.8) ? this.piMac() : this.nonPiMac();
+        const list = this.piOptions(mac, 1);
+        const code = this.r.pick([55, 43, 60, 12, 97, 97, 53, 61]);
+        const pieces = 2 + this.r.int(5);
+        for (let i = 0; i < pieces; i++) {
+          const data =
+            code === 97
+              ? Buffer.from(pi4Guid(mac, i), 'hex')
+              : code === 53
+                ? Buffer.from([1])
+                : this.r.bytes(code === 12 ? 1 + this.r.int(255) : 255);
+          list.push([code, data]);
+        }
+        return rawPacket(this.header(mac), this.encodeOptions(list));
+      },
+    ],
+    [
+      'hlen-over-16',
+      3,
+      () => {
+        const t = this.template();
+        t[2] = 17 + this.r.int(239);
+        return t;
+      },
+    ],
+    [
+      'op-bootreply',
+      3,
+      () => {
+        const t = this.template();
+        t[0] = this.r.chance(0.8) ? 2 : this.r.pick([0, 3, 255]);
+        return t;
+      },
+    ],
+    [
+      'wrong-htype-hlen',
+      3,
+      () => {
+        const t = this.template();
+        if (this.r.chance(0.5)) t[1] = this.r.pick([0, 6, 7, 32, 255]);
+        else t[2] = this.r.pick([0, 1, 5, 7, 8, 16]);
+        return t;
+      },
+    ],
+    [
+      'non-pi',
+      5,
+      () => {
+        // Well-formed DISCOVER/REQUEST from a random non-Pi MAC (some with the PXE fingerprint).
+        const mac = this.nonPiMac();
+        const list = this.piOptions(mac, this.r.pick([1, 3]), this.r.chance(0.5)).filter(([c]) => c !== 97);
+        return rawPacket(this.header(mac), this.encodeOptions(list));
+      },
+    ],
+    [
+      'new-pi',
+      10,
+      () => {
+        // A valid Pi DISCOVER from a never-seen Pi: by OUI, or by the option 97 FourCC behind another MAC.
+        const mac = this.r.chance(0.85) ? this.piMac() : this.nonPiMac();
+        return rawPacket(this.header(mac), this.encodeOptions(this.piOptions(mac, this.r.chance(0.8) ? 1 : 3)));
+      },
+    ],
+    [
+      'bad-message-type',
+      3,
+      () => {
+        const mac = this.piMac();
+        const list = this.piOptions(mac, 1).filter(([c]) => c !== 53);
+        const variant = this.r.int(4);
+        if (variant === 1) list.unshift([53, Buffer.from([])]);
+        if (variant === 2) list.unshift([53, Buffer.from([1, 3])]);
+        if (variant === 3) list.unshift([53, Buffer.from([this.r.pick([0, 9, 10, 18, 255])])]);
+        return rawPacket(this.header(mac), this.encodeOptions(list));
+      },
+    ],
+    [
+      'approved-odd',
+      5,
+      () => {
+        // Approved Pis with odd requests: every message type (and invalid ones), odd ciaddr, requested
+        // address, server id, giaddr, hops. Every address stays inside the lab's /24, and replies only
+        // go to lab hosts (see `reachable`).
+        const mac = this.r.pick(this.cfg.approvedMacs);
+        const reachable = (): string => (this.r.chance(0.5) ? '0.0.0.0' : this.r.pick(this.cfg.reachable));
+        const type = this.r.pick([1, 1, 3, 3, 3, 4, 7, 8, 8, 2, 5, 6, 0, 9, 255]);
+        const list: Array<[number, Buffer]> = [[53, Buffer.from([type])]];
+        if (this.r.chance(0.6)) list.push([50, Buffer.from(this.labIp(0.1).split('.').map(Number))]);
+        if (this.r.chance(0.5))
+          list.push([54, Buffer.from((this.r.chance(0.6) ? this.cfg.serverIp : this.labIp(0.2)).split('.').map(Number))]);
+        if (this.r.chance(0.3)) list.push([57, this.r.bytes(this.r.pick([1, 2, 2, 3]))]);
+        if (this.r.chance(0.3)) list.push([61, this.r.bytes(this.r.int(40))]);
+        if (this.r.chance(0.5)) list.push(...this.piOptions(mac, type).filter(([c]) => c >= 55 && c !== 57));
+        const h = this.header(mac, {
+          ciaddr: reachable(),
+          giaddr: this.r.chance(0.1) ? reachable() : '0.0.0.0',
+          hops: this.r.chance(0.1) ? 1 + this.r.int(16) : 0,
+          flags: this.r.pick([0, 0x8000, 0x7fff, 0xffff]),
+        });
+        return rawPacket(h, this.encodeOptions(this.r.chance(0.5) ? this.r.pick([list, [...list].reverse()]) : list, this.r.chance(0.9)));
+      },
+    ],
   ];
 }
 
@@ -404,10 +515,14 @@ async function runSender(cfg: SenderConfig): Promise<SenderReport> {
         const target = `${address === cfg.serverIp ? 'unicast' : 'broadcast'}:${port}`;
         kinds[kind] = (kinds[kind] ?? 0) + 1;
         targets[target] = (targets[target] ?? 0) + 1;
-        pending.push(new Promise<void>((resolve) => socket.send(bytes, port, address, (error) => {
-          if (error) sendErrors++;
-          resolve();
-        })));
+        pending.push(
+          new Promise<void>((resolve) =>
+            socket.send(bytes, port, address, (error) => {
+              if (error) sendErrors++;
+              resolve();
+            }),
+          ),
+        );
       }
       await Promise.all(pending);
       sent += n;
@@ -501,17 +616,25 @@ if (process.env[SENDER_ENV]) {
       process.on('uncaughtException', onUncaught);
       process.on('unhandledRejection', onRejection);
       JsonLogger.prototype.error = function (this: JsonLogger, msg: string, fields?: Record<string, unknown>) {
-        if (String((this as unknown as { component?: string }).component ?? '').includes('dhcp')) logged.push({ level: 'error', msg, fields });
+        if (String((this as unknown as { component?: string }).component ?? '').includes('dhcp'))
+          logged.push({ level: 'error', msg, fields });
         return originalError.call(this, msg, fields);
       };
       JsonLogger.prototype.warn = function (this: JsonLogger, msg: string, fields?: Record<string, unknown>) {
-        if (String((this as unknown as { component?: string }).component ?? '').includes('dhcp')) logged.push({ level: 'warn', msg, fields });
+        if (String((this as unknown as { component?: string }).component ?? '').includes('dhcp'))
+          logged.push({ level: 'warn', msg, fields });
         return originalWarn.call(this, msg, fields);
       };
       lab = await startDhcpLab();
       try {
         const base = lab.lab.subnetBase;
-        await lab.settings({ mode: 'full', rangeStart: `${base}.20`, rangeEnd: `${base}.250`, netmask: '255.255.255.0', leaseSeconds: 600 });
+        await lab.settings({
+          mode: 'full',
+          rangeStart: `${base}.20`,
+          rangeEnd: `${base}.250`,
+          netmask: '255.255.255.0',
+          leaseSeconds: 600,
+        });
         for (const mac of [PI.mac, PI_DURING.mac, ...FUZZ_APPROVED]) await lab.core.exec(new ApproveClientCommand({ mac }, admin()));
         await lab.addClient('pi', PI.mac);
         await lab.addClient('pi2', PI_DURING.mac);
@@ -552,14 +675,25 @@ if (process.env[SENDER_ENV]) {
 
       const seed = process.env.BRAMBLE_TEST_FUZZ_SEED ? Number(process.env.BRAMBLE_TEST_FUZZ_SEED) >>> 0 : 0xb4a3b1e;
       const config: SenderConfig = {
-        seed, count: 120_000, rate: 10_000, burst: 50, maxSeconds: 45,
-        serverIp: lab.serverIp, subnetBase: lab.lab.subnetBase, approvedMacs: FUZZ_APPROVED,
+        seed,
+        count: 120_000,
+        rate: 10_000,
+        burst: 50,
+        maxSeconds: 45,
+        serverIp: lab.serverIp,
+        subnetBase: lab.lab.subnetBase,
+        approvedMacs: FUZZ_APPROVED,
         reachable: [2, ...FUZZ_EXTRA_HOSTS].map((n) => lab.lab.ip(n)),
       };
       const loop = monitorEventLoopDelay({ resolution: 1 });
       loop.enable();
       const floodStart = performance.now();
-      const flood = lab.lab.exec('fuzz', 'env', ['-u', 'NODE_TEST_CONTEXT', `${SENDER_ENV}=${JSON.stringify(config)}`, process.execPath, __filename], { timeoutMs: 90_000 });
+      const flood = lab.lab.exec(
+        'fuzz',
+        'env',
+        ['-u', 'NODE_TEST_CONTEXT', `${SENDER_ENV}=${JSON.stringify(config)}`, process.execPath, __filename],
+        { timeoutMs: 90_000 },
+      );
       // A Pi that boots in the middle of the flood gets its lease (udhcpc retries as a Pi would).
       await new Promise((resolve) => setTimeout(resolve, 3000));
       const duringStart = performance.now();
@@ -573,7 +707,9 @@ if (process.env[SENDER_ENV]) {
       // Let the server drain its socket buffers and background appends (bounded).
       let last = -1;
       for (let i = 0; i < 50; i++) {
-        const now = sum(await counterValues(metrics, 'bramble_dhcp_packets_malformed_total', 'reason')) + sum(await counterValues(metrics, 'bramble_dhcp_packets_received_total', 'type'));
+        const now =
+          sum(await counterValues(metrics, 'bramble_dhcp_packets_malformed_total', 'reason')) +
+          sum(await counterValues(metrics, 'bramble_dhcp_packets_received_total', 'type'));
         if (now === last) break;
         last = now;
         await new Promise((resolve) => setTimeout(resolve, 200));
@@ -616,21 +752,32 @@ if (process.env[SENDER_ENV]) {
       for (const reason of ['TOO_SHORT', 'BAD_COOKIE', 'BAD_HLEN', 'OPTION_OVERRUN', 'BAD_OVERLOAD', 'OVERLOAD_LOOP']) {
         assert.ok((malformed.get(reason) ?? 0) > 0, `malformed reason ${reason} counted`);
       }
-      assert.deepEqual([...malformed.keys()].filter((k) => k === 'INTERNAL' || k === 'UNKNOWN'), [], 'no packet made the decider or decoder fail in an unexpected way');
+      assert.deepEqual(
+        [...malformed.keys()].filter((k) => k === 'INTERNAL' || k === 'UNKNOWN'),
+        [],
+        'no packet made the decider or decoder fail in an unexpected way',
+      );
       for (const reason of ['not-bootrequest', 'no-message-type', 'not-ethernet', 'not-a-pi', 'unknown-pi']) {
         assert.ok((dropped.get(reason) ?? 0) > 0, `well-formed packets dropped as ${reason}`);
       }
 
       // The detection limit held: never more than the bucket (50) plus 50 per second of flood.
       assert.ok(detected > 0, 'new Pis were still recorded during the flood');
-      assert.ok(detected <= NEW_PI_DETECTIONS_PER_SECOND * detectedSeconds + NEW_PI_DETECTIONS_PER_SECOND, `${detected} ClientDetected in ${detectedSeconds.toFixed(1)} s`);
+      assert.ok(
+        detected <= NEW_PI_DETECTIONS_PER_SECOND * detectedSeconds + NEW_PI_DETECTIONS_PER_SECOND,
+        `${detected} ClientDetected in ${detectedSeconds.toFixed(1)} s`,
+      );
       assert.ok(limited > 0, 'the flood of new Pi MACs hit the detection limit');
 
       assert.equal(health.status, 200);
       assert.equal(healthBody.status, 'ok', JSON.stringify(healthBody));
       assert.equal(healthBody.plugins.dhcp?.status, 'up');
       assert.deepEqual(problems, [], 'no uncaught exception or unhandled rejection');
-      assert.deepEqual(logged.filter((l) => l.level === 'error'), [], 'the DHCP plugin logged no error');
+      assert.deepEqual(
+        logged.filter((l) => l.level === 'error'),
+        [],
+        'the DHCP plugin logged no error',
+      );
     });
 
     it('replies to addresses nobody answers ARP for hold up other replies only briefly', { timeout: 120_000 }, async () => {
@@ -644,19 +791,35 @@ if (process.env[SENDER_ENV]) {
       const socket = await adoptUdpFd(lab.lab.inNamespace('fuzz', () => createBoundUdpFd({ port: 0, interface: 'eth0' })));
       const r = new Rng(0x1f0a4);
       const factory = new PacketFactory(r, {
-        seed: 0, count: 0, rate: 0, burst: 0, maxSeconds: 0, serverIp: lab.serverIp, subnetBase: lab.lab.subnetBase, approvedMacs: FUZZ_APPROVED, reachable: [],
+        seed: 0,
+        count: 0,
+        rate: 0,
+        burst: 0,
+        maxSeconds: 0,
+        serverIp: lab.serverIp,
+        subnetBase: lab.lab.subnetBase,
+        approvedMacs: FUZZ_APPROVED,
+        reachable: [],
       });
       const informs = 2000;
       try {
         // In bursts the server (same process, same event loop) keeps up with: 50 per 10 ms.
         for (let i = 0; i < informs; i += 50) {
           await new Promise((resolve) => setTimeout(resolve, 10));
-          await Promise.all(Array.from({ length: 50 }, (_, k) => {
-            const mac = FUZZ_APPROVED[(i + k) % FUZZ_APPROVED.length];
-            const h = factory.header(mac, { ciaddr: lab.lab.ip(UNUSED_HOSTS[(i + k) % UNUSED_HOSTS.length]), flags: 0 });
-            const bytes = rawPacket(h, factory.encodeOptions([[53, Buffer.from([8])], [55, Buffer.from([1, 3, 6])]]));
-            return new Promise<void>((resolve) => socket.send(bytes, 67, lab.serverIp, () => resolve()));
-          }));
+          await Promise.all(
+            Array.from({ length: 50 }, (_, k) => {
+              const mac = FUZZ_APPROVED[(i + k) % FUZZ_APPROVED.length];
+              const h = factory.header(mac, { ciaddr: lab.lab.ip(UNUSED_HOSTS[(i + k) % UNUSED_HOSTS.length]), flags: 0 });
+              const bytes = rawPacket(
+                h,
+                factory.encodeOptions([
+                  [53, Buffer.from([8])],
+                  [55, Buffer.from([1, 3, 6])],
+                ]),
+              );
+              return new Promise<void>((resolve) => socket.send(bytes, 67, lab.serverIp, () => resolve()));
+            }),
+          );
         }
       } finally {
         socket.close();
@@ -664,9 +827,12 @@ if (process.env[SENDER_ENV]) {
       const start = performance.now();
       const events = await lab.udhcpc('pi', { pi: PI, tries: 12, timeoutSec: 1 });
       const ms = performance.now() - start;
-      const backlog = ((await counterValues(metrics, 'bramble_dhcp_packets_dropped_total', 'reason')).get('send-backlog') ?? 0) - backlogBefore;
+      const backlog =
+        ((await counterValues(metrics, 'bramble_dhcp_packets_dropped_total', 'reason')).get('send-backlog') ?? 0) - backlogBefore;
       const informed = (await counterValues(metrics, 'bramble_dhcp_packets_received_total', 'type')).get('inform')! - informsBefore;
-      process.stdout.write(`# fuzz arp_stall informs=${informs} received=${informed} to ${UNUSED_HOSTS.length} unused addresses: pi answered after ${ms.toFixed(0)} ms, replies dropped for send backlog=${backlog}\n`);
+      process.stdout.write(
+        `# fuzz arp_stall informs=${informs} received=${informed} to ${UNUSED_HOSTS.length} unused addresses: pi answered after ${ms.toFixed(0)} ms, replies dropped for send backlog=${backlog}\n`,
+      );
       assertBound(events, lab, 'after replies to unreachable addresses');
       assert.ok(backlog > 0, 'the send queue bound dropped replies');
       assert.ok(ms < 10_000, `the Pi waited ${ms.toFixed(0)} ms`);

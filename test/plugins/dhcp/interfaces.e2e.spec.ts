@@ -48,7 +48,10 @@ describe('DHCP on a two-NIC server: only the configured interface is served', { 
     ]);
     assert.equal(approved.bound, undefined, 'no answer on eth1');
     assert.equal(unknown.bound, undefined);
-    assert.ok(officeTap.packets.some((p) => p.port === 67 && p.packet.mac === OFFICE_PI), 'the DISCOVERs did reach the office LAN');
+    assert.ok(
+      officeTap.packets.some((p) => p.port === 67 && p.packet.mac === OFFICE_PI),
+      'the DISCOVERs did reach the office LAN',
+    );
     assert.deepEqual(serverReplies(officeTap), [], 'nothing was sent on the office LAN');
     assert.deepEqual(serverReplies(lanTap), [], 'nor on the Pi LAN');
     assert.deepEqual(await lab.stream(`client-${OFFICE_UNKNOWN_PI}`), [], 'a Pi on eth1 is not recorded');

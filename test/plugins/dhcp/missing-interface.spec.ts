@@ -19,7 +19,11 @@ describe('DHCP on an interface that does not exist', { skip: process.getuid?.() 
       assert.match((await health.report()).plugins.dhcp.detail ?? '', /no interface configured/);
       await core.exec(new UpdateSettingsCommand({ changes: { interface: 'nosuch0', serverIp: '10.9.0.1' } }, commandMeta('admin:t')));
       assert.equal(core.queries.settings().interface, 'nosuch0');
-      await eventually(async () => /nosuch0.*ENODEV/.test((await health.report()).plugins.dhcp.detail ?? ''), 5000, 'health names the problem');
+      await eventually(
+        async () => /nosuch0.*ENODEV/.test((await health.report()).plugins.dhcp.detail ?? ''),
+        5000,
+        'health names the problem',
+      );
       const report = await health.report();
       assert.equal(report.plugins.dhcp.status, 'down');
       assert.equal(report.status, 'degraded', 'bramble itself keeps serving');

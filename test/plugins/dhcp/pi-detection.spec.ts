@@ -201,7 +201,12 @@ describe('detectPi: non-Pi traffic is null', () => {
   });
 
   it('pxe is false for another vendor class; arch reads option 93', () => {
-    const id = detectPi(discover('dc:a6:32:00:00:01', [[60, Buffer.from('udhcp 1.36.1')], [93, hex('00 0b')]]));
+    const id = detectPi(
+      discover('dc:a6:32:00:00:01', [
+        [60, Buffer.from('udhcp 1.36.1')],
+        [93, hex('00 0b')],
+      ]),
+    );
     assert.equal(id?.pxe, false);
     assert.equal(id?.arch, 11);
   });

@@ -77,9 +77,21 @@ describe('DHCP proxy mode with real clients', { skip: skip ?? false }, () => {
     try {
       const xid = 0x4011beef;
       const request = encodePacket({
-        op: BOOTREQUEST, htype: 1, hlen: 6, hops: 0, xid, secs: 0, flags: 0,
-        ciaddr: lab.ip(60), yiaddr: '0.0.0.0', siaddr: '0.0.0.0', giaddr: '0.0.0.0',
-        chaddr: macToChaddr(PI_4011), mac: PI_4011, sname: '', file: '',
+        op: BOOTREQUEST,
+        htype: 1,
+        hlen: 6,
+        hops: 0,
+        xid,
+        secs: 0,
+        flags: 0,
+        ciaddr: lab.ip(60),
+        yiaddr: '0.0.0.0',
+        siaddr: '0.0.0.0',
+        giaddr: '0.0.0.0',
+        chaddr: macToChaddr(PI_4011),
+        mac: PI_4011,
+        sname: '',
+        file: '',
         options: new Map([
           [DhcpOption.MESSAGE_TYPE, messageTypeOption(DhcpMessageType.REQUEST)],
           [DhcpOption.VENDOR_CLASS, Buffer.from('PXEClient:Arch:00000:UNDI:002001', 'latin1')],
@@ -127,7 +139,10 @@ describe('DHCP proxy mode with real clients', { skip: skip ?? false }, () => {
     const xid = lastDiscover(PI4, since).packet.xid;
     const offer = await replyFrom(lab.serverIp, xid, DhcpMessageType.OFFER);
     const ack = await replyFrom(lab.serverIp, xid, DhcpMessageType.ACK);
-    for (const [name, reply] of [['OFFER', offer], ['ACK', ack]] as const) {
+    for (const [name, reply] of [
+      ['OFFER', offer],
+      ['ACK', ack],
+    ] as const) {
       assert.ok(reply, `bramble's ${name} was broadcast on the LAN`);
       assert.equal(reply.packet.yiaddr, '0.0.0.0');
       assert.equal(reply.packet.siaddr, lab.serverIp);
@@ -202,7 +217,10 @@ describe('DHCP proxy mode with real clients', { skip: skip ?? false }, () => {
     await lab.settings({ pi3ReplyDelayMs: delayMs });
     try {
       const gaps: Record<string, number> = {};
-      for (const [host, mac, serial] of [['pi4', PI4, PI4_SERIAL], ['pi3', PI3, undefined]] as const) {
+      for (const [host, mac, serial] of [
+        ['pi4', PI4, PI4_SERIAL],
+        ['pi3', PI3, undefined],
+      ] as const) {
         const since = now();
         const events = await lab.udhcpc(host, { pi: { mac, serial }, tries: 2, timeoutSec: 2 });
         assert.ok(events.bound, `${host} got its answer`);
@@ -215,7 +233,10 @@ describe('DHCP proxy mode with real clients', { skip: skip ?? false }, () => {
       // DISCOVER a moment after bramble does (another process): 5 ms of slack for that, no upper bound.
       assert.ok(gaps.pi3 >= delayMs - 5, `Pi 3B OFFER ${gaps.pi3.toFixed(1)} ms after its DISCOVER (≥ ${delayMs})`);
       assert.ok(gaps.pi4 < delayMs, `Pi 4 OFFER ${gaps.pi4.toFixed(1)} ms after its DISCOVER (not delayed)`);
-      assert.ok(gaps.pi3 - gaps.pi4 >= delayMs - 50, `the Pi 3B waits about ${delayMs} ms longer (${gaps.pi3.toFixed(1)} vs ${gaps.pi4.toFixed(1)})`);
+      assert.ok(
+        gaps.pi3 - gaps.pi4 >= delayMs - 50,
+        `the Pi 3B waits about ${delayMs} ms longer (${gaps.pi3.toFixed(1)} vs ${gaps.pi4.toFixed(1)})`,
+      );
     } finally {
       await lab.settings({ pi3ReplyDelayMs: 0 });
     }

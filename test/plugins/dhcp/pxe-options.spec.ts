@@ -92,7 +92,13 @@ describe('pxe options', () => {
       file: '',
     };
     const withGuid = decodePacket(
-      encodePacket({ ...base, options: new Map([[53, messageTypeOption(DhcpMessageType.DISCOVER)], [97, guid]]) }),
+      encodePacket({
+        ...base,
+        options: new Map([
+          [53, messageTypeOption(DhcpMessageType.DISCOVER)],
+          [97, guid],
+        ]),
+      }),
     );
     assert.deepEqual(echoClientGuid(withGuid), guid);
     const without = decodePacket(encodePacket({ ...base, options: new Map([[53, messageTypeOption(DhcpMessageType.DISCOVER)]]) }));

@@ -88,14 +88,16 @@ describe('replyDestination (RFC 2131 §4.1)', () => {
 
   it('PXE port 4011: unicast back to the source address and port', () => {
     const r = req({ ciaddr: '10.0.0.50', options: new Map([[53, messageTypeOption(DhcpMessageType.REQUEST)]]) });
-    assert.deepEqual(
-      replyDestination(r, reply(r, DhcpMessageType.ACK), { localPort: 4011, peer: { address: '10.0.0.50', port: 4011 } }),
-      { address: '10.0.0.50', port: 4011, broadcast: false },
-    );
-    assert.deepEqual(
-      replyDestination(r, reply(r, DhcpMessageType.ACK), { localPort: 4011, peer: { address: '10.0.0.77', port: 68 } }),
-      { address: '10.0.0.77', port: 68, broadcast: false },
-    );
+    assert.deepEqual(replyDestination(r, reply(r, DhcpMessageType.ACK), { localPort: 4011, peer: { address: '10.0.0.50', port: 4011 } }), {
+      address: '10.0.0.50',
+      port: 4011,
+      broadcast: false,
+    });
+    assert.deepEqual(replyDestination(r, reply(r, DhcpMessageType.ACK), { localPort: 4011, peer: { address: '10.0.0.77', port: 68 } }), {
+      address: '10.0.0.77',
+      port: 68,
+      broadcast: false,
+    });
   });
 
   it('PXE port 4011 from 0.0.0.0: broadcast on the source port', () => {

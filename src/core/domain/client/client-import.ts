@@ -156,9 +156,7 @@ export function rowResult<T>(line: number, fn: () => T): T | CsvRowError {
   }
 }
 
-export type ClientImportRow =
-  | { line: number; ok: true; mac: string; name: string | null; imageId: string | null }
-  | CsvRowError;
+export type ClientImportRow = { line: number; ok: true; mac: string; name: string | null; imageId: string | null } | CsvRowError;
 
 /**
  * Parses a list of clients to pre-register: `mac[,name[,imageId]]` per line (see readCsvRows for

@@ -72,14 +72,7 @@ export interface RemoveClient {
 }
 
 export type ClientCommand =
-  | DetectClient
-  | LearnClientAddress
-  | ApproveClient
-  | RejectClient
-  | RenameClient
-  | AssignImage
-  | SetClientBootConfig
-  | RemoveClient;
+  DetectClient | LearnClientAddress | ApproveClient | RejectClient | RenameClient | AssignImage | SetClientBootConfig | RemoveClient;
 
 // ---------------------------------------------------------------------------------------------
 // State
@@ -345,9 +338,7 @@ function evolve(state: ClientState, event: ClientEvent | DomainEvent): ClientSta
     case 'ClientImageAssigned':
       return isKnownClient(state) ? { ...state, imageId: e.data.imageId } : state;
     case 'ClientBootConfigChanged':
-      return isKnownClient(state)
-        ? { ...state, configTxt: e.data.configTxt, cmdlineArgs: e.data.cmdlineArgs }
-        : state;
+      return isKnownClient(state) ? { ...state, configTxt: e.data.configTxt, cmdlineArgs: e.data.cmdlineArgs } : state;
     case 'ClientRemoved':
       return { status: 'removed', mac: e.data.mac };
     default:

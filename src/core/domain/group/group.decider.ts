@@ -42,9 +42,7 @@ export type GroupCommand = CreateGroup | ChangeGroupMembers | DeleteGroup;
 // State
 
 export type GroupState =
-  | { status: 'unknown' }
-  | { status: 'active'; name: string; gidNumber: number; members: string[] }
-  | { status: 'deleted'; name: string };
+  { status: 'unknown' } | { status: 'active'; name: string; gidNumber: number; members: string[] } | { status: 'deleted'; name: string };
 
 // ---------------------------------------------------------------------------------------------
 // Decide
@@ -97,11 +95,7 @@ function decide(command: GroupCommand, state: GroupState): GroupEvent[] {
     case 'DeleteGroup': {
       if (state.status !== 'active') throw notFound(name);
       if (state.members.length > 0) {
-        throw new DomainError(
-          ErrorCode.GROUP_NOT_EMPTY,
-          `group ${name} still has ${state.members.length} member(s)`,
-          'name',
-        );
+        throw new DomainError(ErrorCode.GROUP_NOT_EMPTY, `group ${name} still has ${state.members.length} member(s)`, 'name');
       }
       const event: GroupDeleted = { type: 'GroupDeleted', data: { name } };
       return [event];

@@ -69,7 +69,11 @@ export function describeSchema(schema: TSchema): string {
       if (format === 'mac') return 'a lower-case MAC address (aa:bb:cc:dd:ee:ff)';
       if (format === 'uri') return 'a URL';
       const len =
-        s.maxLength !== undefined ? ` of at most ${String(s.maxLength)} characters` : s.minLength !== undefined ? ` of at least ${String(s.minLength)} characters` : '';
+        s.maxLength !== undefined
+          ? ` of at most ${String(s.maxLength)} characters`
+          : s.minLength !== undefined
+            ? ` of at least ${String(s.minLength)} characters`
+            : '';
       return s.pattern ? `a string matching ${String(s.pattern)}` : `a string${len}`;
     }
     case 'Integer':

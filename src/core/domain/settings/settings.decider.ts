@@ -90,12 +90,21 @@ function validateGlobalField(key: string, value: unknown): string | null {
       if (!isIpv4(value)) throw validationError(key, 'not an IPv4 address');
       return value;
     default:
-      throw validationError(key, 'unknown setting (global settings: interface, serverIp; the rest belongs to plugins: updatePluginSettings)');
+      throw validationError(
+        key,
+        'unknown setting (global settings: interface, serverIp; the rest belongs to plugins: updatePluginSettings)',
+      );
   }
 }
 
 /** Runs a plugin's schema check and cross-check on its stored values; throws VALIDATION naming `<plugin>.<field>`. */
-function validatePlugin(name: string, spec: PluginSettingsSpec, stored: Record<string, unknown>, global: GlobalSettings, blame?: string): void {
+function validatePlugin(
+  name: string,
+  spec: PluginSettingsSpec,
+  stored: Record<string, unknown>,
+  global: GlobalSettings,
+  blame?: string,
+): void {
   const problem = checkPluginValues(spec.schema, stored);
   if (problem) throw new DomainError(ErrorCode.VALIDATION, `${name}.${problem.field}: ${problem.message}`, `${name}.${problem.field}`);
   if (!spec.check) return;

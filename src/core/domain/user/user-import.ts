@@ -32,11 +32,7 @@ export function parseUsersCsv(csv: string): UserImportRow[] {
     const { line, cells } = row;
     return rowResult(line, () => {
       if (cells.slice(4).some((cell) => cell !== '')) {
-        throw new DomainError(
-          ErrorCode.VALIDATION,
-          'row: too many columns (expected username,password,fullName,groups)',
-          'row',
-        );
+        throw new DomainError(ErrorCode.VALIDATION, 'row: too many columns (expected username,password,fullName,groups)', 'row');
       }
       const username = cells[0];
       validateUsername(username);

@@ -124,14 +124,7 @@ export interface DeleteUser {
   username: string;
 }
 
-export type UserCommand =
-  | CreateUser
-  | ChangeUserPassword
-  | ChangeUserGroups
-  | ChangeUserFullName
-  | DisableUser
-  | EnableUser
-  | DeleteUser;
+export type UserCommand = CreateUser | ChangeUserPassword | ChangeUserGroups | ChangeUserFullName | DisableUser | EnableUser | DeleteUser;
 
 // ---------------------------------------------------------------------------------------------
 // State

@@ -25,10 +25,4 @@ export type UserDeleted = E<'UserDeleted'>;
 export type UidNumberAllocated = E<'UidNumberAllocated'>;
 
 export type UserEvent =
-  | UserCreated
-  | UserPasswordChanged
-  | UserGroupsChanged
-  | UserFullNameChanged
-  | UserDisabled
-  | UserEnabled
-  | UserDeleted;
+  UserCreated | UserPasswordChanged | UserGroupsChanged | UserFullNameChanged | UserDisabled | UserEnabled | UserDeleted;

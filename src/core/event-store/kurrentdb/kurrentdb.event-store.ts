@@ -19,7 +19,15 @@
  * connect() does not contact the server (the client connects lazily, and KurrentDB may come up after
  * bramble); the first operation does, and fails with EventStoreUnavailableError if it cannot.
  */
-import { KurrentDBClient, FORWARDS, BACKWARDS, type AllStreamSubscription, type CaughtUp, type Filter, type ReadPosition } from '@kurrent/kurrentdb-client';
+import {
+  KurrentDBClient,
+  FORWARDS,
+  BACKWARDS,
+  type AllStreamSubscription,
+  type CaughtUp,
+  type Filter,
+  type ReadPosition,
+} from '@kurrent/kurrentdb-client';
 import {
   EventStoreUnavailableError,
   type AppendResult,
@@ -160,14 +168,20 @@ export class KurrentDbEventStore implements EventStore {
     let resolved: ClientResolvedEvent[];
     try {
       resolved = await this.collect(
-        this.client.readStream(stream, { fromRevision: BigInt(from), direction: FORWARDS, maxCount: options.limit ?? Number.MAX_SAFE_INTEGER }),
+        this.client.readStream(stream, {
+          fromRevision: BigInt(from),
+          direction: FORWARDS,
+          maxCount: options.limit ?? Number.MAX_SAFE_INTEGER,
+        }),
         context,
       );
     } catch (err) {
       if (isStreamNotFound(err)) return [];
       throw translateError(err, context);
     }
-    return resolved.filter((r) => r.event !== undefined && !isSystemEvent({ stream: r.event.streamId, type: r.event.type })).map(toRecordedEvent);
+    return resolved
+      .filter((r) => r.event !== undefined && !isSystemEvent({ stream: r.event.streamId, type: r.event.type }))
+      .map(toRecordedEvent);
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
@@ -209,7 +223,13 @@ export class KurrentDbEventStore implements EventStore {
     for (;;) {
       const wanted = limit - page.length;
       const chunk = Math.min(MAX_CHUNK, clientFiltering ? Math.max(CLIENT_FILTER_CHUNK, wanted + 1) : wanted + 1);
-      const raw = await this.readAllChunk(backwards ? backwardsStart(cursor) : forwardsStart(cursor), backwards, chunk, serverFilter, context);
+      const raw = await this.readAllChunk(
+        backwards ? backwardsStart(cursor) : forwardsStart(cursor),
+        backwards,
+        chunk,
+        serverFilter,
+        context,
+      );
       let last: number | undefined;
       let reachedEnd = false;
       for (const r of raw) {

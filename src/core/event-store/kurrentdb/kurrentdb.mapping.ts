@@ -153,12 +153,19 @@ export function toEventData(stream: string, events: readonly NewEvent[], expecte
   if (!Array.isArray(events) || events.length === 0) throw new TypeError(`append to ${stream}: at least one event is required`);
   toClientStreamState(expected); // validates
   return events.map((e) => {
-    if (typeof e.type !== 'string' || e.type.length === 0) throw new TypeError(`append to ${stream}: event type must be a non-empty string`);
+    if (typeof e.type !== 'string' || e.type.length === 0)
+      throw new TypeError(`append to ${stream}: event type must be a non-empty string`);
     if (e.id !== undefined && (typeof e.id !== 'string' || !UUID.test(e.id))) {
       throw new TypeError(`append to ${stream}: event id must be a UUID for KurrentDB, got ${String(e.id)}`);
     }
     const m = e.metadata;
-    if (!m || typeof m.actor !== 'string' || typeof m.correlationId !== 'string' || typeof m.timestamp !== 'string' || !Number.isInteger(m.schemaVersion)) {
+    if (
+      !m ||
+      typeof m.actor !== 'string' ||
+      typeof m.correlationId !== 'string' ||
+      typeof m.timestamp !== 'string' ||
+      !Number.isInteger(m.schemaVersion)
+    ) {
       throw new TypeError(`append to ${stream}: event ${e.type} has incomplete metadata`);
     }
     const metadata: StoredMetadata = {
@@ -218,7 +225,9 @@ function describe(e: ClientRecordedEvent): string {
 /** The $all position of a resolved event: the record's commit position, else the envelope's. */
 export function positionOf(resolved: ClientResolvedEvent): number {
   const e = resolved.event;
-  const position = e?.position ?? (resolved.commitPosition !== undefined ? { commit: resolved.commitPosition, prepare: resolved.commitPosition } : undefined);
+  const position =
+    e?.position ??
+    (resolved.commitPosition !== undefined ? { commit: resolved.commitPosition, prepare: resolved.commitPosition } : undefined);
   return toPortPosition(position, e ? describe(e) : 'event');
 }
 
@@ -271,13 +280,20 @@ export function filterMatchesNothing(filter: EventFilter | undefined): boolean {
 export function escapeRegex(text: string): string {
   return text.replace(/[\\^$.|?*+()[\]{}#\s-]/g, (c) => {
     switch (c) {
-      case '\n': return '\\n';
-      case '\r': return '\\r';
-      case '\t': return '\\t';
-      case '\f': return '\\f';
-      case '\v': return '\\v';
-      case ' ': return '\\ ';
-      default: return /\s/.test(c) ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : `\\${c}`;
+      case '\n':
+        return '\\n';
+      case '\r':
+        return '\\r';
+      case '\t':
+        return '\\t';
+      case '\f':
+        return '\\f';
+      case '\v':
+        return '\\v';
+      case ' ':
+        return '\\ ';
+      default:
+        return /\s/.test(c) ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : `\\${c}`;
     }
   });
 }
@@ -348,7 +364,16 @@ const UNAVAILABLE_TYPES = new Set(['unavailable', 'deadline-exceeded', 'timeout'
 /** gRPC status codes with the same meaning: CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE. */
 const UNAVAILABLE_GRPC_CODES = new Set([1, 4, 14]);
 /** Node socket errors. */
-const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+const UNAVAILABLE_ERRNO = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
 
 function field(error: unknown, name: string): unknown {
   return typeof error === 'object' && error !== null ? (error as Record<string, unknown>)[name] : undefined;
@@ -527,10 +552,15 @@ export function parseConnectionString(value: string): KurrentDbConnectionSetting
       const raw = pair.slice(eq + 1).trim();
       const parameter = PARAMETERS[flat(key)];
       if (!parameter) {
-        throw bad(`unknown parameter "${key}" (known: ${Object.values(PARAMETERS).map((p) => p.name).join(', ')})`);
+        throw bad(
+          `unknown parameter "${key}" (known: ${Object.values(PARAMETERS)
+            .map((p) => p.name)
+            .join(', ')})`,
+        );
       }
       if (parameter.kind === 'int' && !/^\d+$/.test(raw)) throw bad(`${parameter.name}: not a non-negative integer: ${raw}`);
-      if (parameter.kind === 'bool' && raw !== 'true' && raw !== 'false') throw bad(`${parameter.name}: expected true or false, got ${raw}`);
+      if (parameter.kind === 'bool' && raw !== 'true' && raw !== 'false')
+        throw bad(`${parameter.name}: expected true or false, got ${raw}`);
       if (parameter.kind === 'nodePreference' && !['leader', 'follower', 'random', 'readonlyreplica'].includes(flat(raw))) {
         throw bad(`nodePreference: expected leader, follower, random or read_only_replica, got ${raw}`);
       }

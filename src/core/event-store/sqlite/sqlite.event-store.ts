@@ -309,7 +309,9 @@ export class SqliteEventStore implements EventStore {
       worker.once('message', resolve);
       worker.once('error', (error) => resolve({ ok: false, ms: 0, problems: [`the check could not run: ${error.message}`] }));
       // Stopped by close() (nobody waited for it), or it died: then say so.
-      worker.once('exit', () => resolve(this.state === 'open' ? { ok: false, ms: 0, problems: ['the check stopped before it finished'] } : null));
+      worker.once('exit', () =>
+        resolve(this.state === 'open' ? { ok: false, ms: 0, problems: ['the check stopped before it finished'] } : null),
+      );
     }).then((result) => this.integrityDone(result));
   }
 
@@ -323,7 +325,11 @@ export class SqliteEventStore implements EventStore {
       return { status: 'passed', ms: result.ms };
     }
     const detail = result.problems.join('; ');
-    this.logger.error('event store failed its integrity check: appends are refused', { check: 'quick_check', ms: result.ms, problems: result.problems });
+    this.logger.error('event store failed its integrity check: appends are refused', {
+      check: 'quick_check',
+      ms: result.ms,
+      problems: result.problems,
+    });
     this.integrityError = new EventStoreUnavailableError(`event store ${this.file} failed its integrity check (quick_check): ${detail}`);
     for (const request of this.outbox) {
       const p = this.pending.get(request.rid);
@@ -389,7 +395,15 @@ export class SqliteEventStore implements EventStore {
         }
       },
     };
-    const sub = new SqliteSubscription(source, options.filter, batchSize, handlers, this.logger, (s) => this.subscriptions.delete(s), options.after);
+    const sub = new SqliteSubscription(
+      source,
+      options.filter,
+      batchSize,
+      handlers,
+      this.logger,
+      (s) => this.subscriptions.delete(s),
+      options.after,
+    );
     this.subscriptions.add(sub);
     return sub;
   }
@@ -448,11 +462,27 @@ function toRows(stream: string, events: NewEvent[], expected: ExpectedRevision):
   }
   return events.map((e): EventRow => {
     const m = e.metadata;
-    if (typeof e.type !== 'string' || e.type.length === 0) throw new TypeError(`append to ${stream}: event type must be a non-empty string`);
-    if (!m || typeof m.actor !== 'string' || typeof m.correlationId !== 'string' || typeof m.timestamp !== 'string' || !Number.isInteger(m.schemaVersion)) {
+    if (typeof e.type !== 'string' || e.type.length === 0)
+      throw new TypeError(`append to ${stream}: event type must be a non-empty string`);
+    if (
+      !m ||
+      typeof m.actor !== 'string' ||
+      typeof m.correlationId !== 'string' ||
+      typeof m.timestamp !== 'string' ||
+      !Number.isInteger(m.schemaVersion)
+    ) {
       throw new TypeError(`append to ${stream}: event ${e.type} has incomplete metadata`);
     }
     const data = JSON.stringify(e.data);
-    return [e.id ?? randomUUID(), e.type, data === undefined ? null : data, m.actor, m.correlationId, m.causationId ?? null, m.timestamp, m.schemaVersion];
+    return [
+      e.id ?? randomUUID(),
+      e.type,
+      data === undefined ? null : data,
+      m.actor,
+      m.correlationId,
+      m.causationId ?? null,
+      m.timestamp,
+      m.schemaVersion,
+    ];
   });
 }

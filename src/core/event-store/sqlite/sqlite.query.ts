@@ -133,7 +133,11 @@ export class EventQueries {
       sql.add('actor = ?', f.actor);
       addWindow(sql, q);
       if (!addFilter(sql, f, 'actor')) return undefined;
-      return { sql: `SELECT ${COLUMNS} FROM events INDEXED BY ${INDEX.actor}${sql.clause()}${tail}`, params: [...sql.params, q.limit], plan: 'actor' };
+      return {
+        sql: `SELECT ${COLUMNS} FROM events INDEXED BY ${INDEX.actor}${sql.clause()}${tail}`,
+        params: [...sql.params, q.limit],
+        plan: 'actor',
+      };
     }
     if (!narrow && f.types !== undefined && f.types.length > 0 && f.types.length <= MAX_TYPE_ARMS) {
       const arms: string[] = [];
@@ -155,7 +159,11 @@ export class EventQueries {
         const sql = new Sql();
         addWindow(sql, q);
         if (!addFilter(sql, f)) return undefined;
-        return { sql: `SELECT ${COLUMNS} FROM events INDEXED BY ${index}${sql.clause()}${tail}`, params: [...sql.params, q.limit], plan: 'range' };
+        return {
+          sql: `SELECT ${COLUMNS} FROM events INDEXED BY ${index}${sql.clause()}${tail}`,
+          params: [...sql.params, q.limit],
+          plan: 'range',
+        };
       }
     }
     const sql = new Sql();

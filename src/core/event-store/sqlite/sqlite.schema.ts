@@ -64,8 +64,7 @@ export function migrate(db: Database.Database): void {
 }
 
 /** The columns every read selects, in the order `toRecorded` expects them. */
-export const COLUMNS =
-  'position, id, stream, revision, type, data, actor, correlation_id, causation_id, timestamp, schema_version';
+export const COLUMNS = 'position, id, stream, revision, type, data, actor, correlation_id, causation_id, timestamp, schema_version';
 
 type Row = [number, string, string, number, string, string | null, string, string, string | null, string, number];
 

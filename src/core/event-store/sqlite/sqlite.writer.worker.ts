@@ -28,9 +28,7 @@ db.pragma('wal_autocheckpoint = 0');
 db.pragma('journal_size_limit = 67108864');
 migrate(db);
 
-const lastRevisionOf = db.prepare<[string], number>(
-  'SELECT revision FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1',
-).pluck();
+const lastRevisionOf = db.prepare<[string], number>('SELECT revision FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1').pluck();
 const insert = db.prepare(
   'INSERT INTO events (id, stream, revision, type, data, actor, correlation_id, causation_id, timestamp, schema_version)' +
     ' VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
