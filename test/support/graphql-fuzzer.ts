@@ -13,8 +13,7 @@
  * with a protocol code (4401, 1009, 1013, 4400). The compiled file is the child's entry point:
  * BRAMBLE_TEST_GRAPHQL_FUZZER=<json config> runs it and prints one JSON report line.
  */
-import { spawn } from 'node:child_process';
-import { setPriority } from 'node:os';
+import { runReportChild } from './report-child';
 import {
   buildClientSchema,
   getIntrospectionQuery,
@@ -550,34 +549,12 @@ export async function runFuzz(config: FuzzConfig): Promise<FuzzReport> {
 
 /** Runs the fuzz in a child node process (at a lower CPU priority, as an attacker's would be; killed with this one). */
 export function fuzzInChild(config: FuzzConfig): Promise<FuzzReport> {
-  return new Promise((resolve, reject) => {
-    const { NODE_TEST_CONTEXT: _testContext, ...env } = process.env;
-    const child = spawn('setpriv', ['--pdeathsig', 'KILL', process.execPath, __filename], {
-      env: { ...env, [CHILD_ENV]: JSON.stringify(config) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    if (child.pid) {
-      try {
-        setPriority(child.pid, 10);
-      } catch {
-        // not allowed: same priority
-      }
-    }
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), config.durationMs + 60_000);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      try {
-        if (code !== 0) throw new Error(`exit ${code}`);
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as FuzzReport);
-      } catch (error) {
-        reject(new Error(`fuzz child failed (${(error as Error).message}): ${err.slice(-2000)}`));
-      }
-    });
+  return runReportChild<FuzzReport>({
+    file: __filename,
+    env: { [CHILD_ENV]: JSON.stringify(config) },
+    timeoutMs: config.durationMs + 60_000,
+    nice: 10,
+    what: 'fuzz',
   });
 }
 

@@ -13,8 +13,7 @@
  * how long it took. The compiled file is the child's entry point: BRAMBLE_TEST_HOSTILE=<json
  * config> makes it run that config and print one JSON report line.
  */
-import { spawn } from 'node:child_process';
-import { setPriority } from 'node:os';
+import { runReportChild } from './report-child';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
@@ -445,39 +444,14 @@ export async function pollHealth(config: HealthConfig): Promise<HealthReport> {
 export function runInChild(config: HostileConfig): Promise<HostileReport>;
 export function runInChild(config: HealthConfig): Promise<HealthReport>;
 export function runInChild(config: HostileConfig | HealthConfig): Promise<HostileReport | HealthReport> {
-  return new Promise((resolve, reject) => {
-    // setpriv --pdeathsig: the child dies with this process, even when that is killed mid-run.
-    // Not a test process itself (the test runner marks its children with NODE_TEST_CONTEXT).
-    const { NODE_TEST_CONTEXT: _testContext, ...env } = process.env;
-    const child = spawn('setpriv', ['--pdeathsig', 'KILL', process.execPath, __filename], {
-      env: { ...env, [CHILD_ENV]: JSON.stringify(config) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  return runReportChild<HostileReport | HealthReport>({
+    file: __filename,
+    env: { [CHILD_ENV]: JSON.stringify(config) },
+    timeoutMs: config.durationMs + 60_000,
     // The attackers' CPU would be another machine's: they yield the CPU to bramble and to the
     // probes (the /health poller, perfdhcp), which measure bramble rather than the machine.
-    if (config.mode === 'hostile' && child.pid) {
-      try {
-        setPriority(child.pid, 10);
-      } catch {
-        // not allowed: run at the same priority
-      }
-    }
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), config.durationMs + 60_000);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      const line = out.trim().split('\n').pop() ?? '';
-      try {
-        if (code !== 0) throw new Error(`exit ${code}`);
-        resolve(JSON.parse(line) as HostileReport | HealthReport);
-      } catch (error) {
-        reject(new Error(`${config.mode} child failed (${(error as Error).message}): ${err.slice(-2000)} ${out.slice(-500)}`));
-      }
-    });
+    nice: config.mode === 'hostile' ? 10 : 0,
+    what: config.mode,
   });
 }
 

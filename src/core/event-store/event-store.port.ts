@@ -123,6 +123,29 @@ export type IntegrityReport =
   /** Not run (turned off for this store). */
   | { status: 'skipped' };
 
+/**
+ * The checks every adapter makes of an append before it touches storage (a TypeError for a caller's
+ * mistake): a stream name, at least one event, each with a type and complete metadata.
+ */
+export function checkAppend(stream: string, events: readonly NewEvent[]): void {
+  if (typeof stream !== 'string' || stream.length === 0) throw new TypeError('stream must be a non-empty string');
+  if (!Array.isArray(events) || events.length === 0) throw new TypeError(`append to ${stream}: at least one event is required`);
+  for (const e of events) {
+    if (typeof e.type !== 'string' || e.type.length === 0)
+      throw new TypeError(`append to ${stream}: event type must be a non-empty string`);
+    const m = e.metadata;
+    if (
+      !m ||
+      typeof m.actor !== 'string' ||
+      typeof m.correlationId !== 'string' ||
+      typeof m.timestamp !== 'string' ||
+      !Number.isInteger(m.schemaVersion)
+    ) {
+      throw new TypeError(`append to ${stream}: event ${e.type} has incomplete metadata`);
+    }
+  }
+}
+
 /** Optimistic concurrency conflict: the stream was not at the expected revision. */
 export class WrongExpectedRevisionError extends Error {
   readonly code = 'CONCURRENCY_CONFLICT';

@@ -41,6 +41,7 @@ import {
 } from '@kurrent/kurrentdb-client';
 import { ConfigError } from '../../config/config';
 import {
+  checkAppend,
   EventStoreUnavailableError,
   WrongExpectedRevisionError,
   type AppendResult,
@@ -149,25 +150,13 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * id is a UUID. The id is kept when given, otherwise a random UUID; `data: undefined` is stored as null.
  */
 export function toEventData(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): EventData[] {
-  if (typeof stream !== 'string' || stream.length === 0) throw new TypeError('stream must be a non-empty string');
-  if (!Array.isArray(events) || events.length === 0) throw new TypeError(`append to ${stream}: at least one event is required`);
+  checkAppend(stream, events);
   toClientStreamState(expected); // validates
   return events.map((e) => {
-    if (typeof e.type !== 'string' || e.type.length === 0)
-      throw new TypeError(`append to ${stream}: event type must be a non-empty string`);
     if (e.id !== undefined && (typeof e.id !== 'string' || !UUID.test(e.id))) {
       throw new TypeError(`append to ${stream}: event id must be a UUID for KurrentDB, got ${String(e.id)}`);
     }
     const m = e.metadata;
-    if (
-      !m ||
-      typeof m.actor !== 'string' ||
-      typeof m.correlationId !== 'string' ||
-      typeof m.timestamp !== 'string' ||
-      !Number.isInteger(m.schemaVersion)
-    ) {
-      throw new TypeError(`append to ${stream}: event ${e.type} has incomplete metadata`);
-    }
     const metadata: StoredMetadata = {
       actor: m.actor,
       correlationId: m.correlationId,

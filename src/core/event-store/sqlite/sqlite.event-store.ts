@@ -20,6 +20,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import {
+  checkAppend,
   EventStoreUnavailableError,
   WrongExpectedRevisionError,
   type AppendResult,
@@ -454,25 +455,13 @@ export class SqliteEventStore implements EventStore {
 }
 
 function toRows(stream: string, events: NewEvent[], expected: ExpectedRevision): EventRow[] {
-  if (typeof stream !== 'string' || stream.length === 0) throw new TypeError('stream must be a non-empty string');
-  if (!Array.isArray(events) || events.length === 0) throw new TypeError(`append to ${stream}: at least one event is required`);
+  checkAppend(stream, events);
   if (typeof expected === 'number') checkCount('expected revision', expected);
   else if (expected !== 'any' && expected !== 'no_stream' && expected !== 'stream_exists') {
     throw new TypeError(`append to ${stream}: invalid expected revision ${String(expected)}`);
   }
   return events.map((e): EventRow => {
     const m = e.metadata;
-    if (typeof e.type !== 'string' || e.type.length === 0)
-      throw new TypeError(`append to ${stream}: event type must be a non-empty string`);
-    if (
-      !m ||
-      typeof m.actor !== 'string' ||
-      typeof m.correlationId !== 'string' ||
-      typeof m.timestamp !== 'string' ||
-      !Number.isInteger(m.schemaVersion)
-    ) {
-      throw new TypeError(`append to ${stream}: event ${e.type} has incomplete metadata`);
-    }
     const data = JSON.stringify(e.data);
     return [
       e.id ?? randomUUID(),
