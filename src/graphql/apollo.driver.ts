@@ -69,11 +69,6 @@ export interface BrambleGraphQLDriverConfig<TContext extends BaseContext = BaseC
 const DEFAULT_WS_MAX_PAYLOAD = 1024 * 1024;
 const DEFAULT_KEEP_ALIVE_MS = 12_000;
 
-/**
- * Apollo answers a request whose resolvers threw an error with `extensions.http.status` with that
- * status. Once execution ran and there is `data`, the answer is a normal GraphQL result: HTTP 200.
- * Request-level failures (parse, validation, refused operations) have no `data` and keep theirs.
- */
 /** No answer of the API may be cached (they carry what a token may see). */
 function noStorePlugin(): ApolloServerPlugin {
   return {
@@ -87,6 +82,11 @@ function noStorePlugin(): ApolloServerPlugin {
   };
 }
 
+/**
+ * Apollo answers a request whose resolvers threw an error with `extensions.http.status` with that
+ * status. Once execution ran and there is `data`, the answer is a normal GraphQL result: HTTP 200.
+ * Request-level failures (parse, validation, refused operations) have no `data` and keep theirs.
+ */
 function preserveHttpStatusPlugin(): ApolloServerPlugin {
   return {
     async requestDidStart() {

@@ -9,6 +9,7 @@
 import type { IncomingMessage } from 'node:http';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { isPlainObject } from '../core/domain/shared/json';
 
 export const BODY_LIMITS = {
   /** Bytes of a request body with a valid token (a class list of thousands travels in one). */
@@ -69,6 +70,15 @@ export function checkVariables(
   return null;
 }
 
+/** QUERY_TOO_LARGE when the query document is over `maxBytes` (UTF-8), else null. */
+export function documentTooLarge(query: string, maxBytes: number): BodyRefusal | null {
+  // A UTF-8 byte is at most one UTF-16 unit, so only a long enough string needs counting.
+  if (query.length <= maxBytes / 3) return null;
+  const bytes = Buffer.byteLength(query, 'utf8');
+  if (bytes <= maxBytes) return null;
+  return { code: 'QUERY_TOO_LARGE', message: `the query document is ${bytes} bytes; the limit is ${maxBytes}`, status: 413 };
+}
+
 /** Decodes, parses and checks a JSON body (on the event loop for small ones, in the worker for others). */
 export function inspectBody(bytes: Uint8Array, limits: BodyLimits = BODY_LIMITS): BodyOutcome {
   let body: unknown;
@@ -85,21 +95,10 @@ export function inspectBody(bytes: Uint8Array, limits: BodyLimits = BODY_LIMITS)
   }
   if (typeof body !== 'object' || body === null) return { kind: 'body', body };
   const { query, variables, operationName } = body as { query?: unknown; variables?: unknown; operationName?: unknown };
-  if (typeof query === 'string' && query.length > limits.maxDocumentBytes / 3) {
-    const bytesOfQuery = Buffer.byteLength(query, 'utf8');
-    if (bytesOfQuery > limits.maxDocumentBytes) {
-      return {
-        kind: 'refused',
-        refusal: {
-          code: 'QUERY_TOO_LARGE',
-          message: `the query document is ${bytesOfQuery} bytes; the limit is ${limits.maxDocumentBytes}`,
-          status: 413,
-        },
-      };
-    }
-  }
-  if (typeof variables === 'object' && variables !== null && !Array.isArray(variables)) {
-    const problem = checkVariables(variables as Record<string, unknown>, limits);
+  const tooLarge = typeof query === 'string' ? documentTooLarge(query, limits.maxDocumentBytes) : null;
+  if (tooLarge) return { kind: 'refused', refusal: tooLarge };
+  if (isPlainObject(variables)) {
+    const problem = checkVariables(variables, limits);
     if (problem) return { kind: 'variables', problem, query, operationName };
   }
   return { kind: 'body', body };

@@ -36,12 +36,14 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import { validationError } from '../core/domain/shared/domain-error';
+import { isPlainObject } from '../core/domain/shared/json';
 import { isPublicOperation } from './auth';
 import { unauthenticatedError } from './errors';
 import { QUERY_LIMITS, QueryLimitCode, checkDocumentLimits, type QueryLimits } from './query-limits';
 import {
   BODY_LIMITS,
   checkVariables,
+  documentTooLarge,
   inspectBody,
   readBody,
   type BodyOutcome,
@@ -74,11 +76,8 @@ function refuse(code: string, message: string, status: number): Refusal {
 
 /** Parses the document within the size and token limits. */
 export function parseWithinLimits(query: string, limits: QueryLimits = QUERY_LIMITS): DocumentNode | Refusal {
-  // A UTF-8 byte is at most one UTF-16 unit, so only a long enough string needs counting.
-  const bytes = query.length > limits.maxDocumentBytes / 3 ? Buffer.byteLength(query, 'utf8') : query.length;
-  if (bytes > limits.maxDocumentBytes) {
-    return refuse(QueryLimitCode.QUERY_TOO_LARGE, `the query document is ${bytes} bytes; the limit is ${limits.maxDocumentBytes}`, 413);
-  }
+  const tooLarge = documentTooLarge(query, limits.maxDocumentBytes);
+  if (tooLarge) return refuse(tooLarge.code, tooLarge.message, tooLarge.status);
   try {
     return parse(query, { maxTokens: limits.maxTokens });
   } catch (error) {
@@ -147,10 +146,7 @@ export function gateRequest(
   if (anonymous && (operations.length === 0 || !operations.every((o) => isPublicOperation(o, parsed)))) {
     return { error: unauthenticatedError(), status: 401 };
   }
-  const variables =
-    typeof input.variables === 'object' && input.variables !== null && !Array.isArray(input.variables)
-      ? (input.variables as Record<string, unknown>)
-      : null;
+  const variables = isPlainObject(input.variables) ? input.variables : null;
   const operationName = typeof input.operationName === 'string' ? input.operationName : null;
   const error = checkDocumentLimits(schema, parsed, { operationName, variables, anonymous, limits, listSizes: options.listSizes?.() });
   if (error) return { error, status: 400 };
@@ -294,8 +290,7 @@ export function checkOperation(
   if (errors.length > 0) return errors;
   const operation = getOperationAST(document, typeof operationName === 'string' ? operationName : undefined);
   if (!operation) return [];
-  const given =
-    typeof variables === 'object' && variables !== null && !Array.isArray(variables) ? (variables as Record<string, unknown>) : {};
+  const given = isPlainObject(variables) ? variables : {};
   const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], given, { maxErrors: 20 });
   return coerced.errors ? withCode(coerced.errors, 'BAD_USER_INPUT') : [];
 }

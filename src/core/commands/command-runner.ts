@@ -13,10 +13,9 @@ export interface CommandOutcome {
   events: DomainEvent[];
 }
 
-/** What a decided command produced: its events typed by the decider, and the stream's state after them. */
-export interface DecidedOutcome<S, E extends DomainEvent> extends CommandOutcome {
+/** What a decided command produced: its events, typed by the decider. */
+export interface DecidedOutcome<E extends DomainEvent> extends CommandOutcome {
   events: E[];
-  state: S;
 }
 
 export const NO_EVENTS: CommandOutcome = Object.freeze({ position: null, events: [] }) as CommandOutcome;
@@ -45,12 +44,7 @@ export class CommandRunner {
     private readonly logger: Logger,
   ) {}
 
-  run<S, C, E extends DomainEvent>(
-    stream: string,
-    decider: Decider<S, C, E>,
-    command: C,
-    meta: CommandMeta,
-  ): Promise<DecidedOutcome<S, E>> {
+  run<S, C, E extends DomainEvent>(stream: string, decider: Decider<S, C, E>, command: C, meta: CommandMeta): Promise<DecidedOutcome<E>> {
     const previous = this.queues.get(stream) ?? Promise.resolve();
     const result = previous.then(
       () => this.runNow(stream, decider, command, meta),
@@ -69,11 +63,11 @@ export class CommandRunner {
     decider: Decider<S, C, E>,
     command: C,
     meta: CommandMeta,
-  ): Promise<DecidedOutcome<S, E>> {
+  ): Promise<DecidedOutcome<E>> {
     for (let attempt = 1; ; attempt++) {
       const { state, revision } = await this.load(stream, decider);
       const events = decider.decide(command, state);
-      if (events.length === 0) return { position: null, events: [], state };
+      if (events.length === 0) return { position: null, events: [] };
       const newEvents: NewEvent[] = events.map((e) => ({
         id: randomUUID(),
         type: e.type,
@@ -91,7 +85,7 @@ export class CommandRunner {
         let next = state;
         for (const e of events) next = decider.evolve(next, e);
         this.remember(stream, { state: next, revision: result.revision });
-        return { position: result.position, events, state: next };
+        return { position: result.position, events };
       } catch (error) {
         if (!(error instanceof WrongExpectedRevisionError) || attempt >= CommandRunner.MAX_ATTEMPTS) throw error;
         this.logger.debug('concurrency conflict, retrying', { stream, attempt });

@@ -50,8 +50,7 @@ export function aggregateTable<S, C, E extends DomainEvent>(
     command,
     async run(input, meta, deps) {
       const decided = await toCommand(input as I, deps);
-      const { state: _state, ...outcome } = await deps.runner.run(spec.stream(decided), spec.decider, decided, meta);
-      return outcome;
+      return deps.runner.run(spec.stream(decided), spec.decider, decided, meta);
     },
   });
   return { name: spec.name, routes: build(on) };
@@ -60,9 +59,4 @@ export function aggregateTable<S, C, E extends DomainEvent>(
 /** A flow: a command handled by a function (several streams, or facts without a decision). */
 export function flow<I, R>(command: CommandClass<I, R>, run: (input: I, meta: CommandMeta, deps: CommandDeps) => Promise<R>): CommandRoute {
   return { command, run: (input, meta, deps) => run(input as I, meta, deps) };
-}
-
-/** A table of flows only. */
-export function flowTable(name: string, routes: CommandRoute[]): CommandTable {
-  return { name, routes };
 }

@@ -15,7 +15,7 @@ export const GROUP_TABLE = aggregateTable({ name: 'group', decider: groupDecider
       throw new DomainError(ErrorCode.GROUP_EXISTS, `group ${name} already exists`, 'name');
     }
     const allocated = await d.runner.run(GID_SEQUENCE_STREAM, gidSequenceDecider, { type: 'AllocateGid', name }, meta);
-    const { state: _state, ...outcome } = await d.runner.run(
+    return d.runner.run(
       groupStream(name),
       groupDecider,
       {
@@ -25,7 +25,6 @@ export const GROUP_TABLE = aggregateTable({ name: 'group', decider: groupDecider
       },
       meta,
     );
-    return outcome;
   }),
   on(DeleteGroupCommand, (i) => ({ type: 'DeleteGroup', name: i.name })),
 ]);

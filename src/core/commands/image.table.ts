@@ -83,7 +83,7 @@ export const IMAGE_TABLE = aggregateTable({ name: 'image', decider: imageDecider
     await claim(d, 'image-name', name, imageId, meta);
     await claim(d, 'image-path', tree.path, imageId, meta);
     try {
-      const { state: _state, ...outcome } = await d.runner.run(
+      const outcome = await d.runner.run(
         imageStream(imageId),
         imageDecider,
         {
@@ -109,7 +109,7 @@ export const IMAGE_TABLE = aggregateTable({ name: 'image', decider: imageDecider
     const name = normalizeImageName(input.name);
     const before = await imageState(d, input.imageId);
     if (before.status === 'registered' && before.name !== name) await claim(d, 'image-name', name, input.imageId, meta);
-    const { state: _state, ...renamed } = await d.runner.run(
+    const renamed = await d.runner.run(
       imageStream(input.imageId),
       imageDecider,
       { type: 'RenameImage', imageId: input.imageId, name },
@@ -122,7 +122,7 @@ export const IMAGE_TABLE = aggregateTable({ name: 'image', decider: imageDecider
   flow(DeleteImageCommand, async (input, meta, d) => {
     const before = await imageState(d, input.imageId);
     const usedBy = d.queries.clientsUsingImage(input.imageId);
-    const { state: _state, ...deleted } = await d.runner.run(
+    const deleted = await d.runner.run(
       imageStream(input.imageId),
       imageDecider,
       {

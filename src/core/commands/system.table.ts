@@ -60,12 +60,7 @@ export const API_TOKEN_TABLE = aggregateTable({ name: 'api-token', decider: apiT
   flow(CreateApiTokenCommand, async (input, meta, d) => {
     const token = randomBytes(32).toString('base64url');
     const sha256 = createHash('sha256').update(token, 'utf8').digest('hex');
-    const { state: _state, ...outcome } = await d.runner.run(
-      AUTH_TOKENS_STREAM,
-      apiTokenDecider,
-      { type: 'IssueApiToken', label: input.label, sha256 },
-      meta,
-    );
+    const outcome = await d.runner.run(AUTH_TOKENS_STREAM, apiTokenDecider, { type: 'IssueApiToken', label: input.label, sha256 }, meta);
     return { ...outcome, label: input.label, token };
   }),
   /** BRAMBLE_ADMIN_TOKEN (`env`) is not the API's to revoke. */

@@ -52,7 +52,7 @@ async function createUser(input: CreateUserInput, meta: CommandMeta, d: CommandD
   const passwordHash = await d.passwords.hash(input.password);
   const allocated = await d.runner.run(UID_SEQUENCE_STREAM, uidSequenceDecider, { type: 'AllocateUid', username }, meta);
   const uidNumber = allocated.events[0].data.uidNumber;
-  const { state: _state, ...created } = await d.runner.run(
+  const created = await d.runner.run(
     userStream(username),
     userDecider,
     {
@@ -70,8 +70,8 @@ async function createUser(input: CreateUserInput, meta: CommandMeta, d: CommandD
 }
 
 /** Runs a user command, then waits for the membership to follow it. */
-async function userChange(d: CommandDeps, run: () => Promise<CommandOutcome & { state?: unknown }>): Promise<CommandOutcome> {
-  const { state: _state, ...outcome } = await run();
+async function userChange(d: CommandDeps, run: () => Promise<CommandOutcome>): Promise<CommandOutcome> {
+  const outcome = await run();
   return outcome.events.length === 0 ? outcome : d.membership.settled(outcome);
 }
 

@@ -19,6 +19,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { JsonLogger, type Logger } from '../logging/logger';
+import { isPlainObject } from '../domain/shared/json';
 
 export interface CheckpointFile<T> {
   /** What the file holds, e.g. `read-models` or `plugin-dhcp`: a file of another kind is invalid. */
@@ -163,10 +164,6 @@ function checkFields(body: CheckpointFile<unknown>): string | null {
   if (typeof body.takenAt !== 'string' || Number.isNaN(Date.parse(body.takenAt))) return 'takenAt: not an ISO-8601 time';
   if (!('state' in body) || body.state === undefined) return 'state: missing';
   return null;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

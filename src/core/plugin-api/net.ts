@@ -44,11 +44,6 @@ export function macProblem(mac: string): string | null {
   return null;
 }
 
-/** `aa:bb:cc:dd:ee:ff` → `aa-bb-cc-dd-ee-ff` (the Pi 4/5 `TFTP_PREFIX=2` folder name). */
-export function macWithDashes(mac: string): string {
-  return mac.replace(/:/g, '-');
-}
-
 // ---------------------------------------------------------------------------------------------
 // IPv4
 
@@ -78,11 +73,6 @@ export function netmaskPrefix(mask: string): number | null {
   // Contiguous: the host part is 2^k - 1.
   if ((inverted & (inverted + 1)) !== 0) return null;
   return 32 - Math.log2(inverted + 1);
-}
-
-/** The netmask of a prefix length (24 → `255.255.255.0`). */
-export function prefixNetmask(prefix: number): string {
-  return intToIpv4(prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0);
 }
 
 export interface Ipv4Subnet {

@@ -37,6 +37,14 @@ delete CHANGES.GidNumberAllocated;
 
 type Listener = (change: ViewChange<unknown>) => void;
 
+/** The read model map behind each view. */
+const MAPS: { [V in ViewName]: (s: ReadModelState) => Map<string, unknown> } = {
+  clients: (s) => s.clients,
+  images: (s) => s.images,
+  users: (s) => s.users,
+  groups: (s) => s.groups,
+};
+
 function sortedValues<T>(map: Map<string, T>): T[] {
   return [...map.keys()].sort().map((k) => map.get(k)!);
 }
@@ -65,15 +73,7 @@ export class HostViews {
     if (set.size === 0) return;
     const key = (event.data as Record<string, unknown>)[field];
     if (typeof key !== 'string') return;
-    const s = this.state();
-    const record =
-      view === 'clients'
-        ? s.clients.get(key)
-        : view === 'users'
-          ? s.users.get(key)
-          : view === 'groups'
-            ? s.groups.get(key)
-            : s.images.get(key);
+    const record = MAPS[view](this.state()).get(key);
     const change: ViewChange<unknown> = { key, record: record ?? null, position: event.position };
     for (const listener of set) listener(change);
   }
@@ -81,62 +81,36 @@ export class HostViews {
   /** The views as one plugin sees them; `guard` wraps its listeners so a throw is logged, not spread. */
   forPlugin(guard: (fn: () => void) => void): PluginViews {
     const s = this.state;
-    const onChange =
-      <T>(view: ViewName) =>
-      (listener: (change: ViewChange<T>) => void): (() => void) => {
-        const wrapped: Listener = (change) => guard(() => listener(change as ViewChange<T>));
-        this.listeners[view].add(wrapped);
-        return () => this.listeners[view].delete(wrapped);
+    const view = <T>(name: ViewName): ReadonlyView<T> => {
+      const map = (): Map<string, T> => MAPS[name](s()) as Map<string, T>;
+      return {
+        get: (key) => map().get(key) ?? null,
+        list: () => sortedValues(map()),
+        get size() {
+          return map().size;
+        },
+        onChange: (listener) => {
+          const wrapped: Listener = (change) => guard(() => listener(change as ViewChange<T>));
+          this.listeners[name].add(wrapped);
+          return () => this.listeners[name].delete(wrapped);
+        },
       };
-    const clients: ClientsView = {
-      get: (mac) => s().clients.get(mac) ?? null,
-      byIp: (ip) => {
-        const mac = s().clientByIp.get(ip);
-        return mac ? (s().clients.get(mac) ?? null) : null;
-      },
-      bySerial: (serial) => {
-        const mac = s().clientBySerial.get(serial.toLowerCase());
-        return mac ? (s().clients.get(mac) ?? null) : null;
-      },
-      list: () => sortedValues<ClientRecord>(s().clients),
-      get size() {
-        return s().clients.size;
-      },
-      onChange: onChange<ClientRecord>('clients'),
     };
-    const images: ReadonlyView<ImageRecord> = {
-      get: (id) => s().images.get(id) ?? null,
-      list: () => sortedValues<ImageRecord>(s().images),
-      get size() {
-        return s().images.size;
-      },
-      onChange: onChange<ImageRecord>('images'),
+    const byIndex = (index: Map<string, string>, key: string): ClientRecord | null => {
+      const mac = index.get(key);
+      return mac ? (s().clients.get(mac) ?? null) : null;
     };
-    const users: ReadonlyView<UserRecord> = {
-      get: (name) => s().users.get(name) ?? null,
-      list: () => sortedValues<UserRecord>(s().users),
-      get size() {
-        return s().users.size;
-      },
-      onChange: onChange<UserRecord>('users'),
-    };
-    const groups: GroupsView = {
-      get: (name) => s().groups.get(name) ?? null,
-      list: () => sortedValues<GroupRecord>(s().groups),
-      memberOf: (username) =>
+    // Object.assign keeps the base view's live `size` getter (a spread would freeze its value).
+    const clients: ClientsView = Object.assign(view<ClientRecord>('clients'), {
+      byIp: (ip: string) => byIndex(s().clientByIp, ip),
+      bySerial: (serial: string) => byIndex(s().clientBySerial, serial.toLowerCase()),
+    });
+    const groups: GroupsView = Object.assign(view<GroupRecord>('groups'), {
+      memberOf: (username: string) =>
         sortedValues<GroupRecord>(s().groups)
           .filter((g) => g.members.includes(username))
           .map((g) => g.name),
-      get size() {
-        return s().groups.size;
-      },
-      onChange: onChange<GroupRecord>('groups'),
-    };
-    return Object.freeze({ clients, images, users, groups });
-  }
-
-  /** Listeners per view (tests, health). */
-  listenerCount(view: ViewName): number {
-    return this.listeners[view].size;
+    });
+    return Object.freeze({ clients, images: view<ImageRecord>('images'), users: view<UserRecord>('users'), groups });
   }
 }

@@ -2,11 +2,12 @@
  * Membership process manager: keeps each group's members (on the group streams, what LDAP
  * serves) in step with each user's `groups` (on the user streams, what the admin asked for).
  *
- * It follows the user events from its own checkpoint and, for each, brings that user's membership to
- * the user's current `groups`: added to the groups it should be in, removed from those it left. Its commands are idempotent (the group decider
- * records nothing when a member is already there), so a crash or a full disk between the user's
- * append and the groups' appends converges: after a restart it handles the event again from its
- * checkpoint; while the store refuses writes it retries the same event, never skipping it.
+ * It follows the user events from its own checkpoint and, for each, brings that user's membership
+ * to the user's current `groups`: added to the groups it should be in, removed from those it left.
+ * Its commands are idempotent (the group decider records nothing when a member is already there),
+ * so a crash or a full disk between the user's append and the groups' appends converges: after a
+ * restart it handles the event again from its checkpoint; while the store refuses writes it
+ * retries the same event, never skipping it.
  *
  * State (saved with the checkpoint): the groups each user was put in, so a change or a deletion
  * knows which memberships to take away.
@@ -22,11 +23,13 @@ import { isExistingUser, userDecider } from '../domain/user/user.decider';
 import { userStream } from '../domain/user/user.events';
 import type { CommandMeta } from '../domain/shared/command-meta';
 import { DomainError, ErrorCode } from '../domain/shared/domain-error';
+import { isPlainObject } from '../domain/shared/json';
 import { EVENT_STORE, type EventStore, type Subscription } from '../event-store/event-store.port';
 import { APP_LOGGER } from '../logging/logging.tokens';
 import type { Logger } from '../logging/logger';
 import { checkNotAheadOfStore, readCheckpointFile, writeCheckpointFile } from '../persistence/checkpoint-file';
 import type { CoreEvent } from '../plugin-api/events';
+import { PositionWaiters } from '../events/position-waiters';
 
 const KIND = 'process-manager:membership';
 const VERSION = 1;
@@ -43,7 +46,7 @@ export interface MembershipHealth {
 }
 
 function validState(state: unknown): string | null {
-  if (typeof state !== 'object' || state === null || Array.isArray(state)) return 'not an object';
+  if (!isPlainObject(state)) return 'not an object';
   for (const groups of Object.values(state)) {
     if (!Array.isArray(groups) || !groups.every((g) => typeof g === 'string')) return 'not a map of group lists';
   }
@@ -63,7 +66,7 @@ export class MembershipProcessManager implements MembershipSettling {
   private stopped = false;
   private running = false;
   private fingerprint: string | null = null;
-  private readonly waiters: { position: number; resolve: () => void }[] = [];
+  private readonly waiters = new PositionWaiters();
   private saving: Promise<void> = Promise.resolve();
   /** Wait between retries of an event the store refused (ms); doubled up to `maxRetryMs`. */
   retryMs = 100;
@@ -134,7 +137,7 @@ export class MembershipProcessManager implements MembershipSettling {
       }
     }
     this.position = event.position;
-    this.releaseWaiters();
+    this.waiters.reached(this.position);
   }
 
   private async handle(event: Handled): Promise<void> {
@@ -186,28 +189,9 @@ export class MembershipProcessManager implements MembershipSettling {
     return this.saving;
   }
 
-  private releaseWaiters(): void {
-    for (let i = this.waiters.length - 1; i >= 0; i--) {
-      if (this.waiters[i].position <= this.position) {
-        this.waiters[i].resolve();
-        this.waiters.splice(i, 1);
-      }
-    }
-  }
-
   /** Resolves once every user event up to `position` has been handled (or after `timeoutMs`: false). */
   waitFor(position: number, timeoutMs = 10_000): Promise<boolean> {
-    if (this.position >= position) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const waiter = { position, resolve: () => (clearTimeout(timer), resolve(true)) };
-      const timer = setTimeout(() => {
-        const i = this.waiters.indexOf(waiter);
-        if (i >= 0) this.waiters.splice(i, 1);
-        resolve(false);
-      }, timeoutMs);
-      timer.unref();
-      this.waiters.push(waiter);
-    });
+    return this.position >= position ? Promise.resolve(true) : this.waiters.wait(position, timeoutMs);
   }
 
   /**

@@ -20,6 +20,7 @@ import {
 } from './core-projections';
 import { validateSerializedReadModels } from './read-model-schema';
 import type { ReadModelState } from './read-models';
+import { PositionWaiters } from '../events/position-waiters';
 
 /** The snapshot file's `kind` (see persistence/checkpoint-file.ts). */
 export const READ_MODEL_SNAPSHOT_KIND = 'read-models';
@@ -64,7 +65,7 @@ export class ProjectionEngine {
   private readonly projections = new ProjectionSet(CORE_PROJECTIONS);
   private readonly knownTypes: Set<string>;
   private readonly warnedTypes = new Set<string>();
-  private readonly waiters: { position: number; resolve: () => void }[] = [];
+  private readonly waiters = new PositionWaiters();
   private unsaved = 0;
   private snapshotTimer: NodeJS.Timeout | null = null;
   private snapshotting: Promise<void> | null = null;
@@ -144,39 +145,16 @@ export class ProjectionEngine {
       this.metrics.projectionPosition.set(last.position);
     }
     if (this.caughtUp) for (const e of events) this.live$.next(e);
-    this.releaseWaiters();
+    this.waiters.reached(this.checkpointValue ?? 0);
     this.scheduleSnapshot();
   }
 
-  private releaseWaiters(): void {
-    const at = this.checkpointValue ?? 0;
-    for (let i = this.waiters.length - 1; i >= 0; i--) {
-      if (this.waiters[i].position <= at) {
-        this.waiters[i].resolve();
-        this.waiters.splice(i, 1);
-      }
-    }
-  }
-
   /** Resolves once the read models include the event at `position` (read-your-writes). */
-  waitFor(position: number | null, timeoutMs = 5000): Promise<void> {
-    if (position === null || (this.checkpointValue ?? 0) >= position) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const waiter = {
-        position,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      };
-      const timer = setTimeout(() => {
-        const i = this.waiters.indexOf(waiter);
-        if (i >= 0) this.waiters.splice(i, 1);
-        reject(new Error(`read models did not reach position ${position} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      timer.unref();
-      this.waiters.push(waiter);
-    });
+  async waitFor(position: number | null, timeoutMs = 5000): Promise<void> {
+    if (position === null || (this.checkpointValue ?? 0) >= position) return;
+    if (!(await this.waiters.wait(position, timeoutMs))) {
+      throw new Error(`read models did not reach position ${position} within ${timeoutMs} ms`);
+    }
   }
 
   /** Projection lag in events: the store's head position minus the read models' position. */
@@ -232,7 +210,7 @@ export class ProjectionEngine {
     this.state = fresh;
     this.checkpointValue = position;
     this.unsaved = Math.max(count, 1);
-    this.releaseWaiters();
+    this.waiters.reached(this.checkpointValue ?? 0);
     await this.saveSnapshot();
     const ms = Date.now() - started;
     this.logger.info('read models rebuilt', { events: count, ms });

@@ -4,6 +4,7 @@
  * (`{}`, a user without a password hash, a client whose key is not its MAC...) is rebuilt from the
  * store instead of quietly serving a wrong or empty fleet.
  */
+import { isPlainObject } from '../domain/shared/json';
 type Check = (value: unknown) => boolean;
 
 const str: Check = (v) => typeof v === 'string';
@@ -57,10 +58,6 @@ const VIEWS = {
 } as const satisfies Record<string, { key: string; fields: Record<string, Check> }>;
 
 const TOP_LEVEL = ['clients', 'clientByIp', 'clientBySerial', 'users', 'groups', 'images', 'settings', 'tokens'];
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function checkEntries(name: keyof typeof VIEWS, list: unknown): string | null {
   if (!Array.isArray(list)) return `${name}: not a list of [key, value] entries`;

@@ -120,12 +120,15 @@ export function checkDhcpSettings(s: DhcpSettings, global: GlobalSettings): Sett
 
 /** The decider's configuration from the plugin's settings and the server address in use. */
 export function buildDhcpConfig(s: DhcpSettings, serverIp: string | null): DhcpConfig {
+  const anchor = serverIp ?? s.rangeStart;
+  const prefix = s.netmask === null ? null : netmaskPrefix(s.netmask);
   return {
     mode: s.mode,
     serverIp,
     rangeStart: s.rangeStart ? ipv4ToInt(s.rangeStart) : null,
     rangeEnd: s.rangeEnd ? ipv4ToInt(s.rangeEnd) : null,
     netmask: s.netmask,
+    subnet: anchor !== null && prefix !== null ? subnetOf(anchor, prefix) : null,
     gateway: s.gateway,
     dnsServers: [...s.dnsServers],
     leaseSeconds: s.leaseSeconds,

@@ -3,7 +3,7 @@
  * layer carries out (detections, offers held, bindings to persist, facts to report). Pure: no I/O,
  * no clock (the time comes in `now`), no mutation of the view (effects are applied by the caller).
  */
-import { intToIpv4, ipv4ToInt, isIpv4 } from '../../core/plugin-api';
+import { intToIpv4, ipv4ToInt, isIpv4, type Ipv4Subnet } from '../../core/plugin-api';
 import {
   BROADCAST_FLAG,
   DhcpMessageType,
@@ -31,6 +31,8 @@ export interface DhcpConfig {
   rangeStart: number | null;
   rangeEnd: number | null;
   netmask: string | null;
+  /** Full mode: the served subnet (from the server address, else the range start), or null. */
+  subnet: Ipv4Subnet | null;
   gateway: string | null;
   dnsServers: string[];
   leaseSeconds: number;
@@ -90,25 +92,10 @@ function dropped(drop: DropReason, effects: DhcpEffect[] = []): DhcpDecision {
   return { reply: null, drop, delayMs: 0, effects };
 }
 
-/** Network and broadcast address of `ip` under `netmask`. */
-function subnetOf(ip: string, netmask: string): { network: number; broadcast: number } {
-  const mask = ipv4ToInt(netmask);
-  const network = (ipv4ToInt(ip) & mask) >>> 0;
-  return { network, broadcast: (network | (~mask >>> 0)) >>> 0 };
-}
-
-/** The subnet bramble serves in full mode: from the server address, else the range start. */
-function servedSubnet(cfg: DhcpConfig): { network: number; broadcast: number } | null {
-  const anchor = cfg.serverIp ?? (cfg.rangeStart !== null ? intToIpv4(cfg.rangeStart) : null);
-  if (!anchor || !cfg.netmask) return null;
-  return subnetOf(anchor, cfg.netmask);
-}
-
-function inSubnet(ip: string, cfg: DhcpConfig): boolean {
-  const s = servedSubnet(cfg);
-  if (!s) return false;
+/** Inside the served subnet, not its network or broadcast address. */
+function inServedSubnet(ip: string, cfg: DhcpConfig): boolean {
   const n = ipv4ToInt(ip);
-  return n > s.network && n < s.broadcast;
+  return cfg.subnet !== null && n > cfg.subnet.network && n < cfg.subnet.broadcast;
 }
 
 /** Whether `ip` may be handed to `mac` right now (full mode). */
@@ -119,7 +106,7 @@ export function addressAvailable(ip: string, mac: string, view: DhcpView, cfg: D
   for (const [other, addr] of cfg.fixed) if (addr === ip && other !== mac) return false;
   const n = ipv4ToInt(ip);
   if (cfg.rangeStart === null || cfg.rangeEnd === null || n < cfg.rangeStart || n > cfg.rangeEnd) return false;
-  if (!inSubnet(ip, cfg)) return false;
+  if (!inServedSubnet(ip, cfg)) return false;
   const owner = view.owners.get(ip);
   if (owner !== undefined && owner !== mac) return false;
   const offeredTo = view.offeredTo.get(ip);
@@ -199,8 +186,7 @@ function addLeaseOptions(reply: DhcpPacket, cfg: DhcpConfig, withLease: boolean)
   if (cfg.netmask) reply.options.set(DhcpOption.SUBNET_MASK, ipOption(cfg.netmask));
   if (cfg.gateway) reply.options.set(DhcpOption.ROUTER, ipOption(cfg.gateway));
   if (cfg.dnsServers.length) reply.options.set(DhcpOption.DNS_SERVERS, ipListOption(cfg.dnsServers));
-  const subnet = servedSubnet(cfg);
-  if (subnet) reply.options.set(DhcpOption.BROADCAST_ADDRESS, ipOption(intToIpv4(subnet.broadcast)));
+  if (cfg.subnet) reply.options.set(DhcpOption.BROADCAST_ADDRESS, ipOption(intToIpv4(cfg.subnet.broadcast)));
 }
 
 function nak(request: DhcpPacket, cfg: DhcpConfig & { serverIp: string }): DhcpPacket {
@@ -368,7 +354,7 @@ function decideFull(
             : { reply: nak(request, cfg), drop: null, delayMs: 0, effects };
         if (cfg.fixed.has(mac))
           return cfg.fixed.get(mac) === requested ? ack(requested) : { reply: nak(request, cfg), drop: null, delayMs: 0, effects };
-        if (!inSubnet(requested, cfg)) return { reply: nak(request, cfg), drop: null, delayMs: 0, effects };
+        if (!inServedSubnet(requested, cfg)) return { reply: nak(request, cfg), drop: null, delayMs: 0, effects };
         return dropped('no-binding', effects);
       }
       if (request.ciaddr !== ZERO) {

@@ -7,20 +7,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { effectivePluginSettings } from '../../../src/core/domain/settings/plugin-settings';
 import type { RecordedEvent } from '../../../src/core/plugin-api';
-import {
-  BOOTREQUEST,
-  DhcpMessageType,
-  DhcpOption,
-  decodePacket,
-  encodePacket,
-  macToChaddr,
-  messageTypeOption,
-  type DhcpPacket,
-} from '../../../src/plugins/dhcp/dhcp.codec';
+import type { DhcpPacket } from '../../../src/plugins/dhcp/dhcp.codec';
 import { buildDhcpConfig, DhcpSettingsSchema, type DhcpSettings } from '../../../src/plugins/dhcp/dhcp.config';
 import { decideDhcp } from '../../../src/plugins/dhcp/dhcp.decider';
 import { DHCP_CONSUMED_TYPES, DhcpEventType } from '../../../src/plugins/dhcp/dhcp.events';
 import { DECLINE_HOLD_MS, DhcpView, OFFER_HOLD_MS, type DhcpClient, type DhcpEvent } from '../../../src/plugins/dhcp/dhcp.view';
+import { discoverPacket, viaCodec } from '../../support/dhcp-packets';
 
 const T0 = Date.parse('2025-03-01T08:00:00.000Z');
 const A = 'dc:a6:32:00:00:0a';
@@ -226,25 +218,7 @@ describe('DhcpView: the restart rule (DhcpLeaseBound at t with lease L is held u
   const NEWCOMER = 'dc:a6:32:00:00:99';
 
   function discover(mac: string): DhcpPacket {
-    const p: DhcpPacket = {
-      op: BOOTREQUEST,
-      htype: 1,
-      hlen: 6,
-      hops: 0,
-      xid: 7,
-      secs: 0,
-      flags: 0,
-      ciaddr: '0.0.0.0',
-      yiaddr: '0.0.0.0',
-      siaddr: '0.0.0.0',
-      giaddr: '0.0.0.0',
-      chaddr: macToChaddr(mac),
-      mac: null,
-      sname: '',
-      file: '',
-      options: new Map([[DhcpOption.MESSAGE_TYPE, messageTypeOption(DhcpMessageType.DISCOVER)]]),
-    };
-    return decodePacket(encodePacket(p));
+    return viaCodec(discoverPacket(mac, { xid: 7 }));
   }
 
   /** After a restart: the view rebuilt from the stored events only. */

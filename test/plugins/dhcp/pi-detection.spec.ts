@@ -1,16 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  BOOTREQUEST,
-  DhcpMessageType,
-  type DhcpPacket,
-  decodePacket,
-  encodePacket,
-  macToChaddr,
-  messageTypeOption,
-} from '../../../src/plugins/dhcp/dhcp.codec';
+import { DhcpMessageType, type DhcpPacket, messageTypeOption } from '../../../src/plugins/dhcp/dhcp.codec';
 import { detectPi, modelFromRevision } from '../../../src/plugins/dhcp/pi-detection';
 import { PI_OUIS } from '../../../src/plugins/dhcp/pi-oui.data';
+import { discoverPacket, viaCodec } from '../../support/dhcp-packets';
 
 function hex(s: string): Buffer {
   return Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -20,25 +13,7 @@ const PXE_VENDOR_CLASS = Buffer.from('PXEClient:Arch:00000:UNDI:002001', 'latin1
 
 /** A DISCOVER from `mac` with the given options (after 53), through the real codec. */
 function discover(mac: string, options: Array<[number, Buffer]> = [], htype = 1): DhcpPacket {
-  const p: DhcpPacket = {
-    op: BOOTREQUEST,
-    htype,
-    hlen: 6,
-    hops: 0,
-    xid: 1,
-    secs: 0,
-    flags: 0,
-    ciaddr: '0.0.0.0',
-    yiaddr: '0.0.0.0',
-    siaddr: '0.0.0.0',
-    giaddr: '0.0.0.0',
-    chaddr: macToChaddr(mac),
-    mac: null,
-    sname: '',
-    file: '',
-    options: new Map([[53, messageTypeOption(DhcpMessageType.DISCOVER)], ...options]),
-  };
-  return decodePacket(encodePacket(p));
+  return viaCodec(discoverPacket(mac, { htype, options: new Map([[53, messageTypeOption(DhcpMessageType.DISCOVER)], ...options]) }));
 }
 
 /** Option 97 in the Pi 4/5 format: type 0, FourCC, revision LE, MAC low 4 bytes, serial LE. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodePacket, DhcpMessageType, encodePacket, macToChaddr, messageTypeOption } from '../../../src/plugins/dhcp/dhcp.codec';
+import { DhcpMessageType, messageTypeOption } from '../../../src/plugins/dhcp/dhcp.codec';
 import {
   echoClientGuid,
   encodeVendorSubOptions,
@@ -10,6 +10,7 @@ import {
   pxeMenuPrompt,
   RPI_OPTION43,
 } from '../../../src/plugins/dhcp/pxe-options';
+import { discoverPacket, viaCodec } from '../../support/dhcp-packets';
 
 describe('pxe options', () => {
   it('RPI_OPTION43 is exactly the 32 bytes dnsmasq sends for pxe-service=0,"Raspberry Pi Boot"', () => {
@@ -74,26 +75,9 @@ describe('pxe options', () => {
 
   it('echoes option 97 when the request has one, else null', () => {
     const guid = Buffer.from('00525069341131c00032c21ffeb4a3c2e1', 'hex');
-    const base = {
-      op: 1,
-      htype: 1,
-      hlen: 6,
-      hops: 0,
-      xid: 7,
-      secs: 0,
-      flags: 0,
-      ciaddr: '0.0.0.0',
-      yiaddr: '0.0.0.0',
-      siaddr: '0.0.0.0',
-      giaddr: '0.0.0.0',
-      chaddr: macToChaddr('dc:a6:32:00:00:01'),
-      mac: null,
-      sname: '',
-      file: '',
-    };
-    const withGuid = decodePacket(
-      encodePacket({
-        ...base,
+    const withGuid = viaCodec(
+      discoverPacket('dc:a6:32:00:00:01', {
+        xid: 7,
         options: new Map([
           [53, messageTypeOption(DhcpMessageType.DISCOVER)],
           [97, guid],
@@ -101,7 +85,7 @@ describe('pxe options', () => {
       }),
     );
     assert.deepEqual(echoClientGuid(withGuid), guid);
-    const without = decodePacket(encodePacket({ ...base, options: new Map([[53, messageTypeOption(DhcpMessageType.DISCOVER)]]) }));
+    const without = viaCodec(discoverPacket('dc:a6:32:00:00:01', { xid: 7 }));
     assert.equal(echoClientGuid(without), null);
   });
 });

@@ -1,35 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  BROADCAST_FLAG,
-  DhcpMessageType,
-  type DhcpPacket,
-  macToChaddr,
-  messageTypeOption,
-  newReply,
-} from '../../../src/plugins/dhcp/dhcp.codec';
+import { BROADCAST_FLAG, DhcpMessageType, type DhcpPacket, messageTypeOption, newReply } from '../../../src/plugins/dhcp/dhcp.codec';
 import { replyDestination, replyFlags } from '../../../src/plugins/dhcp/reply-destination';
+import { discoverPacket } from '../../support/dhcp-packets';
 
 function req(fields: Partial<DhcpPacket> = {}): DhcpPacket {
-  return {
-    op: 1,
-    htype: 1,
-    hlen: 6,
-    hops: 0,
-    xid: 1,
-    secs: 0,
-    flags: 0,
-    ciaddr: '0.0.0.0',
-    yiaddr: '0.0.0.0',
-    siaddr: '0.0.0.0',
-    giaddr: '0.0.0.0',
-    chaddr: macToChaddr('dc:a6:32:00:00:01'),
-    mac: 'dc:a6:32:00:00:01',
-    sname: '',
-    file: '',
-    options: new Map([[53, messageTypeOption(DhcpMessageType.DISCOVER)]]),
-    ...fields,
-  };
+  return discoverPacket('dc:a6:32:00:00:01', { mac: 'dc:a6:32:00:00:01', ...fields });
 }
 
 function reply(request: DhcpPacket, type: DhcpMessageType, yiaddr = '0.0.0.0'): DhcpPacket {

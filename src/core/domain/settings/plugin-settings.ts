@@ -48,6 +48,13 @@ export function settingKeys(schema: TObject | null): string[] {
   return schema ? Object.keys(schema.properties) : [];
 }
 
+/** Why `key` is not one of the schema's settings, or null when it is. */
+export function unknownSettingMessage(schema: TObject | null, key: unknown): string | null {
+  if (typeof key === 'string' && schema && Object.hasOwn(schema.properties, key)) return null;
+  const keys = settingKeys(schema);
+  return keys.length ? `unknown setting (known: ${keys.join(', ')})` : 'this plugin has no settings';
+}
+
 /** A few words on what a schema accepts: `an IPv4 address or null`, `an integer from 0 to 5000`. */
 export function describeSchema(schema: TSchema): string {
   const s = schema as TSchema & Record<string, unknown>;
@@ -128,11 +135,9 @@ function pathToField(pointer: string): string {
  * the first problem, or null.
  */
 export function checkPluginValues(schema: TObject | null, stored: Record<string, unknown>): SettingsFieldProblem | null {
-  const keys = settingKeys(schema);
   for (const key of Object.keys(stored)) {
-    if (!schema || !Object.hasOwn(schema.properties, key)) {
-      return { field: key, message: keys.length ? `unknown setting (known: ${keys.join(', ')})` : 'this plugin has no settings' };
-    }
+    const message = unknownSettingMessage(schema, key);
+    if (message) return { field: key, message };
   }
   if (!schema) return null;
   // Each value as given (defaults would paper over a wrong type), then the whole with defaults.

@@ -1,6 +1,6 @@
 import type { Decider, DomainEvent } from '../shared/decider';
 import { DomainError, ErrorCode, validationError } from '../shared/domain-error';
-import { checkPluginValues, effectivePluginSettings, type PluginSettingsSpec } from './plugin-settings';
+import { checkPluginValues, effectivePluginSettings, unknownSettingMessage, type PluginSettingsSpec } from './plugin-settings';
 import {
   DEFAULT_GLOBAL_SETTINGS,
   type GlobalSettings,
@@ -11,6 +11,7 @@ import {
   type SettingsUpdatedData,
 } from './settings.events';
 import { isIpv4 } from '../../plugin-api/net';
+import { isPlainObject } from '../shared/json';
 
 export type { PluginSettingsSpec };
 
@@ -130,10 +131,6 @@ function deepEqual(a: unknown, b: unknown): boolean {
   return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && deepEqual((a as never)[k], (b as never)[k]));
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Decide
 
@@ -167,10 +164,8 @@ function decidePlugin(command: UpdatePluginSettings, state: SettingsState): Sett
   if (!Array.isArray(command.unset)) throw validationError('reset', 'must be a list of keys');
   // Keys first, before any value is looked at or copied (`__proto__`, `constructor`...).
   for (const key of [...Object.keys(command.set), ...command.unset]) {
-    if (typeof key !== 'string' || !spec.schema || !Object.hasOwn(spec.schema.properties, key)) {
-      const known = spec.schema ? Object.keys(spec.schema.properties).join(', ') : '';
-      throw validationError(`${name}.${String(key)}`, known ? `unknown setting (known: ${known})` : 'this plugin has no settings');
-    }
+    const message = unknownSettingMessage(spec.schema, key);
+    if (message) throw validationError(`${name}.${String(key)}`, message);
   }
   const stored = state.plugins[name] ?? {};
   const set: Record<string, unknown> = {};

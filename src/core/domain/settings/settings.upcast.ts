@@ -5,6 +5,7 @@
  * belongs to the plugins. Events are never rewritten: this runs on every read of an old event.
  */
 import type { PluginSettingsChange, SettingsUpdatedData } from './settings.events';
+import { isPlainObject } from '../shared/json';
 
 /** Version-1 DHCP fields → the DHCP plugin's keys. */
 const V1_DHCP_FIELDS: Record<string, string> = {
@@ -20,12 +21,8 @@ const V1_DHCP_FIELDS: Record<string, string> = {
 /** The keys `plugins.dhcp` could hold in version 1 (its validator refused any other). */
 const V1_DHCP_PLUGIN_KEYS = ['pi3ReplyDelayMs', 'fixedAddresses'];
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 export function upcastSettingsUpdatedV1(data: unknown): SettingsUpdatedData {
-  const changes = isObject(data) && isObject(data.changes) ? data.changes : {};
+  const changes = isPlainObject(data) && isPlainObject(data.changes) ? data.changes : {};
   const out: SettingsUpdatedData = {};
   const plugins: Record<string, PluginSettingsChange> = {};
   for (const key of ['interface', 'serverIp'] as const) {
@@ -35,9 +32,9 @@ export function upcastSettingsUpdatedV1(data: unknown): SettingsUpdatedData {
   for (const [v1, v2] of Object.entries(V1_DHCP_FIELDS)) if (v1 in changes) dhcpSet[v2] = changes[v1];
   if (Object.keys(dhcpSet).length > 0) plugins.dhcp = { set: dhcpSet };
   if ('ldapBaseDn' in changes) plugins.ldap = { set: { baseDn: changes.ldapBaseDn } };
-  if (isObject(changes.plugins)) {
+  if (isPlainObject(changes.plugins)) {
     for (const [name, values] of Object.entries(changes.plugins)) {
-      if (!isObject(values)) continue;
+      if (!isPlainObject(values)) continue;
       if (name === 'dhcp') {
         // Replacing dhcp's plugin values must not touch the fields that came from the core settings.
         plugins.dhcp = {
