@@ -26,6 +26,7 @@ import { HealthService } from './observability/health.service';
 import type { PluginFactory } from './plugin-api/plugin';
 import type { PluginHostOptions } from './plugin-host/plugin-registry';
 import { PluginRegistry } from './plugin-host/plugin-registry';
+import { StoreFingerprint } from './persistence/store-fingerprint';
 import { MembershipProcessManager } from './process-managers/membership.process-manager';
 import { ProjectionEngine } from './projections/projection-engine';
 import { ReadModelQueries } from './projections/read-model-queries';
@@ -75,15 +76,18 @@ const COMMAND_PROVIDERS: Provider[] = [
 
 /** The read side: read models (snapshotted with their checkpoint), their queries, the audit log. */
 const READ_PROVIDERS: Provider[] = [
+  /** The store's identity, for every checkpoint file (read models, plugins, process managers). */
+  { provide: StoreFingerprint, useFactory: (store: EventStore) => new StoreFingerprint(store), inject: [EVENT_STORE] },
   {
     provide: ProjectionEngine,
-    useFactory: (store: EventStore, logger: Logger, metrics: Metrics, config: BrambleConfig) =>
+    useFactory: (store: EventStore, logger: Logger, metrics: Metrics, config: BrambleConfig, fingerprint: StoreFingerprint) =>
       new ProjectionEngine(store, logger.child('projections'), metrics, CORE_EVENT_TYPES, {
         snapshotFile: path.join(config.dataDir, 'read-models.snapshot.json'),
+        fingerprint,
         acceptEventLossAt: config.acceptEventLossAt,
         densePositions: config.eventStore.kind === 'sqlite',
       }),
-    inject: [EVENT_STORE, APP_LOGGER, Metrics, BRAMBLE_CONFIG],
+    inject: [EVENT_STORE, APP_LOGGER, Metrics, BRAMBLE_CONFIG, StoreFingerprint],
   },
   ReadModelQueries,
   { provide: AuditLog, useFactory: (store: EventStore) => new AuditLog(store), inject: [EVENT_STORE] },
@@ -106,7 +110,7 @@ function pluginHostProviders(options: CoreModuleOptions): Provider[] {
         registry.load(options.builtInPlugins, options.config.plugins);
         return registry;
       },
-      inject: [CommandBus, ReadModelQueries, ProjectionEngine, Metrics, EVENT_STORE, BRAMBLE_CONFIG, APP_LOGGER],
+      inject: [CommandBus, ReadModelQueries, ProjectionEngine, Metrics, EVENT_STORE, StoreFingerprint, BRAMBLE_CONFIG, APP_LOGGER],
     },
     { provide: PLUGIN_CATALOG, useExisting: PluginRegistry },
   ];

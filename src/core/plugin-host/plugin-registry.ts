@@ -25,6 +25,7 @@ import { APP_LOGGER } from '../logging/logging.tokens';
 import type { Logger } from '../logging/logger';
 import { Metrics } from '../observability/metrics';
 import { checkNotAheadOfStore } from '../persistence/checkpoint-file';
+import { StoreFingerprint } from '../persistence/store-fingerprint';
 import type { GlobalSettings } from '../plugin-api/events';
 import type {
   AnyPlugin,
@@ -104,7 +105,6 @@ export class PluginRegistry implements PluginCatalog {
   private readonly entries: Entry[] = [];
   private readonly logger: Logger;
   private readonly views: HostViews;
-  private fingerprint: string | null = null;
   private options: PluginHostOptions = {};
 
   constructor(
@@ -113,6 +113,7 @@ export class PluginRegistry implements PluginCatalog {
     private readonly engine: ProjectionEngine,
     private readonly metrics: Metrics,
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly fingerprint: StoreFingerprint,
     @Inject(BRAMBLE_CONFIG) private readonly config: BrambleConfig,
     @Inject(APP_LOGGER) logger: Logger,
   ) {
@@ -214,7 +215,6 @@ export class PluginRegistry implements PluginCatalog {
 
   /** Restores snapshots, catches each plugin up, then starts it. Throws only when acknowledged events are missing. */
   async startAll(): Promise<void> {
-    this.fingerprint = (await this.store.readAll({ limit: 1 }))[0]?.id ?? null;
     const head = await this.store.headPosition();
     const restored = new Map<Entry, { checkpoint: number; state: unknown }>();
     for (const entry of this.entries) {
@@ -227,7 +227,7 @@ export class PluginRegistry implements PluginCatalog {
       entry.snapshots = new PluginSnapshotter(
         plugin,
         snapshotFileOf(dir),
-        () => this.fingerprint,
+        () => this.fingerprint.get(),
         this.options.snapshots ?? DEFAULT_SNAPSHOT_POLICY,
         entry.logger,
       );

@@ -36,7 +36,7 @@ export class PluginSnapshotter {
   constructor(
     private readonly plugin: AnyPlugin,
     private readonly file: string,
-    private readonly fingerprint: () => string | null,
+    private readonly fingerprint: () => Promise<string | null>,
     private readonly policy: SnapshotPolicy,
     private readonly logger: Logger,
   ) {}
@@ -57,7 +57,7 @@ export class PluginSnapshotter {
       this.logger.warn('ignoring the plugin snapshot; replaying its events instead', { reason: result.reason });
       return null;
     }
-    if (result.body.storeFingerprint !== this.fingerprint()) {
+    if (result.body.storeFingerprint !== (await this.fingerprint())) {
       this.logger.warn('ignoring a plugin snapshot of another event store; replaying its events instead');
       return null;
     }
@@ -97,17 +97,16 @@ export class PluginSnapshotter {
       this.logger.warn('plugin snapshot() threw; no snapshot taken', { error: (error as Error).message });
       return;
     }
-    const body: CheckpointFile<unknown> = {
+    const body: Omit<CheckpointFile<unknown>, 'storeFingerprint'> = {
       kind: this.kind,
       version: this.version,
-      storeFingerprint: this.fingerprint(),
       checkpoint: this.checkpoint,
       takenAt: new Date().toISOString(),
       state,
     };
     this.unsaved = 0;
     this.writing = this.writing
-      .then(() => writeCheckpointFile(this.file, body))
+      .then(async () => writeCheckpointFile(this.file, { ...body, storeFingerprint: await this.fingerprint() }))
       .catch((error: Error) => this.logger.error('could not write the plugin snapshot', { error: error.message, file: this.file }));
   }
 

@@ -28,6 +28,7 @@ import { EVENT_STORE, type EventStore, type Subscription } from '../event-store/
 import { APP_LOGGER } from '../logging/logging.tokens';
 import type { Logger } from '../logging/logger';
 import { checkNotAheadOfStore, readCheckpointFile, writeCheckpointFile } from '../persistence/checkpoint-file';
+import { StoreFingerprint } from '../persistence/store-fingerprint';
 import type { CoreEvent } from '../plugin-api/events';
 import { PositionWaiters } from '../events/position-waiters';
 
@@ -65,7 +66,6 @@ export class MembershipProcessManager implements MembershipSettling {
   private failing: string | null = null;
   private stopped = false;
   private running = false;
-  private fingerprint: string | null = null;
   private readonly waiters = new PositionWaiters();
   private saving: Promise<void> = Promise.resolve();
   /** Wait between retries of an event the store refused (ms); doubled up to `maxRetryMs`. */
@@ -75,6 +75,7 @@ export class MembershipProcessManager implements MembershipSettling {
   constructor(
     private readonly runner: CommandRunner,
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly fingerprint: StoreFingerprint,
     @Inject(BRAMBLE_CONFIG) private readonly config: BrambleConfig,
     @Inject(APP_LOGGER) logger: Logger,
   ) {
@@ -87,11 +88,11 @@ export class MembershipProcessManager implements MembershipSettling {
 
   /** Loads the checkpoint and follows the user events until caught up. */
   async start(): Promise<void> {
-    this.fingerprint = (await this.store.readAll({ limit: 1 }))[0]?.id ?? null;
+    const fingerprint = await this.fingerprint.get();
     const saved = await readCheckpointFile<MembershipState>(this.file, { kind: KIND, version: VERSION, validateState: validState });
     let after: number | undefined;
     if (saved.status === 'invalid') this.logger.warn('ignoring the membership checkpoint; replaying user events', { reason: saved.reason });
-    if (saved.status === 'ok' && saved.body.storeFingerprint === this.fingerprint && saved.body.checkpoint !== null) {
+    if (saved.status === 'ok' && saved.body.storeFingerprint === fingerprint && saved.body.checkpoint !== null) {
       const head = await this.store.headPosition();
       const verdict = checkNotAheadOfStore('the membership checkpoint', saved.body.checkpoint, head, {
         acceptLossAt: this.config.acceptEventLossAt,
@@ -178,13 +179,12 @@ export class MembershipProcessManager implements MembershipSettling {
     const body = {
       kind: KIND,
       version: VERSION,
-      storeFingerprint: this.fingerprint,
       checkpoint: this.position,
       takenAt: new Date().toISOString(),
       state: structuredClone(this.state),
     };
     this.saving = this.saving
-      .then(() => writeCheckpointFile(this.file, body))
+      .then(async () => writeCheckpointFile(this.file, { ...body, storeFingerprint: await this.fingerprint.get() }))
       .catch((error: Error) => this.logger.error('could not save the membership checkpoint', { error: error.message }));
     return this.saving;
   }

@@ -21,6 +21,7 @@ import {
 import { validateSerializedReadModels } from './read-model-schema';
 import type { ReadModelState } from './read-models';
 import { PositionWaiters } from '../events/position-waiters';
+import { StoreFingerprint } from '../persistence/store-fingerprint';
 
 /** The snapshot file's `kind` (see persistence/checkpoint-file.ts). */
 export const READ_MODEL_SNAPSHOT_KIND = 'read-models';
@@ -43,6 +44,8 @@ export interface ProjectionEngineOptions {
    * refuses the start, unless this is the store's current head position. Default null.
    */
   acceptEventLossAt?: number | null;
+  /** The store's identity for the snapshot file; by default one of the engine's own. */
+  fingerprint?: StoreFingerprint;
   /** The store's positions have no gaps (sqlite): a refusal can count the missing events. */
   densePositions?: boolean;
 }
@@ -69,7 +72,7 @@ export class ProjectionEngine {
   private unsaved = 0;
   private snapshotTimer: NodeJS.Timeout | null = null;
   private snapshotting: Promise<void> | null = null;
-  private fingerprint: string | null = null;
+  private readonly fingerprint: StoreFingerprint;
   private caughtUp = false;
   private rebuilding: Promise<{ events: number; ms: number }> | null = null;
   readonly live$ = new Subject<RecordedEvent>();
@@ -82,6 +85,7 @@ export class ProjectionEngine {
     private readonly options: ProjectionEngineOptions,
   ) {
     this.knownTypes = new Set(knownTypes);
+    this.fingerprint = options.fingerprint ?? new StoreFingerprint(store);
   }
 
   get checkpoint(): number | undefined {
@@ -102,8 +106,7 @@ export class ProjectionEngine {
    * snapshot is ahead of the store (see loadSnapshot).
    */
   async start(): Promise<void> {
-    this.fingerprint = await this.readFingerprint();
-    const snapshot = await this.loadSnapshot(await this.store.headPosition());
+    const snapshot = await this.loadSnapshot(await this.fingerprint.get(), await this.store.headPosition());
     if (snapshot) {
       this.state = deserializeReadModels(snapshot.state);
       this.checkpointValue = snapshot.checkpoint ?? undefined;
@@ -243,12 +246,12 @@ export class ProjectionEngine {
       this.snapshotTimer = null;
     }
     this.snapshotting = (async () => {
-      if (this.fingerprint === null) this.fingerprint = await this.readFingerprint();
+      const storeFingerprint = await this.fingerprint.get();
       const saved = this.unsaved;
       const body: SnapshotFile = {
         kind: READ_MODEL_SNAPSHOT_KIND,
         version: READ_MODEL_VERSION,
-        storeFingerprint: this.fingerprint,
+        storeFingerprint,
         checkpoint: this.checkpointValue ?? null,
         takenAt: new Date().toISOString(),
         state: serializeReadModels(this.state),
@@ -264,18 +267,13 @@ export class ProjectionEngine {
     await this.snapshotting;
   }
 
-  private async readFingerprint(): Promise<string | null> {
-    const [first] = await this.store.readAll({ limit: 1 });
-    return first?.id ?? null;
-  }
-
   /**
    * The snapshot to start from, or null to rebuild from the first event. A snapshot is trusted
    * only when its checksum and schema hold (else: a warning, and a rebuild). A valid snapshot
    * AHEAD of the store means acknowledged events are missing (a lost WAL, an older backup): that
    * refuses the start (EventsMissingError) unless BRAMBLE_ACCEPT_EVENT_LOSS names the current head.
    */
-  private async loadSnapshot(head: number): Promise<SnapshotFile | null> {
+  private async loadSnapshot(fingerprint: string | null, head: number): Promise<SnapshotFile | null> {
     const file = this.options.snapshotFile;
     if (!file) return null;
     const read = await readCheckpointFile<SerializedReadModels>(file, {
@@ -291,10 +289,10 @@ export class ProjectionEngine {
     const body = read.body;
     const acceptLossAt = this.options.acceptEventLossAt ?? null;
     const lossCheck = { acceptLossAt, dense: this.options.densePositions ?? false, logger: this.logger };
-    if (body.storeFingerprint !== this.fingerprint) {
+    if (body.storeFingerprint !== fingerprint) {
       // An empty store behind a snapshot of a non-empty one lost everything (the whole WAL of a
       // young store); a non-empty store with another first event is another store.
-      if (this.fingerprint === null && checkNotAheadOfStore('read-model snapshot', body.checkpoint, head, lossCheck) === 'accepted')
+      if (fingerprint === null && checkNotAheadOfStore('read-model snapshot', body.checkpoint, head, lossCheck) === 'accepted')
         return this.replaceSnapshot();
       this.logger.warn('read model snapshot belongs to another event store; rebuilding', { file });
       return null;

@@ -12,6 +12,7 @@ import { CreateUserCommand, DeleteUserCommand, SetUserGroupsCommand } from '../.
 import { commandMeta } from '../../../src/core/commands/meta';
 import { EVENT_STORE, type EventStore } from '../../../src/core/event-store/event-store.port';
 import { HealthService } from '../../../src/core/observability/health.service';
+import { readCheckpointFile } from '../../../src/core/persistence/checkpoint-file';
 import { MembershipProcessManager } from '../../../src/core/process-managers/membership.process-manager';
 import { startCoreApp, type CoreApp } from '../../support/core-app';
 import { faultyStore, type Faults } from '../../support/faulty-store';
@@ -98,6 +99,23 @@ describe('membership process manager', () => {
       assert.equal((await core.app.nest.get(HealthService).report()).processManagers.membership.status, 'up');
     } finally {
       await core.close();
+    }
+  });
+
+  it("a first start on an empty store saves its checkpoint under the store's identity (its first event), not null", async () => {
+    const data = tempDir('bramble-membership-fingerprint-');
+    try {
+      const core = await startCoreApp({ dataDir: data.dir });
+      await core.exec(new CreateUserCommand({ username: 'ada', password: 'Secret-Pass-4', groups: ['pupils'] }, admin()));
+      const [first] = await core.app.nest.get<EventStore>(EVENT_STORE).readAll({ limit: 1 });
+      await core.close();
+      const file = path.join(data.dir, 'process-managers', 'membership.checkpoint.json');
+      const saved = await readCheckpointFile<unknown>(file, { kind: 'process-manager:membership', version: 1, validateState: () => null });
+      assert.equal(saved.status, 'ok');
+      // A null one would not match the store at the next start: the manager would replay every user event.
+      assert.equal(saved.status === 'ok' && saved.body.storeFingerprint, first.id);
+    } finally {
+      data.cleanup();
     }
   });
 
