@@ -3,8 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { apiTokenDecider } from '../auth/api-token.decider';
 import { AUTH_TOKENS_STREAM } from '../auth/auth.events';
 import type { BrambleConfig } from '../config/config';
-import { settingsDecider } from '../domain/settings/settings.decider';
-import { SETTINGS_STREAM, type GlobalSettings } from '../domain/settings/settings.events';
+import { settingsDecider, type UpdateGlobalSettings } from '../domain/settings/settings.decider';
+import { SETTINGS_STREAM } from '../domain/settings/settings.events';
 import { validationError } from '../domain/shared/domain-error';
 import { aggregateTable, flow } from './command-table';
 import {
@@ -16,24 +16,23 @@ import {
   UpdateSettingsCommand,
 } from './system.commands';
 
-/** Where the environment pins a global setting: field → variable. */
-function pinsOf(config: BrambleConfig): Partial<Record<keyof GlobalSettings, string>> {
+/** Where the environment pins a global setting: field → variable and value. */
+function pinsOf(config: BrambleConfig): UpdateGlobalSettings['pinned'] {
   return {
-    ...(config.interface ? { interface: 'BRAMBLE_INTERFACE' } : {}),
-    ...(config.serverIp ? { serverIp: 'BRAMBLE_SERVER_IP' } : {}),
+    ...(config.interface ? { interface: { variable: 'BRAMBLE_INTERFACE', value: config.interface } } : {}),
+    ...(config.serverIp ? { serverIp: { variable: 'BRAMBLE_SERVER_IP', value: config.serverIp } } : {}),
   };
 }
 
 const STREAM_SUFFIX = /^[A-Za-z0-9][A-Za-z0-9:._-]{0,127}$/;
 
 export const SYSTEM_TABLE = aggregateTable({ name: 'settings', decider: settingsDecider, stream: () => SETTINGS_STREAM }, (on) => [
-  on(UpdateSettingsCommand, (input, d) => {
-    const changes = { ...input.changes };
-    // A pinned field sent back with the value it shows (the environment's) is not a change.
-    if (d.config.interface && changes.interface === d.config.interface) delete changes.interface;
-    if (d.config.serverIp && changes.serverIp === d.config.serverIp) delete changes.serverIp;
-    return { type: 'UpdateGlobalSettings', changes, pinned: pinsOf(d.config), plugins: d.plugins.settingsSpecs() };
-  }),
+  on(UpdateSettingsCommand, (input, d) => ({
+    type: 'UpdateGlobalSettings',
+    changes: input.changes,
+    pinned: pinsOf(d.config),
+    plugins: d.plugins.settingsSpecs(),
+  })),
   on(UpdatePluginSettingsCommand, (input, d) => ({
     type: 'UpdatePluginSettings',
     plugin: input.plugin,

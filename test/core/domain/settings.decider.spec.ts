@@ -55,6 +55,7 @@ const updatePlugin = (
   plugins,
 });
 const updated = (data: SettingsUpdatedData): SettingsEvent => ({ type: 'SettingsUpdated', data });
+const PINNED_SERVER_IP = { variable: 'BRAMBLE_SERVER_IP', value: '10.0.0.5' };
 
 describe('settings decider', () => {
   it('starts with no interface, no server address and no plugin values', () => {
@@ -109,9 +110,25 @@ describe('settings decider', () => {
     it('a field pinned by the environment cannot change (SETTING_PINNED names the variable)', () => {
       const e = settings
         .given([])
-        .when(updateGlobal({ serverIp: '10.0.0.9' }, { serverIp: 'BRAMBLE_SERVER_IP' }))
+        .when(updateGlobal({ serverIp: '10.0.0.9' }, { serverIp: PINNED_SERVER_IP }))
         .thenThrows('SETTING_PINNED', 'serverIp');
       assert.match(e.message, /BRAMBLE_SERVER_IP/);
+    });
+
+    it('a pinned field sent back with the value the environment gives it is not a change', () => {
+      settings
+        .given([])
+        .when(updateGlobal({ serverIp: '10.0.0.5' }, { serverIp: PINNED_SERVER_IP }))
+        .thenNothing();
+    });
+
+    it('the cross-checks see the pinned values, not the stored ones', () => {
+      // Stored: no server address; in effect: BRAMBLE_SERVER_IP=10.0.0.5, lab's target.
+      const e = settings
+        .given([updated({ plugins: { lab: { set: { target: '10.0.0.5' } } } })])
+        .when(updateGlobal({ interface: 'eth1' }, { serverIp: PINNED_SERVER_IP }))
+        .thenThrows('VALIDATION', 'interface');
+      assert.match(e.message, /^interface: lab\.target: is the server itself$/);
     });
 
     it("runs every plugin's cross-check against the new global settings, blaming the global field", () => {

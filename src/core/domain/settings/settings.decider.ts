@@ -22,8 +22,8 @@ export interface UpdateGlobalSettings {
   type: 'UpdateGlobalSettings';
   /** The fields to set; others keep their values. */
   changes: Partial<GlobalSettings>;
-  /** Fields fixed by the environment: field → the variable that sets it (BRAMBLE_SERVER_IP...). */
-  pinned: Partial<Record<keyof GlobalSettings, string>>;
+  /** Fields fixed by the environment: field → the variable that sets it (BRAMBLE_SERVER_IP...) and its value. */
+  pinned: Partial<Record<keyof GlobalSettings, { variable: string; value: string }>>;
   /** The loaded plugins: their cross-checks run against the new global settings. */
   plugins: Record<string, PluginSettingsSpec>;
 }
@@ -141,15 +141,17 @@ function decideGlobal(command: UpdateGlobalSettings, state: SettingsState): Sett
     if (raw === undefined) continue;
     const value = validateGlobalField(key, raw);
     const k = key as keyof GlobalSettings;
+    const pin = command.pinned[k];
+    // A pinned field sent back with the value it shows (the environment's) is not a change.
+    if (pin && value === pin.value) continue;
     if (state.global[k] === value) continue;
-    const env = command.pinned[k];
-    if (env) throw new DomainError(ErrorCode.SETTING_PINNED, `${key}: set by ${env}`, key);
+    if (pin) throw new DomainError(ErrorCode.SETTING_PINNED, `${key}: set by ${pin.variable}`, key);
     changes[k] = value;
   }
   if (Object.keys(changes).length === 0) return [];
-  const global = { ...state.global, ...changes };
-  // Pinned values are what the plugins see: check them as in effect.
-  const effective = { ...global };
+  // The plugins see the pinned values, not the stored ones: check them as they will be in effect.
+  const effective: GlobalSettings = { ...state.global, ...changes };
+  for (const [field, pin] of Object.entries(command.pinned)) effective[field as keyof GlobalSettings] = pin.value;
   const blame = Object.keys(changes)[0];
   for (const [name, spec] of Object.entries(command.plugins)) validatePlugin(name, spec, state.plugins[name] ?? {}, effective, blame);
   const event: SettingsUpdated = { type: 'SettingsUpdated', data: { global: changes } };
