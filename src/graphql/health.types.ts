@@ -18,11 +18,25 @@ export class ProjectionsHealth {
   @Field(() => Float, { nullable: true }) lag!: number | null;
 }
 
+@ObjectType()
+export class ProcessManagerHealth {
+  @Field({ description: 'up, degraded (retrying a write the store refused) or down (not started).' }) status!: string;
+  @Field(() => String, { nullable: true, description: 'Why it is not up.' }) detail?: string;
+  @Field(() => Float, { description: 'Position of the last event it has handled.' }) position!: number;
+}
+
+@ObjectType()
+export class ProcessManagersHealth {
+  @Field(() => ProcessManagerHealth, { description: "Keeps the groups' members in step with the users' groups." })
+  membership!: ProcessManagerHealth;
+}
+
 @ObjectType({ description: 'The same report as GET /health.' })
 export class Health {
   @Field({ description: 'ok, degraded or down.' }) status!: string;
   @Field(() => EventStoreHealth) eventStore!: EventStoreHealth;
   @Field(() => ProjectionsHealth) projections!: ProjectionsHealth;
+  @Field(() => ProcessManagersHealth) processManagers!: ProcessManagersHealth;
   @Field(() => JSONScalar, { description: 'Per plugin: status, detail, checks, state, source.' }) plugins!: unknown;
   @Field(() => Int) uptimeSeconds!: number;
 }

@@ -42,6 +42,17 @@ describe('GraphQL API: authentication', () => {
     assert.deepEqual(res.data?.health.plugins, {});
   });
 
+  it('health over GraphQL is the report of GET /health, process managers included', async () => {
+    const res = await h.gql('{ health { status processManagers { membership { status detail position } } } }', {}, null);
+    assert.equal(res.errors, undefined);
+    const rest = (await (await fetch(`${h.url}/health`)).json()) as { status: string; processManagers: unknown };
+    assert.equal(res.data?.health.status, rest.status);
+    assert.deepEqual(res.data?.health.processManagers, {
+      membership: { detail: null, ...(rest.processManagers as { membership: object }).membership },
+    });
+    assert.equal(res.data?.health.processManagers.membership.status, 'up');
+  });
+
   const protectedOperations: Array<[string, string]> = [
     ['a query', '{ clients { mac } }'],
     ['a mutation', 'mutation { approveClient(mac: "dc:a6:32:00:00:01") { mac } }'],
