@@ -85,8 +85,9 @@ function tighten(p: string, mode: number, logger?: Logger): boolean {
 const MAX_ENTRIES = 10_000;
 
 /**
- * What bramble keeps in its data directory (add new files here). `plugins/` is walked whole;
- * `*.tmp` are checkpoint files being written (persistence/checkpoint-file.ts).
+ * What bramble keeps in its data directory (add new files here). `plugins/` and
+ * `process-managers/` are walked whole; `*.tmp` are checkpoint files being written
+ * (persistence/checkpoint-file.ts).
  */
 export const DATA_DIR_ENTRIES: readonly string[] = [
   'events.db',
@@ -97,15 +98,17 @@ export const DATA_DIR_ENTRIES: readonly string[] = [
   'admin-token',
   'bramble.lock',
   'plugins',
+  'process-managers',
 ];
 
 const isOwn = (name: string): boolean => DATA_DIR_ENTRIES.includes(name) || name.endsWith('.tmp');
 
 /**
  * The data directory, private: created 0700 when missing; else bramble's own entries in it (the
- * event store files, the snapshot, the admin token, the lock, everything under `plugins/`) lose
- * their group and other bits (owner bits kept; symbolic links are not followed), and so does the
- * directory itself, each change logged as a warning (files an older bramble left readable).
+ * event store files, the snapshot, the admin token, the lock, everything under `plugins/` and
+ * `process-managers/`) lose their group and other bits (owner bits kept; symbolic links are not
+ * followed), and so does the directory itself, each change logged as a warning (files an older
+ * bramble left readable).
  * A directory that also holds other files (BRAMBLE_DATA_DIR pointed at a shared place) is not
  * chmod'ed, nor are those files: a warning says so.
  */

@@ -8,6 +8,7 @@ import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApproveClientCommand } from '../../../src/core/commands/client.commands';
+import { CreateUserCommand } from '../../../src/core/commands/user.commands';
 import { commandMeta } from '../../../src/core/commands/meta';
 import { SqliteEventStore } from '../../../src/core/event-store/sqlite/sqlite.event-store';
 import { DataDirLockedError } from '../../../src/core/persistence/data-dir-lock';
@@ -109,6 +110,28 @@ describe('the data directory', () => {
       .filter((l) => l.level === 'warn' && /tightened the mode/.test(String(l.msg)))
       .map((l) => path.relative(dataDir, String(l.path)) || '.');
     assert.deepEqual(warned.sort(), ['.', 'events.db', 'plugins', 'plugins/dhcp', 'plugins/dhcp/leases.json', 'plugins/run.sh']);
+  });
+
+  it("everything a run writes there is bramble's own: a restart tightens all of it, process-managers/ included", async () => {
+    const dataDir = path.join(tmp.dir, 'whole-run');
+    let core = await startCoreApp({ dataDir });
+    await core.exec(new CreateUserCommand({ username: 'ada', password: 'Secret-Pass-1', groups: ['pupils'] }, commandMeta('admin:test')));
+    await core.exec(new ApproveClientCommand({ mac: 'dc:a6:32:11:22:34', name: 'pi' }, commandMeta('admin:test')));
+    await core.close();
+    const written = Object.keys(modes(dataDir));
+    assert.ok(written.includes('process-managers/membership.checkpoint.json'), written.join(', '));
+    for (const p of written) chmodSync(path.join(dataDir, p), statSync(path.join(dataDir, p)).isDirectory() ? 0o755 : 0o644);
+    const { logger, lines } = recordingLogger();
+    core = await startCoreApp({ dataDir, logger });
+    await core.close();
+    assert.deepEqual(
+      lines.filter((l) => /not bramble's/.test(String(l.msg))),
+      [],
+      "no file of bramble's is taken for someone else's",
+    );
+    for (const [p, mode] of Object.entries(modes(dataDir))) {
+      assert.equal(mode, statSync(path.join(dataDir, p)).isDirectory() ? '0700' : '0600', p);
+    }
   });
 
   it("a data directory that also holds files that are not bramble's (a shared place) is not chmod'ed, nor are they; bramble's own files are", async () => {
