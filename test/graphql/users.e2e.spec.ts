@@ -116,6 +116,24 @@ describe('GraphQL API: users and groups', () => {
     ]);
   });
 
+  it('importUsers and importClients refuse a file over 1 MiB or 10,000 rows whole: VALIDATION on csv, nothing written', async () => {
+    const before = await ok('{ users { username } clients { mac } }');
+    const tooLong = `zed,Zed-Secret-1,${'x'.repeat(1024 * 1024)}`;
+    const tooMany = Array.from(
+      { length: 10_001 },
+      (_, i) => `dc:a6:32:${[i >> 8, i & 255, 1].map((b) => b.toString(16).padStart(2, '0')).join(':')}`,
+    ).join('\n');
+    for (const [mutation, csv] of [
+      ['importUsers', tooLong],
+      ['importClients', tooMany],
+    ]) {
+      const res = await gql(`mutation ($csv: String!) { ${mutation}(csv: $csv) { line ok } }`, { csv });
+      assert.equal(res.errors?.[0]?.extensions?.code, 'VALIDATION', `${mutation}: ${res.text.slice(0, 300)}`);
+      assert.equal(res.errors?.[0]?.extensions?.field, 'csv');
+    }
+    assert.deepEqual(await ok('{ users { username } clients { mac } }'), before);
+  });
+
   it('user(username) reads one user; null when unknown', async () => {
     const res = await ok('{ user(username: "bob") { username enabled } nobody: user(username: "zed") { username } }');
     assert.deepEqual(res.user, { username: 'bob', enabled: true });

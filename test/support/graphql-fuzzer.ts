@@ -14,6 +14,7 @@
  * BRAMBLE_TEST_GRAPHQL_FUZZER=<json config> runs it and prints one JSON report line.
  */
 import { runReportChild } from './report-child';
+import { Rng } from './rng';
 import {
   buildClientSchema,
   getIntrospectionQuery,
@@ -63,29 +64,6 @@ export interface FuzzReport {
   maxMs: number;
   /** Total answer time by kind of operation (where the time goes). */
   msByShape: Record<string, number>;
-}
-
-/** mulberry32: small, fast, reproducible from a 32-bit seed. */
-export class Rng {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x100000000;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)];
-  }
 }
 
 const HOSTILE_STRINGS = [

@@ -21,8 +21,8 @@ export type UserImportRow =
  * separated by `;` or whitespace inside their field. Same file rules as the client import
  * (RFC 4180 quoting, optional header whose first cell is `username`, blank and `#` lines
  * skipped); each row is checked on its own and a row error never quotes the password.
- * The password is taken as written, spaces included. A username already listed on an earlier line is an error. Whether a user or group exists is for
- * the command handler to check.
+ * The password is taken as written, spaces included. A username already listed on an earlier
+ * line is an error. Whether a user or group exists is for the command handler to check.
  */
 export function parseUsersCsv(csv: string): UserImportRow[] {
   const seen = new Map<string, number>();
