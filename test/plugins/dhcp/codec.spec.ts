@@ -32,6 +32,7 @@ import {
   uint8Option,
 } from '../../../src/plugins/dhcp/dhcp.codec';
 import { echoClientGuid, pxeClientOption, RPI_OPTION43 } from '../../../src/plugins/dhcp/pxe-options';
+import { Rng } from '../../support/rng';
 
 // ---------------------------------------------------------------------------------------------
 // Fixture helpers
@@ -539,16 +540,10 @@ describe('dhcp codec: hostile inputs, each with its own reason', () => {
   });
 
   it('10,000 random and mutated buffers: only DhcpDecodeError is ever thrown, and what decodes round-trips', () => {
-    // mulberry32: a small seeded PRNG, so a failure is reproducible.
-    let seed = 0x5eed1234;
-    const rand = (): number => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = seed;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-    const int = (n: number) => Math.floor(rand() * n);
+    // Seeded, so a failure is reproducible.
+    const rng = new Rng(0x5eed1234);
+    const rand = (): number => rng.next();
+    const int = (n: number) => rng.int(n);
     const counts: Record<string, number> = { ok: 0 };
     for (let i = 0; i < 10_000; i++) {
       let buf: Buffer;

@@ -32,42 +32,12 @@ import { adoptUdpFd, createBoundUdpFd, openBoundUdpSocket } from '../../../src/p
 import { NEW_PI_DETECTIONS_PER_SECOND } from '../../../src/plugins/dhcp/dhcp.server';
 import { canUseNetns } from '../../support/netlab';
 import { pi4Guid, PI_VENDOR_CLASS, startDhcpLab, type DhcpLab } from '../../support/dhcp-lab';
+import { Rng } from '../../support/rng';
 
 const SENDER_ENV = 'BRAMBLE_TEST_FUZZ_SENDER';
 
 // ---------------------------------------------------------------------------------------------
 // Seeded packet generation (used by the sender child)
-
-/** mulberry32: small, fast, good enough for fuzzing, and reproducible from a 32-bit seed. */
-class Rng {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-  /** 0 .. n-1 */
-  int(n: number): number {
-    return n <= 0 ? 0 : Math.floor((this.next() / 0x100000000) * n);
-  }
-  chance(p: number): boolean {
-    return this.next() / 0x100000000 < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)];
-  }
-  bytes(n: number): Buffer {
-    const b = Buffer.allocUnsafe(n);
-    let i = 0;
-    for (; i + 4 <= n; i += 4) b.writeUInt32LE(this.next(), i);
-    for (; i < n; i++) b[i] = this.next() & 0xff;
-    return b;
-  }
-}
 
 const PI_OUIS = ['b8:27:eb', 'dc:a6:32', 'e4:5f:01', '28:cd:c1', 'd8:3a:dd', '2c:cf:67'];
 const PI_PARAMS = [1, 3, 43, 60, 66, 67, 128, 129, 130, 131, 132, 133, 134, 135];
@@ -181,7 +151,7 @@ class PacketFactory {
       htype: 1,
       hlen: 6,
       hops: 0,
-      xid: this.r.next(),
+      xid: this.r.uint32(),
       flags: this.r.chance(0.5) ? 0x8000 : 0,
       ciaddr: '0.0.0.0',
       yiaddr: '0.0.0.0',
@@ -214,7 +184,7 @@ class PacketFactory {
       list.push([60, Buffer.from(PI_VENDOR_CLASS, 'latin1')]);
       list.push([93, Buffer.from([0, 0])]);
       list.push([94, Buffer.from([1, 2, 1])]);
-      list.push([97, Buffer.from(pi4Guid(mac, this.r.next()), 'hex')]);
+      list.push([97, Buffer.from(pi4Guid(mac, this.r.uint32()), 'hex')]);
     }
     return list;
   }

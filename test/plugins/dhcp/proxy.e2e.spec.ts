@@ -7,14 +7,12 @@ import { BOOT_FACT_MIN_INTERVAL_MS } from '../../../src/plugins/dhcp/dhcp.server
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  BOOTREQUEST,
   BROADCAST_FLAG,
   DhcpMessageType,
   DhcpOption,
   decodePacket,
   encodePacket,
   getIp,
-  macToChaddr,
   messageType,
   messageTypeOption,
 } from '../../../src/plugins/dhcp/dhcp.codec';
@@ -32,6 +30,7 @@ import {
   type TapPacket,
 } from '../../support/dhcp-lab';
 import { eventually } from '../../support/temp';
+import { discoverPacket } from '../../support/dhcp-packets';
 
 const skip = dhcpLabUnavailable();
 
@@ -76,30 +75,20 @@ describe('DHCP proxy mode with real clients', { skip: skip ?? false }, () => {
     const socket = await adoptUdpFd(lab.lab.inNamespace('pxe', () => createBoundUdpFd({ port: 4011, interface: 'eth0' })));
     try {
       const xid = 0x4011beef;
-      const request = encodePacket({
-        op: BOOTREQUEST,
-        htype: 1,
-        hlen: 6,
-        hops: 0,
-        xid,
-        secs: 0,
-        flags: 0,
-        ciaddr: lab.ip(60),
-        yiaddr: '0.0.0.0',
-        siaddr: '0.0.0.0',
-        giaddr: '0.0.0.0',
-        chaddr: macToChaddr(PI_4011),
-        mac: PI_4011,
-        sname: '',
-        file: '',
-        options: new Map([
-          [DhcpOption.MESSAGE_TYPE, messageTypeOption(DhcpMessageType.REQUEST)],
-          [DhcpOption.VENDOR_CLASS, Buffer.from('PXEClient:Arch:00000:UNDI:002001', 'latin1')],
-          [DhcpOption.CLIENT_ARCH, Buffer.from([0, 0])],
-          [DhcpOption.CLIENT_NDI, Buffer.from([1, 2, 1])],
-          [DhcpOption.CLIENT_GUID, Buffer.from(pi4Guid(PI_4011, 0x4011), 'hex')],
-        ]),
-      });
+      const request = encodePacket(
+        discoverPacket(PI_4011, {
+          xid,
+          ciaddr: lab.ip(60),
+          mac: PI_4011,
+          options: new Map([
+            [DhcpOption.MESSAGE_TYPE, messageTypeOption(DhcpMessageType.REQUEST)],
+            [DhcpOption.VENDOR_CLASS, Buffer.from('PXEClient:Arch:00000:UNDI:002001', 'latin1')],
+            [DhcpOption.CLIENT_ARCH, Buffer.from([0, 0])],
+            [DhcpOption.CLIENT_NDI, Buffer.from([1, 2, 1])],
+            [DhcpOption.CLIENT_GUID, Buffer.from(pi4Guid(PI_4011, 0x4011), 'hex')],
+          ]),
+        }),
+      );
       const answer = new Promise<{ msg: Buffer; from: string; port: number }>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('no answer on udp/4011 within 3 s')), 3000);
         socket.on('message', (msg, rinfo) => {
