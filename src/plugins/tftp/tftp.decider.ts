@@ -1,0 +1,124 @@
+/**
+ * The read-request decision: `file name + source address + the core's views → serve | refuse`.
+ * Pure: no file system (whether the file exists is the file layer's answer, tftp.files.ts), no
+ * clock, no sockets. docs/pi-netboot-protocol.md §3.1 (prefixes), §3.2 (the files), §5.1 and §5.2
+ * (the generated files, the boot folder).
+ *
+ * bramble serves a Pi by its identity, whatever prefix it asks with (§3.1): the client is found,
+ * its image gives the boot folder (`image.bootPath`, chosen by the core: `boot/firmware` when
+ * present, else `boot`, §5.2), and a serial or MAC prefix is only a way of finding the client, so it
+ * is stripped. Serving the prefixed probe (`<serial>/start4.elf`) from the image makes the Pi keep
+ * its prefix for every later file, which is harmless: every prefixed name is stripped the same way.
+ */
+import type { ClientRecord, ClientsView, ImageRecord, ReadonlyView } from '../../core/plugin-api';
+import { parseRequestedName, type HostileNameReason, type RequestPrefix } from './tftp.paths';
+
+/** TFTP error codes used here [RFC 1350 §5]: 1 file not found, 2 access violation. */
+export type TftpRefuseCode = 1 | 2;
+
+export type RefuseReason = 'unknown-client' | 'not-approved' | 'no-image' | `hostile-name:${HostileNameReason}`;
+
+export type RequestDecision =
+  | {
+      kind: 'refuse';
+      code: TftpRefuseCode;
+      reason: RefuseReason;
+      /** Sent to the client in the ERROR packet: short, ASCII, names nothing about other clients. */
+      message: string;
+      /** The client the request was attributed to, when any (for logs and diagnostics). */
+      client: ClientRecord | null;
+    }
+  | {
+      kind: 'serve';
+      client: ClientRecord;
+      image: ImageRecord;
+      /** Inside `image.bootPath`: `/`-separated, no leading slash, no `.`/`..`/empty segment. */
+      relPath: string;
+      /** Rendered by tftp.generated.ts from the image's file and the client's settings, not sent as is. */
+      generated: 'cmdline' | 'config' | null;
+      /** A serial or MAC prefix was stripped from the name. */
+      prefixed: boolean;
+    };
+
+export interface RequestInput {
+  /** As decoded from the packet (latin1). */
+  filename: string;
+  /** The IPv4 address the request came from. */
+  sourceIp: string;
+  clients: Pick<ClientsView, 'get' | 'byIp' | 'bySerial'>;
+  images: Pick<ReadonlyView<ImageRecord>, 'get'>;
+}
+
+/** The MAC prefix of Pi 1, 2 and 3 boards (§1.1). */
+const PI3_OUI = 'b8:27:eb';
+
+/** Error message texts: fixed, so nothing from the request is echoed back. */
+const MESSAGES = {
+  hostile: 'Illegal file name',
+  unknown: 'Unknown client',
+  notApproved: 'Client not approved',
+  noImage: 'No image assigned',
+} as const;
+
+/**
+ * The client a serial prefix names: the client with that serial (a Pi 4/5 told it in DHCP option 97,
+ * or the admin entered it); else a Pi 3, whose MAC is `b8:27:eb` followed by the low three bytes of
+ * its serial, and whose serial is only learnt from this very request (§1.3, §3.1). A client found by
+ * MAC that already has a different serial is not the one meant.
+ */
+function clientBySerialPrefix(serial: string, clients: RequestInput['clients']): ClientRecord | null {
+  const bySerial = clients.bySerial(serial);
+  if (bySerial) return bySerial;
+  const mac = `${PI3_OUI}:${serial.slice(2, 4)}:${serial.slice(4, 6)}:${serial.slice(6, 8)}`;
+  const pi3 = clients.get(mac);
+  if (pi3 && (pi3.serial === null || pi3.serial === serial)) return pi3;
+  return null;
+}
+
+/**
+ * Who is asking: the client a serial or MAC prefix names, when bramble knows it (the Pi's own
+ * statement about itself; the IP → client map can be stale after an address changed hands); else
+ * the client that last used the source address.
+ */
+function identify(prefix: RequestPrefix | null, sourceIp: string, clients: RequestInput['clients']): ClientRecord | null {
+  let named: ClientRecord | null = null;
+  if (prefix?.kind === 'serial') named = clientBySerialPrefix(prefix.serial, clients);
+  else if (prefix?.kind === 'mac') named = clients.get(prefix.mac);
+  return named ?? clients.byIp(sourceIp);
+}
+
+/**
+ * Which generated file a path is: only the exact, lower-case names at the top of the boot folder.
+ * The firmware asks for `cmdline.txt` and `config.txt` in lower case (§3.2) and the image tree is
+ * on a case-sensitive file system; another spelling is served (or not found) as a plain file.
+ */
+function generatedKind(relPath: string): 'cmdline' | 'config' | null {
+  if (relPath === 'cmdline.txt') return 'cmdline';
+  if (relPath === 'config.txt') return 'config';
+  return null;
+}
+
+export function decideRequest(input: RequestInput): RequestDecision {
+  const parsed = parseRequestedName(input.filename);
+  if (!parsed.ok) {
+    return {
+      kind: 'refuse',
+      code: 2,
+      reason: `hostile-name:${parsed.reason}`,
+      message: MESSAGES.hostile,
+      client: input.clients.byIp(input.sourceIp),
+    };
+  }
+  const client = identify(parsed.prefix, input.sourceIp, input.clients);
+  if (!client) return { kind: 'refuse', code: 2, reason: 'unknown-client', message: MESSAGES.unknown, client: null };
+  if (client.status !== 'approved') return { kind: 'refuse', code: 2, reason: 'not-approved', message: MESSAGES.notApproved, client };
+  const image = client.imageId === null ? null : input.images.get(client.imageId);
+  if (!image) return { kind: 'refuse', code: 2, reason: 'no-image', message: MESSAGES.noImage, client };
+
+  // A serial or MAC prefix is stripped; an `other` first segment may be a real folder (`overlays/`)
+  // or a TFTP_PREFIX_STR: the whole path is served, and a prefix folder that does not exist is a
+  // not-found, after which the Pi drops the prefix (§3.1).
+  const prefixed = parsed.prefix?.kind === 'serial' || parsed.prefix?.kind === 'mac';
+  const relPath = prefixed ? parsed.relPath : parsed.fullPath;
+  return { kind: 'serve', client, image, relPath, generated: generatedKind(relPath), prefixed };
+}
