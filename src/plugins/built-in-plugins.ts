@@ -1,9 +1,10 @@
 import type { PluginFactory } from '../core/plugin-api/plugin';
 import { createDhcpPlugin } from './dhcp/dhcp.plugin';
+import { createTftpPlugin } from './tftp/tftp.plugin';
 
 /**
  * The built-in protocol plugins, in start order: the one explicit list. Each plugin lives in
  * src/plugins/<name>/ and imports only src/core/plugin-api/plugin.ts.
- * (tftp, ldap and nfs join this list as their issues land.)
+ * (ldap and nfs join this list as their issues land.)
  */
-export const BUILT_IN_PLUGINS: readonly PluginFactory[] = [createDhcpPlugin()];
+export const BUILT_IN_PLUGINS: readonly PluginFactory[] = [createDhcpPlugin(), createTftpPlugin()];

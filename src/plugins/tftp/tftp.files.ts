@@ -53,14 +53,27 @@ export interface BootFilesFs {
   readFile(p: string): Promise<Buffer>;
 }
 
-/** Node's file system, with the final open made with O_NOFOLLOW where the platform has it. */
+/**
+ * Node's file system, with the final open made with O_NOFOLLOW where the platform has it. The
+ * bytes are read into shared memory (a SharedArrayBuffer): the transfer worker gets them without a
+ * copy, however many Pis read the same kernel at once.
+ */
 export const nodeBootFilesFs: BootFilesFs = {
   realpath: (p) => fsp.realpath(p),
   stat: (p) => fsp.stat(p),
   async readFile(p) {
     const handle = await fsp.open(p, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
     try {
-      return await handle.readFile();
+      const { size } = await handle.stat();
+      const data = Buffer.from(new SharedArrayBuffer(size));
+      let filled = 0;
+      while (filled < size) {
+        const { bytesRead } = await handle.read(data, filled, size - filled, filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      // Shorter than its size: it shrank during the read (the caller compares with a new stat).
+      return filled === size ? data : data.subarray(0, filled);
     } finally {
       await handle.close();
     }

@@ -1,0 +1,120 @@
+/**
+ * plugin/tftp — serves each approved Pi the boot files of the image assigned to it, over TFTP,
+ * with its own generated cmdline.txt and config.txt, and reports every file for boot progress.
+ *
+ * Setup (this file): settings → limits, the udp/69 socket on the configured interface, the
+ * transfer worker, health. Per request: tftp.server.ts (I/O) with tftp.decider.ts,
+ * tftp.options.ts and tftp.generated.ts (pure) and tftp.files.ts (the boot folder, cached). Per
+ * packet of a transfer: tftp.worker.ts (I/O) with tftp.transfer.ts and tftp.codec.ts (pure).
+ */
+import { networkInterfaces } from 'node:os';
+import * as path from 'node:path';
+import { definePlugin, type GlobalSettings, type PluginFactory, type PluginHealth } from '../../core/plugin-api';
+import { TftpSettingsSchema, transferLimits, type TftpContext, type TftpSettings } from './tftp.config';
+import { BootFiles } from './tftp.files';
+import { createTftpSocket } from './tftp.libc';
+import { TftpServer, type FdFactory } from './tftp.server';
+
+export interface TftpPluginOptions {
+  /** Creates socket descriptors; tests wrap it to create them inside a network namespace. */
+  createFd?: FdFactory;
+  /** Bytes of boot files kept in memory (default 512 MiB). */
+  cacheBytes?: number;
+  now?: () => number;
+}
+
+/** The address of `iface` (first IPv4), when bramble's own namespace has it. */
+function interfaceAddress(iface: string | null): string | null {
+  if (!iface) return null;
+  const addrs = networkInterfaces()[iface] ?? [];
+  return addrs.find((a) => a.family === 'IPv4' && !a.internal)?.address ?? null;
+}
+
+export function createTftpPlugin(options: TftpPluginOptions = {}): PluginFactory {
+  return () => {
+    const createFd = options.createFd ?? createTftpSocket;
+    const files = new BootFiles({ maxCacheBytes: options.cacheBytes });
+    let ctx: TftpContext | null = null;
+    let server: TftpServer | null = null;
+    let bound: { iface: string; port: number; generatedRoot: string } | null = null;
+    let problem: string | null = null;
+    let unsubscribe: (() => void) | null = null;
+
+    const serverIpOf = (g: GlobalSettings): string | null => g.serverIp ?? interfaceAddress(g.interface);
+
+    async function bind(settings: TftpSettings, global: GlobalSettings): Promise<void> {
+      const c = ctx!;
+      const iface = global.interface;
+      const serverIp = serverIpOf(global);
+      if (!iface) {
+        await server?.close();
+        server = null;
+        bound = null;
+        problem =
+          'no interface configured: set BRAMBLE_INTERFACE or the interface setting (bramble never serves boot files on every interface by default)';
+        c.logger.warn(problem);
+        return;
+      }
+      const generatedRoot = settings.generatedRoot ?? path.join(c.runtime.dataDir, 'generated');
+      const limits = transferLimits(settings);
+      if (
+        server &&
+        bound &&
+        bound.iface === iface &&
+        bound.port === settings.port &&
+        bound.generatedRoot === generatedRoot &&
+        server.listening
+      ) {
+        server.limits = limits;
+        server.retarget(serverIp);
+      } else {
+        await server?.close();
+        server = new TftpServer(c, { createFd, files, limits, generatedRoot, now: options.now });
+        await server.listen(iface, serverIp, settings.port);
+        bound = { iface, port: settings.port, generatedRoot };
+        c.logger.info('serving TFTP', { interface: iface, serverIp, port: settings.port });
+      }
+      problem = serverIp
+        ? null
+        : `no server address: set BRAMBLE_SERVER_IP or the serverIp setting (${iface} has no IPv4 address here; cmdline.txt needs it for nfsroot=)`;
+    }
+
+    return definePlugin({
+      name: 'tftp',
+      description: "Serves each approved Pi its image's boot files over TFTP, with its own cmdline.txt and config.txt.",
+      settings: TftpSettingsSchema,
+      async start(context) {
+        ctx = context;
+        try {
+          await bind(context.settings(), context.global());
+        } catch (error) {
+          problem = (error as Error).message;
+          throw error;
+        }
+        unsubscribe = context.onSettingsChanged((settings, global) => {
+          void bind(settings, global).catch((error: Error) => {
+            problem = error.message;
+            context.logger.error('could not apply new TFTP settings', { error: error.message });
+          });
+        });
+      },
+      async stop() {
+        unsubscribe?.();
+        await server?.close();
+        server = null;
+      },
+      health(): PluginHealth {
+        const checks: PluginHealth['checks'] = {
+          interface: bound?.iface ?? null,
+          port: bound?.port ?? null,
+          serverIp: ctx ? serverIpOf(ctx.global()) : null,
+          activeTransfers: server?.activeTransfers ?? 0,
+          cachedBytes: files.cacheBytes,
+        };
+        if (!server?.listening) return { status: 'down', detail: problem ?? 'not listening', checks };
+        if (problem) return { status: 'degraded', detail: problem, checks };
+        return { status: 'up', checks };
+      },
+    });
+  };
+}

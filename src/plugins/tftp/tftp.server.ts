@@ -1,0 +1,523 @@
+/**
+ * The TFTP request loop, on the main thread: I/O only. Each datagram to udp/69 is decoded (codec),
+ * decided (tftp.decider.ts, pure: which client, which image, which file), its file opened
+ * (tftp.files.ts) or generated (tftp.generated.ts), its options negotiated (tftp.options.ts), and
+ * the transfer handed to the worker (tftp.worker.ts) with a socket of its own. What the worker
+ * reports back becomes metrics and boot progress. Nothing a client sends can throw out of here:
+ * malformed requests are counted and dropped, refused ones get an ERROR packet, and the loop goes on.
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { Worker, type MessagePort } from 'node:worker_threads';
+import type { ClientRecord, CounterMetric, GaugeMetric, HistogramMetric, Logger } from '../../core/plugin-api';
+import { decodePacket, encodeError, TftpDecodeError, TftpErrorCode, TftpOpcode, toNetascii, type TftpPacket } from './tftp.codec';
+import type { TftpContext } from './tftp.config';
+import { decideRequest, type RequestDecision } from './tftp.decider';
+import type { BootFiles } from './tftp.files';
+import { renderCmdline, renderConfigTxt } from './tftp.generated';
+import { closeFd, createEventFd, signalEventFd, type TftpSocketOptions } from './tftp.libc';
+import { negotiate, type TransferLimits } from './tftp.options';
+import { expectsRollover } from './tftp.transfer';
+import { workerChannel, type DoneEffect, type WorkerCounters, type WorkerReport, type WorkerRequest } from './tftp.worker';
+
+export type FdFactory = (options: TftpSocketOptions) => number;
+
+/** Transfers running at once from one client address: a Pi reads one file at a time (a few with probes). */
+export const MAX_TRANSFERS_PER_CLIENT = 8;
+/** Transfers running at once in all: 500 Pis booting together read about one file each. */
+export const MAX_TRANSFERS = 1024;
+/**
+ * A boot fact (tftp.file-missing, tftp.refused) is recorded at most once per client, stage and
+ * file in this window: the firmware asks for some missing files twice per boot (recovery.elf), and
+ * a client looping must not turn every request into an event.
+ */
+export const BOOT_FACT_MIN_INTERVAL_MS = 5_000;
+/** How long a request from the address and port of a running transfer waits for that transfer's end. */
+const DUPLICATE_WAIT_MS = 50;
+/** Receive buffer of udp/69: absorbs the requests of a boot storm. */
+const RECEIVE_BUFFER_BYTES = 1024 * 1024;
+/** Send and receive buffers of each transfer socket (a window of 64 blocks of 1468 bytes fits). */
+const TRANSFER_BUFFER_BYTES = 256 * 1024;
+
+interface ActiveTransfer {
+  peer: string;
+  ip: string;
+  client: ClientRecord;
+  file: string;
+  size: number;
+}
+
+interface ServerMetrics {
+  requests: CounterMetric;
+  refused: CounterMetric;
+  malformed: CounterMetric;
+  transfers: CounterMetric;
+  errors: CounterMetric;
+  bytes: CounterMetric;
+  retransmissions: CounterMetric;
+  duration: HistogramMetric;
+  active: GaugeMetric;
+}
+
+/** Where a request goes after decoding, for the metrics' `result` label. */
+type RequestResult = 'started' | 'refused' | 'not-found' | 'busy' | 'duplicate';
+
+export interface TftpServerOptions {
+  createFd: FdFactory;
+  files: BootFiles;
+  limits: TransferLimits;
+  generatedRoot: string;
+  now?: () => number;
+}
+
+export class TftpServer {
+  private socket: Socket | null = null;
+  private worker: Worker | null = null;
+  private workerPort: MessagePort | null = null;
+  private wakeFd = -1;
+  private workerStopped: Promise<void> | null = null;
+  private readonly active = new Map<number, ActiveTransfer>();
+  /** `ip:port` of requests being opened or served: a retransmitted RRQ is not a second transfer. */
+  private readonly peers = new Set<string>();
+  private readonly perIp = new Map<string, number>();
+  private readonly releaseWaiters = new Map<string, (() => void)[]>();
+  private readonly lastFact = new Map<string, number>();
+  private readonly warnedRollover = new Set<string>();
+  /** Generated file path → its content last written (only changes are written). */
+  private readonly written = new Map<string, string>();
+  private lastCounters: WorkerCounters | null = null;
+  private nextId = 1;
+  private readonly metrics: ServerMetrics;
+  private readonly log: Logger;
+  private iface: string | null = null;
+  private serverIp: string | null = null;
+  limits: TransferLimits;
+
+  constructor(
+    private readonly ctx: TftpContext,
+    private readonly options: TftpServerOptions,
+  ) {
+    this.log = ctx.logger;
+    this.limits = options.limits;
+    const m = ctx.metrics;
+    this.metrics = {
+      requests: m.counter('requests_total', 'Read requests received, by what became of them', ['result']),
+      refused: m.counter('requests_refused_total', 'Requests answered with an access or operation error, by reason', ['reason']),
+      malformed: m.counter('packets_malformed_total', 'Malformed or unexpected TFTP packets dropped, by reason', ['reason']),
+      transfers: m.counter('transfers_total', 'Finished transfers, by outcome (probe: the firmware stopped after learning the size)', [
+        'outcome',
+      ]),
+      errors: m.counter('errors_total', 'Errors by kind (not-found, access, timeout, client-error, busy, send-failure, malformed)', [
+        'kind',
+      ]),
+      bytes: m.counter('bytes_sent_total', 'DATA bytes sent, retransmissions included'),
+      retransmissions: m.counter('retransmissions_total', 'Blocks sent again because their ACK did not come'),
+      duration: m.histogram(
+        'transfer_duration_seconds',
+        'Duration of completed transfers, request to last ACK',
+        [],
+        [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+      ),
+      active: m.gauge('active_transfers', 'Transfers running now'),
+    };
+  }
+
+  get listening(): boolean {
+    return this.socket !== null && this.worker !== null;
+  }
+
+  get activeTransfers(): number {
+    return this.active.size;
+  }
+
+  /** Binds udp/<port> on the interface and starts the worker. Throws a TftpSocketError naming the problem. */
+  async listen(iface: string | null, serverIp: string | null, port: number): Promise<void> {
+    this.iface = iface;
+    this.serverIp = serverIp;
+    await this.startWorker();
+    const fd = this.options.createFd({ address: '0.0.0.0', port, interface: iface, bufferBytes: RECEIVE_BUFFER_BYTES });
+    const socket = createSocket({ type: 'udp4' });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind({ fd }, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    socket.on('message', (msg, rinfo) => {
+      this.onRequest(msg, rinfo).catch((error: Error) => this.log.error('request failed', { peer: rinfo.address, error: error.message }));
+    });
+    socket.on('error', (error) => this.log.error('socket error', { port, error: error.message }));
+    this.socket = socket;
+  }
+
+  /** Interface or server address changed: new transfers use them (the listener stays when the interface is the same). */
+  retarget(serverIp: string | null): void {
+    this.serverIp = serverIp;
+  }
+
+  get boundInterface(): string | null {
+    return this.iface;
+  }
+
+  async close(): Promise<void> {
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+    await this.stopWorker();
+  }
+
+  private async startWorker(): Promise<void> {
+    if (this.worker) return;
+    const channel = workerChannel();
+    this.wakeFd = createEventFd();
+    const worker = new Worker(path.join(__dirname, 'tftp.worker.js'), {
+      workerData: { tftpWorker: true, wakeFd: this.wakeFd, port: channel.port2 },
+      transferList: [channel.port2],
+    });
+    const ready = new Promise<void>((resolve, reject) => {
+      channel.port1.on('message', (report: WorkerReport) => {
+        if (report.type === 'ready') resolve();
+        else this.onWorkerReport(report);
+      });
+      worker.once('error', reject);
+    });
+    worker.on('error', (error) => this.log.error('transfer worker failed', { error: error.message }));
+    this.workerStopped = new Promise((resolve) => worker.once('exit', () => resolve()));
+    this.worker = worker;
+    this.workerPort = channel.port1;
+    await ready;
+  }
+
+  private async stopWorker(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    this.post({ type: 'stop' });
+    const stopped = this.workerStopped;
+    const exited = await Promise.race([stopped!.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref())]);
+    if (!exited) await worker.terminate();
+    this.workerPort?.close();
+    this.worker = null;
+    this.workerPort = null;
+    closeFd(this.wakeFd);
+    this.wakeFd = -1;
+    for (const [id] of this.active) this.release(id);
+    this.metrics.active.set(0);
+  }
+
+  private post(request: WorkerRequest): void {
+    this.workerPort!.postMessage(request);
+    signalEventFd(this.wakeFd);
+  }
+
+  private onWorkerReport(report: WorkerReport): void {
+    if (report.type === 'done') this.onDone(report.id, report.done);
+    else if (report.type === 'counters') this.onCounters(report.counters);
+  }
+
+  private onCounters(now: WorkerCounters): void {
+    const before = this.lastCounters;
+    this.lastCounters = now;
+    const delta = (a: number, b: number | undefined): number => Math.max(0, a - (b ?? 0));
+    const bytes = delta(now.bytesSent, before?.bytesSent);
+    if (bytes) this.metrics.bytes.inc(bytes);
+    const resent = delta(now.retransmissions, before?.retransmissions);
+    if (resent) this.metrics.retransmissions.inc(resent);
+    const failures = delta(now.sendFailures, before?.sendFailures);
+    if (failures) this.metrics.errors.inc({ kind: 'send-failure' }, failures);
+    for (const [reason, count] of Object.entries(now.malformed)) {
+      const d = delta(count, before?.malformed[reason]);
+      if (d) {
+        this.metrics.malformed.inc({ reason }, d);
+        this.metrics.errors.inc({ kind: 'malformed' }, d);
+      }
+    }
+  }
+
+  private release(id: number): ActiveTransfer | null {
+    const t = this.active.get(id);
+    if (!t) return null;
+    this.active.delete(id);
+    this.peers.delete(t.peer);
+    const n = (this.perIp.get(t.ip) ?? 1) - 1;
+    if (n <= 0) this.perIp.delete(t.ip);
+    else this.perIp.set(t.ip, n);
+    this.metrics.active.set(this.active.size);
+    const waiting = this.releaseWaiters.get(t.peer);
+    if (waiting) {
+      this.releaseWaiters.delete(t.peer);
+      for (const resolve of waiting) resolve();
+    }
+    return t;
+  }
+
+  /**
+   * Resolves true once the transfer of `peer` has ended, false after `ms`. A Pi that stops a
+   * transfer after its size probe may ask again from the same port at once, and the worker's
+   * report of the end can reach this thread just after that new request.
+   */
+  private releasedWithin(peer: string, ms: number): Promise<boolean> {
+    if (!this.peers.has(peer)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      const list = this.releaseWaiters.get(peer) ?? [];
+      list.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      this.releaseWaiters.set(peer, list);
+    });
+  }
+
+  private onDone(id: number, done: DoneEffect): void {
+    const t = this.release(id);
+    if (!t) return;
+    this.metrics.transfers.inc({ outcome: done.outcome });
+    const mac = t.client.mac;
+    const fields = { mac, ip: t.ip, file: t.file, bytes: done.bytes, ms: Math.round(done.durationMs), blksize: done.blockSize };
+    switch (done.outcome) {
+      case 'complete':
+        this.metrics.duration.observe(done.durationMs / 1000);
+        this.log.debug('file served', fields);
+        this.fact(mac, 'tftp.file-served', t.ip, {
+          file: t.file,
+          bytes: done.bytes,
+          durationMs: Math.round(done.durationMs),
+          blockSize: done.blockSize,
+          windowSize: done.windowSize,
+        });
+        break;
+      case 'probe':
+        // The firmware's size probe (docs/pi-netboot-protocol.md §3.3): normal, not a failure.
+        this.log.debug('size probe', fields);
+        break;
+      case 'timeout':
+      case 'client-error':
+        this.metrics.errors.inc({ kind: done.outcome });
+        this.log.info('transfer failed', { ...fields, outcome: done.outcome, detail: done.detail ?? null });
+        this.fact(mac, 'tftp.file-failed', t.ip, { file: t.file, bytes: done.bytes, reason: done.outcome, detail: done.detail ?? null });
+        break;
+    }
+  }
+
+  /** Records a boot fact through the core; never waits, never throws. Throttled per client, stage and file. */
+  private fact(mac: string, stage: string, ip: string, detail: Record<string, string | number | boolean | null>, throttle = false): void {
+    if (throttle) {
+      const key = `${mac}|${stage}|${String(detail.file ?? detail.reason ?? '')}`;
+      const now = (this.options.now ?? Date.now)();
+      const last = this.lastFact.get(key);
+      if (last !== undefined && now - last < BOOT_FACT_MIN_INTERVAL_MS) return;
+      this.lastFact.set(key, now);
+      if (this.lastFact.size > 10_000) {
+        for (const [k, at] of this.lastFact) if (now - at >= BOOT_FACT_MIN_INTERVAL_MS) this.lastFact.delete(k);
+      }
+    }
+    this.ctx.commands.reportBootFact({ mac, stage, ip, detail }).catch((error: Error) => {
+      this.log.warn('could not record a boot fact', { mac, stage, error: error.message });
+    });
+  }
+
+  private count(result: RequestResult): void {
+    this.metrics.requests.inc({ result });
+  }
+
+  private sendError(rinfo: RemoteInfo, code: number, message: string): void {
+    this.socket?.send(encodeError(code, message), rinfo.port, rinfo.address);
+  }
+
+  private refuse(rinfo: RemoteInfo, code: number, message: string, reason: string): void {
+    this.count('refused');
+    this.metrics.refused.inc({ reason });
+    this.metrics.errors.inc({ kind: 'access' });
+    this.sendError(rinfo, code, message);
+  }
+
+  private async onRequest(msg: Buffer, rinfo: RemoteInfo): Promise<void> {
+    let packet: TftpPacket;
+    try {
+      packet = decodePacket(msg);
+    } catch (error) {
+      const reason = error instanceof TftpDecodeError ? error.reason : 'undecodable';
+      this.metrics.malformed.inc({ reason });
+      this.metrics.errors.inc({ kind: 'malformed' });
+      this.log.debug('malformed request dropped', { peer: `${rinfo.address}:${rinfo.port}`, reason });
+      return;
+    }
+    if (packet.opcode === TftpOpcode.WRQ) {
+      this.refuse(rinfo, TftpErrorCode.AccessViolation, 'read-only server', 'write-request');
+      return;
+    }
+    if (packet.opcode !== TftpOpcode.RRQ) {
+      // DATA, ACK, ERROR or OACK to udp/69 belong to no transfer (transfers have their own ports).
+      this.metrics.malformed.inc({ reason: 'unexpected-opcode' });
+      this.metrics.errors.inc({ kind: 'malformed' });
+      return;
+    }
+    const peer = `${rinfo.address}:${rinfo.port}`;
+    if (this.peers.has(peer) && (!(await this.releasedWithin(peer, DUPLICATE_WAIT_MS)) || this.peers.has(peer))) {
+      // The client sent its request again before our first answer arrived: that transfer answers it
+      // (its timer resends the OACK or block), as dnsmasq does.
+      this.count('duplicate');
+      return;
+    }
+    const decision = decideRequest({
+      filename: packet.filename,
+      sourceIp: rinfo.address,
+      clients: this.ctx.views.clients,
+      images: this.ctx.views.images,
+    });
+    if (decision.kind === 'refuse') {
+      const reason = decision.reason.split(':')[0];
+      this.log.debug('request refused', {
+        peer,
+        file: packet.filename.slice(0, 100),
+        reason: decision.reason,
+        mac: decision.client?.mac ?? null,
+      });
+      this.refuse(rinfo, decision.code, decision.message, reason);
+      if (decision.client?.status === 'approved')
+        this.fact(decision.client.mac, 'tftp.refused', rinfo.address, { reason: decision.reason }, true);
+      return;
+    }
+    if (packet.mode === 'mail') {
+      this.refuse(rinfo, TftpErrorCode.IllegalOperation, 'mail mode is not supported', 'bad-mode');
+      return;
+    }
+    const perIp = this.perIp.get(rinfo.address) ?? 0;
+    if (perIp >= MAX_TRANSFERS_PER_CLIENT || this.active.size + this.peers.size >= MAX_TRANSFERS * 2) {
+      this.count('busy');
+      this.metrics.errors.inc({ kind: 'busy' });
+      this.sendError(rinfo, TftpErrorCode.NotDefined, 'server busy, try again');
+      return;
+    }
+    this.peers.add(peer);
+    this.perIp.set(rinfo.address, perIp + 1);
+    let started = false;
+    try {
+      started = await this.serve(packet, decision, rinfo, peer);
+    } finally {
+      if (!started) {
+        this.peers.delete(peer);
+        const n = (this.perIp.get(rinfo.address) ?? 1) - 1;
+        if (n <= 0) this.perIp.delete(rinfo.address);
+        else this.perIp.set(rinfo.address, n);
+      }
+    }
+  }
+
+  /** Opens (or generates) the file and hands the transfer to the worker; false when it was answered with an error instead. */
+  private async serve(
+    packet: Extract<TftpPacket, { opcode: 1 | 2 }>,
+    decision: Extract<RequestDecision, { kind: 'serve' }>,
+    rinfo: RemoteInfo,
+    peer: string,
+  ): Promise<boolean> {
+    const { client, image, relPath } = decision;
+    const content = await this.content(decision);
+    if (!content.ok) {
+      if (content.code === TftpErrorCode.FileNotFound) {
+        this.count('not-found');
+        this.metrics.errors.inc({ kind: 'not-found' });
+        this.sendError(rinfo, content.code, 'file not found');
+        // The firmware probes for optional files as a matter of course (§3.2): recorded, throttled.
+        this.fact(client.mac, 'tftp.file-missing', rinfo.address, { file: relPath }, true);
+      } else {
+        this.refuse(rinfo, content.code, content.message, content.reason);
+      }
+      return false;
+    }
+    if (!this.socket || !this.worker) return false;
+    let data = content.data;
+    if (packet.mode === 'netascii') data = toShared(toNetascii(Buffer.from(data.buffer, data.byteOffset, data.byteLength)));
+    const negotiated = negotiate(packet.options, data.byteLength, this.limits);
+    if (
+      expectsRollover(data.byteLength, negotiated.blockSize) &&
+      !this.warnedRollover.has(`${image.id}|${relPath}|${negotiated.blockSize}`)
+    ) {
+      this.warnedRollover.add(`${image.id}|${relPath}|${negotiated.blockSize}`);
+      this.log.warn(
+        'file needs more than 65535 blocks: the block number rolls over, which Pi bootloaders before 2025-09-23 cannot follow',
+        {
+          file: relPath,
+          image: image.name,
+          bytes: data.byteLength,
+          blksize: negotiated.blockSize,
+        },
+      );
+    }
+    let fd: number;
+    try {
+      fd = this.options.createFd({
+        address: this.serverIp ?? '0.0.0.0',
+        port: 0,
+        interface: this.iface,
+        peer: { ip: rinfo.address, port: rinfo.port },
+        bufferBytes: TRANSFER_BUFFER_BYTES,
+      });
+    } catch (error) {
+      this.log.warn('cannot open a transfer socket', { peer, error: (error as Error).message });
+      this.count('busy');
+      this.metrics.errors.inc({ kind: 'busy' });
+      this.sendError(rinfo, TftpErrorCode.NotDefined, 'server busy, try again');
+      return false;
+    }
+    const id = this.nextId++;
+    this.active.set(id, { peer, ip: rinfo.address, client, file: relPath, size: data.byteLength });
+    this.metrics.active.set(this.active.size);
+    this.count('started');
+    this.post({ type: 'start', id, fd, data, negotiated });
+    return true;
+  }
+
+  /** The bytes to send: the image's file, or the client's generated one (shared memory, for the worker). */
+  private async content(
+    decision: Extract<RequestDecision, { kind: 'serve' }>,
+  ): Promise<{ ok: true; data: Uint8Array } | { ok: false; code: number; message: string; reason: string }> {
+    const { client, image, relPath, generated } = decision;
+    const file = await this.options.files.open(image.bootPath, relPath);
+    if (!file.ok && (file.error !== 'not-found' || generated === null)) {
+      if (file.error === 'not-found')
+        return { ok: false, code: TftpErrorCode.FileNotFound, message: 'file not found', reason: 'not-found' };
+      if (file.error === 'io') this.log.warn('cannot read a boot file', { image: image.name, file: relPath, detail: file.detail });
+      return { ok: false, code: TftpErrorCode.AccessViolation, message: 'access violation', reason: file.error };
+    }
+    if (generated === null && file.ok) return { ok: true, data: toShared(file.data) };
+    const original = file.ok ? file.data.toString('utf8') : '';
+    let text: string;
+    if (generated === 'cmdline') {
+      text = renderCmdline(original, { serverIp: this.serverIp ?? '0.0.0.0', exportPath: image.path, extraArgs: client.cmdlineArgs });
+    } else {
+      if (!file.ok && client.configTxt.trim() === '') {
+        return { ok: false, code: TftpErrorCode.FileNotFound, message: 'file not found', reason: 'not-found' };
+      }
+      text = renderConfigTxt(original, client.configTxt);
+    }
+    this.writeGenerated(client.mac, relPath, text);
+    return { ok: true, data: toShared(Buffer.from(text, 'utf8')) };
+  }
+
+  /** Keeps a copy of what a Pi gets under generatedRoot/<mac-with-dashes>/, written only when it changed. */
+  private writeGenerated(mac: string, name: string, text: string): void {
+    const dir = path.join(this.options.generatedRoot, mac.replace(/:/g, '-'));
+    const target = path.join(dir, name);
+    if (this.written.get(target) === text) return;
+    this.written.set(target, text);
+    const tmp = `${target}.${process.pid}.tmp`;
+    mkdir(dir, { recursive: true, mode: 0o755 })
+      .then(() => writeFile(tmp, text, { mode: 0o644 }))
+      .then(() => rename(tmp, target))
+      .catch((error: Error) => {
+        this.written.delete(target);
+        this.log.warn('cannot write a generated file', { file: target, error: error.message });
+      });
+  }
+}
+
+/** Bytes in shared memory (posted to the worker without a copy); copies only when they are not already. */
+function toShared(data: Uint8Array): Uint8Array {
+  if (data.buffer instanceof SharedArrayBuffer) return data;
+  const shared = new Uint8Array(new SharedArrayBuffer(data.byteLength));
+  shared.set(data);
+  return shared;
+}

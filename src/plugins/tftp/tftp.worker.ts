@@ -1,0 +1,233 @@
+/**
+ * The TFTP data path: a worker thread that runs every transfer (tftp.libc.ts says why it is not
+ * node:dgram on the event loop). I/O only: each datagram goes to the pure transfer machine
+ * (tftp.transfer.ts), and its effects are carried out here.
+ *
+ * The main thread (tftp.server.ts) decides each request, opens the file, creates the transfer's
+ * socket (connected to the client: a new TID, RFC 1350 §4, whose kernel drops datagrams from any
+ * other peer) and posts it here with the file's bytes (shared memory, not copied). This loop
+ * blocks in epoll_wait on those sockets and on an eventfd the main thread signals after posting.
+ * It posts back one message per finished transfer and, twice a second, the counters.
+ *
+ * Nothing a client sends can throw out of here: a datagram that is not an ACK or an ERROR is
+ * counted and ignored, the transfer goes on, and its timer resends when the real ACK is lost.
+ */
+import { MessageChannel, parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import { decodePacket, encodeOack, TftpDecodeError, TftpOpcode, writeDataHeader } from './tftp.codec';
+import { EAGAIN, ECONNREFUSED, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLLIN, loadLibc, MSG_DONTWAIT } from './tftp.libc';
+import type { Negotiated } from './tftp.options';
+import { onAck, onClientError, onTimer, startTransfer, type Step, type TransferEffect, type TransferState } from './tftp.transfer';
+
+/** main → worker */
+export type WorkerRequest =
+  | { type: 'start'; id: number; fd: number; data: Uint8Array; negotiated: Negotiated }
+  /** Ends every transfer (closing its socket) and the loop. */
+  | { type: 'stop' };
+
+export type DoneEffect = Extract<TransferEffect, { type: 'done' }>;
+
+export interface WorkerCounters {
+  /** Datagrams on transfer sockets that were neither a well-formed ACK nor an ERROR, by reason. */
+  malformed: Record<string, number>;
+  /** Sends the kernel refused for lack of buffer space (the timer resends). */
+  sendFailures: number;
+  /** Blocks sent again after a timeout. */
+  retransmissions: number;
+  /** DATA bytes sent, retransmissions included. */
+  bytesSent: number;
+  active: number;
+}
+
+/** worker → main */
+export type WorkerReport =
+  { type: 'ready' } | { type: 'done'; id: number; done: DoneEffect } | { type: 'counters'; counters: WorkerCounters } | { type: 'stopped' };
+
+export interface WorkerInit {
+  /** eventfd the main thread signals after posting on `port`. */
+  wakeFd: number;
+  port: MessagePort;
+}
+
+interface Transfer {
+  id: number;
+  fd: number;
+  data: Buffer;
+  state: TransferState;
+  /** One DATA packet buffer per transfer, reused for every block (header + payload). */
+  packet: Buffer;
+}
+
+/** The longest the loop sleeps with transfers running: the resolution of retransmission timers. */
+const TIMER_TICK_MS = 50;
+/** The longest the loop sleeps when idle: bounds how long terminate() and process exit wait for it. */
+const IDLE_TICK_MS = 200;
+const MAX_EVENTS = 256;
+const COUNTERS_EVERY_MS = 500;
+
+function runLoop(init: WorkerInit): void {
+  const c = loadLibc();
+  const ep = c.epollCreate1(0o2000000);
+  if (ep < 0) throw new Error(`epoll_create1: ${c.strerror(c.errno())}`);
+  const register = (fd: number): boolean => {
+    const ev = Buffer.alloc(12);
+    ev.writeUInt32LE(EPOLLIN, 0);
+    ev.writeInt32LE(fd, 4);
+    return c.epollCtl(ep, EPOLL_CTL_ADD, fd, ev) === 0;
+  };
+  register(init.wakeFd);
+
+  const transfers = new Map<number, Transfer>();
+  const events = Buffer.alloc(12 * MAX_EVENTS);
+  const recvBuffer = Buffer.alloc(65536);
+  const wakeBuffer = Buffer.alloc(8);
+  const counters: WorkerCounters = { malformed: {}, sendFailures: 0, retransmissions: 0, bytesSent: 0, active: 0 };
+  let lastTimerScan = performance.now();
+  let lastCounters = 0;
+  let running = true;
+
+  const report = (message: WorkerReport): void => init.port.postMessage(message);
+
+  function finish(t: Transfer, done: DoneEffect): void {
+    c.epollCtl(ep, EPOLL_CTL_DEL, t.fd, null);
+    c.close(t.fd);
+    transfers.delete(t.fd);
+    report({ type: 'done', id: t.id, done });
+  }
+
+  function apply(t: Transfer, step: Step): void {
+    const resentBefore = t.state ? t.state.retransmissions : 0;
+    t.state = step.state;
+    for (const effect of step.effects) {
+      switch (effect.type) {
+        case 'send-data': {
+          writeDataHeader(t.packet, effect.block);
+          t.data.copy(t.packet, 4, effect.offset, effect.offset + effect.length);
+          if (c.send(t.fd, t.packet, 4 + effect.length, MSG_DONTWAIT) < 0) counters.sendFailures++;
+          else counters.bytesSent += effect.length;
+          break;
+        }
+        case 'send-oack': {
+          const oack = encodeOack(effect.options);
+          if (c.send(t.fd, oack, oack.length, MSG_DONTWAIT) < 0) counters.sendFailures++;
+          break;
+        }
+        case 'done':
+          finish(t, effect);
+          break;
+      }
+    }
+    counters.retransmissions += step.state.retransmissions - resentBefore;
+  }
+
+  function start(request: Extract<WorkerRequest, { type: 'start' }>): void {
+    const data = Buffer.from(request.data.buffer, request.data.byteOffset, request.data.byteLength);
+    const t: Transfer = {
+      id: request.id,
+      fd: request.fd,
+      data,
+      state: undefined as unknown as TransferState,
+      packet: Buffer.allocUnsafe(4 + request.negotiated.blockSize),
+    };
+    if (!register(request.fd)) {
+      c.close(request.fd);
+      report({
+        type: 'done',
+        id: request.id,
+        done: {
+          type: 'done',
+          outcome: 'client-error',
+          bytes: 0,
+          blocks: 0,
+          retransmissions: 0,
+          durationMs: 0,
+          blockSize: request.negotiated.blockSize,
+          windowSize: request.negotiated.windowSize,
+          detail: `epoll_ctl: ${c.strerror(c.errno())}`,
+        },
+      });
+      return;
+    }
+    transfers.set(request.fd, t);
+    apply(t, startTransfer(request.negotiated, data.length, performance.now()));
+  }
+
+  function drainMessages(): void {
+    c.read(init.wakeFd, wakeBuffer, 8);
+    for (let m = receiveMessageOnPort(init.port); m; m = receiveMessageOnPort(init.port)) {
+      const request = m.message as WorkerRequest;
+      if (request.type === 'start') start(request);
+      else if (request.type === 'stop') running = false;
+    }
+  }
+
+  function readable(t: Transfer, now: number): void {
+    const len = c.recv(t.fd, recvBuffer, recvBuffer.length, MSG_DONTWAIT);
+    if (len < 0) {
+      const errno = c.errno();
+      if (errno === EAGAIN) return;
+      // ICMP port unreachable for an earlier send: the client is gone (or never listened).
+      if (errno === ECONNREFUSED) apply(t, onClientError(t.state, 0, 'port unreachable', now));
+      return;
+    }
+    // The common case, without decoding: ACK = 00 04 + block.
+    if (len === 4 && recvBuffer[0] === 0 && recvBuffer[1] === TftpOpcode.ACK) {
+      apply(t, onAck(t.state, recvBuffer.readUInt16BE(2), now));
+      return;
+    }
+    try {
+      const packet = decodePacket(recvBuffer.subarray(0, len));
+      if (packet.opcode === TftpOpcode.ERROR) apply(t, onClientError(t.state, packet.code, packet.message, now));
+      else if (packet.opcode === TftpOpcode.ACK) apply(t, onAck(t.state, packet.block, now));
+      else counters.malformed['unexpected-opcode'] = (counters.malformed['unexpected-opcode'] ?? 0) + 1;
+    } catch (error) {
+      const reason = error instanceof TftpDecodeError ? error.reason : 'undecodable';
+      counters.malformed[reason] = (counters.malformed[reason] ?? 0) + 1;
+    }
+  }
+
+  report({ type: 'ready' });
+  while (running) {
+    // Never an endless wait: a worker inside a native call cannot be terminated (process exit waits for it).
+    const timeout = transfers.size > 0 ? TIMER_TICK_MS : IDLE_TICK_MS;
+    const n = c.epollWait(ep, events, MAX_EVENTS, timeout);
+    const now = performance.now();
+    for (let i = 0; i < n; i++) {
+      const fd = events.readInt32LE(12 * i + 4);
+      if (fd === init.wakeFd) {
+        drainMessages();
+        continue;
+      }
+      const t = transfers.get(fd);
+      if (t) readable(t, now);
+    }
+    if (now - lastTimerScan >= TIMER_TICK_MS) {
+      lastTimerScan = now;
+      for (const t of [...transfers.values()]) if (now >= t.state.deadline) apply(t, onTimer(t.state, now));
+    }
+    if (now - lastCounters >= COUNTERS_EVERY_MS) {
+      lastCounters = now;
+      counters.active = transfers.size;
+      report({ type: 'counters', counters: { ...counters, malformed: { ...counters.malformed } } });
+    }
+  }
+  for (const t of [...transfers.values()]) {
+    c.epollCtl(ep, EPOLL_CTL_DEL, t.fd, null);
+    c.close(t.fd);
+    transfers.delete(t.fd);
+  }
+  c.close(ep);
+  counters.active = 0;
+  report({ type: 'counters', counters });
+  report({ type: 'stopped' });
+}
+
+if (parentPort && workerData && (workerData as { tftpWorker?: boolean }).tftpWorker) {
+  const init = workerData as WorkerInit & { tftpWorker: true };
+  runLoop(init);
+}
+
+/** For the main thread: a channel whose port2 goes to the worker in workerData (transferList). */
+export function workerChannel(): MessageChannel {
+  return new MessageChannel();
+}
