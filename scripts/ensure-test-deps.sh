@@ -14,7 +14,6 @@ packages=(
   curl             # the audit export aborted mid-stream, as curl sees it (test/core/audit-export); a TFTP client (test/plugins/tftp)
   tftp-hpa         # tftp: a TFTP client (test/plugins/tftp)
   atftp            # a TFTP client that asks for windowsize (test/plugins/tftp, bench/tftp)
-  atftpd           # the reference TFTP server with windowsize (bench/tftp); its service is not started
 )
 missing=()
 for p in "${packages[@]}"; do
