@@ -111,7 +111,7 @@ export function createTftpPlugin(options: TftpPluginOptions = {}): PluginFactory
           activeTransfers: server?.activeTransfers ?? 0,
           cachedBytes: files.cacheBytes,
         };
-        if (!server?.listening) return { status: 'down', detail: problem ?? 'not listening', checks };
+        if (!server?.listening) return { status: 'down', detail: problem ?? server?.problem ?? 'not listening', checks };
         if (problem) return { status: 'degraded', detail: problem, checks };
         return { status: 'up', checks };
       },

@@ -35,12 +35,16 @@ export const MAX_TRANSFERS = 1024;
 export const BOOT_FACT_MIN_INTERVAL_MS = 5_000;
 /** How long a request from the address and port of a running transfer waits for that transfer's end. */
 const DUPLICATE_WAIT_MS = 50;
+/** Restarts of a failed transfer worker allowed per minute. */
+const MAX_WORKER_RESTARTS = 3;
 /** Receive buffer of udp/69: absorbs the requests of a boot storm. */
 const RECEIVE_BUFFER_BYTES = 1024 * 1024;
 /** Send and receive buffers of each transfer socket (a window of 64 blocks of 1468 bytes fits). */
 const TRANSFER_BUFFER_BYTES = 256 * 1024;
 
 interface ActiveTransfer {
+  /** The transfer's socket (owned by the worker; closed here only if the worker dies). */
+  fd: number;
   peer: string;
   ip: string;
   client: ClientRecord;
@@ -77,6 +81,11 @@ export class TftpServer {
   private workerPort: MessagePort | null = null;
   private wakeFd = -1;
   private workerStopped: Promise<void> | null = null;
+  private stopping = false;
+  /** When the worker last exited by itself (restarts are limited). */
+  private crashes: number[] = [];
+  /** Why the server cannot serve, when it cannot (health's detail). */
+  problem: string | null = null;
   private readonly active = new Map<number, ActiveTransfer>();
   /** `ip:port` of requests being opened or served: a retransmitted RRQ is not a second transfer. */
   private readonly peers = new Set<string>();
@@ -184,15 +193,51 @@ export class TftpServer {
       worker.once('error', reject);
     });
     worker.on('error', (error) => this.log.error('transfer worker failed', { error: error.message }));
-    this.workerStopped = new Promise((resolve) => worker.once('exit', () => resolve()));
+    this.workerStopped = new Promise((resolve) =>
+      worker.once('exit', (code) => {
+        resolve();
+        if (this.worker === worker && !this.stopping) this.onWorkerCrash(code);
+      }),
+    );
     this.worker = worker;
     this.workerPort = channel.port1;
     await ready;
   }
 
+  /**
+   * The worker ended by itself: a bug, since nothing a client sends can throw there. Its transfers
+   * are lost (their sockets closed here, the clients retry the file), and a new worker starts, at
+   * most MAX_WORKER_RESTARTS times a minute; after that the plugin reports itself down.
+   */
+  private onWorkerCrash(code: number): void {
+    this.log.error('transfer worker exited; its transfers are lost', { code, transfers: this.active.size });
+    this.workerPort?.close();
+    this.worker = null;
+    this.workerPort = null;
+    closeFd(this.wakeFd);
+    this.wakeFd = -1;
+    for (const [id, t] of [...this.active]) {
+      closeFd(t.fd);
+      this.release(id);
+      this.metrics.errors.inc({ kind: 'worker-crash' });
+    }
+    const now = Date.now();
+    this.crashes = this.crashes.filter((at) => now - at < 60_000);
+    this.crashes.push(now);
+    if (this.crashes.length > MAX_WORKER_RESTARTS) {
+      this.problem = `the transfer worker failed ${this.crashes.length} times in a minute (exit code ${code}); see the error log`;
+      return;
+    }
+    this.startWorker().catch((error: Error) => {
+      this.problem = `cannot restart the transfer worker: ${error.message}`;
+      this.log.error(this.problem);
+    });
+  }
+
   private async stopWorker(): Promise<void> {
     const worker = this.worker;
     if (!worker) return;
+    this.stopping = true;
     this.post({ type: 'stop' });
     const stopped = this.workerStopped;
     const exited = await Promise.race([stopped!.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref())]);
@@ -202,8 +247,9 @@ export class TftpServer {
     this.workerPort = null;
     closeFd(this.wakeFd);
     this.wakeFd = -1;
-    for (const [id] of this.active) this.release(id);
+    for (const [id] of [...this.active]) this.release(id);
     this.metrics.active.set(0);
+    this.stopping = false;
   }
 
   private post(request: WorkerRequest): void {
@@ -463,7 +509,7 @@ export class TftpServer {
       return false;
     }
     const id = this.nextId++;
-    this.active.set(id, { peer, ip: rinfo.address, client, file: relPath, size: data.byteLength });
+    this.active.set(id, { fd, peer, ip: rinfo.address, client, file: relPath, size: data.byteLength });
     this.metrics.active.set(this.active.size);
     this.count('started');
     this.post({ type: 'start', id, fd, data, negotiated });
