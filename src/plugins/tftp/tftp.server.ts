@@ -82,6 +82,8 @@ export class TftpServer {
   private wakeFd = -1;
   private workerStopped: Promise<void> | null = null;
   private stopping = false;
+  /** The worker's epoll descriptor: a worker that dies cannot close it. */
+  private workerEpollFd = -1;
   /** When the worker last exited by itself (restarts are limited). */
   private crashes: number[] = [];
   /** Why the server cannot serve, when it cannot (health's detail). */
@@ -187,8 +189,10 @@ export class TftpServer {
     });
     const ready = new Promise<void>((resolve, reject) => {
       channel.port1.on('message', (report: WorkerReport) => {
-        if (report.type === 'ready') resolve();
-        else this.onWorkerReport(report);
+        if (report.type === 'ready') {
+          this.workerEpollFd = report.epollFd;
+          resolve();
+        } else this.onWorkerReport(report);
       });
       worker.once('error', reject);
     });
@@ -216,6 +220,8 @@ export class TftpServer {
     this.workerPort = null;
     closeFd(this.wakeFd);
     this.wakeFd = -1;
+    if (this.workerEpollFd >= 0) closeFd(this.workerEpollFd);
+    this.workerEpollFd = -1;
     for (const [id, t] of [...this.active]) {
       closeFd(t.fd);
       this.release(id);
@@ -241,7 +247,12 @@ export class TftpServer {
     this.post({ type: 'stop' });
     const stopped = this.workerStopped;
     const exited = await Promise.race([stopped!.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref())]);
-    if (!exited) await worker.terminate();
+    if (!exited) {
+      await worker.terminate();
+      if (this.workerEpollFd >= 0) closeFd(this.workerEpollFd);
+      for (const t of this.active.values()) closeFd(t.fd);
+    }
+    this.workerEpollFd = -1;
     this.workerPort?.close();
     this.worker = null;
     this.workerPort = null;

@@ -41,7 +41,11 @@ export interface WorkerCounters {
 
 /** worker → main */
 export type WorkerReport =
-  { type: 'ready' } | { type: 'done'; id: number; done: DoneEffect } | { type: 'counters'; counters: WorkerCounters } | { type: 'stopped' };
+  /** `epollFd`: closed by the main thread if this worker dies without closing it. */
+  | { type: 'ready'; epollFd: number }
+  | { type: 'done'; id: number; done: DoneEffect }
+  | { type: 'counters'; counters: WorkerCounters }
+  | { type: 'stopped' };
 
 export interface WorkerInit {
   /** eventfd the main thread signals after posting on `port`. */
@@ -186,7 +190,7 @@ function runLoop(init: WorkerInit): void {
     }
   }
 
-  report({ type: 'ready' });
+  report({ type: 'ready', epollFd: ep });
   while (running) {
     // Never an endless wait: a worker inside a native call cannot be terminated (process exit waits for it).
     const timeout = transfers.size > 0 ? TIMER_TICK_MS : IDLE_TICK_MS;
