@@ -115,7 +115,8 @@ describe('TFTP transfer worker restart', () => {
       limits: { maxBlockSize: 1468, maxWindowSize: 64, defaultTimeoutMs: 1000, maxRetries: 5 },
       generatedRoot: path.join(dir.dir, 'generated'),
     });
-    await server.listen(null, '127.0.0.1', port);
+    // Loopback only (SO_BINDTODEVICE lo): nothing of this test is reachable from a real interface.
+    await server.listen('lo', '127.0.0.1', port);
   });
 
   after(async () => {
