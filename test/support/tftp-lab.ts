@@ -201,3 +201,38 @@ export function patternFile(bytes: number, seed = 1): Buffer {
   }
   return data;
 }
+
+/**
+ * The value of one sample in Prometheus text (`name{a="b"} 3`), or 0 when it is absent. `labels`
+ * must all match; other labels of the sample are ignored.
+ */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let total: number | null = null;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = new Map<string, string>();
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) have.set(l[1], l[2]);
+    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) total = (total ?? 0) + Number(m[3]);
+  }
+  return total ?? 0;
+}
+
+/** Runs a command in a host's namespace and returns its exit code and output (never throws on a non-zero exit). */
+export async function execStatus(
+  lab: TftpLab,
+  host: string,
+  cmd: string,
+  args: string[],
+  options: { timeoutMs?: number } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await lab.exec(host, cmd, args, options);
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: unknown; killed?: boolean; stdout?: string; stderr?: string };
+    if (typeof e.code !== 'number') throw error;
+    return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
