@@ -10,8 +10,7 @@
  * inside a lab namespace and is killed by close(), which also removes the namespaces and the temp
  * directory (bramble's data directory included).
  */
-import { existsSync, chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -26,7 +25,7 @@ import { decodePacket, messageType, type DhcpPacket } from '../../src/plugins/dh
 import { createDhcpPlugin, type DhcpPluginOptions } from '../../src/plugins/dhcp/dhcp.plugin';
 import { startCoreApp, TEST_TOKEN, type CoreApp } from './core-app';
 import { canUseNetns, NetLab, waitForExit } from './netlab';
-import { tempDir } from './temp';
+import { removeStaleTempDirs, tempDir } from './temp';
 
 /** The Pi 4's DISCOVER fingerprint (docs/pi-netboot-protocol.md §1): options 60, 93, 94, 97. */
 export const PI_VENDOR_CLASS = 'PXEClient:Arch:00000:UNDI:002001';
@@ -205,19 +204,6 @@ const LAB_DIR_PREFIX = 'bramble-dhcp-lab-';
 /** From dist/test/support back to the repository's test/fixtures (scripts are not compiled). */
 const NMAP_PXE_SCRIPT = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'nmap', 'pi-pxe-dhcp-discover.nse');
 
-/** Removes the temp directories of earlier runs killed before their teardown (their pid is gone). */
-function removeStaleLabDirs(): void {
-  for (const name of readdirSync(tmpdir())) {
-    const m = new RegExp(`^${LAB_DIR_PREFIX}(\\d+)-`).exec(name);
-    if (!m) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ESRCH') rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
-    }
-  }
-}
-
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
@@ -240,7 +226,7 @@ export async function startDhcpLab(
   } = {},
 ): Promise<DhcpLab> {
   const lab = await NetLab.create();
-  removeStaleLabDirs();
+  removeStaleTempDirs(LAB_DIR_PREFIX);
   const dir = tempDir(`${LAB_DIR_PREFIX}${process.pid}-`);
   const dataDir = path.join(dir.dir, 'data');
   mkdirSync(dataDir);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { JsonLogger, type Logger } from '../../src/core/logging/logger';
@@ -8,6 +8,22 @@ export function tempDir(prefix = 'bramble-test-'): { dir: string; cleanup(): voi
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   // Retries: a child process (Chromium's helpers) may still be writing into it for a moment.
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }) };
+}
+
+/**
+ * Removes temp directories named `<prefix><pid>-...` whose process is gone: what runs killed before
+ * their teardown left behind (a run still going keeps its own).
+ */
+export function removeStaleTempDirs(prefix: string): void {
+  for (const name of readdirSync(tmpdir())) {
+    const m = new RegExp(`^${prefix}(\\d+)-`).exec(name);
+    if (!m) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
+    }
+  }
 }
 
 /** Polls `check` until it returns true, or fails after `timeoutMs`. */

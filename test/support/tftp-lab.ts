@@ -8,8 +8,7 @@
  *   await lab.exec('pi4', 'curl', ['-s', '-o', '/dev/null', `tftp://${lab.serverIp}/start4.elf`]);
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   ApproveClientCommand,
@@ -29,7 +28,7 @@ import { createTftpSocket } from '../../src/plugins/tftp/tftp.libc';
 import { createTftpPlugin, type TftpPluginOptions } from '../../src/plugins/tftp/tftp.plugin';
 import { startCoreApp, type CoreApp } from './core-app';
 import { canUseNetns, NetLab } from './netlab';
-import { tempDir } from './temp';
+import { removeStaleTempDirs, tempDir } from './temp';
 
 const LAB_DIR_PREFIX = 'bramble-tftp-lab-';
 
@@ -85,19 +84,6 @@ export interface TftpLab {
   close(): Promise<void>;
 }
 
-/** Removes the temp directories of earlier runs killed before their teardown (their pid is gone). */
-function removeStaleLabDirs(): void {
-  for (const name of readdirSync(tmpdir())) {
-    const m = new RegExp(`^${LAB_DIR_PREFIX}(\\d+)-`).exec(name);
-    if (!m) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ESRCH') rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
-    }
-  }
-}
-
 /** A minimal OS tree (what RegisterImage checks for) with an empty boot folder. */
 function makeImageTree(root: string, bootFolder: string): string {
   for (const d of ['etc', 'usr/bin', bootFolder]) mkdirSync(path.join(root, d), { recursive: true });
@@ -107,7 +93,7 @@ function makeImageTree(root: string, bootFolder: string): string {
 export async function startTftpLab(
   options: { plugin?: TftpPluginOptions; settings?: Partial<TftpSettings>; logger?: Logger } = {},
 ): Promise<TftpLab> {
-  removeStaleLabDirs();
+  removeStaleTempDirs(LAB_DIR_PREFIX);
   const lab = await NetLab.create();
   const tmp = tempDir(`${LAB_DIR_PREFIX}${process.pid}-`);
   let core: CoreApp | null = null;

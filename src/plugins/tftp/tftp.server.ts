@@ -97,6 +97,9 @@ export class TftpServer {
   private readonly warnedRollover = new Set<string>();
   /** Generated file path → its content last written (only changes are written). */
   private readonly written = new Map<string, string>();
+  /** Generated file path → its write in progress (the next one waits for it). */
+  private readonly writes = new Map<string, Promise<void>>();
+  private nextWrite = 1;
   private lastCounters: WorkerCounters | null = null;
   private nextId = 1;
   private readonly metrics: ServerMetrics;
@@ -554,20 +557,30 @@ export class TftpServer {
     return { ok: true, data: toShared(Buffer.from(text, 'utf8')) };
   }
 
-  /** Keeps a copy of what a Pi gets under generatedRoot/<mac-with-dashes>/, written only when it changed. */
+  /**
+   * Keeps a copy of what a Pi gets under generatedRoot/<mac-with-dashes>/, written only when it
+   * changed. Writes of one file are queued (each through its own temp file and a rename), so the
+   * copy on disk always ends as the newest content.
+   */
   private writeGenerated(mac: string, name: string, text: string): void {
     const dir = path.join(this.options.generatedRoot, mac.replace(/:/g, '-'));
     const target = path.join(dir, name);
     if (this.written.get(target) === text) return;
     this.written.set(target, text);
-    const tmp = `${target}.${process.pid}.tmp`;
-    mkdir(dir, { recursive: true, mode: 0o755 })
+    const tmp = `${target}.${process.pid}.${this.nextWrite++}.tmp`;
+    const previous = this.writes.get(target) ?? Promise.resolve();
+    const write = previous
+      .then(() => mkdir(dir, { recursive: true, mode: 0o755 }))
       .then(() => writeFile(tmp, text, { mode: 0o644 }))
       .then(() => rename(tmp, target))
       .catch((error: Error) => {
-        this.written.delete(target);
+        if (this.written.get(target) === text) this.written.delete(target);
         this.log.warn('cannot write a generated file', { file: target, error: error.message });
+      })
+      .finally(() => {
+        if (this.writes.get(target) === write) this.writes.delete(target);
       });
+    this.writes.set(target, write);
   }
 }
 
