@@ -64,6 +64,13 @@ interface Transfer {
 
 /** The longest the loop sleeps with transfers running: the resolution of retransmission timers. */
 const TIMER_TICK_MS = 50;
+/**
+ * How long the loop polls without sleeping while transfers run. One 50 MiB transfer at blksize
+ * 1468 on a veth (curl): 1.07–1.36 s sleeping in epoll_wait at once, 0.83–1.03 s with 0.1 ms of
+ * polling first (dnsmasq in the same runs: 1.10–1.34 s). The cost is at most this much CPU per
+ * wake-up, and only while transfers run.
+ */
+const SPIN_MS = 0.1;
 /** The longest the loop sleeps when idle: bounds how long terminate() and process exit wait for it. */
 const IDLE_TICK_MS = 200;
 const MAX_EVENTS = 256;
@@ -192,9 +199,19 @@ function runLoop(init: WorkerInit): void {
 
   report({ type: 'ready', epollFd: ep });
   while (running) {
-    // Never an endless wait: a worker inside a native call cannot be terminated (process exit waits for it).
-    const timeout = transfers.size > 0 ? TIMER_TICK_MS : IDLE_TICK_MS;
-    const n = c.epollWait(ep, events, MAX_EVENTS, timeout);
+    let n = 0;
+    if (transfers.size > 0) {
+      // Busy-poll for a moment before sleeping, as the kernel's busy_poll does: a lock-step
+      // transfer's speed is its round trip, and the next ACK usually comes within SPIN_MS; going
+      // to sleep and being woken costs more than that wait.
+      const until = performance.now() + SPIN_MS;
+      do n = c.epollWait(ep, events, MAX_EVENTS, 0);
+      while (n === 0 && performance.now() < until);
+      if (n === 0) n = c.epollWait(ep, events, MAX_EVENTS, TIMER_TICK_MS);
+    } else {
+      // Never an endless wait: a worker inside a native call cannot be terminated (process exit waits for it).
+      n = c.epollWait(ep, events, MAX_EVENTS, IDLE_TICK_MS);
+    }
     const now = performance.now();
     for (let i = 0; i < n; i++) {
       const fd = events.readInt32LE(12 * i + 4);
