@@ -304,12 +304,17 @@ export class TftpServer {
     if (n <= 0) this.perIp.delete(t.ip);
     else this.perIp.set(t.ip, n);
     this.metrics.active.set(this.active.size);
-    const waiting = this.releaseWaiters.get(t.peer);
+    this.wakeWaiters(t.peer);
+    return t;
+  }
+
+  /** The requests from `peer` waiting for its earlier request to end (releasedWithin) go on. */
+  private wakeWaiters(peer: string): void {
+    const waiting = this.releaseWaiters.get(peer);
     if (waiting) {
-      this.releaseWaiters.delete(t.peer);
+      this.releaseWaiters.delete(peer);
       for (const resolve of waiting) resolve();
     }
-    return t;
   }
 
   /**
@@ -415,9 +420,12 @@ export class TftpServer {
       return;
     }
     const peer = `${rinfo.address}:${rinfo.port}`;
-    if (this.peers.has(peer) && (!(await this.releasedWithin(peer, DUPLICATE_WAIT_MS)) || this.peers.has(peer))) {
+    if (this.peers.has(peer)) await this.releasedWithin(peer, DUPLICATE_WAIT_MS);
+    if (this.peers.has(peer)) {
       // The client sent its request again before our first answer arrived: that transfer answers it
-      // (its timer resends the OACK or block), as dnsmasq does.
+      // (its timer resends the OACK or block), as dnsmasq does. (Checked again after the wait: an
+      // earlier request from this port that ended without a transfer, not found or refused while
+      // its file was opened, leaves the port free for this one.)
       this.count('duplicate');
       return;
     }
@@ -462,6 +470,7 @@ export class TftpServer {
         const n = (this.perIp.get(rinfo.address) ?? 1) - 1;
         if (n <= 0) this.perIp.delete(rinfo.address);
         else this.perIp.set(rinfo.address, n);
+        this.wakeWaiters(peer);
       }
     }
   }
