@@ -97,6 +97,8 @@ export class TftpServer {
   private readonly warnedRollover = new Set<string>();
   /** Generated file path → its content last written (only changes are written). */
   private readonly written = new Map<string, string>();
+  /** A file's bytes → their netascii copy (made once; gone with the file's bytes). */
+  private readonly netascii = new WeakMap<Uint8Array, Promise<Uint8Array>>();
   /** Generated file path → its write in progress (the next one waits for it). */
   private readonly writes = new Map<string, Promise<void>>();
   private nextWrite = 1;
@@ -498,7 +500,7 @@ export class TftpServer {
     }
     if (!this.socket || !this.worker) return false;
     let data = content.data;
-    if (packet.mode === 'netascii') data = toShared(toNetascii(Buffer.from(data.buffer, data.byteOffset, data.byteLength)));
+    if (packet.mode === 'netascii') data = await this.netasciiCopy(data);
     const negotiated = negotiate(packet.options, data.byteLength, this.limits);
     if (
       expectsRollover(data.byteLength, negotiated.blockSize) &&
@@ -537,6 +539,21 @@ export class TftpServer {
     this.count('started');
     this.post({ type: 'start', id, fd, data, negotiated });
     return true;
+  }
+
+  /**
+   * The netascii form of a file (RFC 1350: CR LF line ends), made once per file version: the
+   * cache hands out the same bytes until the file changes, and they key this cache. Made in 256 KiB
+   * slices with the event loop free between them (a 20 MiB file is about 120 ms of work, which one
+   * request, or four, must not hold DHCP and the API for).
+   */
+  private netasciiCopy(data: Uint8Array): Promise<Uint8Array> {
+    let copy = this.netascii.get(data);
+    if (!copy) {
+      copy = toNetasciiInSlices(data);
+      this.netascii.set(data, copy);
+    }
+    return copy;
   }
 
   /** The bytes to send: the image's file, or the client's generated one (shared memory, for the worker). */
@@ -591,6 +608,28 @@ export class TftpServer {
       });
     this.writes.set(target, write);
   }
+}
+
+const NETASCII_SLICE_BYTES = 256 * 1024;
+
+/** toNetascii over `data` in slices, yielding to the event loop between them; the result in shared memory. */
+async function toNetasciiInSlices(data: Uint8Array): Promise<Uint8Array> {
+  const source = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const parts: Buffer[] = [];
+  let total = 0;
+  for (let offset = 0; offset < source.length; offset += NETASCII_SLICE_BYTES) {
+    if (offset > 0) await new Promise((resolve) => setImmediate(resolve));
+    const part = toNetascii(source.subarray(offset, offset + NETASCII_SLICE_BYTES));
+    parts.push(part);
+    total += part.length;
+  }
+  const out = Buffer.from(new SharedArrayBuffer(total));
+  let at = 0;
+  for (const part of parts) {
+    part.copy(out, at);
+    at += part.length;
+  }
+  return out;
 }
 
 /** Bytes in shared memory (posted to the worker without a copy); copies only when they are not already. */
