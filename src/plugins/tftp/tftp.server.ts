@@ -28,11 +28,17 @@ export const MAX_TRANSFERS_PER_CLIENT = 8;
 /** Transfers running at once in all: 500 Pis booting together read about one file each. */
 export const MAX_TRANSFERS = 1024;
 /**
- * A boot fact (tftp.file-missing, tftp.refused) is recorded at most once per client, stage and
- * file in this window: the firmware asks for some missing files twice per boot (recovery.elf), and
- * a client looping must not turn every request into an event.
+ * A missing-file or refusal fact is recorded at most once per client, stage and file in this
+ * window: the firmware asks for some missing files twice per boot (recovery.elf).
  */
 export const BOOT_FACT_MIN_INTERVAL_MS = 5_000;
+/**
+ * Boot facts per client: a burst of this many, then FACTS_PER_SECOND. A Pi's boot is 20–40 facts
+ * (every file it reads, the missing ones it probes for); a client looping on requests cannot turn
+ * each into an event. Facts over the budget are counted (boot_facts_suppressed_total), not recorded.
+ */
+export const FACT_BURST = 100;
+export const FACTS_PER_SECOND = 2;
 /** How long a request from the address and port of a running transfer waits for that transfer's end. */
 const DUPLICATE_WAIT_MS = 50;
 /** Restarts of a failed transfer worker allowed per minute. */
@@ -62,6 +68,7 @@ interface ServerMetrics {
   retransmissions: CounterMetric;
   duration: HistogramMetric;
   active: GaugeMetric;
+  factsSuppressed: CounterMetric;
 }
 
 /** Where a request goes after decoding, for the metrics' `result` label. */
@@ -94,6 +101,8 @@ export class TftpServer {
   private readonly perIp = new Map<string, number>();
   private readonly releaseWaiters = new Map<string, (() => void)[]>();
   private readonly lastFact = new Map<string, number>();
+  /** Per client: boot facts it may still cause now (a token bucket). */
+  private readonly factBudget = new Map<string, { tokens: number; at: number }>();
   private readonly warnedRollover = new Set<string>();
   /** Generated file path → its content last written (only changes are written). */
   private readonly written = new Map<string, string>();
@@ -136,6 +145,10 @@ export class TftpServer {
         [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
       ),
       active: m.gauge('active_transfers', 'Transfers running now'),
+      factsSuppressed: m.counter(
+        'boot_facts_suppressed_total',
+        'Boot facts not recorded: the client caused more than its budget (a burst of 100, then 2 a second)',
+      ),
     };
   }
 
@@ -368,17 +381,32 @@ export class TftpServer {
     }
   }
 
-  /** Records a boot fact through the core; never waits, never throws. Throttled per client, stage and file. */
+  /**
+   * Records a boot fact through the core; never waits, never throws. Within the client's budget;
+   * `throttle`: also at most once per client, stage and file in BOOT_FACT_MIN_INTERVAL_MS.
+   */
   private fact(mac: string, stage: string, ip: string, detail: Record<string, string | number | boolean | null>, throttle = false): void {
+    const now = (this.options.now ?? Date.now)();
     if (throttle) {
       const key = `${mac}|${stage}|${String(detail.file ?? detail.reason ?? '')}`;
-      const now = (this.options.now ?? Date.now)();
       const last = this.lastFact.get(key);
       if (last !== undefined && now - last < BOOT_FACT_MIN_INTERVAL_MS) return;
       this.lastFact.set(key, now);
       if (this.lastFact.size > 10_000) {
         for (const [k, at] of this.lastFact) if (now - at >= BOOT_FACT_MIN_INTERVAL_MS) this.lastFact.delete(k);
       }
+    }
+    const budget = this.factBudget.get(mac) ?? { tokens: FACT_BURST, at: now };
+    budget.tokens = Math.min(FACT_BURST, budget.tokens + ((now - budget.at) / 1000) * FACTS_PER_SECOND);
+    budget.at = now;
+    if (budget.tokens < 1) {
+      this.metrics.factsSuppressed.inc();
+      return;
+    }
+    budget.tokens -= 1;
+    this.factBudget.set(mac, budget);
+    if (this.factBudget.size > 10_000) {
+      for (const [m, b] of this.factBudget) if (now - b.at > (FACT_BURST / FACTS_PER_SECOND) * 1000) this.factBudget.delete(m);
     }
     this.ctx.commands.reportBootFact({ mac, stage, ip, detail }).catch((error: Error) => {
       this.log.warn('could not record a boot fact', { mac, stage, error: error.message });

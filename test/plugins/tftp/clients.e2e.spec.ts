@@ -532,4 +532,31 @@ describe('TFTP with real clients', { skip: skip ?? false }, () => {
       });
     }
   });
+  describe('boot facts per client', () => {
+    it('a client looping on one file is served every time, but records at most its budget of facts', { timeout: 60_000 }, async () => {
+      const looper = await lab.addPi('looper', { mac: 'dc:a6:32:09:00:01', serial: '09000001' });
+      const data = Buffer.from('dtparam=audio=on\n');
+      lab.writeBootFile('loop.txt', data);
+      const suppressedBefore = await metric('boot_facts_suppressed_total');
+      const rounds = 130;
+      const started = Date.now();
+      const run = await lab.exec(
+        looper.host,
+        'sh',
+        ['-c', `ok=0; for i in $(seq ${rounds}); do curl -s -o /dev/null tftp://${lab.serverIp}/loop.txt && ok=$((ok+1)); done; echo $ok`],
+        { timeoutMs: 50_000 },
+      );
+      const seconds = (Date.now() - started) / 1000;
+      assert.equal(Number(run.stdout.trim()), rounds, 'every request was served');
+      await eventually(async () => (await metric('boot_facts_suppressed_total')) > suppressedBefore, 5000, 'suppressed facts counted');
+      const served = (await facts(looper.mac, 'tftp.file-served', 'loop.txt')).length;
+      // A burst of 100, then 2 a second (FACT_BURST, FACTS_PER_SECOND in tftp.server.ts).
+      assert.ok(served >= 100 && served <= 100 + Math.ceil(2 * seconds) + 1, `${served} facts in ${seconds.toFixed(1)} s`);
+      assert.equal(
+        served + (await metric('boot_facts_suppressed_total')) - suppressedBefore,
+        rounds,
+        'each served file is a fact or a suppressed one',
+      );
+    });
+  });
 });
