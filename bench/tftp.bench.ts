@@ -45,7 +45,7 @@ import {
   BIG_BYTES,
   BIG_FILE,
   createTftpBenchLab,
-  PARKED_PORT,
+  parkBramble,
   PI4_BOOT_SET,
   processCpuMs,
   runPiSims,
@@ -170,8 +170,10 @@ async function main(): Promise<void> {
     m.set(k, [...(m.get(k) ?? []), v]);
   };
   try {
-    // bramble's lab starts on udp/69: park it; startBramble() brings it back for its turns.
-    await bl.tftp.settings({ port: PARKED_PORT });
+    // bramble's lab starts on udp/69: park it (and wait until it has let go: two settings changes
+    // in quick succession race in the plugin and can leave an orphaned listener on udp/69);
+    // startBramble() brings it back for its turns.
+    await parkBramble(bl);
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? servers : [...servers].reverse();
       for (const name of order) {

@@ -18,6 +18,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ApproveClientCommand, DetectClientCommand, LearnClientAddressCommand } from '../../src/core/commands/client.commands';
 import { commandMeta } from '../../src/core/commands/meta';
+import { JsonLogger } from '../../src/core/logging/logger';
 import { renderCmdline } from '../../src/plugins/tftp/tftp.generated';
 import { waitForExit } from '../../test/support/netlab';
 import { startTftpLab, type TftpLab } from '../../test/support/tftp-lab';
@@ -76,7 +77,8 @@ function piMac(i: number): string {
 /** Builds the lab: `pis` simulated Pis spread over `hosts` client hosts. */
 export async function createTftpBenchLab(options: { pis: number; hosts: number }): Promise<TftpBenchLab> {
   if (options.pis > 150) throw new Error('at most 150 simulated Pis fit in the lab /24 here');
-  const tftp = await startTftpLab();
+  // bramble's warnings and errors (e.g. a settings change it could not apply) reach the bench's stderr.
+  const tftp = await startTftpLab({ logger: new JsonLogger('warn', undefined, (line) => process.stderr.write(`# bramble: ${line}\n`)) });
   try {
     const serverIp = tftp.serverIp;
     const refRoot = path.join(tftp.dir, 'ref');
@@ -150,7 +152,10 @@ async function waitUdp69(bl: TftpBenchLab, listening: boolean, what: string, chi
   for (;;) {
     if (child && child.exitCode !== null) throw new Error(`${what} exited: ${log?.() ?? ''}`);
     if ((await udp69Listening(bl)) === listening) return;
-    if (Date.now() > deadline) throw new Error(`${what}: udp/69 ${listening ? 'never bound' : 'still bound'} ${log?.() ?? ''}`);
+    if (Date.now() > deadline) {
+      const { stdout } = await bl.tftp.lab.exec('srv', 'ss', ['-lunpH']);
+      throw new Error(`${what}: udp/69 ${listening ? 'never bound' : 'still bound'} ${log?.() ?? ''}\n${stdout}`);
+    }
     await new Promise((r) => setTimeout(r, 30));
   }
 }
@@ -176,6 +181,12 @@ function clockTicks(): number {
   return ticks;
 }
 
+/** Moves bramble's plugin off udp/69 (to PARKED_PORT) and waits until udp/69 is free. */
+export async function parkBramble(bl: TftpBenchLab): Promise<void> {
+  await bl.tftp.settings({ port: PARKED_PORT });
+  await waitUdp69(bl, false, 'bramble');
+}
+
 /** bramble's plugin back on udp/69. CPU: this whole process (bramble's threads and the bench's own driving). */
 export async function startBramble(bl: TftpBenchLab): Promise<ServerUnderTest> {
   await bl.tftp.settings({ port: 69 });
@@ -188,7 +199,14 @@ export async function startBramble(bl: TftpBenchLab): Promise<ServerUnderTest> {
     },
     async stop() {
       await bl.tftp.settings({ port: PARKED_PORT });
-      await waitUdp69(bl, false, 'bramble');
+      try {
+        await waitUdp69(bl, false, 'bramble');
+      } catch (error) {
+        // Seen once in a few runs: the change was not applied. Once more, through a fresh value.
+        process.stderr.write(`# warning: ${(error as Error).message}; setting the port again\n`);
+        await bl.tftp.settings({ port: PARKED_PORT + 1 });
+        await waitUdp69(bl, false, 'bramble');
+      }
     },
   };
 }
