@@ -18,6 +18,7 @@ const SOCK_DGRAM = 2;
 const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
+const SO_REUSEADDR = 2;
 const SO_RCVBUF = 8;
 const SO_SNDBUF = 7;
 const SO_BINDTODEVICE = 25;
@@ -156,6 +157,16 @@ export function localPort(fd: number): number {
   const len = [16];
   if (c.getsockname(fd, sa, len) !== 0) return 0;
   return sa.readUInt16BE(2);
+}
+
+/**
+ * Turns SO_REUSEADDR off. libuv turns it on for every socket node:dgram adopts; off, another server
+ * started later on the same port (dnsmasq or atftpd set SO_REUSEADDR too) gets EADDRINUSE instead
+ * of silently sharing udp/69 with bramble.
+ */
+export function noReuseAddress(fd: number): void {
+  const c = loadLibc();
+  if (c.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, Buffer.alloc(4), 4) !== 0) fail(c, 'SO_REUSEADDR off', null);
 }
 
 export function closeFd(fd: number): void {

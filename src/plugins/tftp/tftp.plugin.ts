@@ -39,6 +39,8 @@ export function createTftpPlugin(options: TftpPluginOptions = {}): PluginFactory
     let bound: { iface: string; port: number; generatedRoot: string } | null = null;
     let problem: string | null = null;
     let unsubscribe: (() => void) | null = null;
+    /** The settings change being applied (changes are applied one after the other). */
+    let binding: Promise<void> = Promise.resolve();
 
     const serverIpOf = (g: GlobalSettings): string | null => g.serverIp ?? interfaceAddress(g.interface);
 
@@ -69,8 +71,16 @@ export function createTftpPlugin(options: TftpPluginOptions = {}): PluginFactory
         server.retarget(serverIp);
       } else {
         await server?.close();
-        server = new TftpServer(c, { createFd, files, limits, generatedRoot, now: options.now });
-        await server.listen(iface, serverIp, settings.port);
+        server = null;
+        bound = null;
+        const next = new TftpServer(c, { createFd, files, limits, generatedRoot, now: options.now });
+        try {
+          await next.listen(iface, serverIp, settings.port);
+        } catch (error) {
+          await next.close();
+          throw error;
+        }
+        server = next;
         bound = { iface, port: settings.port, generatedRoot };
         c.logger.info('serving TFTP', { interface: iface, serverIp, port: settings.port });
       }
@@ -91,15 +101,20 @@ export function createTftpPlugin(options: TftpPluginOptions = {}): PluginFactory
           problem = (error as Error).message;
           throw error;
         }
-        unsubscribe = context.onSettingsChanged((settings, global) => {
-          void bind(settings, global).catch((error: Error) => {
-            problem = error.message;
-            context.logger.error('could not apply new TFTP settings', { error: error.message });
-          });
+        // One change at a time, each with the settings as they are when its turn comes: two binds
+        // running at once could each open a listener and lose one (found by the TFTP bench).
+        unsubscribe = context.onSettingsChanged(() => {
+          binding = binding
+            .then(() => bind(context.settings(), context.global()))
+            .catch((error: Error) => {
+              problem = error.message;
+              context.logger.error('could not apply new TFTP settings', { error: error.message });
+            });
         });
       },
       async stop() {
         unsubscribe?.();
+        await binding;
         await server?.close();
         server = null;
       },

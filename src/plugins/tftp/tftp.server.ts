@@ -16,7 +16,7 @@ import type { TftpContext } from './tftp.config';
 import { decideRequest, type RequestDecision } from './tftp.decider';
 import type { BootFiles } from './tftp.files';
 import { renderCmdline, renderConfigTxt } from './tftp.generated';
-import { closeFd, createEventFd, signalEventFd, type TftpSocketOptions } from './tftp.libc';
+import { closeFd, createEventFd, noReuseAddress, signalEventFd, type TftpSocketOptions } from './tftp.libc';
 import { negotiate, type TransferLimits } from './tftp.options';
 import { expectsRollover } from './tftp.transfer';
 import { workerChannel, type DoneEffect, type WorkerCounters, type WorkerReport, type WorkerRequest } from './tftp.worker';
@@ -174,6 +174,12 @@ export class TftpServer {
         resolve();
       });
     });
+    try {
+      noReuseAddress(fd);
+    } catch (error) {
+      socket.close();
+      throw error;
+    }
     socket.on('message', (msg, rinfo) => {
       this.onRequest(msg, rinfo).catch((error: Error) => this.log.error('request failed', { peer: rinfo.address, error: error.message }));
     });

@@ -559,4 +559,56 @@ describe('TFTP with real clients', { skip: skip ?? false }, () => {
       );
     });
   });
+  describe('the listener', () => {
+    /** Whether udp/<port> is free in the server's namespace (a socket can bind it alone). */
+    const portFree = async (port: number): Promise<boolean> => {
+      const script = `const s = require('node:dgram').createSocket('udp4');
+        s.on('error', () => { console.log('busy'); process.exit(0); });
+        s.bind(${port}, '0.0.0.0', () => { console.log('free'); s.close(); });`;
+      return (await lab.exec('srv', process.execPath, ['-e', script])).stdout.trim() === 'free';
+    };
+
+    it('another TFTP server cannot share udp/69 with bramble: dnsmasq is told the port is in use', async () => {
+      const r = await execStatus(
+        lab,
+        'srv',
+        'dnsmasq',
+        [
+          '--keep-in-foreground',
+          '--port=0',
+          '--enable-tftp',
+          `--tftp-root=${lab.image.boot}`,
+          `--listen-address=${lab.serverIp}`,
+          '--bind-interfaces',
+          '--user=root',
+          '--pid-file=',
+        ],
+        { timeoutMs: 10_000 },
+      );
+      assert.notEqual(r.code, 0, 'dnsmasq exits');
+      assert.match(r.stderr, /port 69|Address already in use/i);
+    });
+
+    it('port changes applied one after the other: only the last port stays bound, and it serves', { timeout: 30_000 }, async () => {
+      const data = patternFile(5000, 9);
+      lab.writeBootFile('port.bin', data);
+      try {
+        // Two changes back to back: the second arrives while the first is still being applied.
+        await Promise.all([lab.settings({ port: 6969 }), lab.settings({ port: 6970 })]);
+        await eventually(
+          async () => (await portFree(69)) && (await portFree(6969)) && !(await portFree(6970)),
+          5000,
+          'only udp/6970 bound',
+        );
+        const out = outFile();
+        const got = await execStatus(lab, pi.host, 'curl', ['-sS', '--max-time', '10', '-o', out, `tftp://${lab.serverIp}:6970/port.bin`]);
+        assert.equal(got.code, 0, got.stderr);
+        assert.ok(readFileSync(out).equals(data));
+      } finally {
+        await lab.settings({ port: 69 });
+        await eventually(async () => !(await portFree(69)) && (await portFree(6970)), 5000, 'back on udp/69');
+      }
+      assert.equal((await curl(pi.host, 'port.bin')).data?.equals(data), true, 'served on udp/69 again');
+    });
+  });
 });
