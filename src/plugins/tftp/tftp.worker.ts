@@ -113,7 +113,7 @@ function runLoop(init: WorkerInit): void {
       switch (effect.type) {
         case 'send-data': {
           writeDataHeader(t.packet, effect.block);
-          t.data.copy(t.packet, 4, effect.offset, effect.offset + effect.length);
+          t.packet.set(t.data.subarray(effect.offset, effect.offset + effect.length), 4);
           if (c.send(t.fd, t.packet, 4 + effect.length, MSG_DONTWAIT) < 0) counters.sendFailures++;
           else counters.bytesSent += effect.length;
           break;
