@@ -489,7 +489,8 @@ export class TftpServer {
       return;
     }
     const perIp = this.perIp.get(rinfo.address) ?? 0;
-    if (perIp >= MAX_TRANSFERS_PER_CLIENT || this.active.size + this.peers.size >= MAX_TRANSFERS * 2) {
+    // `peers`: the requests being opened and the transfers running.
+    if (perIp >= MAX_TRANSFERS_PER_CLIENT || this.peers.size >= MAX_TRANSFERS) {
       this.count('busy');
       this.metrics.errors.inc({ kind: 'busy' });
       this.sendError(rinfo, TftpErrorCode.NotDefined, 'server busy, try again');
@@ -532,9 +533,10 @@ export class TftpServer {
       }
       return false;
     }
-    if (!this.socket || !this.worker) return false;
     let data = content.data;
     if (packet.mode === 'netascii') data = await this.netasciiCopy(data);
+    // Closed, or the worker being replaced, while the file was opened: the client asks again.
+    if (!this.socket || !this.worker) return false;
     const negotiated = negotiate(packet.options, data.byteLength, this.limits);
     if (
       expectsRollover(data.byteLength, negotiated.blockSize) &&
