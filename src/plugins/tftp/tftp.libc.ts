@@ -39,6 +39,8 @@ export interface Libc {
   getsockname(fd: number, address: Buffer, length: number[]): number;
   recv(fd: number, buffer: Buffer, length: number, flags: number): number;
   send(fd: number, buffer: Buffer, length: number, flags: number): number;
+  /** `messages`: an array of struct mmsghdr built by the caller (see MessageBatch in tftp.worker.ts). */
+  sendmmsg(fd: number, messages: Buffer, count: number, flags: number): number;
   close(fd: number): number;
   epollCreate1(flags: number): number;
   epollCtl(epfd: number, op: number, fd: number, event: Buffer | null): number;
@@ -63,6 +65,7 @@ export function loadLibc(): Libc {
     getsockname: lib.func('int getsockname(int, _Out_ void *, _Inout_ uint32_t *)'),
     recv: lib.func('long recv(int, _Out_ void *, size_t, int)'),
     send: lib.func('long send(int, const void *, size_t, int)'),
+    sendmmsg: lib.func('int sendmmsg(int, void *, unsigned int, int)'),
     close: lib.func('int close(int)'),
     epollCreate1: lib.func('int epoll_create1(int)'),
     epollCtl: lib.func('int epoll_ctl(int, int, int, const void *)'),
@@ -102,6 +105,11 @@ function fail(c: Libc, step: string, fd: number | null): never {
   const errnum = c.errno();
   if (fd !== null && fd >= 0) c.close(fd);
   throw new TftpSocketError(step, ERRNO_NAMES[errnum] ?? `errno ${errnum}`, c.strerror(errnum));
+}
+
+/** The address of a buffer's first byte (ArrayBuffer memory never moves). */
+export function addressOf(buffer: Uint8Array): number {
+  return Number(koffi.address(buffer));
 }
 
 /** A struct sockaddr_in for `ip:port`. */
