@@ -9,7 +9,16 @@
  * when subscribing). A subscription resolver whose answer depended on the context would have to opt
  * out by publishing per-subscriber payloads (the cache is keyed by payload identity).
  */
-import { createSourceEventStream, execute, print, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import {
+  createSourceEventStream,
+  execute,
+  GraphQLError,
+  print,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+} from 'graphql';
+import { apiError } from './errors';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
 
@@ -46,7 +55,18 @@ function mapIterator<T, U>(source: AsyncIterator<T>, map: (value: T) => U | Prom
 }
 
 export async function sharedResultSubscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
-  const stream = await createSourceEventStream(args);
+  let stream: Awaited<ReturnType<typeof createSourceEventStream>>;
+  try {
+    stream = await createSourceEventStream(args);
+  } catch (error) {
+    if (error instanceof GraphQLError) throw error;
+    // graphql-js 16 throws a TypeError when every root field of a subscription is skipped
+    // (`clientDetected @include(if: false)`): validation lets it through, so it is refused here
+    // as the validation error it is (found by the GraphQL fuzz test, seed 398054950).
+    return {
+      errors: [apiError('GRAPHQL_VALIDATION_FAILED', 'a subscription must select exactly one root field; @skip/@include left none')],
+    };
+  }
   if (!(Symbol.asyncIterator in stream)) return stream as ExecutionResult;
   const key = operationKey(args);
   return mapIterator((stream as AsyncIterable<unknown>)[Symbol.asyncIterator](), (payload): Result => {

@@ -26,6 +26,13 @@ describe('GraphQL API: subscriptions', () => {
   });
   after(() => h.close());
 
+  it('a subscription whose only root field is skipped (@include(if: false)) is refused as invalid, not an internal error', async () => {
+    const sub = subscribe(h.ws(), 'subscription { clientDetected @include(if: false) { mac } }');
+    const result = await sub.next();
+    assert.equal(result.errors?.[0]?.extensions?.code, 'GRAPHQL_VALIDATION_FAILED');
+    await sub.done; // completed normally: the connection was not closed with 4500
+  });
+
   it("events: the event a mutation appends arrives, with the token's actor in its metadata", async () => {
     await h.liveSubscribers(0);
     const sub = subscribe<{ events: LiveEvent }>(h.ws(), `subscription { events { ${EVENT_FIELDS} } }`);
