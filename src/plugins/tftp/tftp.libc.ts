@@ -107,6 +107,53 @@ function fail(c: Libc, step: string, fd: number | null): never {
   throw new TftpSocketError(step, ERRNO_NAMES[errnum] ?? `errno ${errnum}`, c.strerror(errnum));
 }
 
+/**
+ * Where sendmmsg(2)'s structures keep their fields on this machine (glibc: struct iovec, msghdr,
+ * mmsghdr), computed by koffi from the C declarations rather than assumed for one architecture.
+ */
+function messageLayout() {
+  const iovec = koffi.struct('bramble_iovec', { iov_base: 'void *', iov_len: 'size_t' });
+  const msghdr = koffi.struct('bramble_msghdr', {
+    msg_name: 'void *',
+    msg_namelen: 'uint32_t',
+    msg_iov: 'void *',
+    msg_iovlen: 'size_t',
+    msg_control: 'void *',
+    msg_controllen: 'size_t',
+    msg_flags: 'int',
+  });
+  const mmsghdr = koffi.struct('bramble_mmsghdr', { msg_hdr: msghdr, msg_len: 'unsigned int' });
+  return {
+    /** Bytes of a pointer and of size_t. */
+    word: koffi.sizeof('void *'),
+    iovec: koffi.sizeof(iovec),
+    iovBase: koffi.offsetof(iovec, 'iov_base'),
+    iovLen: koffi.offsetof(iovec, 'iov_len'),
+    mmsghdr: koffi.sizeof(mmsghdr),
+    msgIov: koffi.offsetof(msghdr, 'msg_iov'),
+    msgIovlen: koffi.offsetof(msghdr, 'msg_iovlen'),
+    msgLen: koffi.offsetof(mmsghdr, 'msg_len'),
+  };
+}
+
+export type MessageLayout = ReturnType<typeof messageLayout>;
+let layout: MessageLayout | null = null;
+
+export function sendmmsgLayout(): MessageLayout {
+  layout ??= messageLayout();
+  return layout;
+}
+
+/** Writes a pointer or size_t (`layout.word` bytes, little-endian) at `offset`. */
+export function writeWord(target: Buffer, offset: number, value: number, l: MessageLayout): void {
+  if (l.word === 4) {
+    target.writeUInt32LE(value, offset);
+  } else {
+    target.writeUInt32LE(value % 0x100000000, offset);
+    target.writeUInt32LE(Math.floor(value / 0x100000000), offset + 4);
+  }
+}
+
 /** The address of a buffer's first byte (ArrayBuffer memory never moves). */
 export function addressOf(buffer: Uint8Array): number {
   return Number(koffi.address(buffer));

@@ -15,7 +15,19 @@
 import { MessageChannel, parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { decodePacket, encodeOack, TftpDecodeError, TftpOpcode } from './tftp.codec';
-import { addressOf, EAGAIN, ECONNREFUSED, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLLIN, loadLibc, MSG_DONTWAIT } from './tftp.libc';
+import {
+  addressOf,
+  EAGAIN,
+  ECONNREFUSED,
+  EPOLL_CTL_ADD,
+  EPOLL_CTL_DEL,
+  EPOLLIN,
+  loadLibc,
+  MSG_DONTWAIT,
+  sendmmsgLayout,
+  writeWord,
+  type MessageLayout,
+} from './tftp.libc';
 import type { Negotiated } from './tftp.options';
 import { onAck, onClientError, onTimer, startTransfer, type Step, type TransferEffect, type TransferState } from './tftp.transfer';
 
@@ -64,9 +76,8 @@ interface Transfer {
 /**
  * The DATA packets of one window, sent with one sendmmsg(2) and without copying the file: each
  * message is two iovecs, the 4-byte header (kept here) and the block, pointing into the file's
- * shared bytes. struct mmsghdr (x86-64 and arm64 Linux): msghdr { msg_name 8, msg_namelen 4 + 4,
- * msg_iov 8, msg_iovlen 8, msg_control 8, msg_controllen 8, msg_flags 4 + 4 } = 56, msg_len 4 + 4
- * = 64 bytes; struct iovec { iov_base 8, iov_len 8 } = 16. The socket is connected: no msg_name.
+ * shared bytes. The structures' layout comes from koffi (sendmmsgLayout); the socket is connected,
+ * so no msg_name.
  */
 class MessageBatch {
   readonly messages: Buffer;
@@ -78,18 +89,21 @@ class MessageBatch {
   constructor(
     readonly capacity: number,
     data: Buffer,
+    private readonly l: MessageLayout,
   ) {
-    this.messages = Buffer.alloc(64 * capacity);
-    this.iovecs = Buffer.alloc(32 * capacity);
+    this.messages = Buffer.alloc(l.mmsghdr * capacity);
+    this.iovecs = Buffer.alloc(2 * l.iovec * capacity);
     this.headers = Buffer.alloc(4 * capacity);
     this.dataAddress = data.length > 0 ? addressOf(data) : 0;
     const iovecsAddress = addressOf(this.iovecs);
     const headersAddress = addressOf(this.headers);
     for (let i = 0; i < capacity; i++) {
-      writeAddress(this.messages, 64 * i + 16, iovecsAddress + 32 * i); // msg_iov
-      this.messages.writeUInt32LE(2, 64 * i + 24); // msg_iovlen
-      writeAddress(this.iovecs, 32 * i, headersAddress + 4 * i); // header: iov_base
-      this.iovecs.writeUInt32LE(4, 32 * i + 8); // iov_len
+      const message = l.mmsghdr * i;
+      const header = 2 * l.iovec * i;
+      writeWord(this.messages, message + l.msgIov, iovecsAddress + header, l);
+      writeWord(this.messages, message + l.msgIovlen, 2, l);
+      writeWord(this.iovecs, header + l.iovBase, headersAddress + 4 * i, l);
+      writeWord(this.iovecs, header + l.iovLen, 4, l);
       this.headers.writeUInt16BE(TftpOpcode.DATA, 4 * i);
     }
   }
@@ -100,15 +114,17 @@ class MessageBatch {
 
   add(block: number, offset: number, length: number): void {
     const i = this.count++;
+    const l = this.l;
+    const iov = 2 * l.iovec * i + l.iovec;
     this.headers.writeUInt16BE(block, 4 * i + 2);
-    writeAddress(this.iovecs, 32 * i + 16, this.dataAddress + offset); // block: iov_base
-    this.iovecs.writeUInt32LE(length, 32 * i + 24); // iov_len
+    writeWord(this.iovecs, iov + l.iovBase, this.dataAddress + offset, l);
+    writeWord(this.iovecs, iov + l.iovLen, length, l);
   }
-}
 
-function writeAddress(target: Buffer, offset: number, address: number): void {
-  target.writeUInt32LE(address % 0x100000000, offset);
-  target.writeUInt32LE(Math.floor(address / 0x100000000), offset + 4);
+  /** Bytes the kernel says it sent of message `i` (after sendmmsg). */
+  sentBytes(i: number): number {
+    return this.messages.readUInt32LE(this.l.mmsghdr * i + this.l.msgLen);
+  }
 }
 
 /** The longest the loop sleeps with transfers running: the resolution of retransmission timers. */
@@ -127,6 +143,7 @@ const COUNTERS_EVERY_MS = 500;
 
 function runLoop(init: WorkerInit): void {
   const c = loadLibc();
+  const messageLayout = sendmmsgLayout();
   const ep = c.epollCreate1(0o2000000);
   if (ep < 0) throw new Error(`epoll_create1: ${c.strerror(c.errno())}`);
   const register = (fd: number): boolean => {
@@ -161,7 +178,7 @@ function runLoop(init: WorkerInit): void {
     if (batch.count === 0) return;
     const sent = c.sendmmsg(t.fd, batch.messages, batch.count, MSG_DONTWAIT);
     const ok = sent < 0 ? 0 : sent;
-    for (let i = 0; i < ok; i++) counters.bytesSent += batch.messages.readUInt32LE(64 * i + 56) - 4;
+    for (let i = 0; i < ok; i++) counters.bytesSent += batch.sentBytes(i) - 4;
     counters.sendFailures += batch.count - ok;
     batch.count = 0;
   }
@@ -197,7 +214,7 @@ function runLoop(init: WorkerInit): void {
       fd: request.fd,
       data,
       state: undefined as unknown as TransferState,
-      batch: new MessageBatch(request.negotiated.windowSize, data),
+      batch: new MessageBatch(request.negotiated.windowSize, data, messageLayout),
     };
     if (!register(request.fd)) {
       c.close(request.fd);
