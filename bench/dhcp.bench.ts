@@ -42,6 +42,7 @@ import {
   type PerfdhcpRun,
   type ServerUnderTest,
 } from './support/dhcp-bench-lab';
+import { note, print } from './support/report';
 
 const CLIENTS = 1000;
 const START_RATE = 250;
@@ -52,17 +53,6 @@ const CONFIRM_SECONDS = 8;
 const FIXED_RATES = [500, 2000];
 /** Each server's search stops after this long (the bench must end well within 10 minutes). */
 const SEARCH_BUDGET_MS = 120_000;
-
-function print(name: string, fields: Record<string, number | string | null>): void {
-  const parts = Object.entries(fields).map(
-    ([k, v]) => `${k}=${v === null ? 'n/a' : typeof v === 'number' ? (Number.isInteger(v) ? v : v.toFixed(3)) : v}`,
-  );
-  process.stdout.write(`${name} ${parts.join(' ')}\n`);
-}
-
-function note(text: string): void {
-  process.stderr.write(`# ${text}\n`);
-}
 
 function drops(run: PerfdhcpRun): number {
   // A DISCOVER never answered never gets its REQUEST sent: count both.

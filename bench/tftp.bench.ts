@@ -55,21 +55,11 @@ import {
   type ServerUnderTest,
   type TftpBenchLab,
 } from './support/tftp-bench-lab';
+import { print, note } from './support/report';
 
 const MIB = 1024 * 1024;
 /** Each pi4_boot run is stopped after this long (the whole bench must stay within ~8 minutes). */
 const PI4_LIMIT_MS = 60_000;
-
-function print(name: string, fields: Record<string, number | string | null>): void {
-  const parts = Object.entries(fields).map(
-    ([k, v]) => `${k}=${v === null ? 'n/a' : typeof v === 'number' ? (Number.isInteger(v) ? v : v.toFixed(3)) : v}`,
-  );
-  process.stdout.write(`${name} ${parts.join(' ')}\n`);
-}
-
-function note(text: string): void {
-  process.stderr.write(`# ${text}\n`);
-}
 
 function median(xs: number[]): number | null {
   if (xs.length === 0) return null;

@@ -125,8 +125,12 @@ export interface PluginContext<E extends EventSchemas = NoEvents, S extends TObj
   settings(): Static<S>;
   /** The global settings now (environment pins applied). */
   global(): GlobalSettings;
-  /** Called after every change of this plugin's settings or of the global settings. */
-  onSettingsChanged(listener: (settings: Static<S>, global: GlobalSettings) => void): () => void;
+  /**
+   * Called after every change of this plugin's settings or of the global settings. A listener may
+   * return a promise (rebinding a socket, say): the next change is delivered once it has settled,
+   * so changes apply one at a time and in order, and `stop()` waits for the one being applied.
+   */
+  onSettingsChanged(listener: (settings: Static<S>, global: GlobalSettings) => void | Promise<void>): () => void;
   readonly commands: PluginCommands<E>;
   readonly views: PluginViews;
   readonly events: PluginEventReader;

@@ -44,7 +44,7 @@ import { HostViews } from './plugin-views';
 
 export type PluginState = 'loaded' | 'catching-up' | 'started' | 'failed' | 'stopped';
 
-type SettingsListener = (settings: Record<string, unknown>, global: GlobalSettings) => void;
+type SettingsListener = (settings: Record<string, unknown>, global: GlobalSettings) => void | Promise<void>;
 
 interface Entry {
   /** The plugin's name, or where it came from when it could not be loaded. */
@@ -56,6 +56,10 @@ interface Entry {
   subscription: Subscription | null;
   snapshots: PluginSnapshotter | null;
   settingsListeners: Set<SettingsListener>;
+  /** The settings change being delivered: the next waits for it (changes apply one at a time, in order). */
+  settingsApplying: Promise<void>;
+  /** Changes delivered or waiting whose listeners have not settled yet. */
+  settingsQueued: number;
   /** Effective settings handed out last, and the stored values they were made from. */
   settings: { stored: Record<string, unknown> | undefined; values: Record<string, unknown>; global: GlobalSettings } | null;
   /** Events projected since start (tests, health). */
@@ -170,6 +174,8 @@ export class PluginRegistry implements PluginCatalog {
       subscription: null,
       snapshots: null,
       settingsListeners: new Set(),
+      settingsApplying: Promise.resolve(),
+      settingsQueued: 0,
       settings: null,
       projected: 0,
       startBegan: 0,
@@ -261,8 +267,33 @@ export class PluginRegistry implements PluginCatalog {
       const values = this.settingsOf(entry);
       if (values === before.values && sameGlobal(before.global, global)) continue;
       entry.settings = { ...entry.settings, global };
-      for (const listener of entry.settingsListeners) this.guard(entry, () => listener(values, global));
+      this.deliverSettings(entry, values, global);
     }
+  }
+
+  /**
+   * Calls the plugin's settings listeners with one change. A change arriving while the previous one
+   * is still being applied (a listener's promise has not settled) waits for it; otherwise the
+   * listeners are called at once, synchronously.
+   */
+  private deliverSettings(entry: Entry, values: Record<string, unknown>, global: GlobalSettings): void {
+    const listeners = [...entry.settingsListeners];
+    const failed = (error: unknown): void => entry.logger.error('plugin settings listener failed', { error: (error as Error).message });
+    const apply = (): Promise<void> =>
+      Promise.all(
+        listeners.map((listener) => {
+          try {
+            return Promise.resolve(listener(values, global)).catch(failed);
+          } catch (error) {
+            failed(error);
+            return undefined;
+          }
+        }),
+      )
+        .then(() => undefined)
+        .finally(() => entry.settingsQueued--);
+    entry.settingsQueued++;
+    entry.settingsApplying = entry.settingsQueued === 1 ? apply() : entry.settingsApplying.then(apply);
   }
 
   private async startOne(entry: Entry, restored: { checkpoint: number; state: unknown } | undefined): Promise<void> {
@@ -433,6 +464,7 @@ export class PluginRegistry implements PluginCatalog {
       if (entry.state === 'started' || entry.state === 'catching-up') await entry.snapshots?.flush();
       if (entry.state === 'started') {
         try {
+          await entry.settingsApplying;
           await entry.plugin!.stop?.();
         } catch (error) {
           entry.logger.error('plugin stop failed', { error: (error as Error).message });

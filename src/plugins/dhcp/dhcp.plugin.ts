@@ -160,8 +160,9 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
         view.clients = context.views.clients;
         view.holdAfterRestart((options.now ?? Date.now)(), context.settings().leaseSeconds);
         await bind(context.settings(), context.global());
-        unsubscribe = context.onSettingsChanged((settings, global) => {
-          void bind(settings, global)
+        // The host applies one change at a time: two binds never run at once.
+        unsubscribe = context.onSettingsChanged((settings, global) =>
+          bind(settings, global)
             .then(() => {
               // A mode or interface change deserves a fresh look at the other servers.
               rivals = [];
@@ -170,8 +171,8 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
             .catch((error: Error) => {
               problem = error.message;
               context.logger.error('could not apply new DHCP settings', { error: error.message });
-            });
-        });
+            }),
+        );
         scheduleProbes();
       },
       async stop() {

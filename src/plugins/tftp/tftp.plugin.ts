@@ -39,8 +39,6 @@ export function createTftpPlugin(options: TftpPluginOptions = {}): PluginFactory
     let bound: { iface: string; port: number; generatedRoot: string } | null = null;
     let problem: string | null = null;
     let unsubscribe: (() => void) | null = null;
-    /** The settings change being applied (changes are applied one after the other). */
-    let binding: Promise<void> = Promise.resolve();
 
     const serverIpOf = (g: GlobalSettings): string | null => g.serverIp ?? interfaceAddress(g.interface);
 
@@ -101,20 +99,17 @@ export function createTftpPlugin(options: TftpPluginOptions = {}): PluginFactory
           problem = (error as Error).message;
           throw error;
         }
-        // One change at a time, each with the settings as they are when its turn comes: two binds
-        // running at once could each open a listener and lose one (found by the TFTP bench).
-        unsubscribe = context.onSettingsChanged(() => {
-          binding = binding
-            .then(() => bind(context.settings(), context.global()))
-            .catch((error: Error) => {
-              problem = error.message;
-              context.logger.error('could not apply new TFTP settings', { error: error.message });
-            });
-        });
+        // The host applies one change at a time (two binds at once could each open a listener and
+        // lose one: found by the TFTP bench), and stop() waits for the one being applied.
+        unsubscribe = context.onSettingsChanged((settings, global) =>
+          bind(settings, global).catch((error: Error) => {
+            problem = error.message;
+            context.logger.error('could not apply new TFTP settings', { error: error.message });
+          }),
+        );
       },
       async stop() {
         unsubscribe?.();
-        await binding;
         await server?.close();
         server = null;
       },

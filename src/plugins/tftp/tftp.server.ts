@@ -9,7 +9,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { ClientRecord, CounterMetric, GaugeMetric, HistogramMetric, Logger } from '../../core/plugin-api';
 import { decodePacket, encodeError, TftpDecodeError, TftpErrorCode, TftpOpcode, toNetascii, type TftpPacket } from './tftp.codec';
 import type { TftpContext } from './tftp.config';
@@ -19,7 +19,7 @@ import { renderCmdline, renderConfigTxt } from './tftp.generated';
 import { closeFd, createEventFd, noReuseAddress, signalEventFd, type TftpSocketOptions } from './tftp.libc';
 import { negotiate, type TransferLimits } from './tftp.options';
 import { expectsRollover } from './tftp.transfer';
-import { workerChannel, type DoneEffect, type WorkerCounters, type WorkerReport, type WorkerRequest } from './tftp.worker';
+import { type DoneEffect, type WorkerCounters, type WorkerReport, type WorkerRequest } from './tftp.worker';
 
 export type FdFactory = (options: TftpSocketOptions) => number;
 
@@ -55,7 +55,6 @@ interface ActiveTransfer {
   ip: string;
   client: ClientRecord;
   file: string;
-  size: number;
 }
 
 interface ServerMetrics {
@@ -192,10 +191,6 @@ export class TftpServer {
     this.serverIp = serverIp;
   }
 
-  get boundInterface(): string | null {
-    return this.iface;
-  }
-
   async close(): Promise<void> {
     const socket = this.socket;
     this.socket = null;
@@ -205,7 +200,7 @@ export class TftpServer {
 
   private async startWorker(): Promise<void> {
     if (this.worker) return;
-    const channel = workerChannel();
+    const channel = new MessageChannel();
     this.wakeFd = createEventFd();
     const worker = new Worker(path.join(__dirname, 'tftp.worker.js'), {
       workerData: { tftpWorker: true, wakeFd: this.wakeFd, port: channel.port2 },
@@ -320,17 +315,20 @@ export class TftpServer {
     const t = this.active.get(id);
     if (!t) return null;
     this.active.delete(id);
-    this.peers.delete(t.peer);
-    const n = (this.perIp.get(t.ip) ?? 1) - 1;
-    if (n <= 0) this.perIp.delete(t.ip);
-    else this.perIp.set(t.ip, n);
     this.metrics.active.set(this.active.size);
-    this.wakeWaiters(t.peer);
+    this.freePeer(t.peer, t.ip);
     return t;
   }
 
-  /** The requests from `peer` waiting for its earlier request to end (releasedWithin) go on. */
-  private wakeWaiters(peer: string): void {
+  /**
+   * A request from `peer` ended (its transfer, or without one): its address may start another, and
+   * the requests from that port waiting for it to end (releasedWithin) go on.
+   */
+  private freePeer(peer: string, ip: string): void {
+    this.peers.delete(peer);
+    const n = (this.perIp.get(ip) ?? 1) - 1;
+    if (n <= 0) this.perIp.delete(ip);
+    else this.perIp.set(ip, n);
     const waiting = this.releaseWaiters.get(peer);
     if (waiting) {
       this.releaseWaiters.delete(peer);
@@ -502,13 +500,7 @@ export class TftpServer {
     try {
       started = await this.serve(packet, decision, rinfo, peer);
     } finally {
-      if (!started) {
-        this.peers.delete(peer);
-        const n = (this.perIp.get(rinfo.address) ?? 1) - 1;
-        if (n <= 0) this.perIp.delete(rinfo.address);
-        else this.perIp.set(rinfo.address, n);
-        this.wakeWaiters(peer);
-      }
+      if (!started) this.freePeer(peer, rinfo.address);
     }
   }
 
@@ -570,7 +562,7 @@ export class TftpServer {
       return false;
     }
     const id = this.nextId++;
-    this.active.set(id, { fd, peer, ip: rinfo.address, client, file: relPath, size: data.byteLength });
+    this.active.set(id, { fd, peer, ip: rinfo.address, client, file: relPath });
     this.metrics.active.set(this.active.size);
     this.count('started');
     this.post({ type: 'start', id, fd, data, negotiated });

@@ -12,7 +12,7 @@
  * Nothing a client sends can throw out of here: a datagram that is not an ACK or an ERROR is
  * counted and ignored, the transfer goes on, and its timer resends when the real ACK is lost.
  */
-import { MessageChannel, parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { decodePacket, encodeOack, TftpDecodeError, TftpOpcode } from './tftp.codec';
 import {
@@ -322,9 +322,4 @@ function runLoop(init: WorkerInit): void {
 if (parentPort && workerData && (workerData as { tftpWorker?: boolean }).tftpWorker) {
   const init = workerData as WorkerInit & { tftpWorker: true };
   runLoop(init);
-}
-
-/** For the main thread: a channel whose port2 goes to the worker in workerData (transferList). */
-export function workerChannel(): MessageChannel {
-  return new MessageChannel();
 }

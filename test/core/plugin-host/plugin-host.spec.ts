@@ -75,7 +75,9 @@ function recorder() {
         context = ctx;
         projectedAtStart.push(seen.length);
         ctx.metrics.counter('things_total', 'Things the recorder noticed').inc(3);
-        ctx.onSettingsChanged((values, global) => settings.push({ values, global }));
+        ctx.onSettingsChanged((values, global) => {
+          settings.push({ values, global });
+        });
       },
       health: () => ({ status: 'up', checks: { seen: seen.length } }),
     });

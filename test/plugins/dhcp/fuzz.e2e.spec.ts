@@ -33,6 +33,7 @@ import { NEW_PI_DETECTIONS_PER_SECOND } from '../../../src/plugins/dhcp/dhcp.ser
 import { canUseNetns } from '../../support/netlab';
 import { pi4Guid, PI_VENDOR_CLASS, startDhcpLab, type DhcpLab } from '../../support/dhcp-lab';
 import { Rng } from '../../support/rng';
+import { counterValues, diff, sum } from '../../support/metric-values';
 
 const SENDER_ENV = 'BRAMBLE_TEST_FUZZ_SENDER';
 
@@ -507,29 +508,6 @@ async function runSender(cfg: SenderConfig): Promise<SenderReport> {
 
 // ---------------------------------------------------------------------------------------------
 // The test
-
-async function counterValues(metrics: Metrics, name: string, label: string): Promise<Map<string, number>> {
-  const metric = metrics.registry.getSingleMetric(name);
-  const out = new Map<string, number>();
-  if (!metric) return out;
-  for (const v of (await metric.get()).values) {
-    const key = String(v.labels[label] ?? '');
-    out.set(key, (out.get(key) ?? 0) + v.value);
-  }
-  return out;
-}
-
-function diff(after: Map<string, number>, before: Map<string, number>): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const [k, v] of after) if (v - (before.get(k) ?? 0) > 0) out.set(k, v - (before.get(k) ?? 0));
-  return out;
-}
-
-function sum(m: Map<string, number>): number {
-  let s = 0;
-  for (const v of m.values()) s += v;
-  return s;
-}
 
 async function countEvents(store: EventStore, type: string, after: number): Promise<number> {
   let count = 0;

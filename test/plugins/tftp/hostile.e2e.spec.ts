@@ -43,6 +43,7 @@ import { Metrics } from '../../../src/core/observability/metrics';
 import { MAX_TRANSFERS_PER_CLIENT } from '../../../src/plugins/tftp/tftp.server';
 import { TEST_TOKEN } from '../../support/core-app';
 import { patternFile, startTftpLab, tftpLabUnavailable, type TftpLab } from '../../support/tftp-lab';
+import { counterValues, diff, sum } from '../../support/metric-values';
 
 const RETRANSMIT_MS = 200;
 const MAX_RETRIES = 2;
@@ -443,16 +444,7 @@ describe('TFTP hostile input over a namespaced LAN', { skip: skip ?? false }, ()
     return JSON.parse(stdout.trim().split('\n').pop()!);
   };
 
-  const counter = async (name: string, label: string): Promise<Map<string, number>> => {
-    const metric = metrics.registry.getSingleMetric(`bramble_tftp_${name}`);
-    const out = new Map<string, number>();
-    if (!metric) return out;
-    for (const v of (await metric.get()).values) {
-      const key = String(v.labels[label] ?? '');
-      out.set(key, (out.get(key) ?? 0) + v.value);
-    }
-    return out;
-  };
+  const counter = (name: string, label: string): Promise<Map<string, number>> => counterValues(metrics, `bramble_tftp_${name}`, label);
   const total = async (name: string): Promise<number> => sum(await counter(name, ''));
   const active = async (): Promise<number> => total('active_transfers');
   /** Waits until no transfer runs and the worker's counters (posted every 500 ms) have caught up. */
@@ -878,18 +870,6 @@ describe('TFTP hostile input over a namespaced LAN', { skip: skip ?? false }, ()
 const LOOP_P99_MS = 50;
 const LOOP_MAX_MS = 200;
 const MAX_MAIN_THREAD_ELU = 0.25;
-
-function sum(m: Map<string, number>): number {
-  let s = 0;
-  for (const v of m.values()) s += v;
-  return s;
-}
-
-function diff(after: Map<string, number>, before: Map<string, number>): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const [k, v] of after) if (v - (before.get(k) ?? 0) > 0) out.set(k, v - (before.get(k) ?? 0));
-  return out;
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
