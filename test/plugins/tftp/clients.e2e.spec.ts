@@ -289,6 +289,21 @@ describe('TFTP with real clients', { skip: skip ?? false }, () => {
       await waitFact(p.mac, 'tftp.file-served', 'start4.elf', 2);
     });
 
+    it('a Pi 5 asking <serial>/config.txt and <serial>/ device tree keeps its prefix: both served, config.txt with its own lines', async () => {
+      const dtb = patternFile(77_777, 63);
+      lab.writeBootFile('bcm2712-rpi-5-b.dtb', dtb);
+      lab.writeBootFile('config.txt', 'arm_64bit=1\n');
+      const p = await lab.addPi('pi5', { mac: '2c:cf:67:05:00:01', serial: '5c0ffee5', learnIp: false });
+      await lab.setBootConfig(p.mac, 'dtparam=pciex1', '');
+      const config = await curl('pi5', '5c0ffee5/config.txt', ['--tftp-blksize', '1468']);
+      assert.equal(config.code, 0, config.stderr);
+      assert.match(config.data!.toString(), /^arm_64bit=1\n[\s\S]*\[all\]\ndtparam=pciex1\n$/);
+      const tree = await curl('pi5', '5c0ffee5/bcm2712-rpi-5-b.dtb', ['--tftp-blksize', '1468']);
+      assert.equal(tree.code, 0, tree.stderr);
+      assert.equal(sha(tree.data!), sha(dtb));
+      await waitFact(p.mac, 'tftp.file-served', 'bcm2712-rpi-5-b.dtb');
+    });
+
     it('a Pi 3 asking <serial>/start.elf (serial low 3 bytes = MAC last 3) is served from an address never learnt', async () => {
       const elf = patternFile(70_001, 62);
       lab.writeBootFile('start.elf', elf);
