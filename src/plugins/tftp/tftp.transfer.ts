@@ -130,6 +130,39 @@ export function expectsRollover(size: number, blockSize: number): boolean {
   return blockCount(size, blockSize) > 0xffff;
 }
 
+/**
+ * A state like `s` with the fields that change replaced. Every state is built here, all fields in
+ * one order: one object shape on the hot path (an object spread made V8 copy each state through its
+ * slow generic path: a fifth of the transfer worker's own CPU time in the 50-Pi benchmark).
+ */
+function next(
+  s: TransferState,
+  acked: number,
+  sent: number,
+  retries: number,
+  retransmissions: number,
+  deadline: number,
+  finished: boolean,
+): TransferState {
+  return {
+    size: s.size,
+    blockSize: s.blockSize,
+    windowSize: s.windowSize,
+    timeoutMs: s.timeoutMs,
+    maxRetries: s.maxRetries,
+    totalBlocks: s.totalBlocks,
+    oack: s.oack,
+    tsizeAsked: s.tsizeAsked,
+    acked,
+    sent,
+    retries,
+    retransmissions,
+    startedAt: s.startedAt,
+    deadline,
+    finished,
+  };
+}
+
 /** Pushes DATA effects for blocks from..min(from + W - 1, total); returns the last block sent. */
 function pushWindow(s: TransferState, from: number, effects: TransferEffect[]): number {
   const last = Math.min(from + s.windowSize - 1, s.totalBlocks);
@@ -154,7 +187,7 @@ function done(s: TransferState, outcome: TransferOutcome, now: number, detail?: 
     windowSize: s.windowSize,
   };
   if (detail !== undefined) effect.detail = detail;
-  return { state: { ...s, acked: complete ? s.totalBlocks : s.acked, finished: true }, effects: [effect] };
+  return { state: next(s, complete ? s.totalBlocks : s.acked, s.sent, s.retries, s.retransmissions, s.deadline, true), effects: [effect] };
 }
 
 /**
@@ -182,7 +215,7 @@ export function startTransfer(neg: Negotiated, size: number, now: number): Step 
   if (neg.oack !== null) return { state: base, effects: [{ type: 'send-oack', options: neg.oack }] };
   const effects: TransferEffect[] = [];
   const sent = pushWindow(base, 1, effects);
-  return { state: { ...base, acked: 0, sent }, effects };
+  return { state: next(base, 0, sent, 0, 0, base.deadline, false), effects };
 }
 
 /** The client acknowledged `wireBlock` (16-bit). */
@@ -191,10 +224,10 @@ export function onAck(state: TransferState, wireBlock: number, now: number): Ste
   const first = state.acked + 1;
   const abs = first + ((wireBlock - first) & 0xffff);
   if (abs > state.sent) return { state, effects: NO_EFFECTS }; // duplicate, old or bogus: ignored
-  if (abs === state.totalBlocks) return done({ ...state, acked: abs }, 'complete', now);
+  if (abs === state.totalBlocks) return done(state, 'complete', now);
   const effects: TransferEffect[] = [];
   const sent = pushWindow(state, abs + 1, effects);
-  return { state: { ...state, acked: abs, sent, retries: 0, deadline: now + state.timeoutMs }, effects };
+  return { state: next(state, abs, sent, 0, state.retransmissions, now + state.timeoutMs, false), effects };
 }
 
 /** The client sent an ERROR packet (RFC 1350 §7: it ends the transfer, no reply). */
@@ -216,12 +249,7 @@ export function onTimer(state: TransferState, now: number): Step {
   if (state.acked < 0 && state.oack !== null) effects.push({ type: 'send-oack', options: state.oack });
   else pushWindow(state, state.acked + 1, effects);
   return {
-    state: {
-      ...state,
-      retries: state.retries + 1,
-      retransmissions: state.retransmissions + effects.length,
-      deadline: now + state.timeoutMs,
-    },
+    state: next(state, state.acked, state.sent, state.retries + 1, state.retransmissions + effects.length, now + state.timeoutMs, false),
     effects,
   };
 }
