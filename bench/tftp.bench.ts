@@ -33,7 +33,8 @@
  * Run (root): node <build>/bench/tftp.bench.js
  *   BRAMBLE_BENCH_FIGURES=single,pi4_boot,window  picks figures; BRAMBLE_BENCH_ROUNDS=<n> (3);
  *   BRAMBLE_BENCH_PIS=<n> (50) and BRAMBLE_BENCH_HOSTS=<n> (2, client hosts = simulator processes);
- *   BRAMBLE_BENCH_SERVERS=bramble,dnsmasq,atftpd picks servers.
+ *   BRAMBLE_BENCH_SERVERS=bramble,dnsmasq,atftpd picks servers; BRAMBLE_BENCH_SIM=dgram runs the
+ *   simulated Pis on node:dgram instead of an epoll loop (the first simulator; see tftp-pi-sim.ts).
  * atftpd is optional (not a test dependency: its package enables a systemd socket on udp/69); when
  * it is missing a line says so and its columns print n/a.
  */
@@ -135,6 +136,7 @@ async function main(): Promise<void> {
     note(`skipped: ${skip}`);
     return;
   }
+  const simIo = process.env.BRAMBLE_BENCH_SIM === 'dgram' ? 'dgram' : 'libc';
   const figures = new Set((process.env.BRAMBLE_BENCH_FIGURES ?? 'single,pi4_boot,window').split(',').map((s) => s.trim()));
   const rounds = Number(process.env.BRAMBLE_BENCH_ROUNDS ?? 3);
   const piCount = Number(process.env.BRAMBLE_BENCH_PIS ?? 50);
@@ -191,7 +193,7 @@ async function main(): Promise<void> {
           if (figures.has('pi4_boot') && name !== 'atftpd') {
             const cpu0 = server.cpuMs();
             const threads0 = name === 'bramble' ? threadCpuMs() : null;
-            const run = await runPiSims(bl, { blksize: 1024, files, limitMs: PI4_LIMIT_MS });
+            const run = await runPiSims(bl, { blksize: 1024, files, limitMs: PI4_LIMIT_MS, io: simIo });
             const threads1 = name === 'bramble' ? threadCpuMs() : null;
             const sample: Pi4Sample = {
               seconds: run.seconds,

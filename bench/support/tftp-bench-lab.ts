@@ -311,7 +311,7 @@ export interface SimRun {
  */
 export async function runPiSims(
   bl: TftpBenchLab,
-  options: { blksize: number; files: string[]; timeoutMs?: number; retries?: number; limitMs: number },
+  options: { blksize: number; files: string[]; timeoutMs?: number; retries?: number; limitMs: number; io?: SimOptions['io'] },
 ): Promise<SimRun> {
   const script = path.join(__dirname, 'tftp-pi-sim.js');
   const startAt = Date.now() + 1500;
@@ -326,6 +326,8 @@ export async function runPiSims(
       startAt,
       timeoutMs: options.timeoutMs ?? 1000,
       retries: options.retries ?? 5,
+      io: options.io,
+      stopAt: startAt + options.limitMs,
     };
     const child = bl.tftp.lab.spawn(host, process.execPath, [script, JSON.stringify(o)]);
     let out = '';
@@ -333,7 +335,7 @@ export async function runPiSims(
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     return new Promise<SimResult>((resolve, reject) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), options.limitMs + 1500);
+      const timer = setTimeout(() => child.kill('SIGKILL'), options.limitMs + 5000);
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
         try {
