@@ -135,6 +135,17 @@ export interface PluginContext<E extends EventSchemas = NoEvents, S extends TObj
   readonly views: PluginViews;
   readonly events: PluginEventReader;
   readonly metrics: PluginMetrics;
+  readonly credentials: PluginCredentials;
+}
+
+/** Password checks against bramble's directory users, so no plugin handles a password hash itself. */
+export interface PluginCredentials {
+  /**
+   * True when `password` is `username`'s password and the user exists and is enabled. Runs bcrypt
+   * off the event loop; an unknown or disabled user, or an impossible password (over 72 bytes, a
+   * NUL), gives false after the same amount of work, so timing says nothing. Never throws.
+   */
+  verifyUserPassword(username: string, password: string): Promise<boolean>;
 }
 
 export interface DetectClientInput {

@@ -36,6 +36,7 @@ import type {
   PluginFactory,
   PluginHealth,
 } from '../plugin-api/plugin';
+import { verifyPassword } from '../adapters/bcrypt-password-hasher';
 import { ProjectionEngine } from '../projections/projection-engine';
 import { ReadModelQueries } from '../projections/read-model-queries';
 import { checkPluginShape, loadPluginFactory, PluginLoadError } from './plugin-loader';
@@ -363,6 +364,7 @@ export class PluginRegistry implements PluginCatalog {
     const run = async (command: BrambleCommand<unknown, CommandOutcome>): Promise<CommandResult> =>
       toResult(await this.commandBus.execute(command));
     const emits = (plugin.emits ?? {}) as Record<string, TSchema>;
+    const views = this.views.forPlugin((fn) => this.guard(entry, fn));
     const ctx = {
       name,
       logger: entry.logger,
@@ -385,7 +387,15 @@ export class PluginRegistry implements PluginCatalog {
           return run(new AppendPluginEventCommand({ plugin: name, streamSuffix, type, data }, commandMeta(actor)));
         },
       },
-      views: this.views.forPlugin((fn) => this.guard(entry, fn)),
+      views,
+      credentials: {
+        verifyUserPassword: async (username: string, password: string) => {
+          const user = typeof username === 'string' ? views.users.get(username) : null;
+          // No user, or a disabled one: the same bcrypt work against a hash that cannot match.
+          const ok = await verifyPassword(password, user?.passwordHash ?? '');
+          return ok && user !== null && user.enabled;
+        },
+      },
       events: {
         readStream: (stream: string) => this.store.readStream(stream),
         readAll: (options: { after?: number; limit?: number; types?: string[]; streamPrefixes?: string[] } = {}) =>

@@ -42,6 +42,7 @@ function fakeContext(client: ClientRecord, image: ImageRecord, counters: Map<str
     global: () => ({ interface: null, serverIp: '127.0.0.1' }) as never,
     onSettingsChanged: () => () => undefined,
     commands: { reportBootFact: async () => ({ position: null, eventTypes: [] }) } as never,
+    credentials: { verifyUserPassword: async () => false },
     views: {
       clients: {
         get: (mac: string) => (mac === client.mac ? client : null),
