@@ -1,0 +1,78 @@
+/**
+ * TCP listeners inside a lab namespace for an in-process server: node's `server.listen(port, host)`
+ * creates its socket after a tick (an address lookup), too late for NetLab.inNamespace, which only
+ * covers synchronous work. So the socket is made synchronously through libc (koffi) inside the
+ * namespace, bound and listening, and node adopts it with `server.listen({ fd })`. The socket stays
+ * in the namespace it was created in.
+ */
+import type * as net from 'node:net';
+import koffi from 'koffi';
+import type { NetLab } from './netlab';
+
+interface TcpLibc {
+  socket(domain: number, type: number, protocol: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Buffer, length: number): number;
+  bind(fd: number, address: Buffer, length: number): number;
+  listen(fd: number, backlog: number): number;
+  close(fd: number): number;
+}
+
+let libc: TcpLibc | null = null;
+
+function load(): TcpLibc {
+  if (libc) return libc;
+  const lib = koffi.load('libc.so.6');
+  libc = {
+    socket: lib.func('int socket(int, int, int)'),
+    setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)'),
+    bind: lib.func('int bind(int, const void *, uint32_t)'),
+    listen: lib.func('int listen(int, int)'),
+    close: lib.func('int close(int)'),
+  };
+  return libc;
+}
+
+const AF_INET = 2;
+const SOCK_STREAM = 1;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_REUSEADDR = 2;
+
+/** A listening TCP socket on ip:port, in the calling thread's network namespace. */
+export function tcpListenFd(ip: string, port: number): number {
+  const c = load();
+  const fd = c.socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw new Error(`socket: errno ${koffi.errno()}`);
+  const one = Buffer.alloc(4);
+  one.writeInt32LE(1);
+  c.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, one, 4);
+  const sa = Buffer.alloc(16);
+  sa.writeUInt16LE(AF_INET, 0);
+  sa.writeUInt16BE(port, 2);
+  ip.split('.').forEach((part, i) => (sa[4 + i] = Number(part)));
+  if (c.bind(fd, sa, 16) !== 0 || c.listen(fd, 511) !== 0) {
+    const errno = koffi.errno();
+    c.close(fd);
+    throw new Error(`bind/listen ${ip}:${port}: errno ${errno}`);
+  }
+  return fd;
+}
+
+/** A `listen` for servers that take one: binds inside the lab host's namespace. */
+export function listenInNamespace(lab: NetLab, host: string): (server: net.Server, ip: string, port: number) => Promise<void> {
+  return (server, ip, port) =>
+    new Promise((resolve, reject) => {
+      let fd: number;
+      try {
+        fd = lab.inNamespace(host, () => tcpListenFd(ip, port));
+      } catch (error) {
+        reject(error as Error);
+        return;
+      }
+      server.once('error', reject);
+      server.listen({ fd }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+}
