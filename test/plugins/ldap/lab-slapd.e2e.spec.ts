@@ -262,7 +262,8 @@ describe('LDAP lab: leftovers of a killed run', { skip: skip ?? false }, () => {
     const mine = mark(process.pid);
     try {
       await new Promise((r) => setTimeout(r, 50));
-      assert.ok(removeStaleLabProcesses() >= 1);
+      // No count asserted: a lab starting in a parallel test process may kill the orphan first.
+      removeStaleLabProcesses();
       await waitForExit(orphan, 5000);
       assert.equal(orphan.signalCode, 'SIGKILL');
       assert.equal(mine.exitCode, null);
