@@ -6,7 +6,9 @@
  * The server under test is not part of the lab: anything that listens on `serverIp` inside the
  * server namespace (ports 389/636) will do. test/support/slapd.ts starts OpenLDAP's slapd there,
  * the reference the lab is proven against; bramble's LDAP plugin is served the same way, its
- * sockets created in the server namespace (`lab.netlab.inNamespace(lab.serverHost, ...)`).
+ * sockets created in the server namespace (`lab.netlab.inNamespace(lab.serverHost, ...)`). Mind
+ * that `net.Server.listen(port, host)` looks the host up first and creates its socket later, outside
+ * the namespace (EADDRNOTAVAIL); `listen(port)` without a host creates it at once, inside (checked).
  *
  *   const lab = await createLdapLab();
  *   const ca = await makeThrowawayCa(lab.dir, { serverIp: lab.serverIp });
