@@ -14,6 +14,8 @@ packages=(
   curl             # the audit export aborted mid-stream, as curl sees it (test/core/audit-export); a TFTP client (test/plugins/tftp)
   tftp-hpa         # tftp: a TFTP client (test/plugins/tftp)
   atftp            # a TFTP client that asks for windowsize (test/plugins/tftp, bench/tftp)
+  openssl          # openssl verify / x509 -text of bramble's CA and LDAP certificate (test/plugins/ldap/tls)
+  gnutls-bin       # gnutls-cli: GnuTLS, what nslcd's libldap uses, against the LDAP certificate (test/plugins/ldap/tls)
 )
 missing=()
 for p in "${packages[@]}"; do
