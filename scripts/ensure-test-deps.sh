@@ -26,7 +26,8 @@ packages=(
   slapd            # OpenLDAP's server (+ slaptest, slapadd): the reference LDAP server (test/plugins/ldap)
   nslcd            # the Pi-side LDAP daemon behind getent/id/PAM, run in the lab only (test/plugins/ldap)
   pamtester        # a PAM login as the Pi does it, through pam_ldap (test/plugins/ldap)
-  openssl          # a throwaway CA and server certificate for LDAP over TLS (test/plugins/ldap)
+  openssl          # a throwaway CA for the LDAP lab; openssl verify / x509 -text of bramble's CA and LDAP certificate (test/plugins/ldap)
+  gnutls-bin       # gnutls-cli: GnuTLS, what nslcd's libldap uses, against the LDAP certificate (test/plugins/ldap/tls)
 )
 # Unpacked, not installed (see above): the NSS module (libnss_ldap.so.2) and the PAM module
 # (pam_ldap.so) that talk to nslcd, at nslcd's own version.

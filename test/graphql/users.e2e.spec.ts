@@ -84,6 +84,33 @@ describe('GraphQL API: users and groups', () => {
     assert.equal(badName.errors?.[0]?.extensions?.field, 'username');
   });
 
+  it("createUser, createGroup and setUserGroups refuse the Pi OS's own names: VALIDATION naming the field and the reason", async () => {
+    const reserved = await gql('mutation ($input: CreateUserInput!) { createUser(input: $input) { username } }', {
+      input: { username: 'pi', password: PASSWORDS[4] },
+    });
+    assert.equal(reserved.errors?.[0]?.extensions?.code, 'VALIDATION');
+    assert.equal(reserved.errors?.[0]?.extensions?.field, 'username');
+    assert.equal(reserved.errors?.[0]?.message, "username: reserved: a system account of the Pi's OS (`pi`)");
+    assert.equal(reserved.data, null);
+    const sudo = await gql('mutation ($input: CreateUserInput!) { createUser(input: $input) { username } }', {
+      input: { username: 'eve', password: PASSWORDS[4], groups: ['pupils', 'sudo'] },
+    });
+    assert.equal(sudo.errors?.[0]?.extensions?.code, 'VALIDATION');
+    assert.equal(sudo.errors?.[0]?.extensions?.field, 'groups');
+    const group = await gql('mutation { createGroup(name: "gpio") { name } }');
+    assert.equal(group.errors?.[0]?.extensions?.code, 'VALIDATION');
+    assert.equal(group.errors?.[0]?.extensions?.field, 'name');
+    const setGroups = await gql('mutation { setUserGroups(username: "ada", groups: ["teachers", "video"]) { groups } }');
+    assert.equal(setGroups.errors?.[0]?.extensions?.code, 'VALIDATION');
+    assert.equal(setGroups.errors?.[0]?.extensions?.field, 'groups');
+    const after = await ok(
+      '{ user(username: "ada") { groups } pi: user(username: "pi") { username } eve: user(username: "eve") { username } }',
+    );
+    assert.deepEqual(after.user.groups, ['teachers', 'lab'], 'unchanged');
+    assert.equal(after.pi, null);
+    assert.equal(after.eve, null);
+  });
+
   it('importUsers: good rows are created, bad rows reported with line and code, none stops the others', async () => {
     const csv = [
       'username,password,fullName,groups',

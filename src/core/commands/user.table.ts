@@ -8,7 +8,8 @@ import type { CommandMeta } from '../domain/shared/command-meta';
 import { DomainError, ErrorCode } from '../domain/shared/domain-error';
 import { validatePassword } from '../domain/user/password';
 import { parseUsersCsv } from '../domain/user/user-import';
-import { isExistingUser, uidSequenceDecider, userDecider, validateUsername } from '../domain/user/user.decider';
+import { validateNotReserved } from '../domain/user/reserved-names';
+import { isExistingUser, uidSequenceDecider, userDecider, validateNewUsername } from '../domain/user/user.decider';
 import { UID_SEQUENCE_STREAM, userStream } from '../domain/user/user.events';
 import type { CommandDeps } from './command-deps';
 import type { CommandOutcome } from './command-runner';
@@ -32,13 +33,20 @@ export const DEFAULT_USER_GROUP = 'pupils';
 /** Hashing is the slow part of creating a user: an import runs this many at once. */
 const IMPORT_CONCURRENCY = 4;
 
+/**
+ * Trimmed, without duplicates; a group of the Pi's own OS is VALIDATION on `groups` here, before
+ * the lookup would call it GROUP_NOT_FOUND (the decider checks again).
+ */
 function groupList(groups: readonly string[] | null | undefined): string[] {
-  return [...new Set((groups ?? []).map((g) => g.trim()).filter(Boolean))];
+  const list = [...new Set((groups ?? []).map((g) => g.trim()).filter(Boolean))];
+  for (const g of list) validateNotReserved(g, 'groups');
+  return list;
 }
 
 async function createUser(input: CreateUserInput, meta: CommandMeta, d: CommandDeps): Promise<CommandOutcome> {
   const username = input.username.trim();
-  validateUsername(username);
+  // Before a uid number is allocated: a refused name must not use one up.
+  validateNewUsername(username);
   validatePassword(input.password);
   const groups = groupList(input.groups);
   if (groups.length === 0) groups.push(DEFAULT_USER_GROUP);

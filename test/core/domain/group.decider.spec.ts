@@ -59,6 +59,16 @@ describe('group decider', () => {
         .thenThrows('VALIDATION', 'gidNumber');
     });
 
+    it("refuses a group of the Pi's own OS, by name or prefix, naming the reason", () => {
+      for (const reserved of ['sudo', 'adm', 'video', 'gpio', 'lpadmin', 'render', 'systemd-journal', '_ssh']) {
+        const error = group
+          .given([])
+          .when(create({ name: reserved }))
+          .thenThrows('VALIDATION', 'name');
+        assert.match(error.message, /^name: reserved: a system account of the Pi's OS \(/, reserved);
+      }
+    });
+
     it('a new group has no members', () => {
       const state = group.given([]).when(create()).state();
       assert.deepEqual(state, { status: 'active', name, gidNumber: 10003, members: [] });
@@ -180,6 +190,34 @@ describe('group decider', () => {
         .given([created, { type: 'GroupDeleted', data: { name } }])
         .when(del)
         .thenThrows('GROUP_NOT_FOUND');
+    });
+  });
+
+  describe('a group stored before its name was reserved', () => {
+    const video = 'video';
+    const legacy: GroupEvent = { type: 'GroupCreated', data: { name: video, gidNumber: 10009 } };
+    const withPi: GroupEvent = { type: 'GroupMembersChanged', data: { name: video, members: ['pi'], added: ['pi'], removed: [] } };
+
+    it('still replays', () => {
+      assert.deepEqual(group.given([legacy, withPi]).state(), { status: 'active', name: video, gidNumber: 10009, members: ['pi'] });
+    });
+
+    it('still takes and loses members (the membership manager follows stored users, `pi` included), and can be deleted', () => {
+      group
+        .given([legacy, withPi])
+        .when({ type: 'ChangeGroupMembers', name: video, add: ['alice'], remove: ['pi'] })
+        .then([{ type: 'GroupMembersChanged', data: { name: video, members: ['alice'], added: ['alice'], removed: ['pi'] } }]);
+      group
+        .given([legacy])
+        .when({ type: 'DeleteGroup', name: video })
+        .then([{ type: 'GroupDeleted', data: { name: video } }]);
+    });
+
+    it('once deleted, cannot be created again', () => {
+      group
+        .given([legacy, { type: 'GroupDeleted', data: { name: video } }])
+        .when({ type: 'CreateGroup', name: video, gidNumber: 10010 })
+        .thenThrows('VALIDATION', 'name');
     });
   });
 

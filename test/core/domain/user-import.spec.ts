@@ -82,6 +82,39 @@ describe('parseUsersCsv', () => {
     assert.match(rows[1].message, /^fullName: /);
   });
 
+  it("a username or a group of the Pi's own OS is a row error naming the reason; the other rows still count", () => {
+    const rows = parseUsersCsv(
+      [
+        'pi,raspberry-pi-1',
+        'alice,wonderland1,,pupils;sudo',
+        'systemd-x,password-123',
+        'bob,builder123,,pupils gpio',
+        'carol,carolina9,,pupils',
+      ].join('\n'),
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.line, r.ok]),
+      [
+        [1, false],
+        [2, false],
+        [3, false],
+        [4, false],
+        [5, true],
+      ],
+    );
+    const errors = rows.filter((r) => !r.ok);
+    assert.deepEqual(
+      errors.map((r) => [r.code, r.message]),
+      [
+        ['VALIDATION', "username: reserved: a system account of the Pi's OS (`pi`)"],
+        ['VALIDATION', "groups: reserved: a system account of the Pi's OS (`sudo`)"],
+        ['VALIDATION', "username: reserved: a system account of the Pi's OS (names starting with `systemd-`)"],
+        ['VALIDATION', "groups: reserved: a system account of the Pi's OS (`gpio`)"],
+      ],
+    );
+    assert.doesNotMatch(JSON.stringify(rows.slice(0, 4)), /raspberry-pi-1|wonderland1|password-123|builder123/);
+  });
+
   it('too many columns is a row error', () => {
     const [row] = parseUsersCsv('alice,wonderland1,Alice,pupils,extra\n');
     assert.ok(!row.ok);

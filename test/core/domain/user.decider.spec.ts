@@ -103,6 +103,26 @@ describe('user decider', () => {
         .thenThrows('VALIDATION', 'username');
     });
 
+    it("refuses a username of the Pi's own OS, by name or prefix, naming the reason", () => {
+      for (const reserved of ['pi', 'root', 'rpi-first-boot-wizard', 'lightdm', 'nslcd', 'systemd-network', '_apt', '_svc']) {
+        const error = user
+          .given([])
+          .when(create({ username: reserved }))
+          .thenThrows('VALIDATION', 'username');
+        assert.match(error.message, /^username: reserved: a system account of the Pi's OS \(/, reserved);
+      }
+    });
+
+    it("refuses a group of the Pi's own OS in groups (a directory user is never put in sudo, adm, video...)", () => {
+      for (const reserved of ['sudo', 'adm', 'disk', 'video', 'gpio', 'i2c', 'spi', 'plugdev', 'input', 'systemd-journal']) {
+        const error = user
+          .given([])
+          .when(create({ groups: ['pupils', reserved] }))
+          .thenThrows('VALIDATION', 'groups');
+        assert.ok(error.message.includes(`(\`${reserved}\`)`) || error.message.includes('names starting with'), error.message);
+      }
+    });
+
     it('rejects a full name with a colon (it would break the passwd line)', () => {
       user
         .given([])
@@ -254,6 +274,54 @@ describe('user decider', () => {
         .given([created])
         .when(change(['../x']))
         .thenThrows('VALIDATION', 'groups');
+    });
+  });
+
+  describe('a user stored before its name was reserved', () => {
+    const pi = 'pi';
+    const legacy: UserEvent = {
+      type: 'UserCreated',
+      data: { username: pi, uidNumber: 10004, gidNumber: 10000, fullName: 'Old Pi', groups: ['pupils', 'video'], passwordHash: hashA },
+    };
+
+    it('still replays, reserved group included', () => {
+      const state = user.given([legacy]).state();
+      assert.ok(state.status === 'active');
+      assert.equal(state.username, pi);
+      assert.deepEqual(state.groups, ['pupils', 'video']);
+    });
+
+    it('can be disabled, get a new password and be deleted', () => {
+      user
+        .given([legacy])
+        .when({ type: 'DisableUser', username: pi })
+        .then([{ type: 'UserDisabled', data: { username: pi } }]);
+      user
+        .given([legacy])
+        .when({ type: 'ChangeUserPassword', username: pi, passwordHash: hashB })
+        .then([{ type: 'UserPasswordChanged', data: { username: pi, passwordHash: hashB } }]);
+      user
+        .given([legacy])
+        .when({ type: 'DeleteUser', username: pi })
+        .then([{ type: 'UserDeleted', data: { username: pi } }]);
+    });
+
+    it('can leave the reserved group, but not be put (back) in one', () => {
+      user
+        .given([legacy])
+        .when({ type: 'ChangeUserGroups', username: pi, groups: ['pupils'] })
+        .then([{ type: 'UserGroupsChanged', data: { username: pi, groups: ['pupils'] } }]);
+      user
+        .given([legacy])
+        .when({ type: 'ChangeUserGroups', username: pi, groups: ['video', 'pupils'] })
+        .thenThrows('VALIDATION', 'groups');
+    });
+
+    it('once deleted, cannot be created again', () => {
+      user
+        .given([legacy, { type: 'UserDeleted', data: { username: pi } }])
+        .when(create({ username: pi }))
+        .thenThrows('VALIDATION', 'username');
     });
   });
 

@@ -1,5 +1,6 @@
 import type { Decider, DomainEvent } from '../shared/decider';
 import { DomainError, ErrorCode, validationError } from '../shared/domain-error';
+import { validateNotReserved } from '../user/reserved-names';
 import { MAX_ID_NUMBER, USERNAME_PATTERN, isValidUsername, validateUsername } from '../user/user.decider';
 import {
   FIRST_GID_NUMBER,
@@ -64,6 +65,8 @@ function decide(command: GroupCommand, state: GroupState): GroupEvent[] {
   const name = command.name;
   switch (command.type) {
     case 'CreateGroup': {
+      // Only a new group: one stored before its name was reserved can still be changed and deleted.
+      validateNotReserved(name, 'name');
       const gid = command.gidNumber;
       if (!Number.isInteger(gid) || gid < MIN_GROUP_GID_NUMBER || gid > MAX_ID_NUMBER) {
         throw validationError('gidNumber', `must be an integer from ${MIN_GROUP_GID_NUMBER} to ${MAX_ID_NUMBER}`);

@@ -1,7 +1,7 @@
 import { readCsvRows, rowResult, type CsvRowError } from '../client/client-import';
 import { DomainError, ErrorCode } from '../shared/domain-error';
 import { validatePassword } from './password';
-import { normalizeFullName, normalizeGroupList, validateUsername } from './user.decider';
+import { normalizeFullName, normalizeGroupList, validateNewUsername } from './user.decider';
 
 export type UserImportRow =
   | {
@@ -22,7 +22,8 @@ export type UserImportRow =
  * (RFC 4180 quoting, optional header whose first cell is `username`, blank and `#` lines
  * skipped); each row is checked on its own and a row error never quotes the password.
  * The password is taken as written, spaces included. A username already listed on an earlier
- * line is an error. Whether a user or group exists is for the command handler to check.
+ * line is an error, and so is a username or group the Pi's OS already has (reserved-names.ts).
+ * Whether a user or group exists is for the command handler to check.
  */
 export function parseUsersCsv(csv: string): UserImportRow[] {
   const seen = new Map<string, number>();
@@ -35,7 +36,7 @@ export function parseUsersCsv(csv: string): UserImportRow[] {
         throw new DomainError(ErrorCode.VALIDATION, 'row: too many columns (expected username,password,fullName,groups)', 'row');
       }
       const username = cells[0];
-      validateUsername(username);
+      validateNewUsername(username);
       const password = cells[1] ?? '';
       validatePassword(password);
       const fullName = cells[2] ? normalizeFullName(cells[2]) : null;

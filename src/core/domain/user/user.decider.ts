@@ -1,6 +1,7 @@
 import type { UserCreatedData } from '../../plugin-api/events';
 import type { Decider, DomainEvent } from '../shared/decider';
 import { DomainError, ErrorCode, validationError } from '../shared/domain-error';
+import { validateNotReserved } from './reserved-names';
 import {
   FIRST_UID_NUMBER,
   type UidNumberAllocated,
@@ -32,6 +33,16 @@ export function validateUsername(username: string, field = 'username'): void {
   if (!isValidUsername(username)) throw validationError(field, `must match ${USERNAME_PATTERN.source}`);
 }
 
+/**
+ * A NEW user's name: USERNAME_PATTERN, and not a name the Pi's OS already has (reserved-names.ts).
+ * Only where a user is created or imported: commands on a user stored before the name was
+ * reserved (change, disable, delete) still work, and its events still replay.
+ */
+export function validateNewUsername(username: string, field = 'username'): void {
+  validateUsername(username, field);
+  validateNotReserved(username, field);
+}
+
 export const FULL_NAME_MAX_LENGTH = 128;
 
 /** Trims a full name (the GECOS field): at most 128 characters, no control characters, no `:`. */
@@ -46,12 +57,17 @@ export function normalizeFullName(fullName: string): string {
   return trimmed;
 }
 
-/** Group names follow the user name rule; duplicates are dropped, the order is kept. */
+/**
+ * The groups asked for a user (create, import, change): each follows the user name rule and is
+ * not one of the Pi OS's own groups (`sudo`, `adm`, `video`, ...: reserved-names.ts); duplicates
+ * are dropped, the order is kept. Command time only: evolve copies stored lists as they are.
+ */
 export function normalizeGroupList(groups: string[], field = 'groups'): string[] {
   if (!Array.isArray(groups)) throw validationError(field, 'must be a list of group names');
   for (const group of groups) {
     if (!isValidUsername(group)) throw validationError(field, `each group name must match ${USERNAME_PATTERN.source}`);
   }
+  for (const group of groups) validateNotReserved(group, field);
   return [...new Set(groups)];
 }
 
@@ -166,6 +182,7 @@ function decide(command: UserCommand, state: UserState): UserEvent[] {
   const username = command.username;
   switch (command.type) {
     case 'CreateUser': {
+      validateNotReserved(username, 'username');
       validateIdNumber('uidNumber', command.uidNumber, MIN_UID_NUMBER);
       validateIdNumber('gidNumber', command.gidNumber, MIN_PRIMARY_GID_NUMBER);
       const fullName = normalizeFullName(command.fullName);
