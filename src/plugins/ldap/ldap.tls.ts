@@ -21,7 +21,8 @@
  *   the server's until NTP answers.
  * - The server sends the leaf only: clients trust the CA they installed, never one sent to them.
  * - Files, in `dir` (0700): ca.key 0600 (never leaves the folder, is never logged, never in an
- *   event), ca.crt 0644 (what images install), server.key 0600, server.crt 0644 (leaf only). Each
+ *   event), ca.crt 0600 (what images install, as a copy: see CERT_MODE), server.key 0600,
+ *   server.crt 0600 (leaf only). Each
  *   is written to a temp file, synced and renamed, so a crash mid-write never leaves half a key; a
  *   crash between server.key and server.crt leaves a key that does not match its certificate, and
  *   the next start re-issues both.
@@ -109,7 +110,13 @@ const BACKDATE_MS = DAY_MS;
 const CA_WARN_WITHIN_DAYS = 365;
 
 const KEY_MODE = 0o600;
-const CERT_MODE = 0o644;
+/**
+ * Certificates are public, but they live in bramble's data folder, which bramble keeps 0700 with
+ * every file 0600 (core/persistence/private-files.ts tightens anything looser at each start, with a
+ * warning): 0644 here would be tightened, warned about and loosened again at every start. Whoever
+ * needs ca.crt (an image being converted) gets a copy.
+ */
+const CERT_MODE = 0o600;
 
 const EC_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGNING_ALGORITHM = { name: 'ECDSA', hash: 'SHA-256' } as const;
@@ -222,7 +229,7 @@ async function prepareDir(dir: string, logger?: LdapTlsLogger): Promise<void> {
   }
 }
 
-/** Keys back to 0600 (warned: someone loosened one), certificates to 0644 (quietly). */
+/** Keys back to 0600 (warned: someone loosened one), certificates to CERT_MODE (quietly). */
 async function fixMode(file: string, mode: number, logger?: LdapTlsLogger): Promise<void> {
   let current: number;
   try {

@@ -137,9 +137,9 @@ describe('LDAP TLS: first start', () => {
     assert.equal(first.issued, true);
     assert.equal(mode(dir), 0o700);
     assert.equal(mode(f.caKey), 0o600);
-    assert.equal(mode(f.caCert), 0o644);
+    assert.equal(mode(f.caCert), 0o600);
     assert.equal(mode(f.key), 0o600);
-    assert.equal(mode(f.cert), 0o644);
+    assert.equal(mode(f.cert), 0o600);
     assert.deepEqual(readdirSync(dir).sort(), ['ca.crt', 'ca.key', 'server.crt', 'server.key']);
     assert.equal(first.caCertPath, f.caCert);
     assert.equal(first.certPath, f.cert);
@@ -453,17 +453,17 @@ describe('LDAP TLS: later starts', () => {
     });
   });
 
-  it('a key another user could read is tightened back to 0600 (with a warning); certificates go back to 0644', async () => {
+  it('a key another user could read is tightened back to 0600 (with a warning); certificates go back to 0600', async () => {
     const dir = freshDir();
     await ensureLdapCertificates({ dir, hostnames: HOSTNAMES, ipAddresses: IPS });
     chmodSync(files(dir).caKey, 0o644);
-    chmodSync(files(dir).caCert, 0o600);
+    chmodSync(files(dir).caCert, 0o644);
     chmodSync(dir, 0o755);
     const log = recorder();
     const next = await ensureLdapCertificates({ dir, hostnames: HOSTNAMES, ipAddresses: IPS, logger: log });
     assert.equal(next.issued, false);
     assert.equal(mode(files(dir).caKey), 0o600);
-    assert.equal(mode(files(dir).caCert), 0o644);
+    assert.equal(mode(files(dir).caCert), 0o600);
     assert.equal(mode(dir), 0o700);
     assert.deepEqual(
       log.lines.filter((l) => l.level === 'warn').map((l) => l.msg),
