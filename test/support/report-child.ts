@@ -14,10 +14,14 @@ export function runReportChild<R>(options: {
   timeoutMs: number;
   nice?: number;
   what: string;
+  /** Run inside this network namespace (`ip netns exec`): a client on a lab host. */
+  netns?: string;
 }): Promise<R> {
   return new Promise((resolve, reject) => {
     const { NODE_TEST_CONTEXT: _testContext, ...env } = process.env;
-    const child = spawn('setpriv', ['--pdeathsig', 'KILL', process.execPath, options.file], {
+    const argv = ['setpriv', '--pdeathsig', 'KILL', process.execPath, options.file];
+    if (options.netns) argv.unshift('ip', 'netns', 'exec', options.netns);
+    const child = spawn(argv[0], argv.slice(1), {
       env: { ...env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,0 +1,227 @@
+/**
+ * plugin/ldap — one set of accounts for every Pi: bramble's users and groups served as an LDAP
+ * directory (what nslcd, sssd and pam_ldap on a Pi ask), with bramble's own CA for TLS.
+ *
+ * Setup (this file): settings, the directory kept in step with the core's user and group views,
+ * the certificates, the listeners, the login facts, health. Per connection: ldap.server.ts (I/O)
+ * with ldap.codec.ts and ldap.session.ts (pure). Per search: ldap.directory.ts with ldap.filter.ts
+ * and ldap.schema.ts (pure).
+ */
+import { networkInterfaces } from 'node:os';
+import * as path from 'node:path';
+import { definePlugin, type GlobalSettings, type PluginFactory, type PluginHealth } from '../../core/plugin-api';
+import { LdapSettingsSchema, type LdapContext, type LdapSettings } from './ldap.config';
+import { Directory } from './ldap.directory';
+import { LdapServer, type LdapMetrics, type Listen } from './ldap.server';
+import type { SessionDirectory } from './ldap.session';
+import { ensureLdapCertificates, type LdapCertificates } from './ldap.tls';
+
+export interface LdapPluginOptions {
+  /** How the listeners are bound; tests bind them inside a network namespace. */
+  listen?: Listen;
+  now?: () => number;
+  /** Tests shorten the partial-message and TLS-handshake timeouts (ldap.server.ts). */
+  timeouts?: { partialMessageMs?: number; tlsHandshakeMs?: number };
+}
+
+/** A user's login from one address is reported at most this often (pam_ldap binds on every check). */
+export const LOGIN_FACT_EVERY_MS = 60_000;
+
+/** The address of `iface` (first IPv4), when bramble's own namespace has it. */
+function interfaceAddress(iface: string | null): string | null {
+  if (!iface) return null;
+  const addrs = networkInterfaces()[iface] ?? [];
+  return addrs.find((a) => a.family === 'IPv4' && !a.internal)?.address ?? null;
+}
+
+function metricsOf(ctx: LdapContext): LdapMetrics {
+  const m = ctx.metrics;
+  return {
+    connections: m.gauge('connections', 'Open LDAP connections'),
+    connectionsRefused: m.counter('connections_refused_total', 'Connections refused at accept, by reason (total, per-address)', ['reason']),
+    operations: m.counter('operations_total', 'LDAP requests handled, by operation', ['op']),
+    binds: m.counter('binds_total', 'Password binds by result (success, invalid, delayed, busy)', ['result']),
+    bindWait: m.histogram(
+      'bind_seconds',
+      'Time from a password bind to its answer (throttle wait and bcrypt)',
+      [],
+      [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15, 60],
+    ),
+    malformed: m.counter('malformed_total', 'Connections closed for a bad message or behaviour, by reason', ['reason']),
+    tlsFailures: m.counter('tls_failures_total', 'TLS handshakes that failed, by reason', ['reason']),
+    searchEntries: m.counter('search_entries_total', 'Entries returned by searches'),
+  };
+}
+
+export function createLdapPlugin(options: LdapPluginOptions = {}): PluginFactory {
+  return () => {
+    let ctx: LdapContext | null = null;
+    let metrics: LdapMetrics | null = null;
+    let server: LdapServer | null = null;
+    let directory: Directory | null = null;
+    let bound: { serverIp: string; port: number; ldapsPort: number; names: string } | null = null;
+    let certificates: LdapCertificates | null = null;
+    let problem: string | null = null;
+    const unsubscribers: (() => void)[] = [];
+    const lastLoginFact = new Map<string, number>();
+    const now = options.now ?? (() => Date.now());
+
+    const serverIpOf = (g: GlobalSettings): string | null => g.serverIp ?? interfaceAddress(g.interface);
+
+    function buildDirectory(c: LdapContext, s: LdapSettings): Directory {
+      const d = new Directory({ baseDn: s.baseDn, homeRoot: s.homeRoot, loginShell: s.loginShell, anonymousRead: s.anonymousRead });
+      for (const u of c.views.users.list()) d.setUser(u);
+      for (const g of c.views.groups.list()) d.setGroup(g);
+      return d;
+    }
+
+    const sessionDirectory: SessionDirectory = {
+      userOfDn: (dn) => {
+        const user = directory?.findUserByDn(dn) ?? null;
+        return user ? { username: user.username, dn: directory!.dnOfUser(user.username) } : null;
+      },
+      search: (request, who, paged) => directory!.search(request, who, { maxSizeLimit: ctx!.settings().maxSizeLimit, paged }),
+    };
+
+    function onLogin(username: string, address: string): void {
+      const c = ctx;
+      if (!c) return;
+      const client = c.views.clients.byIp(address);
+      if (!client) return;
+      const key = `${client.mac} ${username}`;
+      const t = now();
+      if (t - (lastLoginFact.get(key) ?? -Infinity) < LOGIN_FACT_EVERY_MS) return;
+      lastLoginFact.set(key, t);
+      if (lastLoginFact.size > 10_000) lastLoginFact.delete(lastLoginFact.keys().next().value as string);
+      c.commands
+        .reportBootFact({ mac: client.mac, stage: 'ldap.user-logged-in', ip: address, detail: { username } })
+        .catch((error: Error) => c.logger.warn('could not record a login', { error: error.message }));
+    }
+
+    async function apply(settings: LdapSettings, global: GlobalSettings): Promise<void> {
+      const c = ctx!;
+      const limits = {
+        anonymousRead: settings.anonymousRead,
+        requireTlsForPasswords: settings.requireTlsForPasswords,
+        maxConnections: settings.maxConnections,
+        maxConnectionsPerAddress: settings.maxConnectionsPerAddress,
+        idleTimeoutSeconds: settings.idleTimeoutSeconds,
+      };
+      const d = directory;
+      if (
+        !d ||
+        d.options.baseDn !== settings.baseDn ||
+        d.options.homeRoot !== settings.homeRoot ||
+        d.options.loginShell !== settings.loginShell
+      ) {
+        directory = buildDirectory(c, settings);
+      } else {
+        d.options.anonymousRead = settings.anonymousRead;
+      }
+      const serverIp = serverIpOf(global);
+      if (!serverIp) {
+        await server?.close();
+        server = null;
+        bound = null;
+        problem =
+          'no server address: set BRAMBLE_INTERFACE or BRAMBLE_SERVER_IP (bramble never serves its directory on every interface by default)';
+        c.logger.warn(problem);
+        return;
+      }
+      const names = JSON.stringify(settings.certificateNames);
+      if (!certificates || !bound || bound.serverIp !== serverIp || bound.names !== names) {
+        certificates = await ensureLdapCertificates({
+          dir: path.join(c.runtime.dataDir, 'tls'),
+          hostnames: settings.certificateNames,
+          ipAddresses: [serverIp],
+          logger: c.logger,
+        });
+      }
+      if (server && bound && bound.serverIp === serverIp && bound.port === settings.port && bound.ldapsPort === settings.ldapsPort) {
+        server.limits = limits;
+        server.setCertificate(certificates);
+      } else {
+        await server?.close();
+        server = null;
+        bound = null;
+        const next = new LdapServer(
+          {
+            logger: c.logger,
+            directory: sessionDirectory,
+            verifyPassword: (u, p) => c.credentials.verifyUserPassword(u, p),
+            onLogin,
+            metrics: metrics!,
+            now,
+            timeouts: options.timeouts,
+          },
+          limits,
+        );
+        next.setCertificate(certificates);
+        try {
+          await next.listen(serverIp, settings.port, settings.ldapsPort, options.listen);
+        } catch (error) {
+          await next.close();
+          throw error;
+        }
+        server = next;
+        c.logger.info('serving LDAP', { serverIp, port: settings.port, ldapsPort: settings.ldapsPort, baseDn: settings.baseDn });
+      }
+      bound = { serverIp, port: settings.port, ldapsPort: settings.ldapsPort, names };
+      problem = null;
+    }
+
+    return definePlugin({
+      name: 'ldap',
+      description:
+        "Serves bramble's users and groups to every Pi as an LDAP directory (nslcd, sssd, pam_ldap), over StartTLS and LDAPS with bramble's own CA.",
+      settings: LdapSettingsSchema,
+      async start(context) {
+        ctx = context;
+        metrics = metricsOf(context);
+        unsubscribers.push(
+          context.views.users.onChange((change) => {
+            if (change.record) directory?.setUser(change.record);
+            else directory?.removeUser(change.key);
+          }),
+          context.views.groups.onChange((change) => {
+            if (change.record) directory?.setGroup(change.record);
+            else directory?.removeGroup(change.key);
+          }),
+        );
+        try {
+          await apply(context.settings(), context.global());
+        } catch (error) {
+          problem = (error as Error).message;
+          throw error;
+        }
+        unsubscribers.push(
+          context.onSettingsChanged((settings, global) =>
+            apply(settings, global).catch((error: Error) => {
+              problem = error.message;
+              context.logger.error('could not apply new LDAP settings', { error: error.message });
+            }),
+          ),
+        );
+      },
+      async stop() {
+        for (const u of unsubscribers.splice(0)) u();
+        await server?.close();
+        server = null;
+      },
+      health(): PluginHealth {
+        const checks: PluginHealth['checks'] = {
+          serverIp: bound?.serverIp ?? null,
+          port: bound?.port ?? null,
+          ldapsPort: bound?.ldapsPort ?? null,
+          connections: server?.connectionCount ?? 0,
+          entries: directory?.entryCount ?? 0,
+          caCertificate: certificates?.caCertPath ?? null,
+          caFingerprintSha256: certificates?.caFingerprintSha256 ?? null,
+        };
+        if (!server) return { status: 'down', detail: problem ?? 'not listening', checks };
+        if (problem) return { status: 'degraded', detail: problem, checks };
+        return { status: 'up', checks };
+      },
+    });
+  };
+}
