@@ -59,6 +59,7 @@ export function createLdapPlugin(options: LdapPluginOptions = {}): PluginFactory
     let metrics: LdapMetrics | null = null;
     let server: LdapServer | null = null;
     let directory: Directory | null = null;
+    let directoryShape = '';
     let bound: { serverIp: string; port: number; ldapsPort: number; names: string } | null = null;
     let certificates: LdapCertificates | null = null;
     let problem: string | null = null;
@@ -107,16 +108,12 @@ export function createLdapPlugin(options: LdapPluginOptions = {}): PluginFactory
         maxConnectionsPerAddress: settings.maxConnectionsPerAddress,
         idleTimeoutSeconds: settings.idleTimeoutSeconds,
       };
-      const d = directory;
-      if (
-        !d ||
-        d.options.baseDn !== settings.baseDn ||
-        d.options.homeRoot !== settings.homeRoot ||
-        d.options.loginShell !== settings.loginShell
-      ) {
+      // The entries depend on these; a change rebuilds the directory from the views (and makes
+      // paged-results cookies of earlier searches stale: the client starts again).
+      const shape = JSON.stringify([settings.baseDn, settings.homeRoot, settings.loginShell, settings.anonymousRead]);
+      if (!directory || shape !== directoryShape) {
         directory = buildDirectory(c, settings);
-      } else {
-        d.options.anonymousRead = settings.anonymousRead;
+        directoryShape = shape;
       }
       const serverIp = serverIpOf(global);
       if (!serverIp) {

@@ -230,7 +230,7 @@ async function prepareDir(dir: string, logger?: LdapTlsLogger): Promise<void> {
 }
 
 /** Keys back to 0600 (warned: someone loosened one), certificates to CERT_MODE (quietly). */
-async function fixMode(file: string, mode: number, logger?: LdapTlsLogger): Promise<void> {
+async function fixMode(file: string, mode: number, logger?: LdapTlsLogger, isKey = false): Promise<void> {
   let current: number;
   try {
     current = (await fs.stat(file)).mode & 0o777;
@@ -239,7 +239,7 @@ async function fixMode(file: string, mode: number, logger?: LdapTlsLogger): Prom
   }
   if (current === mode) return;
   await fs.chmod(file, mode);
-  if (mode === KEY_MODE) logger?.warn('tightened a private key that others could read', { file, was: `0${current.toString(8)}` });
+  if (isKey) logger?.warn('tightened a private key that others could read', { file, was: `0${current.toString(8)}` });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -521,7 +521,7 @@ async function ensure(options: EnsureLdapCertificatesOptions): Promise<LdapCerti
     }
   } else {
     ca = await loadCa(dir, caKeyRead, caCertRead, now, logger);
-    await fixMode(paths.key, KEY_MODE, logger);
+    await fixMode(paths.key, KEY_MODE, logger, true);
     await fixMode(paths.cert, CERT_MODE, logger);
   }
 
@@ -540,7 +540,7 @@ async function ensure(options: EnsureLdapCertificatesOptions): Promise<LdapCerti
     });
   } else {
     server = found;
-    await fixMode(path.join(dir, LDAP_TLS_FILES.serverKey), KEY_MODE, logger);
+    await fixMode(path.join(dir, LDAP_TLS_FILES.serverKey), KEY_MODE, logger, true);
     await fixMode(path.join(dir, LDAP_TLS_FILES.serverCert), CERT_MODE, logger);
   }
 
