@@ -37,7 +37,7 @@ describe('LDAP plugin with real clients', { skip: skip ?? false }, () => {
     lab = await createLdapLab();
     bramble = await startLdapBramble(lab);
     otherCa = (await makeThrowawayCa(lab.dir, { serverIp: lab.serverIp, name: 'other-ca' })).caFile;
-    await bramble.ok('mutation { createGroup(name: "pupils") { name } }');
+    // `pupils` and `teachers` exist from the first start (DEFAULT_GROUPS).
     for (const u of ['alice', 'carol', 'dora', 'erin']) {
       await bramble.createUser(u, PASSWORDS[u], { fullName: u === 'alice' ? 'Alice Liddell' : undefined, groups: ['pupils'] });
     }
