@@ -42,6 +42,12 @@ export interface SlapdOptions {
    * start; use it only where logging would distort a measurement).
    */
   logLevel?: string;
+  /**
+   * `index` lines of the database (e.g. `objectClass eq`, `uid,memberUid eq`): none by default, so
+   * every search scans the whole database. A benchmark gives slapd the equality indexes a real
+   * deployment of nslcd's directory has (slapadd builds them while loading).
+   */
+  indexes?: string[];
 }
 
 export interface Slapd {
@@ -73,7 +79,7 @@ export function slapdUnavailable(): string | null {
 }
 
 /** slapd.conf for one run: everything in `dir`. */
-export function slapdConfig(dir: string, suffix: string, tls: TestCa | null): string {
+export function slapdConfig(dir: string, suffix: string, tls: TestCa | null, indexes: readonly string[] = []): string {
   const q = (s: string): string => `"${s.replace(/["\\]/g, (c) => `\\${c}`)}"`;
   return [
     ...SCHEMAS.map((s) => `include ${q(path.join(SCHEMA_DIR, `${s}.schema`))}`),
@@ -94,6 +100,7 @@ export function slapdConfig(dir: string, suffix: string, tls: TestCa | null): st
     `suffix ${q(suffix)}`,
     `directory ${q(path.join(dir, 'db'))}`,
     'maxsize 16777216',
+    ...indexes.map((index) => `index ${index}`),
     '',
   ].join('\n');
 }
@@ -105,7 +112,7 @@ export async function startSlapd(lab: LdapLab, options: SlapdOptions): Promise<S
   mkdirSync(path.join(dir, 'db'), { recursive: true, mode: 0o700 });
   const conf = path.join(dir, 'slapd.conf');
   const ldifFile = path.join(dir, 'data.ldif');
-  writeFileSync(conf, slapdConfig(dir, suffix, options.tls));
+  writeFileSync(conf, slapdConfig(dir, suffix, options.tls, options.indexes));
   writeFileSync(ldifFile, options.ldif, { mode: 0o600 });
   const offline = async (tool: string, args: string[]): Promise<void> => {
     try {
