@@ -632,3 +632,21 @@ export function rulesOf(type: AttributeType): TypeRules {
   }
   return rules;
 }
+
+/**
+ * The DN of a child entry named `type=value` under `parent`, built without parsing: for the entries
+ * the directory creates (a user per record), whose RDN type and value it knows. Null when the value
+ * does not conform to the type's equality rule or is empty.
+ */
+export function childDn(parent: ParsedDn, type: AttributeType, value: string): ParsedDn | null {
+  const equality = matchingRule(type.equality);
+  const normalized = equality ? equality.normalize(value) : value;
+  if (value === '' || normalized === null || normalized === '') return null;
+  const rdn = `${type.name.toLowerCase()}=${escapeNormalized(normalized)}`;
+  const prettyRdn = `${type.name}=${escapeDnValue(value)}`;
+  return {
+    ndn: parent.ndn === '' ? rdn : `${rdn},${parent.ndn}`,
+    pretty: parent.pretty === '' ? prettyRdn : `${prettyRdn},${parent.pretty}`,
+    rdns: [[{ type, value, normalized }], ...parent.rdns],
+  };
+}
