@@ -740,7 +740,7 @@ const selectionCache = new Map<string, Selection>();
  * its subtypes; `1.1` alone = none (ignored beside other names); unknown names, language-tagged ones
  * and userPassword select nothing.
  */
-export function selectionOf(attributes: readonly string[]): Selection {
+function selectionOf(attributes: readonly string[]): Selection {
   const cacheKey = attributes.join('\0');
   const cached = selectionCache.get(cacheKey);
   if (cached) return cached;

@@ -31,7 +31,7 @@
  */
 import type { EntryAttribute, Filter } from './ldap.types';
 import { approxMatches } from './ldap.phonetic';
-import { isRuleUsableWith, matchingRule, parseDn, rulesOf, type MatchingRule, type ParsedDn } from './ldap.matching';
+import { isOid, isRuleUsableWith, matchingRule, parseDn, rulesOf, type MatchingRule, type ParsedDn } from './ldap.matching';
 import {
   Types,
   attributeType,
@@ -153,7 +153,7 @@ function isObjectClassType(type: AttributeType): boolean {
 
 /** objectClass assertions: a numeric OID or a name (slapd's oidValidate), of a class the schema knows. */
 function compileObjectClass(type: AttributeType, value: string, tagged: boolean): CompiledFilter {
-  const oc = /^([0-9.]+|[A-Za-z][A-Za-z0-9-]*)$/.test(value) ? findObjectClass(value) : null;
+  const oc = isOid(value) ? findObjectClass(value) : null;
   if (!oc) return UNDEFINED;
   return tagged ? FALSE : { kind: 'objectClass', type, objectClass: oc };
 }

@@ -108,12 +108,9 @@ const DESCR = /^[A-Za-z][A-Za-z0-9-]*$/;
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]+$/;
 
+/** An OID in either RFC 4512 form, numeric or descriptor (slapd's oidValidate, used for objectClass values). */
 export function isOid(value: string): boolean {
   return NUMERIC_OID.test(value) || DESCR.test(value);
-}
-
-export function isNumericOid(value: string): boolean {
-  return NUMERIC_OID.test(value);
 }
 
 /** Order of two RFC 4517 integers in canonical form (INTEGER above): sign, then length, then digits. */
