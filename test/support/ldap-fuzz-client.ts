@@ -148,8 +148,16 @@ function verdictOf(message: Buffer, maxBytes: number): Verdict {
   }
 }
 
-/** Sends one message on a new connection; what came back within `waitMs`. */
-function exchange(c: FuzzConfig, message: Buffer, waitMs: number): Promise<{ answered: boolean; closed: boolean; error: boolean }> {
+/**
+ * Sends one message on a new connection; what came back within `waitMs`. With `untilAnswer` the
+ * first answer is enough (a valid request: the server keeps the connection open).
+ */
+function exchange(
+  c: FuzzConfig,
+  message: Buffer,
+  waitMs: number,
+  untilAnswer: boolean,
+): Promise<{ answered: boolean; closed: boolean; error: boolean }> {
   return new Promise((resolve) => {
     let answered = false;
     let done = false;
@@ -165,6 +173,7 @@ function exchange(c: FuzzConfig, message: Buffer, waitMs: number): Promise<{ ans
     socket.on('connect', () => socket.write(message));
     socket.on('data', () => {
       answered = true;
+      if (untilAnswer) finish(false);
     });
     socket.on('end', () => finish(true));
     socket.on('close', () => finish(true));
@@ -201,7 +210,7 @@ async function main(): Promise<void> {
       } while (verdict === 'password-bind' || verdict === 'no-answer' || message.length === 0);
       report.sent++;
       // Incomplete messages would wait for the server's partial-message timer: cut the wait short.
-      const r = await exchange(c, message, verdict === 'incomplete' ? 30 : 2000);
+      const r = await exchange(c, message, verdict === 'incomplete' ? 30 : 2000, verdict === 'valid');
       if (r.error) report.connectErrors++;
       if (verdict === 'malformed') {
         report.expectedMalformed++;

@@ -53,7 +53,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { GroupRecord, UserRecord } from '../../core/plugin-api';
 import { ControlOid, ExtendedOid, ResultCode, type EntryAttribute, type LdapResult, type SearchRequest } from './ldap.types';
 import { compileFilter, evaluate, filterToString, makeEntry, type CompiledFilter, type Entry } from './ldap.filter';
-import { escapeDnValue, generalizedTimeOf, parseDn, type ParsedDn } from './ldap.matching';
+import { childDn, escapeDnValue, generalizedTimeOf, parseDn, type ParsedDn } from './ldap.matching';
 import {
   Types,
   attributeType,
@@ -113,11 +113,15 @@ interface Node {
   readonly user: UserRecord | null;
 }
 
-const INDEXED_TYPES = ['uid', 'uidNumber', 'gidNumber', 'cn', 'memberUid'].map((name) => {
+function schemaType(name: string): AttributeType {
   const type = attributeType(name);
   if (!type) throw new Error(`directory: ${name} not in the schema`);
   return type;
-});
+}
+
+const UID = schemaType('uid');
+const CN = schemaType('cn');
+const INDEXED_TYPES = [UID, schemaType('uidNumber'), schemaType('gidNumber'), CN, schemaType('memberUid')];
 
 const SUBSCHEMA_OUT: EntryAttribute = Object.freeze({
   type: Types.subschemaSubentry.name,
@@ -283,10 +287,6 @@ export class Directory {
     return `uid=${escapeDnValue(username)},ou=people,${this.basePretty}`;
   }
 
-  private dnOfGroup(name: string): string {
-    return `cn=${escapeDnValue(name)},ou=groups,${this.basePretty}`;
-  }
-
   private buildUser(u: UserRecord): Entry {
     const fullName = u.fullName.trim();
     const words = fullName.split(/\s+/).filter((w) => w !== '');
@@ -295,8 +295,8 @@ export class Directory {
     const givenName = words.length > 1 ? words.slice(0, -1).join(' ') : null;
     const updatedMs = Date.parse(u.updatedAt);
     const lastChange = Number.isNaN(updatedMs) ? null : Math.max(1, Math.floor(updatedMs / 86_400_000));
-    const dn = this.dnOfUser(u.username);
-    const ndn = parseDn(dn)?.ndn ?? dn;
+    const dn = childDn(this.peopleNode.entry.parsedDn, UID, u.username);
+    if (!dn) throw new Error(`plugin/ldap: user ${JSON.stringify(u.username)}: not a uid`);
     return makeEntry(dn, [
       ['objectClass', ['top', 'person', 'organizationalPerson', 'inetOrgPerson', 'posixAccount', 'shadowAccount']],
       ['uid', [u.username]],
@@ -314,22 +314,21 @@ export class Directory {
       ['shadowMax', ['99999']],
       ['shadowWarning', ['7']],
       ['shadowExpire', u.enabled ? [] : ['1']],
-      ...this.operational(ndn, 'inetOrgPerson', u.createdAt, u.updatedAt),
+      ...this.operational(dn.ndn, 'inetOrgPerson', u.createdAt, u.updatedAt),
     ]);
   }
 
   private buildGroup(g: GroupRecord): Entry {
-    const dn = this.dnOfGroup(g.name);
-    const ndn = parseDn(dn)?.ndn ?? dn;
+    const dn = childDn(this.groupsNode.entry.parsedDn, CN, g.name);
+    if (!dn) throw new Error(`plugin/ldap: group ${JSON.stringify(g.name)}: not a cn`);
     // memberUid is IA5 and case-exact: keep each distinct ASCII name once (bramble's names are ASCII).
-
     const members = [...new Set(g.members)].filter((m) => /^[\x21-\x7e]+$/.test(m));
     return makeEntry(dn, [
       ['objectClass', ['top', 'posixGroup']],
       ['cn', [g.name]],
       ['gidNumber', [String(g.gidNumber)]],
       ['memberUid', members],
-      ...this.operational(ndn, 'posixGroup', g.createdAt, g.createdAt),
+      ...this.operational(dn.ndn, 'posixGroup', g.createdAt, g.createdAt),
     ]);
   }
 
@@ -741,7 +740,7 @@ const selectionCache = new Map<string, Selection>();
  * its subtypes; `1.1` alone = none (ignored beside other names); unknown names, language-tagged ones
  * and userPassword select nothing.
  */
-export function selectionOf(attributes: readonly string[]): Selection {
+function selectionOf(attributes: readonly string[]): Selection {
   const cacheKey = attributes.join('\0');
   const cached = selectionCache.get(cacheKey);
   if (cached) return cached;

@@ -31,7 +31,7 @@
  */
 import type { EntryAttribute, Filter } from './ldap.types';
 import { approxMatches } from './ldap.phonetic';
-import { isRuleUsableWith, matchingRule, parseDn, rulesOf, type MatchingRule, type ParsedDn } from './ldap.matching';
+import { isOid, isRuleUsableWith, matchingRule, parseDn, rulesOf, type MatchingRule, type ParsedDn } from './ldap.matching';
 import {
   Types,
   attributeType,
@@ -72,16 +72,16 @@ export interface Entry {
  * type, a repeated type, a value its equality rule refuses, or a DN that does not parse: entries are
  * built by bramble, so any of these is a bug, not a client's mistake.
  */
-export function makeEntry(dn: string, attributes: readonly (readonly [string, readonly string[]])[]): Entry {
-  const parsedDn = parseDn(dn);
-  if (!parsedDn) throw new Error(`entry: invalid DN ${dn}`);
+export function makeEntry(dn: string | ParsedDn, attributes: readonly (readonly [string, readonly string[]])[]): Entry {
+  const parsedDn = typeof dn === 'string' ? parseDn(dn) : dn;
+  if (!parsedDn) throw new Error(`entry: invalid DN ${String(dn)}`);
   const list: EntryAttributeValues[] = [];
   const byType = new Map<AttributeType, EntryAttributeValues>();
   for (const [name, values] of attributes) {
     if (values.length === 0) continue;
     const type = attributeType(name);
-    if (!type) throw new Error(`entry ${dn}: unknown attribute type ${name}`);
-    if (byType.has(type)) throw new Error(`entry ${dn}: ${type.name} given twice`);
+    if (!type) throw new Error(`entry ${parsedDn.pretty}: unknown attribute type ${name}`);
+    if (byType.has(type)) throw new Error(`entry ${parsedDn.pretty}: ${type.name} given twice`);
     const equality = rulesOf(type).equality;
     // Object classes are stored by name and compared by class (slapd's objectSubClassMatch): normalise to the OID.
     const normalize = isObjectClassType(type)
@@ -89,7 +89,8 @@ export function makeEntry(dn: string, attributes: readonly (readonly [string, re
       : (v: string) => (equality ? equality.normalize(v) : v);
     const normalized = values.map(normalize);
     const bad = normalized.findIndex((v) => v === null);
-    if (bad >= 0) throw new Error(`entry ${dn}: ${type.name} value ${JSON.stringify(values[bad])} does not conform to ${type.equality}`);
+    if (bad >= 0)
+      throw new Error(`entry ${parsedDn.pretty}: ${type.name} value ${JSON.stringify(values[bad])} does not conform to ${type.equality}`);
     const frozenValues = Object.freeze([...values]);
     const attr: EntryAttributeValues = {
       type,
@@ -152,7 +153,7 @@ function isObjectClassType(type: AttributeType): boolean {
 
 /** objectClass assertions: a numeric OID or a name (slapd's oidValidate), of a class the schema knows. */
 function compileObjectClass(type: AttributeType, value: string, tagged: boolean): CompiledFilter {
-  const oc = /^([0-9.]+|[A-Za-z][A-Za-z0-9-]*)$/.test(value) ? findObjectClass(value) : null;
+  const oc = isOid(value) ? findObjectClass(value) : null;
   if (!oc) return UNDEFINED;
   return tagged ? FALSE : { kind: 'objectClass', type, objectClass: oc };
 }

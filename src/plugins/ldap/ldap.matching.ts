@@ -108,12 +108,9 @@ const DESCR = /^[A-Za-z][A-Za-z0-9-]*$/;
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]+$/;
 
+/** An OID in either RFC 4512 form, numeric or descriptor (slapd's oidValidate, used for objectClass values). */
 export function isOid(value: string): boolean {
   return NUMERIC_OID.test(value) || DESCR.test(value);
-}
-
-export function isNumericOid(value: string): boolean {
-  return NUMERIC_OID.test(value);
 }
 
 /** Order of two RFC 4517 integers in canonical form (INTEGER above): sign, then length, then digits. */
@@ -631,4 +628,22 @@ export function rulesOf(type: AttributeType): TypeRules {
     rulesCache.set(type, rules);
   }
   return rules;
+}
+
+/**
+ * The DN of a child entry named `type=value` under `parent`, built without parsing: for the entries
+ * the directory creates (a user per record), whose RDN type and value it knows. Null when the value
+ * does not conform to the type's equality rule or is empty.
+ */
+export function childDn(parent: ParsedDn, type: AttributeType, value: string): ParsedDn | null {
+  const equality = matchingRule(type.equality);
+  const normalized = equality ? equality.normalize(value) : value;
+  if (value === '' || normalized === null || normalized === '') return null;
+  const rdn = `${type.name.toLowerCase()}=${escapeNormalized(normalized)}`;
+  const prettyRdn = `${type.name}=${escapeDnValue(value)}`;
+  return {
+    ndn: parent.ndn === '' ? rdn : `${rdn},${parent.ndn}`,
+    pretty: parent.pretty === '' ? prettyRdn : `${prettyRdn},${parent.pretty}`,
+    rdns: [[{ type, value, normalized }], ...parent.rdns],
+  };
 }

@@ -290,6 +290,11 @@ class Connection {
     if (length === null) return null;
     const message = data.subarray(0, length);
     const rest = data.subarray(length);
+    // The message the slow-drip timer was waiting for is complete: the next one gets its own time.
+    if (this.partialTimer) {
+      clearTimeout(this.partialTimer);
+      this.partialTimer = null;
+    }
     this.chunks = rest.length > 0 ? [rest] : [];
     this.buffered = rest.length;
     return message;

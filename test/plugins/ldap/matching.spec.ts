@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  childDn,
   compareIntegers,
   escapeDnValue,
   generalizedTimeOf,
@@ -229,6 +230,22 @@ describe('LDAP matching: DNs', () => {
       dn.rdns.map((rdn) => rdn.map((a) => [a.type.name, a.value, a.normalized])),
       [[['uid', 'Alice', 'alice']], [['ou', 'People', 'people']], [['dc', 'bramble', 'bramble']]],
     );
+  });
+
+  it('childDn builds the same DN that parsing its string gives, without parsing', () => {
+    const parent = parseDn('ou=People,DC=Bramble,dc=local')!;
+    for (const [type, value] of [
+      ['uid', 'alice'],
+      ['cn', 'Bob  Smith'],
+      ['cn', 'a,b+c'],
+      ['uidNumber', '1000'],
+    ] as const) {
+      const built = childDn(parent, attributeType(type)!, value)!;
+      const parsed = parseDn(`${type}=${escapeDnValue(value)},ou=People,DC=Bramble,dc=local`)!;
+      assert.deepEqual([built.ndn, built.pretty, built.rdns.length], [parsed.ndn, parsed.pretty, parsed.rdns.length], `${type}=${value}`);
+    }
+    assert.equal(childDn(parent, attributeType('uidNumber')!, '007'), null);
+    assert.equal(childDn(parent, attributeType('uid')!, ''), null);
   });
 
   const escapes: [string, string][] = [
