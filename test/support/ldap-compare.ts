@@ -80,3 +80,32 @@ export function differences(actual: Normalised, expected: Normalised, options: {
   }
   return out;
 }
+
+/**
+ * ldapsearch's answer (`-LLL -o ldif_wrap=no`: entries only, one line per value) as a SearchAnswer:
+ * its exit code is the LDAP result code, and it prints the matched DN on stderr. Values written in
+ * base64 (`name:: ...`) are decoded; comment lines (`# pagedresults: cookie=...`, which -LLL still
+ * prints for paged searches) are skipped.
+ */
+export function answerFromLdapsearch(run: { code: number | null; stdout: string; stderr: string }): SearchAnswer {
+  const entries: SearchAnswer['entries'] = [];
+  for (const record of run.stdout.split(/\n\n+/)) {
+    const lines = record.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+    if (lines.length === 0) continue;
+    const pairs = lines.map((line) => {
+      const m = /^([^:]+)(::?) ?(.*)$/.exec(line);
+      if (!m) throw new Error(`ldapsearch output: not an LDIF line: ${line}`);
+      return [m[1], m[2] === '::' ? Buffer.from(m[3], 'base64').toString('utf8') : m[3]] as const;
+    });
+    if (pairs[0][0] !== 'dn') throw new Error(`ldapsearch output: a record without dn: ${lines[0]}`);
+    const attributes: { type: string; values: string[] }[] = [];
+    for (const [type, value] of pairs.slice(1)) {
+      const last = attributes[attributes.length - 1];
+      if (last?.type === type) last.values.push(value);
+      else attributes.push({ type, values: [value] });
+    }
+    entries.push({ dn: pairs[0][1], attributes });
+  }
+  const matchedDN = /^\s*Matched DN: (.*)$/m.exec(run.stderr)?.[1] ?? '';
+  return { entries, result: { code: (run.code ?? -1) as SearchAnswer['result']['code'], matchedDN, message: '' }, controls: [] };
+}
