@@ -26,7 +26,13 @@ if (selected.length === 0) {
 }
 // Specs that measure latency or start-up time run after the others, one at a time, so that the
 // machine's cores are theirs (their targets are compared with a reference taken in the same run).
-const ALONE = ['hostile-load.e2e.spec.js', 'graphql-fuzz.e2e.spec.js', 'plugin-snapshot.spec.js', 'tftp/hostile.e2e.spec.js'];
+const ALONE = [
+  'hostile-load.e2e.spec.js',
+  'graphql-fuzz.e2e.spec.js',
+  'plugin-snapshot.spec.js',
+  'tftp/hostile.e2e.spec.js',
+  'ldap/hostile.e2e.spec.js',
+];
 const alone = selected.filter((f) => ALONE.some((name) => f.endsWith(name)));
 const together = selected.filter((f) => !alone.includes(f));
 

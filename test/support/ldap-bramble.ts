@@ -5,6 +5,8 @@
  * folder. Real clients then run from the lab's Pi namespace.
  */
 import * as path from 'node:path';
+import { ReadModelQueries } from '../../src/core/projections/read-model-queries';
+import { Directory } from '../../src/plugins/ldap/ldap.directory';
 import { createLdapPlugin, type LdapPluginOptions } from '../../src/plugins/ldap/ldap.plugin';
 import type { Logger } from '../../src/core/plugin-api';
 import { startHarness, type Harness } from './app-harness';
@@ -57,4 +59,20 @@ export async function startLdapBramble(
     },
     close: () => harness.close(),
   };
+}
+
+/**
+ * A Directory with the entries bramble's LDAP plugin serves now, for its LDIF export (`toLdif`).
+ * The plugin's own Directory lives inside the plugin and nothing outside should reach it; this one
+ * is built the way the plugin builds its own (ldap.plugin.ts buildDirectory) from the same records:
+ * the plugin's `ctx.views` are the core's read models, which ReadModelQueries reads too. It takes the
+ * plugin's default settings (base DN, /home, /bin/bash, anonymous read): a test that changes them must
+ * not use this. `createdAt` gives the base and OU entries, which no record describes, a fixed time.
+ */
+export function directoryLikeThePlugin(bramble: LdapBramble, options: { createdAt?: string } = {}): Directory {
+  const queries = bramble.harness.app.nest.get(ReadModelQueries);
+  const directory = new Directory({ baseDn: BASE_DN, anonymousRead: true, createdAt: options.createdAt });
+  for (const user of queries.users()) directory.setUser(user);
+  for (const group of queries.groups()) directory.setGroup(group);
+  return directory;
 }

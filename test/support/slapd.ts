@@ -6,8 +6,9 @@
  * /var/lib/ldap, no /run/slapd): every start writes its own slapd.conf, database, pid and args files
  * into a temp folder inside the lab's, checks the configuration with `slaptest -u`, loads the
  * entries with `slapadd` (offline, so no administrator bind is needed and none is configured), and
- * runs `slapd -d stats` (foreground, its log kept) listening only on the lab's server address: `ldap://IP:389/` (with
- * StartTLS when given a certificate) and `ldaps://IP:636/`. No ldapi socket.
+ * runs `slapd -d stats` (foreground, its log kept) listening only on the lab's server address (or
+ * the `ip` option): `ldap://IP:389/` (with StartTLS when given a certificate) and `ldaps://IP:636/`.
+ * No ldapi socket.
  *
  * The schema is what a Pi's accounts need (core, cosine, inetorgperson, nis: posixAccount,
  * shadowAccount, posixGroup) and the access rules are bramble's: anyone reads everything except
@@ -32,6 +33,12 @@ export interface SlapdOptions {
   ldif: string;
   /** Default `dc=bramble,dc=local` (bramble's default base DN). */
   suffix?: string;
+  /**
+   * The address slapd listens on, default the lab's server address. Another address of the server
+   * namespace (one the caller added) lets slapd run beside a server that already holds 389 and 636
+   * there: the conformance test runs bramble and slapd at once.
+   */
+  ip?: string;
   /** Certificate, key and CA: StartTLS on 389 and LDAPS on 636. null: plain LDAP on 389 only. */
   tls: TestCa | null;
   /** Default 10 s. */
@@ -53,9 +60,9 @@ export interface SlapdOptions {
 export interface Slapd {
   readonly pid: number;
   readonly suffix: string;
-  /** `ldap://<serverIp>:389/`. */
+  /** `ldap://<ip>:389/`. */
   readonly uri: string;
-  /** `ldaps://<serverIp>:636/`, or null without TLS. */
+  /** `ldaps://<ip>:636/`, or null without TLS. */
   readonly ldapsUri: string | null;
   /** The CA clients must trust, or null without TLS. */
   readonly caFile: string | null;
@@ -126,8 +133,9 @@ export async function startSlapd(lab: LdapLab, options: SlapdOptions): Promise<S
   await offline('/usr/sbin/slaptest', ['-f', conf, '-u']);
   await offline('/usr/sbin/slapadd', ['-f', conf, '-l', ldifFile]);
 
-  const uri = `ldap://${lab.serverIp}:389/`;
-  const ldapsUri = options.tls ? `ldaps://${lab.serverIp}:636/` : null;
+  const ip = options.ip ?? lab.serverIp;
+  const uri = `ldap://${ip}:389/`;
+  const ldapsUri = options.tls ? `ldaps://${ip}:636/` : null;
   const { child, log } = lab.spawnOnServer('/usr/sbin/slapd', [
     '-d',
     options.logLevel ?? 'stats',

@@ -652,9 +652,11 @@ export class Directory {
 
   /**
    * The directory as LDIF (RFC 2849), parents before children, in search order: what the conformance
-   * test loads into slapd. `includePasswords` adds each user's `userPassword: {CRYPT}...` hash (for
-   * slapd's crypt(3) binds); `operational` adds the stored operational attributes, which slapadd accepts
-   * and ldapadd refuses. The output holds password hashes when asked: never log it.
+   * test loads into slapd. `includePasswords` adds each enabled user's `userPassword: {CRYPT}...` hash
+   * (for slapd's crypt(3) binds); a disabled user gets none, because a disabled user cannot bind here
+   * and slapd, which knows nothing of shadowExpire at bind time, would let the hash in (found by the
+   * conformance test). `operational` adds the stored operational attributes, which slapadd accepts and
+   * ldapadd refuses. The output holds password hashes when asked: never log it.
    */
   toLdif(options: { includePasswords: boolean; operational?: boolean }): string {
     const lines: string[] = [];
@@ -664,7 +666,7 @@ export class Directory {
         if (attr.type.operational) continue;
         for (const value of attr.values) lines.push(ldifLine(attr.type.name, value));
       }
-      if (options.includePasswords && node.user && node.user.passwordHash !== '') {
+      if (options.includePasswords && node.user && node.user.enabled && node.user.passwordHash !== '') {
         lines.push(ldifLine(Types.userPassword.name, node.user.passwordHash));
       }
       if (options.operational) {

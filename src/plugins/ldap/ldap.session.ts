@@ -6,7 +6,8 @@
  * `check-password` effect and decides the answer afterwards in `bindChecked`.
  *
  * Rules, each from RFC 4511/4513 and what nslcd and sssd expect:
- * - Anonymous bind (empty name and password) succeeds; the connection is anonymous again.
+ * - Anonymous bind (empty name and password) succeeds; the connection is anonymous again. A
+ *   password with an empty name is invalidCredentials, as slapd answers it.
  * - A name with an empty password is an "unauthenticated bind" (RFC 4513 §5.1.2): refused with
  *   unwillingToPerform, as slapd does, never treated as anonymous (a classic login bypass).
  * - A password bind without TLS is refused with confidentialityRequired when the settings ask for it.
@@ -170,7 +171,8 @@ function bind(
   const password = request.auth.password;
   if (request.name === '') {
     if (password.length === 0) return answer(ResultCode.success);
-    return answer(ResultCode.unwillingToPerform, 'a password without a name');
+    // As slapd answers it (bind.c: "cred is not empty, disallow"): refused like a wrong password.
+    return answer(ResultCode.invalidCredentials, 'a password without a name');
   }
   if (password.length === 0) return answer(ResultCode.unwillingToPerform, 'unauthenticated bind (name without password) is not allowed');
   if (options.requireTlsForPasswords && !state.tls) {

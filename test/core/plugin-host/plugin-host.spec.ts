@@ -16,6 +16,13 @@ import {
   RenameClientCommand,
 } from '../../../src/core/commands/client.commands';
 import { UpdatePluginSettingsCommand, UpdateSettingsCommand } from '../../../src/core/commands/system.commands';
+import {
+  CreateUserCommand,
+  DeleteUserCommand,
+  DisableUserCommand,
+  EnableUserCommand,
+  SetUserPasswordCommand,
+} from '../../../src/core/commands/user.commands';
 import { commandMeta } from '../../../src/core/commands/meta';
 import { DomainError } from '../../../src/core/domain/shared/domain-error';
 import { EVENT_STORE, type EventStore } from '../../../src/core/event-store/event-store.port';
@@ -281,6 +288,35 @@ describe('plugin host', () => {
       );
       assert.equal(views.users.size, 0);
       assert.deepEqual(views.images.list(), []);
+    } finally {
+      await core.close();
+    }
+  });
+
+  it("checks a directory user's password for a plugin: right only for an enabled user, the current password, never a hash", async () => {
+    const rec = recorder();
+    const core = await startCoreApp({ plugins: [rec.factory] });
+    try {
+      const check = (u: string, p: string): Promise<boolean> => rec.ctx().credentials.verifyUserPassword(u, p);
+      await core.exec(new CreateUserCommand({ username: 'alice', password: 'Alice-Pa55word' }, admin()));
+      assert.equal(await check('alice', 'Alice-Pa55word'), true);
+      assert.equal(await check('alice', 'alice-pa55word'), false);
+      assert.equal(await check('nobody', 'Alice-Pa55word'), false);
+      // The stored hash itself is not a password.
+      assert.equal(await check('alice', rec.ctx().views.users.get('alice')!.passwordHash), false);
+      // bcrypt reads 72 bytes and stops at NUL: neither a longer password nor a NUL may slip through.
+      await core.exec(new SetUserPasswordCommand({ username: 'alice', password: 'x'.repeat(72) }, admin()));
+      assert.equal(await check('alice', 'x'.repeat(72)), true);
+      assert.equal(await check('alice', `${'x'.repeat(72)}y`), false);
+      await core.exec(new SetUserPasswordCommand({ username: 'alice', password: 'Second-Pa55word' }, admin()));
+      assert.equal(await check('alice', 'Second-Pa55word\0junk'), false);
+      assert.equal(await check('alice', 'x'.repeat(72)), false, 'the old password stops working at once');
+      await core.exec(new DisableUserCommand({ username: 'alice' }, admin()));
+      assert.equal(await check('alice', 'Second-Pa55word'), false, 'disabled');
+      await core.exec(new EnableUserCommand({ username: 'alice' }, admin()));
+      assert.equal(await check('alice', 'Second-Pa55word'), true);
+      await core.exec(new DeleteUserCommand({ username: 'alice' }, admin()));
+      assert.equal(await check('alice', 'Second-Pa55word'), false, 'deleted');
     } finally {
       await core.close();
     }

@@ -881,13 +881,25 @@ describe('LDAP directory: LDIF for slapd', () => {
     assert.ok(!text.startsWith('version'), 'slapadd refuses the version line');
   });
 
-  it('with includePasswords, each user with a hash carries it as userPassword', () => {
+  it('with includePasswords, each enabled user with a hash carries it as userPassword', () => {
     const d = fleet();
     d.setUser(user('nopass', { passwordHash: '' }));
     const records = readLdif(d.toLdif({ includePasswords: true }));
     const withHash = records.filter((r) => r.some(([k]) => k === 'userPassword')).map((r) => r[0][1]);
-    assert.deepEqual(withHash, [`uid=bob,${PEOPLE}`, `uid=alice,${PEOPLE}`, `uid=chloe,${PEOPLE}`]);
+    assert.deepEqual(withHash, [`uid=alice,${PEOPLE}`, `uid=chloe,${PEOPLE}`]);
     assert.ok(records.flat().some(([k, v]) => k === 'userPassword' && v === HASH));
+  });
+
+  it('a disabled user carries no hash: slapd would accept its password, bramble refuses it (conformance test)', () => {
+    const d = fleet(); // bob is disabled
+    const bob = (ldif: string) => readLdif(ldif).find((r) => r[0][1] === `uid=bob,${PEOPLE}`)!;
+    assert.ok(!bob(d.toLdif({ includePasswords: true })).some(([k]) => k === 'userPassword'));
+    assert.ok(bob(d.toLdif({ includePasswords: true })).some(([k, v]) => k === 'shadowExpire' && v === '1'));
+    d.setUser(user('bob', { uidNumber: 1001, gidNumber: 1001, fullName: 'Bob Smith', enabled: true }));
+    assert.ok(
+      bob(d.toLdif({ includePasswords: true })).some(([k, v]) => k === 'userPassword' && v === HASH),
+      'enabled again: the hash is back',
+    );
   });
 
   it('with operational, the stored operational attributes follow (for slapadd)', () => {

@@ -19,6 +19,7 @@
  *     share of memory (its requests wait); when it reads, every answer arrives, in order.
  */
 import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
@@ -60,7 +61,7 @@ class Reader {
   private buffer = Buffer.alloc(0);
   readonly messages: LdapResponse[] = [];
   closed = false;
-  constructor(readonly socket: import('node:net').Socket) {
+  constructor(readonly socket: Socket) {
     socket.on('data', (d: Buffer) => {
       this.buffer = Buffer.concat([this.buffer, d]);
       for (let n = messageLength(this.buffer, 0, 1 << 30); n !== null; n = messageLength(this.buffer, 0, 1 << 30)) {
@@ -76,7 +77,7 @@ class Reader {
 describe('LDAP server under hostile input', { skip: skip ?? false }, () => {
   let lab: LdapLab;
   let bramble: LdapBramble;
-  const connect = (): import('node:net').Socket => tcpConnectInNamespace(lab.netlab, lab.clientHost, lab.serverIp, 389);
+  const connect = (): Socket => tcpConnectInNamespace(lab.netlab, lab.clientHost, lab.serverIp, 389);
   const registry = (): Metrics => bramble.harness.app.nest.get(Metrics);
   const counter = (name: string, label = ''): Promise<Map<string, number>> => counterValues(registry(), name, label);
   const gauge = async (name: string): Promise<number> => sum(await counter(name));
