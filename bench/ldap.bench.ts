@@ -1,9 +1,9 @@
 /**
  * LDAP: bramble's LDAP plugin against OpenLDAP's slapd serving the same directory, same lab, same
  * run. The LDAP lab (test/support/ldap-lab.ts) has a server host and a client host in network
- * namespaces; bramble runs in this process (test/support/ldap-bramble.ts), its listeners moved to
- * 1389/1636 in the server namespace (a settings change) so that slapd (test/support/slapd.ts, log
- * level 0, Debian's default equality indexes) has 389/636 there at the same time. The load comes
+ * namespaces; bramble runs in this process (test/support/ldap-bramble.ts) on the server address's
+ * 389/636, slapd (test/support/slapd.ts, log level 0, Debian's default equality indexes) on 389/636
+ * of a second address of the server namespace, both at once (as the conformance test). The load comes
  * from bench/support/ldap-load.ts, one node process on the client host, each connection from its
  * own address there (one simulated Pi per address, as a classroom is; BRAMBLE_BENCH_ADDRESSES=1
  * puts every connection on one address, where bramble's per-address bind limits apply).
@@ -13,10 +13,11 @@
  * then one importUsers CSV: bcrypt cost 10, four at a time). slapd gets the same entries as LDIF
  * WITH the same `{CRYPT}$2y$10$` hashes, so both sides do bcrypt at the same cost per bind (slapd
  * through crypt(3), libxcrypt). The LDIF comes from the LDAP plugin's own code: a Directory
- * (src/plugins/ldap/ldap.directory.ts) built as the plugin builds its own (default settings), filled
- * from the core's read models in this process (ReadModelQueries: the records, hashes included, that
- * the plugin's views serve it), written with `toLdif({ includePasswords: true })`. The hashes leave
- * the core no other way (the API never returns them); the LDIF goes only to slapd's 0600 file.
+ * (src/plugins/ldap/ldap.directory.ts) built as the plugin builds its own, from the core's read
+ * models in this process (directoryLikeThePlugin in test/support/ldap-bramble.ts: the records,
+ * hashes included, that the plugin's views serve it), written with `toLdif({ includePasswords:
+ * true })`. The hashes leave the core no other way (the API never returns them); the LDIF goes
+ * only to slapd's 0600 file.
  * Before the rounds, the first and last user's lookups are asked of both servers with ldapsearch
  * and the answers compared: a difference is printed as a WARNING (the comparison would be unfair).
  *
@@ -81,9 +82,8 @@ import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node
 import koffi from 'koffi';
 import { verifyPassword } from '../src/core/adapters/bcrypt-password-hasher';
 import { ReadModelQueries } from '../src/core/projections/read-model-queries';
-import { Directory } from '../src/plugins/ldap/ldap.directory';
 import { createLdapLab, ldapLabUnavailable, makeThrowawayCa, processIs, type LdapLab } from '../test/support/ldap-lab';
-import { BASE_DN, startLdapBramble, type LdapBramble } from '../test/support/ldap-bramble';
+import { BASE_DN, directoryLikeThePlugin, startLdapBramble, type LdapBramble } from '../test/support/ldap-bramble';
 import { runReportChild } from '../test/support/report-child';
 import { slapdUnavailable, startSlapd, type Slapd } from '../test/support/slapd';
 import {
@@ -99,10 +99,9 @@ import {
 } from './support/ldap-load';
 import { note, print } from './support/report';
 
-/** bramble's listeners while both servers run (slapd has 389/636). */
-const BRAMBLE_PORT = 1389;
-const BRAMBLE_LDAPS_PORT = 1636;
-/** Client addresses: <lab subnet>.100 up (the lab's server is .1, its Pi .10). */
+/** slapd's address in the server namespace: <lab subnet>.2 (bramble has the lab's server address, .1). */
+const SLAPD_HOST = 2;
+/** Client addresses: <lab subnet>.100 up (the lab's Pi is .10). */
 const FIRST_CLIENT_HOST = 100;
 const MAX_ADDRESSES = 100;
 /** Logins per server before the first measured round (not counted). */
@@ -120,7 +119,7 @@ type ServerName = 'bramble' | 'slapd';
 
 interface ServerUnderTest {
   name: ServerName;
-  port: number;
+  ip: string;
   caFile: string;
   /** CPU ms used so far by the server's process. */
   cpuMs(): number;
@@ -235,40 +234,19 @@ async function populate(bramble: LdapBramble, users: string[], secret: string): 
   }
 }
 
-/**
- * The directory as slapd should serve it: the plugin's Directory (the code that builds the entries
- * bramble serves), filled from the core's read models of this process, as LDIF with the hashes.
- */
+/** The directory as slapd should serve it (the entries bramble serves, as LDIF with the hashes), and what it holds. */
 function directoryLdif(bramble: LdapBramble): { ldif: string; users: number; groups: string[] } {
   const queries = bramble.harness.app.nest.get(ReadModelQueries);
-  const directory = new Directory({ baseDn: BASE_DN, anonymousRead: true });
-  const users = queries.users();
-  const groups = queries.groups();
-  for (const u of users) directory.setUser(u);
-  for (const g of groups) directory.setGroup(g);
-  return { ldif: directory.toLdif({ includePasswords: true }), users: users.length, groups: groups.map((g) => g.name) };
-}
-
-/** Moves bramble's listeners off 389/636 (a settings change, as an admin would make it) and waits until they have moved. */
-async function moveBramble(lab: LdapLab, bramble: LdapBramble): Promise<void> {
-  await bramble.ok('mutation ($values: JSON!) { updatePluginSettings(plugin: "ldap", values: $values) { name } }', {
-    values: { port: BRAMBLE_PORT, ldapsPort: BRAMBLE_LDAPS_PORT },
-  });
-  await lab.waitForLdap(`ldap://${lab.serverIp}:${BRAMBLE_PORT}/`, { timeoutMs: 10_000 });
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const r = await lab.ldapsearch(['-LLL', '-s', 'base', '-b', '', '(objectClass=*)', '1.1'], {
-      uri: `ldap://${lab.serverIp}:389/`,
-      timeoutMs: 2000,
-    });
-    if (r.code !== 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('bramble still answers on 389 after its port was changed');
+  return {
+    ldif: directoryLikeThePlugin(bramble).toLdif({ includePasswords: true }),
+    users: queries.users().length,
+    groups: queries.groups().map((g) => g.name),
+  };
 }
 
 /** What both servers answer to the lookups the load asks, as sorted lines (userPassword never appears). */
 async function answersOf(lab: LdapLab, server: ServerUnderTest, user: string): Promise<string[]> {
-  const uri = `ldap://${lab.serverIp}:${server.port}/`;
+  const uri = `ldap://${server.ip}/`;
   const lines: string[] = [];
   const searches: [string, string[]][] = [
     [`(&(objectClass=posixAccount)(uid=${user}))`, USER_ATTRIBUTES],
@@ -373,7 +351,6 @@ async function main(): Promise<void> {
     }
 
     bramble = await startLdapBramble(lab);
-    await moveBramble(lab, bramble);
     const users = Array.from({ length: userCount }, (_, i) => `pupil${i}`);
     // Every run's passwords are new; they exist only in this process and the load generator's environment.
     const secret = randomBytes(24).toString('base64url');
@@ -389,13 +366,15 @@ async function main(): Promise<void> {
       `directory: ${userCount} users made in bramble in ${((performance.now() - importStart) / 1000).toFixed(1)} s; groups ${directory.groups.join(' ')}`,
     );
 
-    const ca = await makeThrowawayCa(lab.dir, { serverIp: lab.serverIp, name: 'slapd-ca' });
-    slapd = await startSlapd(lab, { ldif: directory.ldif, tls: ca, logLevel: '0', indexes: SLAPD_INDEXES });
+    const slapdIp = lab.netlab.ip(SLAPD_HOST);
+    await lab.netlab.ipIn(lab.netlab.ns(lab.serverHost), ['addr', 'add', `${slapdIp}/24`, 'dev', 'eth0']);
+    const ca = await makeThrowawayCa(lab.dir, { serverIp: slapdIp, name: 'slapd-ca' });
+    slapd = await startSlapd(lab, { ldif: directory.ldif, tls: ca, ip: slapdIp, logLevel: '0', indexes: SLAPD_INDEXES });
     const slapdPid = slapd.pid;
     if (!processIs(slapdPid, 'slapd')) throw new Error(`pid ${slapdPid} is not slapd: its CPU could not be measured`);
     const under: Record<ServerName, ServerUnderTest> = {
-      bramble: { name: 'bramble', port: BRAMBLE_PORT, caFile: bramble.caFile, cpuMs: selfCpuMs },
-      slapd: { name: 'slapd', port: 389, caFile: ca.caFile, cpuMs: () => procCpuMs(slapdPid) },
+      bramble: { name: 'bramble', ip: lab.serverIp, caFile: bramble.caFile, cpuMs: selfCpuMs },
+      slapd: { name: 'slapd', ip: slapdIp, caFile: ca.caFile, cpuMs: () => procCpuMs(slapdPid) },
     };
 
     // Same answers from both, or the comparison is not fair.
@@ -412,7 +391,7 @@ async function main(): Promise<void> {
       }
     }
     note(
-      `lab: server ${lab.serverIp} (bramble :${BRAMBLE_PORT}, slapd :389), ${connections} connections from ${addressCount} client address(es), load generator nice ${nice} (logins ${loginNice})`,
+      `lab: bramble on ${lab.serverIp}, slapd on ${slapdIp} (both 389 with StartTLS), ${connections} connections from ${addressCount} client address(es), load generator nice ${nice} (logins ${loginNice})`,
     );
     let bcrypt: { bramble: number; libxcrypt: number } | null = null;
     if (figures.has('login')) {
@@ -421,7 +400,7 @@ async function main(): Promise<void> {
     }
 
     const base = {
-      serverIp: lab.serverIp,
+      port: 389,
       baseDn: BASE_DN,
       sourceIps,
       connections,
@@ -432,7 +411,7 @@ async function main(): Promise<void> {
     const runLoad = <R>(server: ServerUnderTest, o: RunOptions, limitMs: number): Promise<R> =>
       runReportChild<R>({
         file: loadFile,
-        env: loadEnv({ ...base, ...o, port: server.port, caFile: server.caFile, deadline: Date.now() + limitMs }, secret),
+        env: loadEnv({ ...base, ...o, serverIp: server.ip, caFile: server.caFile, deadline: Date.now() + limitMs }, secret),
         timeoutMs: limitMs + 10_000,
         nice: o.mode === 'login' ? loginNice : nice,
         what: `ldap-load ${o.mode} against ${server.name}`,
