@@ -31,7 +31,7 @@ import {
 } from './ldap.codec';
 import { MAX_MESSAGE_BYTES } from './ldap.config';
 import { ANONYMOUS_SESSION, bindChecked, decide, type SessionDirectory, type SessionEffect, type SessionState } from './ldap.session';
-import { BindThrottle, MAX_WAITING_PER_ADDRESS } from './ldap.throttle';
+import { BindThrottle, FREE_FAILURES, MAX_WAITING_PER_ADDRESS } from './ldap.throttle';
 import { ResultCode, type LdapRequest, type LdapResponse } from './ldap.types';
 
 export const PARTIAL_MESSAGE_MS = 30_000;
@@ -95,6 +95,18 @@ class KeyedQueue {
 
   pending(key: string): number {
     return this.waiting.get(key) ?? 0;
+  }
+
+  /** Runs `fn` now, counted as pending on `key` (for the busy limit) but not ordered. */
+  async track<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    this.waiting.set(key, this.pending(key) + 1);
+    try {
+      return await fn();
+    } finally {
+      const left = this.pending(key) - 1;
+      if (left <= 0) this.waiting.delete(key);
+      else this.waiting.set(key, left);
+    }
   }
 
   run<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -438,7 +450,7 @@ class Connection {
     }
     const started = s.now();
     const userKey = username || '\0unknown';
-    const ok = await s.addressQueue.run(this.address, () =>
+    const check = (): Promise<boolean> =>
       s.userQueue.run(userKey, async () => {
         const { waitMs } = s.throttle.admit(userKey, this.address, s.now());
         if (waitMs > 0) {
@@ -449,8 +461,12 @@ class Connection {
         const valid = username !== '' && (await s.deps.verifyPassword(username, password.toString('utf8')));
         s.throttle.record(userKey, this.address, valid, s.now());
         return valid;
-      }),
-    );
+      });
+    // Binds of one user are always checked one at a time. Binds from one address run side by side
+    // (a classroom behind one NAT address logs in at once) until that address has failed more than
+    // the free failures; from then on they too go one at a time, each after the address's delay.
+    const suspicious = s.throttle.admit(userKey, this.address, started).addressFailures >= FREE_FAILURES;
+    const ok = await (suspicious ? s.addressQueue.run(this.address, check) : s.addressQueue.track(this.address, check));
     m.bindWait.observe((s.now() - started) / 1000);
     m.binds.inc({ result: ok ? 'success' : 'invalid' });
     return ok;
@@ -459,10 +475,13 @@ class Connection {
   private send(responses: LdapResponse[]): void {
     if (this.closed) return;
     let entries = 0;
+    // One TLS record and one write for a whole answer (entries and searchDone), not one each.
+    this.socket.cork();
     for (const r of responses) {
       if (r.op === 'searchEntry') entries++;
       this.socket.write(encodeResponse(r));
     }
+    this.socket.uncork();
     if (entries > 0) this.server.deps.metrics.searchEntries.inc(entries);
     if (this.socket.writableLength > MAX_PENDING_WRITE_BYTES) {
       this.server.deps.metrics.malformed.inc({ reason: 'slow-reader' });

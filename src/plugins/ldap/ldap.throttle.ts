@@ -8,18 +8,21 @@
  * arriving sooner is not refused (refusing would let anyone lock a teacher out by failing on
  * purpose): it waits, and its answer comes later. So guesses against one user, from any number of
  * connections and machines, run at most about one per MAX_DELAY_MS once the delay is at its cap;
- * guesses from one address likewise, whatever user they try. A success clears the user's count and
- * the address's; a key forgets its failures FORGET_AFTER_MS after the last one.
+ * guesses from one address likewise, whatever user they try. A success clears the user's count
+ * (not the address's); a key forgets its failures FORGET_AFTER_MS after the last one.
  *
- * The server also bounds how many binds may wait per address (MAX_WAITING_PER_ADDRESS): beyond
- * that a bind is answered `busy` at once, so a flood cannot pile up timers and memory.
+ * The server checks binds of one user one at a time; binds from one address side by side until the
+ * address has more than FREE_FAILURES failures, then one at a time too (so parallel connections
+ * gain an attacker nothing). It also bounds how many binds may wait per address
+ * (MAX_WAITING_PER_ADDRESS, the default connection cap per address): beyond that a bind is
+ * answered `busy` at once, so a flood cannot pile up timers and memory.
  */
 
 export const FREE_FAILURES = 3;
 export const BASE_DELAY_MS = 1000;
 export const MAX_DELAY_MS = 60_000;
 export const FORGET_AFTER_MS = 15 * 60_000;
-export const MAX_WAITING_PER_ADDRESS = 16;
+export const MAX_WAITING_PER_ADDRESS = 64;
 /** Keys kept at most; the oldest are dropped beyond it (a scan of random user names cannot grow memory). */
 export const MAX_KEYS = 100_000;
 
@@ -55,8 +58,10 @@ export class BindThrottle {
   /** Records the outcome of a checked bind. */
   record(user: string, address: string, ok: boolean, now: number): void {
     if (ok) {
+      // Only the user's count: a success says nothing about the other names tried from that
+      // address (else an attacker with one account of their own could reset their address's count
+      // between guesses at everyone else's). The address's count fades by itself.
       this.keys.delete(`u:${user}`);
-      this.keys.delete(`a:${address}`);
       return;
     }
     for (const key of [`u:${user}`, `a:${address}`]) {

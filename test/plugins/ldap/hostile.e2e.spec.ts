@@ -16,9 +16,12 @@
  *  4. abandoned connections: 70 from one address, 64 are served (the per-address cap), the rest
  *     refused and counted; when the client vanishes they are all let go;
  *  5. a client that pipelines thousands of searches without reading gets no more answers than its
- *     share of memory (its requests wait); when it reads, every answer arrives, in order.
+ *     share of memory (its requests wait); when it reads, every answer arrives, in order;
+ *  6. guessing a password: after 3 free failures each further answer for that user comes later
+ *     (1 s, 2 s, 4 s), from any connection; the right password still works, after its wait.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -33,6 +36,7 @@ import { BASE_DN, startLdapBramble, type LdapBramble } from '../../support/ldap-
 import type { FuzzConfig, FuzzReport } from '../../support/ldap-fuzz-client';
 import { runReportChild } from '../../support/report-child';
 import { tcpConnectInNamespace } from '../../support/tcp-listen';
+import { LdapTestClient } from '../../support/ldap-test-client';
 import { eventually } from '../../support/temp';
 
 const skip = ldapLabUnavailable();
@@ -188,6 +192,49 @@ describe('LDAP server under hostile input', { skip: skip ?? false }, () => {
     assert.equal(await gauge('bramble_ldap_connections'), 64);
     for (const s of sockets) s.resetAndDestroy();
     await eventually(async () => (await gauge('bramble_ldap_connections')) === 0, 5000, 'the connections to be let go');
+  });
+
+  it('guessing a password: after 3 free failures the answers come later and later, from any connection; the right one still works', async () => {
+    const open = async (): Promise<LdapTestClient> => {
+      const c = LdapTestClient.connect(lab.netlab, lab.clientHost, lab.serverIp, { timeoutMs: 15_000 });
+      await c.startTls(readFileSync(bramble.caFile));
+      return c;
+    };
+    const target = `uid=pupil3,ou=people,${BASE_DN}`;
+    const timed = async (c: LdapTestClient, dn: string, password: string): Promise<{ code: number; ms: number }> => {
+      const t0 = Date.now();
+      const r = await c.bind(dn, password);
+      return { code: r.code, ms: Date.now() - t0 };
+    };
+    const a = await open();
+    const b = await open();
+    try {
+      const free = [];
+      for (let i = 0; i < 3; i++) free.push(await timed(i % 2 ? a : b, target, `wrong-${i}`));
+      assert.deepEqual(
+        free.map((f) => f.code),
+        [49, 49, 49],
+      );
+      assert.ok(
+        free.every((f) => f.ms < 900),
+        `free failures: ${free.map((f) => f.ms).join(', ')} ms`,
+      );
+      const fourth = await timed(a, target, 'wrong-3');
+      assert.equal(fourth.code, 49);
+      assert.ok(fourth.ms >= 900, `4th failure answered after ${fourth.ms} ms`);
+      const fifth = await timed(b, target, 'wrong-4');
+      assert.equal(fifth.code, 49);
+      assert.ok(fifth.ms >= 1800, `5th failure, on the other connection, answered after ${fifth.ms} ms`);
+      // The right password is not refused (nobody can lock a teacher out): it is checked after its wait.
+      const right = await timed(a, target, 'pupil3-Pa55word');
+      assert.equal(right.code, 0, 'the right password still works');
+      assert.ok(right.ms >= 3600, `the right password waited ${right.ms} ms`);
+      const delayed = (await counter('bramble_ldap_binds_total', 'result')).get('delayed') ?? 0;
+      assert.ok(delayed >= 3, `${delayed} delayed binds counted`);
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 
   it('a client that pipelines 3,000 searches without reading waits for its own answers; reading them, it gets every one in order', async () => {
