@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { verify as nodeRsVerify } from '@node-rs/bcrypt';
 import { BcryptPasswordHasher, verifyPassword } from '../../../src/core/adapters/bcrypt-password-hasher';
 import { validatePassword } from '../../../src/core/domain/user/password';
 
@@ -105,5 +106,20 @@ describe('BcryptPasswordHasher (the password port) and verifyPassword', () => {
     }
     assert.equal(await verifyPassword('secret12', undefined as unknown as string), false);
     assert.equal(await verifyPassword(undefined as unknown as string, '$2b$04$' + 'a'.repeat(53)), false);
+  });
+
+  it('the check (libxcrypt crypt_rn) agrees with @node-rs/bcrypt on every password, non-ASCII ones included', async () => {
+    const passwords = ['correct horse', 'Ünïcødé-pässwörd ✓', 'x'.repeat(72), '日本語のパスワード', ' spaced out '];
+    for (const plain of passwords) {
+      const stored = await hashPassword(plain, COST);
+      const bare = stored.slice('{CRYPT}'.length);
+      assert.equal(await verifyPassword(plain, stored), true, plain);
+      assert.equal(await nodeRsVerify(plain, bare), true, plain);
+      const wrong = `${plain.slice(0, -1)}${plain.endsWith('e') ? 'f' : 'e'}`;
+      assert.equal(await verifyPassword(wrong, stored), false, wrong);
+      assert.equal(await nodeRsVerify(wrong, bare), false, wrong);
+    }
+    // A hash libxcrypt cannot read (a cost it refuses) is a failure, not an error.
+    assert.equal(await verifyPassword('secret12', `$2y$99$${'a'.repeat(53)}`), false);
   });
 });
