@@ -48,7 +48,8 @@
  *                   sensitive to one noisy round).
  *   ldap.login.cpu  server CPU per successful login (median of rounds), and one bcrypt check of the same hash
  *                   by each side's implementation, nothing else running: bramble's verifyPassword
- *                   (@node-rs/bcrypt on the libuv pool) and libxcrypt's crypt(3) (through koffi), ms.
+ *                   (libxcrypt's crypt_rn on the libuv pool since this bench showed @node-rs/bcrypt
+ *                   17% slower) and libxcrypt's crypt(3) as slapd calls it (through koffi), ms.
  *                   30 logins are bcrypt-bound on 2 cores, so this ratio bounds ldap.login's.
  *   ldap.event_loop bramble's event-loop delay (monitorEventLoopDelay, resolution 1 ms, so an idle
  *                   loop reads about 1 ms) during its search and login runs: p99 and max, medians of
@@ -182,7 +183,7 @@ const BCRYPT_CHECKS = 10;
 
 /**
  * The cost of one password check in each server's bcrypt, same hash, same password: bramble's
- * (verifyPassword: @node-rs/bcrypt on the thread pool, as the LDAP plugin's binds) and libxcrypt's
+ * (verifyPassword on the thread pool, as the LDAP plugin's binds) and libxcrypt's
  * crypt(3), which slapd calls for `{CRYPT}` (called here through koffi). Milliseconds per check,
  * median of BCRYPT_CHECKS; both must say the password matches.
  */
