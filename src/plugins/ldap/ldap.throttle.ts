@@ -8,8 +8,8 @@
  * arriving sooner is not refused (refusing would let anyone lock a teacher out by failing on
  * purpose): it waits, and its answer comes later. So guesses against one user, from any number of
  * connections and machines, run at most about one per MAX_DELAY_MS once the delay is at its cap;
- * guesses from one address likewise, whatever user they try. A success clears the user's count
- * (not the address's); a key forgets its failures FORGET_AFTER_MS after the last one.
+ * guesses from one address likewise, whatever user they try. A success clears the user's count and
+ * the address's; a key forgets its failures FORGET_AFTER_MS after the last one.
  *
  * The server checks binds of one user one at a time; binds from one address side by side until the
  * address has more than FREE_FAILURES failures, then one at a time too (so parallel connections
@@ -58,10 +58,12 @@ export class BindThrottle {
   /** Records the outcome of a checked bind. */
   record(user: string, address: string, ok: boolean, now: number): void {
     if (ok) {
-      // Only the user's count: a success says nothing about the other names tried from that
-      // address (else an attacker with one account of their own could reset their address's count
-      // between guesses at everyone else's). The address's count fades by itself.
+      // The address's count too: a Pi where a pupil mistyped is not slowed for the next pupil once
+      // someone logged in. The price: someone with an account of their own can clear their
+      // address's count between guesses at other users; each of those users still has its own
+      // count, which only that user's own success clears.
       this.keys.delete(`u:${user}`);
+      this.keys.delete(`a:${address}`);
       return;
     }
     for (const key of [`u:${user}`, `a:${address}`]) {

@@ -102,6 +102,27 @@ describe('LDAP plugin with real clients', { skip: skip ?? false }, () => {
     assert.equal(anonymous.stdout.trim(), 'anonymous');
   });
 
+  // Before any failed bind from the Pi's address: its failures would (rightly) slow this login.
+  it('a user created over GraphQL logs in on the Pi at the first try, at once; a password changed over GraphQL refuses the old one at once', async (t) => {
+    await bramble.createUser('frank', 'frank-Pa55word', { groups: ['pupils'] });
+    // The API has acknowledged the user: the very next login, with no retry, must work.
+    const started = Date.now();
+    const login = await pi.pam('frank', 'frank-Pa55word');
+    const elapsed = Date.now() - started;
+    t.diagnostic(`acknowledged → logged in: ${elapsed} ms (pamtester's start, nslcd's lookups, StartTLS, bcrypt)`);
+    assert.equal(login.code, 0, login.stderr + pi.log().slice(-2000));
+    assert.ok(elapsed < 1000, `the login took ${elapsed} ms`);
+    await bramble.ok('mutation { setUserPassword(username: "frank", password: "frank-New-Pa55word") { username } }');
+    const old = await lab.ldapwhoami({ startTls: true, caFile: bramble.caFile, bind: { dn: dnOf('frank'), password: 'frank-Pa55word' } });
+    assert.equal(old.code, 49, old.stderr);
+    const fresh = await lab.ldapwhoami({
+      startTls: true,
+      caFile: bramble.caFile,
+      bind: { dn: dnOf('frank'), password: 'frank-New-Pa55word' },
+    });
+    assert.equal(fresh.code, 0, fresh.stderr);
+  });
+
   it('a wrong password is result 49, also for a user that does not exist; a password in clear is refused (13)', async () => {
     const wrong = await lab.ldapwhoami({ startTls: true, caFile: bramble.caFile, bind: { dn: dnOf('carol'), password: PASSWORDS.alice } });
     assert.equal(wrong.code, 49, wrong.stderr);
@@ -132,7 +153,10 @@ describe('LDAP plugin with real clients', { skip: skip ?? false }, () => {
     const group = await pi.getent('group', 'pupils');
     assert.equal(group.code, 0, group.stderr);
     const [name, , gid, members] = group.stdout.trimEnd().split(':');
-    assert.deepEqual([name, gid, members.split(',').sort()], ['pupils', String(numbers.pupils), ['alice', 'carol', 'dora', 'erin']]);
+    assert.deepEqual(
+      [name, gid, members.split(',').sort()],
+      ['pupils', String(numbers.pupils), ['alice', 'carol', 'dora', 'erin', 'frank']],
+    );
     const shadow = await pi.getent('shadow', 'alice');
     assert.equal(shadow.code, 0, shadow.stderr);
     assert.match(shadow.stdout, /^alice:\*:\d+:0:99999:7:/);
@@ -156,24 +180,6 @@ describe('LDAP plugin with real clients', { skip: skip ?? false }, () => {
     assert.notEqual(deleted.code, 0, 'a deleted user cannot log in');
     assert.equal((await pi.getent('passwd', 'erin')).code, 2, 'and is gone from the directory');
     assert.doesNotMatch(pi.log(), new RegExp(Object.values(PASSWORDS).join('|')));
-  });
-
-  it('a user created over GraphQL can log in on the Pi within 1 s; a password changed over GraphQL refuses the old one at once', async () => {
-    const created = Date.now();
-    await bramble.createUser('frank', 'frank-Pa55word', { groups: ['pupils'] });
-    const login = await pi.pam('frank', 'frank-Pa55word');
-    const elapsed = Date.now() - created;
-    assert.equal(login.code, 0, login.stderr + pi.log().slice(-2000));
-    assert.ok(elapsed < 1000 + 500, `created → logged in took ${elapsed} ms (pamtester's own start included)`);
-    await bramble.ok('mutation { setUserPassword(username: "frank", password: "frank-New-Pa55word") { username } }');
-    const old = await lab.ldapwhoami({ startTls: true, caFile: bramble.caFile, bind: { dn: dnOf('frank'), password: 'frank-Pa55word' } });
-    assert.equal(old.code, 49, old.stderr);
-    const fresh = await lab.ldapwhoami({
-      startTls: true,
-      caFile: bramble.caFile,
-      bind: { dn: dnOf('frank'), password: 'frank-New-Pa55word' },
-    });
-    assert.equal(fresh.code, 0, fresh.stderr);
   });
 
   it("a login from an approved Pi's address is a boot fact on that Pi (who is on which Pi)", async () => {
