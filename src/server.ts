@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { Server as HttpServer } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
@@ -13,6 +14,9 @@ import { lockDataDir } from './core/persistence/data-dir-lock';
 import { secureDataDir } from './core/persistence/private-files';
 import { BUILT_IN_PLUGINS } from './plugins/built-in-plugins';
 import type { PluginFactory } from './core/plugin-api/plugin';
+
+/** How long an idle HTTP keep-alive connection is kept (see listen()). */
+export const HTTP_KEEP_ALIVE_MS = 65_000;
 import type { PluginHostOptions } from './core/plugin-host/plugin-registry';
 
 export interface BrambleApp {
@@ -76,6 +80,15 @@ export async function createApp(
   return {
     nest: app,
     async listen(): Promise<string> {
+      const server = app.getHttpServer() as HttpServer;
+      // An idle keep-alive connection is closed after this long. Node's default, 5 s, races with
+      // clients that reuse a connection they think is still open: a client whose event loop was
+      // busy for a second sends on a socket the server has just closed and gets EPIPE or "other
+      // side closed" (found by the GraphQL fuzz test, seed 407159420). Clients close their own
+      // idle connections sooner (undici after 4 s; browsers after 60 s or more), so the race
+      // needs a client stalled for about a minute. headersTimeout must stay above it.
+      server.keepAliveTimeout = HTTP_KEEP_ALIVE_MS;
+      server.headersTimeout = HTTP_KEEP_ALIVE_MS + 1000;
       await app.listen(config.httpPort, config.httpHost);
       const address = app.getHttpServer().address();
       const port = typeof address === 'object' && address ? address.port : config.httpPort;

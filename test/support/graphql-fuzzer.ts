@@ -490,7 +490,9 @@ export async function runFuzz(config: FuzzConfig): Promise<FuzzReport> {
       try {
         answer = await send(op);
       } catch (error) {
-        answer = { ok: false, internal: false, ms: 0, detail: `request failed: ${(error as Error).message}` };
+        const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
+        const why = cause ? ` (${[cause.code, cause.message].filter(Boolean).join(': ')})` : '';
+        answer = { ok: false, internal: false, ms: 0, detail: `request failed: ${(error as Error).message}${why}` };
       }
       report.operations++;
       report.maxMs = Math.max(report.maxMs, answer.ms);
