@@ -12,7 +12,7 @@
  * the address's; a key forgets its failures FORGET_AFTER_MS after the last one.
  *
  * The server checks binds of one user one at a time; binds from one address side by side until the
- * address has more than FREE_FAILURES failures, then one at a time too (so parallel connections
+ * address has FREE_FAILURES failures, then one at a time too (so parallel connections
  * gain an attacker nothing). It also bounds how many binds may wait per address
  * (MAX_WAITING_PER_ADDRESS, the default connection cap per address): beyond that a bind is
  * answered `busy` at once, so a flood cannot pile up timers and memory.
