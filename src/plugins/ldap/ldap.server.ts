@@ -458,7 +458,9 @@ class Connection {
           await sleep(waitMs);
         }
         if (this.closed) return false;
-        const valid = username !== '' && (await s.deps.verifyPassword(username, password.toString('utf8')));
+        // An unknown user ('') is checked too: the core does the same bcrypt work and says no, so the
+        // answer's timing does not tell which users exist.
+        const valid = await s.deps.verifyPassword(username, password.toString('utf8'));
         s.throttle.record(userKey, this.address, valid, s.now());
         return valid;
       });
