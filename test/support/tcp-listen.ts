@@ -7,46 +7,21 @@
  */
 import { Socket, type Server } from 'node:net';
 import koffi from 'koffi';
+import { AF_INET, loadLibc, sockaddr } from '../../src/plugins/tftp/tftp.libc';
 import type { NetLab } from './netlab';
 
-interface TcpLibc {
-  socket(domain: number, type: number, protocol: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Buffer, length: number): number;
-  bind(fd: number, address: Buffer, length: number): number;
-  listen(fd: number, backlog: number): number;
-  connect(fd: number, address: Buffer, length: number): number;
-  close(fd: number): number;
+/** libc's listen(2): the one call this needs beyond the TFTP plugin's libc bindings (loadLibc). */
+let listenFn: ((fd: number, backlog: number) => number) | null = null;
+
+function listen(fd: number, backlog: number): number {
+  listenFn ??= koffi.load('libc.so.6').func('int listen(int, int)') as (fd: number, backlog: number) => number;
+  return listenFn(fd, backlog);
 }
 
-let libc: TcpLibc | null = null;
-
-function load(): TcpLibc {
-  if (libc) return libc;
-  const lib = koffi.load('libc.so.6');
-  libc = {
-    socket: lib.func('int socket(int, int, int)'),
-    setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)'),
-    bind: lib.func('int bind(int, const void *, uint32_t)'),
-    listen: lib.func('int listen(int, int)'),
-    connect: lib.func('int connect(int, const void *, uint32_t)'),
-    close: lib.func('int close(int)'),
-  };
-  return libc;
-}
-
-const AF_INET = 2;
 const SOCK_STREAM = 1;
 const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SO_REUSEADDR = 2;
-
-function sockaddr(ip: string, port: number): Buffer {
-  const sa = Buffer.alloc(16);
-  sa.writeUInt16LE(AF_INET, 0);
-  sa.writeUInt16BE(port, 2);
-  ip.split('.').forEach((part, i) => (sa[4 + i] = Number(part)));
-  return sa;
-}
 
 /**
  * A TCP connection to ip:port made from the calling thread's network namespace (a blocking
@@ -55,7 +30,7 @@ function sockaddr(ip: string, port: number): Buffer {
  */
 export function tcpConnectInNamespace(lab: NetLab, host: string, ip: string, port: number): Socket {
   const fd = lab.inNamespace(host, () => {
-    const c = load();
+    const c = loadLibc();
     const s = c.socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0) throw new Error(`socket: errno ${koffi.errno()}`);
     if (c.connect(s, sockaddr(ip, port), 16) !== 0) {
@@ -70,13 +45,13 @@ export function tcpConnectInNamespace(lab: NetLab, host: string, ip: string, por
 
 /** A listening TCP socket on ip:port, in the calling thread's network namespace. */
 export function tcpListenFd(ip: string, port: number): number {
-  const c = load();
+  const c = loadLibc();
   const fd = c.socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw new Error(`socket: errno ${koffi.errno()}`);
   const one = Buffer.alloc(4);
   one.writeInt32LE(1);
   c.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, one, 4);
-  if (c.bind(fd, sockaddr(ip, port), 16) !== 0 || c.listen(fd, 511) !== 0) {
+  if (c.bind(fd, sockaddr(ip, port), 16) !== 0 || listen(fd, 511) !== 0) {
     const errno = koffi.errno();
     c.close(fd);
     throw new Error(`bind/listen ${ip}:${port}: errno ${errno}`);

@@ -2,17 +2,15 @@
 import { gidSequenceDecider, groupDecider } from '../domain/group/group.decider';
 import { GID_SEQUENCE_STREAM, groupStream } from '../domain/group/group.events';
 import { DomainError, ErrorCode } from '../domain/shared/domain-error';
-import { validateNotReserved } from '../domain/user/reserved-names';
-import { validateUsername } from '../domain/user/user.decider';
+import { validateNewUsername } from '../domain/user/user.decider';
 import { aggregateTable, flow } from './command-table';
 import { CreateGroupCommand, DeleteGroupCommand } from './user.commands';
 
 export const GROUP_TABLE = aggregateTable({ name: 'group', decider: groupDecider, stream: (c) => groupStream(c.name) }, (on) => [
   flow(CreateGroupCommand, async (input, meta, d) => {
     const name = input.name.trim();
-    validateUsername(name, 'name');
     // Before a gid number is allocated: a refused name must not use one up.
-    validateNotReserved(name, 'name');
+    validateNewUsername(name, 'name');
     // The store says whether the name is taken (the decider checks again on append).
     if ((await d.runner.load(groupStream(name), groupDecider)).state.status === 'active') {
       throw new DomainError(ErrorCode.GROUP_EXISTS, `group ${name} already exists`, 'name');

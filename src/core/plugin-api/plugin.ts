@@ -126,6 +126,12 @@ export interface PluginContext<E extends EventSchemas = NoEvents, S extends TObj
   /** The global settings now (environment pins applied). */
   global(): GlobalSettings;
   /**
+   * The IPv4 address the Pis reach this server at, for `global` (default: the settings now): the
+   * `serverIp` setting when set, else the first IPv4 address of `interface` in bramble's network
+   * namespace, else null.
+   */
+  serverAddress(global?: GlobalSettings): string | null;
+  /**
    * Called after every change of this plugin's settings or of the global settings. A listener may
    * return a promise (rebinding a socket, say): the next change is delivered once it has settled,
    * so changes apply one at a time and in order, and `stop()` waits for the one being applied.

@@ -6,6 +6,7 @@
  * keep running.
  */
 import { mkdirSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import * as path from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import { CommandBus } from '../commands/command-bus';
@@ -371,6 +372,7 @@ export class PluginRegistry implements PluginCatalog {
       runtime: { dataDir: path.join(this.config.dataDir, 'plugins', name) },
       settings: () => this.settingsOf(entry),
       global: () => this.queries.settings(),
+      serverAddress: (global?: GlobalSettings) => serverAddress(global ?? this.queries.settings()),
       onSettingsChanged: (listener: SettingsListener) => {
         entry.settingsListeners.add(listener);
         return () => entry.settingsListeners.delete(listener);
@@ -483,4 +485,12 @@ export class PluginRegistry implements PluginCatalog {
       if (entry.plugin) entry.state = 'stopped';
     }
   }
+}
+
+/** `serverIp` when set, else the first IPv4 address of `interface` here, else null. */
+function serverAddress(global: GlobalSettings): string | null {
+  if (global.serverIp) return global.serverIp;
+  if (!global.interface) return null;
+  const addrs = networkInterfaces()[global.interface] ?? [];
+  return addrs.find((a) => a.family === 'IPv4' && !a.internal)?.address ?? null;
 }

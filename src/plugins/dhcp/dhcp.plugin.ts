@@ -5,7 +5,6 @@
  * Setup (this file): settings → DhcpConfig, sockets on the configured interface, rival probing,
  * health. Per-packet work: dhcp.server.ts (I/O), dhcp.decider.ts (pure), dhcp.codec.ts (pure).
  */
-import { networkInterfaces } from 'node:os';
 import { definePlugin, type GlobalSettings, type PluginFactory, type PluginHealth } from '../../core/plugin-api';
 import { createBoundUdpFd } from './bound-udp-socket';
 import { buildDhcpConfig, checkDhcpSettings, DhcpSettingsSchema, type DhcpContext, type DhcpSettings } from './dhcp.config';
@@ -32,13 +31,6 @@ export interface DhcpPluginOptions {
  */
 export const DEFAULT_PROBE_WAIT_MS = 4000;
 
-/** The address of `iface` (first IPv4), when bramble's own namespace has it. */
-function interfaceAddress(iface: string | null): string | null {
-  if (!iface) return null;
-  const addrs = networkInterfaces()[iface] ?? [];
-  return addrs.find((a) => a.family === 'IPv4' && !a.internal)?.address ?? null;
-}
-
 export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory {
   return () => {
     const view = new DhcpView();
@@ -59,12 +51,10 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
     let unsubscribe: (() => void) | null = null;
     const reportedRivals = new Set<string>();
 
-    const serverIpOf = (g: GlobalSettings): string | null => g.serverIp ?? interfaceAddress(g.interface);
-
     async function bind(settings: DhcpSettings, global: GlobalSettings): Promise<void> {
       const c = ctx!;
       const iface = global.interface;
-      const serverIp = serverIpOf(global);
+      const serverIp = c.serverAddress(global);
       if (!iface) {
         await server?.close();
         server = null;
@@ -92,7 +82,7 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
       const c = ctx;
       if (!c || !boundTo || stopped) return;
       const settings = c.settings();
-      const ownIp = serverIpOf(c.global());
+      const ownIp = c.serverAddress();
       try {
         const answers = (
           await probeDhcpServers(createFd, boundTo.iface, options.probeWaitMs ?? DEFAULT_PROBE_WAIT_MS, probeAbort.signal)

@@ -51,7 +51,7 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { GroupRecord, UserRecord } from '../../core/plugin-api';
-import { ControlOid, ExtendedOid, ResultCode, type EntryAttribute, type LdapResult, type SearchRequest } from './ldap.types';
+import { ControlOid, ExtendedOid, ldapResult, ResultCode, type EntryAttribute, type LdapResult, type SearchRequest } from './ldap.types';
 import { compileFilter, evaluate, filterToString, makeEntry, type CompiledFilter, type Entry } from './ldap.filter';
 import { childDn, escapeDnValue, generalizedTimeOf, parseDn, type ParsedDn } from './ldap.matching';
 import {
@@ -136,9 +136,7 @@ const COOKIE_VERSION = 1;
 const MAC_LENGTH = 16;
 const EMPTY: ReadonlySet<Node> = new Set();
 
-function result(code: LdapResult['code'], message = '', matchedDN = ''): LdapResult {
-  return { code, matchedDN, message };
-}
+const result = ldapResult;
 
 /** UUID v5 (RFC 4122 §4.3) of `name` in `namespace`. */
 function uuidV5(namespace: Buffer, name: string): string {
@@ -445,7 +443,10 @@ export class Directory {
     if (base.ndn === '') {
       if (request.scope !== 'base') return this.done(result(ResultCode.noSuchObject), paged);
       const filter = compileFilter(request.filter);
-      const entries = evaluate(filter, this.rootDseNode.entry) === true ? [this.toSearchEntry(this.rootDseNode, request)] : [];
+      const entries =
+        evaluate(filter, this.rootDseNode.entry) === true
+          ? [this.toSearchEntry(this.rootDseNode, selectionOf(request.attributes), request.typesOnly)]
+          : [];
       return this.done(result(ResultCode.success), paged, entries);
     }
 
@@ -464,7 +465,8 @@ export class Directory {
     // RFC 2696 §3: a page size not below the size limit is a request answered in one page.
     if (paged === null || (requestLimit > 0 && paged.size >= requestLimit)) {
       const { nodes, more } = this.collect(baseNode, request.scope, filter, null, limit);
-      const entries = nodes.map((n) => this.toSearchEntry(n, request));
+      const selection = selectionOf(request.attributes);
+      const entries = nodes.map((n) => this.toSearchEntry(n, selection, request.typesOnly));
       return this.done(result(more ? ResultCode.sizeLimitExceeded : ResultCode.success), paged, entries);
     }
 
@@ -480,7 +482,8 @@ export class Directory {
     const left = requestLimit > 0 ? requestLimit - position.count : 0;
     const cappedByTotal = requestLimit > 0 && left <= pageSize;
     const { nodes, more } = this.collect(baseNode, request.scope, filter, position.after, cappedByTotal ? left : pageSize);
-    const entries = nodes.map((n) => this.toSearchEntry(n, request));
+    const selection = selectionOf(request.attributes);
+    const entries = nodes.map((n) => this.toSearchEntry(n, selection, request.typesOnly));
     if (cappedByTotal && more) return this.done(result(ResultCode.sizeLimitExceeded), paged, entries);
     const cookie = more ? this.writeCookie(position.count + nodes.length, nodes[nodes.length - 1].key, digest) : Buffer.alloc(0);
     return { entries, result: result(ResultCode.success), paged: { size: 0, cookie } };
@@ -581,8 +584,9 @@ export class Directory {
     }
   }
 
-  private toSearchEntry(node: Node, request: SearchRequest): { dn: string; attributes: EntryAttribute[] } {
-    return { dn: node.entry.dn, attributes: this.output(node, selectionOf(request.attributes), request.typesOnly) };
+  /** One entry of an answer; `selection` is made once per search (selectionOf). */
+  private toSearchEntry(node: Node, selection: Selection, typesOnly: boolean): { dn: string; attributes: EntryAttribute[] } {
+    return { dn: node.entry.dn, attributes: this.output(node, selection, typesOnly) };
   }
 
   /** The attributes a response carries: stored ones in entry order, then entryDN, subschemaSubentry, hasSubordinates. */

@@ -459,8 +459,8 @@ export function approxRuleOf(equality: MatchingRule | null): MatchingRule | null
 /** slapd's mr_usable_with_at: may an extensible filter apply `rule` to values of `type`? */
 export function isRuleUsableWith(rule: MatchingRule, type: AttributeType): boolean {
   if (!rule.extensible) return false;
-  const equality = matchingRule(type.equality);
-  return rule.syntax === type.syntax || rule === equality || rule === approxRuleOf(equality) || rule.compatSyntaxes.includes(type.syntax);
+  const { equality, approx } = rulesOf(type);
+  return rule.syntax === type.syntax || rule === equality || rule === approx || rule.compatSyntaxes.includes(type.syntax);
 }
 
 // ---------------------------------------------------------------------------------------------

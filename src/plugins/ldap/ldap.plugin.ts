@@ -7,7 +7,6 @@
  * with ldap.codec.ts and ldap.session.ts (pure). Per search: ldap.directory.ts with ldap.filter.ts
  * and ldap.schema.ts (pure).
  */
-import { networkInterfaces } from 'node:os';
 import * as path from 'node:path';
 import { definePlugin, type GlobalSettings, type PluginFactory, type PluginHealth } from '../../core/plugin-api';
 import { LdapSettingsSchema, type LdapContext, type LdapSettings } from './ldap.config';
@@ -26,13 +25,6 @@ export interface LdapPluginOptions {
 
 /** A user's login from one address is reported at most this often (pam_ldap binds on every check). */
 export const LOGIN_FACT_EVERY_MS = 60_000;
-
-/** The address of `iface` (first IPv4), when bramble's own namespace has it. */
-function interfaceAddress(iface: string | null): string | null {
-  if (!iface) return null;
-  const addrs = networkInterfaces()[iface] ?? [];
-  return addrs.find((a) => a.family === 'IPv4' && !a.internal)?.address ?? null;
-}
 
 function metricsOf(ctx: LdapContext): LdapMetrics {
   const m = ctx.metrics;
@@ -67,8 +59,6 @@ export function createLdapPlugin(options: LdapPluginOptions = {}): PluginFactory
     const lastLoginFact = new Map<string, number>();
     const now = options.now ?? (() => Date.now());
 
-    const serverIpOf = (g: GlobalSettings): string | null => g.serverIp ?? interfaceAddress(g.interface);
-
     function buildDirectory(c: LdapContext, s: LdapSettings): Directory {
       const d = new Directory({ baseDn: s.baseDn, homeRoot: s.homeRoot, loginShell: s.loginShell, anonymousRead: s.anonymousRead });
       for (const u of c.views.users.list()) d.setUser(u);
@@ -101,13 +91,6 @@ export function createLdapPlugin(options: LdapPluginOptions = {}): PluginFactory
 
     async function apply(settings: LdapSettings, global: GlobalSettings): Promise<void> {
       const c = ctx!;
-      const limits = {
-        anonymousRead: settings.anonymousRead,
-        requireTlsForPasswords: settings.requireTlsForPasswords,
-        maxConnections: settings.maxConnections,
-        maxConnectionsPerAddress: settings.maxConnectionsPerAddress,
-        idleTimeoutSeconds: settings.idleTimeoutSeconds,
-      };
       // The entries depend on these; a change rebuilds the directory from the views (and makes
       // paged-results cookies of earlier searches stale: the client starts again).
       const shape = JSON.stringify([settings.baseDn, settings.homeRoot, settings.loginShell, settings.anonymousRead]);
@@ -115,7 +98,7 @@ export function createLdapPlugin(options: LdapPluginOptions = {}): PluginFactory
         directory = buildDirectory(c, settings);
         directoryShape = shape;
       }
-      const serverIp = serverIpOf(global);
+      const serverIp = c.serverAddress(global);
       if (!serverIp) {
         await server?.close();
         server = null;
@@ -126,7 +109,9 @@ export function createLdapPlugin(options: LdapPluginOptions = {}): PluginFactory
         return;
       }
       const names = JSON.stringify(settings.certificateNames);
+      let renewed = false;
       if (!certificates || !bound || bound.serverIp !== serverIp || bound.names !== names) {
+        renewed = true;
         certificates = await ensureLdapCertificates({
           dir: path.join(c.runtime.dataDir, 'tls'),
           hostnames: settings.certificateNames,
@@ -135,8 +120,9 @@ export function createLdapPlugin(options: LdapPluginOptions = {}): PluginFactory
         });
       }
       if (server && bound && bound.serverIp === serverIp && bound.port === settings.port && bound.ldapsPort === settings.ldapsPort) {
-        server.limits = limits;
-        server.setCertificate(certificates);
+        // The settings are the server's limits (LdapSettings has every LdapServerLimits field).
+        server.limits = settings;
+        if (renewed) server.setCertificate(certificates);
       } else {
         await server?.close();
         server = null;
@@ -151,7 +137,7 @@ export function createLdapPlugin(options: LdapPluginOptions = {}): PluginFactory
             now,
             timeouts: options.timeouts,
           },
-          limits,
+          settings,
         );
         next.setCertificate(certificates);
         try {

@@ -30,7 +30,15 @@ import {
   noticeOfDisconnection,
 } from './ldap.codec';
 import { MAX_MESSAGE_BYTES } from './ldap.config';
-import { ANONYMOUS_SESSION, bindChecked, decide, type SessionDirectory, type SessionEffect, type SessionState } from './ldap.session';
+import {
+  ANONYMOUS_SESSION,
+  bindChecked,
+  decide,
+  type SessionDirectory,
+  type SessionEffect,
+  type SessionOptions,
+  type SessionState,
+} from './ldap.session';
 import { BindThrottle, FREE_FAILURES, MAX_WAITING_PER_ADDRESS } from './ldap.throttle';
 import { ResultCode, type LdapRequest, type LdapResponse } from './ldap.types';
 
@@ -134,7 +142,11 @@ export class LdapServer {
   private plain: net.Server | null = null;
   private secure: tls.Server | null = null;
   private secureContext: tls.SecureContext | null = null;
-  private certificate: { certPem: string; keyPem: string } | null = null;
+  /** What a TLS connection gets, StartTLS and LDAPS alike; null until setCertificate. */
+  private tlsOptions: tls.SecureContextOptions | null = null;
+  /** What every request's session decision needs: rebuilt only when the limits or TLS change. */
+  private sessionOpts: SessionOptions;
+  private currentLimits: LdapServerLimits;
   private readonly connections = new Set<Connection>();
   private readonly perAddress = new Map<string, number>();
   readonly throttle = new BindThrottle();
@@ -144,9 +156,20 @@ export class LdapServer {
 
   constructor(
     readonly deps: LdapServerDeps,
-    public limits: LdapServerLimits,
+    limits: LdapServerLimits,
   ) {
     this.now = deps.now ?? (() => Date.now());
+    this.currentLimits = limits;
+    this.sessionOpts = this.buildSessionOptions();
+  }
+
+  get limits(): LdapServerLimits {
+    return this.currentLimits;
+  }
+
+  set limits(limits: LdapServerLimits) {
+    this.currentLimits = limits;
+    this.sessionOpts = this.buildSessionOptions();
   }
 
   get connectionCount(): number {
@@ -158,22 +181,20 @@ export class LdapServer {
   }
 
   /** The certificate and key every TLS connection gets (StartTLS and LDAPS); null: no TLS. */
-  setCertificate(cert: { certPem: string; keyPem: string } | null): void {
-    this.certificate = cert;
-    this.secureContext = cert ? tls.createSecureContext({ cert: cert.certPem, key: cert.keyPem, minVersion: 'TLSv1.2' }) : null;
-    if (cert && this.secure) this.secure.setSecureContext({ cert: cert.certPem, key: cert.keyPem, minVersion: 'TLSv1.2' });
+  setCertificate(cert: { certPem: string; keyPem: string }): void {
+    this.tlsOptions = { cert: cert.certPem, key: cert.keyPem, minVersion: 'TLSv1.2' };
+    this.secureContext = tls.createSecureContext(this.tlsOptions);
+    this.secure?.setSecureContext(this.tlsOptions);
+    this.sessionOpts = this.buildSessionOptions();
   }
 
   async listen(host: string, port: number, ldapsPort: number | null, listen: Listen = defaultListen): Promise<void> {
     this.plain = net.createServer({ pauseOnConnect: false }, (socket) => this.accept(socket, false));
     this.plain.on('error', (error) => this.deps.logger.error('LDAP listener failed', { error: error.message }));
     await listen(this.plain, host, port);
-    if (ldapsPort !== null && this.certificate) {
-      const { certPem, keyPem } = this.certificate;
+    if (ldapsPort !== null && this.tlsOptions) {
       const handshakeTimeout = this.deps.timeouts?.tlsHandshakeMs ?? TLS_HANDSHAKE_MS;
-      this.secure = tls.createServer({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2', handshakeTimeout }, (socket) =>
-        this.accept(socket, true),
-      );
+      this.secure = tls.createServer({ ...this.tlsOptions, handshakeTimeout }, (socket) => this.accept(socket, true));
       this.secure.on('tlsClientError', (error) => {
         this.deps.metrics.tlsFailures.inc({ reason: tlsReason(error) });
       });
@@ -217,11 +238,16 @@ export class LdapServer {
     return new tls.TLSSocket(socket, { isServer: true, secureContext: this.secureContext });
   }
 
-  sessionOptions() {
+  /** The options of every session decision (cached: see sessionOpts). */
+  sessionOptions(): SessionOptions {
+    return this.sessionOpts;
+  }
+
+  private buildSessionOptions(): SessionOptions {
     return {
-      anonymousRead: this.limits.anonymousRead,
-      requireTlsForPasswords: this.limits.requireTlsForPasswords,
-      tlsAvailable: this.tlsAvailable,
+      anonymousRead: this.currentLimits.anonymousRead,
+      requireTlsForPasswords: this.currentLimits.requireTlsForPasswords,
+      tlsAvailable: this.secureContext !== null,
       decodePaged: decodePagedResults,
       encodePaged: encodePagedResults,
     };

@@ -27,6 +27,7 @@
 import {
   ControlOid,
   ExtendedOid,
+  ldapResult,
   ResultCode,
   type Control,
   type LdapRequest,
@@ -85,18 +86,7 @@ export interface SessionStep {
   effects: SessionEffect[];
 }
 
-const PROTOCOL_OPS_ANSWERED: Record<LdapRequest['op'], boolean> = {
-  bind: true,
-  unbind: false,
-  search: true,
-  abandon: false,
-  extended: true,
-  unsupported: true,
-};
-
-function result(code: LdapResult['code'], message = '', matchedDN = ''): LdapResult {
-  return { code, matchedDN, message };
-}
+const result = ldapResult;
 
 function reply(state: SessionState, ...responses: LdapResponse[]): SessionStep {
   return { state, effects: [{ type: 'send', responses }] };
@@ -132,7 +122,7 @@ export function decide(request: LdapRequest, state: SessionState, directory: Ses
   if (request.op === 'unbind') return { state, effects: [{ type: 'close' }] };
   if (request.op === 'abandon') return { state, effects: [] };
   const critical = unsupportedCritical(request);
-  if (critical && PROTOCOL_OPS_ANSWERED[request.op]) {
+  if (critical) {
     return reply(
       state,
       errorResponse(request, result(ResultCode.unavailableCriticalExtension, `control ${critical.oid} is not supported`)),

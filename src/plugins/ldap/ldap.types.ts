@@ -136,6 +136,11 @@ export interface LdapResult {
   message: string;
 }
 
+/** An LDAPResult; matchedDN only for noSuchObject. */
+export function ldapResult(code: ResultCodeValue, message = '', matchedDN = ''): LdapResult {
+  return { code, matchedDN, message };
+}
+
 export interface EntryAttribute {
   /** The attribute's name as the schema spells it (`uidNumber`), or as requested for unknown ones. */
   type: string;

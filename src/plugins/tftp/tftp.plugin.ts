@@ -7,7 +7,6 @@
  * tftp.options.ts and tftp.generated.ts (pure) and tftp.files.ts (the boot folder, cached). Per
  * packet of a transfer: tftp.worker.ts (I/O) with tftp.transfer.ts and tftp.codec.ts (pure).
  */
-import { networkInterfaces } from 'node:os';
 import * as path from 'node:path';
 import { definePlugin, type GlobalSettings, type PluginFactory, type PluginHealth } from '../../core/plugin-api';
 import { TftpSettingsSchema, transferLimits, type TftpContext, type TftpSettings } from './tftp.config';
@@ -23,13 +22,6 @@ export interface TftpPluginOptions {
   now?: () => number;
 }
 
-/** The address of `iface` (first IPv4), when bramble's own namespace has it. */
-function interfaceAddress(iface: string | null): string | null {
-  if (!iface) return null;
-  const addrs = networkInterfaces()[iface] ?? [];
-  return addrs.find((a) => a.family === 'IPv4' && !a.internal)?.address ?? null;
-}
-
 export function createTftpPlugin(options: TftpPluginOptions = {}): PluginFactory {
   return () => {
     const createFd = options.createFd ?? createTftpSocket;
@@ -40,12 +32,10 @@ export function createTftpPlugin(options: TftpPluginOptions = {}): PluginFactory
     let problem: string | null = null;
     let unsubscribe: (() => void) | null = null;
 
-    const serverIpOf = (g: GlobalSettings): string | null => g.serverIp ?? interfaceAddress(g.interface);
-
     async function bind(settings: TftpSettings, global: GlobalSettings): Promise<void> {
       const c = ctx!;
       const iface = global.interface;
-      const serverIp = serverIpOf(global);
+      const serverIp = c.serverAddress(global);
       if (!iface) {
         await server?.close();
         server = null;
@@ -117,7 +107,7 @@ export function createTftpPlugin(options: TftpPluginOptions = {}): PluginFactory
         const checks: PluginHealth['checks'] = {
           interface: bound?.iface ?? null,
           port: bound?.port ?? null,
-          serverIp: ctx ? serverIpOf(ctx.global()) : null,
+          serverIp: ctx ? ctx.serverAddress() : null,
           activeTransfers: server?.activeTransfers ?? 0,
           cachedBytes: files.cacheBytes,
         };

@@ -68,7 +68,6 @@ export interface WorkerInit {
 interface Transfer {
   id: number;
   fd: number;
-  data: Buffer;
   state: TransferState;
   batch: MessageBatch;
 }
@@ -88,7 +87,8 @@ class MessageBatch {
 
   constructor(
     readonly capacity: number,
-    data: Buffer,
+    /** Held here, beside the raw addresses into it (dataAddress): the bytes stay alive while they are sent. */
+    private readonly data: Buffer,
     private readonly l: MessageLayout,
   ) {
     this.messages = Buffer.alloc(l.mmsghdr * capacity);
@@ -212,7 +212,6 @@ function runLoop(init: WorkerInit): void {
     const t: Transfer = {
       id: request.id,
       fd: request.fd,
-      data,
       state: undefined as unknown as TransferState,
       batch: new MessageBatch(request.negotiated.windowSize, data, messageLayout),
     };

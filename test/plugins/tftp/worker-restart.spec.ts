@@ -40,6 +40,7 @@ function fakeContext(client: ClientRecord, image: ImageRecord, counters: Map<str
     runtime: { dataDir: '' },
     settings: () => ({ port: 69, generatedRoot: null, maxBlockSize: 1468, maxWindowSize: 64, retransmitMs: 1000, maxRetries: 5 }),
     global: () => ({ interface: null, serverIp: '127.0.0.1' }) as never,
+    serverAddress: () => '127.0.0.1',
     onSettingsChanged: () => () => undefined,
     commands: { reportBootFact: async () => ({ position: null, eventTypes: [] }) } as never,
     credentials: { verifyUserPassword: async () => false },
