@@ -64,6 +64,7 @@ function fromDetection(data: ClientDetectedData, at: string): ClientView {
     status: 'pending',
     name: null,
     imageId: null,
+    bootedImage: null,
     serial: data.serial,
     model: data.model,
     ip: data.ip,

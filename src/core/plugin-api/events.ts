@@ -107,6 +107,82 @@ export interface ImageRegisteredData {
   bootPath: string;
 }
 
+/** `/etc/os-release` of an image (null fields when absent). */
+export interface ImageOsRelease {
+  id: string | null;
+  versionId: string | null;
+  versionCodename: string | null;
+  prettyName: string | null;
+}
+
+/** Where an imported image came from. */
+export interface ImageSource {
+  kind: 'tar' | 'disk-image' | 'directory';
+  /** Absolute path on the server, as given. */
+  path: string;
+  /** SHA-256 of the source file's bytes (null for a directory). */
+  sha256: string | null;
+  /** Size of the source file in bytes (for a directory: the bytes of its files). */
+  sizeBytes: number;
+}
+
+/**
+ * An image imported into bramble's own images folder: its version 1 is the tree at `path`
+ * (`<imagesDir>/<imageId>/v1`). `ImageRegistered` stays the other source: a folder registered in
+ * place, which is its version 1.
+ */
+export interface ImageImportedData {
+  imageId: string;
+  name: string;
+  source: ImageSource;
+  path: string;
+  bootPath: string;
+  /** Bytes and count of the imported tree's files (directories and links count as files). */
+  sizeBytes: number;
+  fileCount: number;
+  osRelease: ImageOsRelease | null;
+  /** Debian architecture name (`arm64`, `armhf`, `amd64`...), null when unknown. */
+  architecture: string | null;
+}
+
+/** One file a change of an image touched (paths inside the image, absolute: `/etc/fstab`). */
+export interface ImageFileChange {
+  path: string;
+  action: 'created' | 'modified' | 'removed';
+  /** SHA-256 of the new content (null when removed, or not a regular file). */
+  sha256: string | null;
+}
+
+/** Why a version exists. */
+export type ImageVersionReason = 'convert' | 'command' | 'rollback';
+
+/**
+ * A new immutable version of an image, a copy-on-write clone of `parentVersion` with the changes
+ * made. Versions are numbered from 1 (the imported or registered tree), never reused.
+ */
+export interface ImageVersionCreatedData {
+  imageId: string;
+  version: number;
+  parentVersion: number;
+  reason: ImageVersionReason;
+  path: string;
+  bootPath: string;
+  /** For `convert`: every file it changed. For `command`: empty (see `command`). */
+  changes: ImageFileChange[];
+  /** For `command`: what ran and how it ended. */
+  command: ImageCommandRecord | null;
+}
+
+export interface ImageCommandRecord {
+  command: string;
+  exitCode: number | null;
+  signal: string | null;
+  /** SHA-256 and size of the command's whole output (stdout and stderr interleaved as read). */
+  logSha256: string;
+  logBytes: number;
+  durationMs: number;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Settings (`settings`)
 
@@ -184,7 +260,17 @@ export interface CoreEventCatalogue {
   GidNumberAllocated: { gidNumber: number; name: string };
 
   ImageRegistered: ImageRegisteredData;
+  ImageImported: ImageImportedData;
+  /** A copy of another image's version, as a new image (its version 1). */
+  ImageCloned: { imageId: string; name: string; fromImageId: string; fromVersion: number; path: string; bootPath: string };
   ImageRenamed: { imageId: string; name: string };
+  ImageVersionCreated: ImageVersionCreatedData;
+  /** A command run in a new version failed: the version was discarded (recorded for the audit log). */
+  ImageCommandFailed: { imageId: string; parentVersion: number } & ImageCommandRecord;
+  /** The version Pis boot from now on (a Pi keeps the version it booted until it reboots). */
+  ImageVersionActivated: { imageId: string; version: number; previousVersion: number };
+  ImageVersionDeleted: { imageId: string; version: number };
+  ImageExported: { imageId: string; version: number; file: string; sha256: string; sizeBytes: number };
   ImageDeleted: { imageId: string };
 
   SettingsUpdated: SettingsUpdatedData;
@@ -229,7 +315,18 @@ export const UserEventTypes = names(
   'UidNumberAllocated',
 );
 export const GroupEventTypes = names('GroupCreated', 'GroupMembersChanged', 'GroupDeleted', 'GidNumberAllocated');
-export const ImageEventTypes = names('ImageRegistered', 'ImageRenamed', 'ImageDeleted');
+export const ImageEventTypes = names(
+  'ImageRegistered',
+  'ImageImported',
+  'ImageCloned',
+  'ImageRenamed',
+  'ImageVersionCreated',
+  'ImageCommandFailed',
+  'ImageVersionActivated',
+  'ImageVersionDeleted',
+  'ImageExported',
+  'ImageDeleted',
+);
 export const SettingsEventTypes = names('SettingsUpdated');
 export const BootEventTypes = names('BootProgressed');
 export const AuthEventTypes = names('ApiTokenIssued', 'ApiTokenRevoked');

@@ -10,6 +10,8 @@
  * short (invalidate a cache, schedule work), never block.
  */
 
+import type { ImageOsRelease } from './events';
+
 export type ClientStatus = 'pending' | 'approved' | 'rejected';
 
 /** A Pi (or other network-boot client) as bramble knows it. */
@@ -27,6 +29,11 @@ export interface ClientRecord {
   readonly model: string | null;
   /** The IPv4 address it last used, as reported by a protocol plugin. */
   readonly ip: string | null;
+  /**
+   * The image version it was last handed for a boot (a protocol plugin's boot fact with
+   * `detail.imageId` and `detail.imageVersion`): it keeps this version until it reboots.
+   */
+  readonly bootedImage: { readonly imageId: string; readonly version: number } | null;
   /** Extra config.txt lines (newline separated). */
   readonly configTxt: string;
   /** Extra kernel command-line arguments (one line). */
@@ -38,14 +45,41 @@ export interface ClientRecord {
   readonly updatedAt: string;
 }
 
-/** An OS image: a root tree on the server and the folder its boot files come from. */
+/** One immutable version of an image: its own root tree (copy-on-write clone of its parent). */
+export interface ImageVersionRecord {
+  readonly version: number;
+  /** null for version 1. */
+  readonly parentVersion: number | null;
+  readonly reason: 'registered' | 'imported' | 'cloned' | 'convert' | 'command' | 'rollback';
+  /** Absolute path of this version's root tree (also its NFS export path). */
+  readonly path: string;
+  readonly bootPath: string;
+  readonly createdAt: string;
+}
+
+/**
+ * An OS image: a root tree on the server and the folder its boot files come from. `path` and
+ * `bootPath` are those of the active version: what a Pi gets when it boots now. Every version
+ * still present is in `versions` (oldest first); a Pi that booted an older one keeps it until it
+ * reboots, so the NFS plugin exports them all.
+ */
 export interface ImageRecord {
   readonly id: string;
   readonly name: string;
-  /** Absolute path of the root file system. */
+  /** Absolute path of the active version's root file system. */
   readonly path: string;
-  /** Absolute path of the boot folder (`<path>/boot/firmware` or `<path>/boot`). */
+  /** Absolute path of the active version's boot folder (`<path>/boot/firmware` or `<path>/boot`). */
   readonly bootPath: string;
+  /** The active version's number. */
+  readonly version: number;
+  readonly versions: readonly ImageVersionRecord[];
+  /** Whether bramble owns the trees (imported or cloned: under its images folder) or the admin does (registered in place). */
+  readonly managed: boolean;
+  /** Debian architecture name, when known. */
+  readonly architecture: string | null;
+  readonly osRelease: ImageOsRelease | null;
+  /** Whether the active version has been converted for network boot. */
+  readonly converted: boolean;
   readonly registeredAt: string;
 }
 

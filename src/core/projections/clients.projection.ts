@@ -8,6 +8,7 @@ function blank(mac: string, at: string): ClientView {
     status: 'pending',
     name: null,
     imageId: null,
+    bootedImage: null,
     serial: null,
     model: null,
     ip: null,
@@ -38,11 +39,19 @@ function put(state: ReadModelState, before: ClientView | undefined, after: Clien
 
 export const clientsProjection = defineProjection({
   name: 'clients',
-  handles: Object.values(ClientEventType),
+  // BootProgressed: only the facts that hand a client an image version (detail.imageId/imageVersion).
+  handles: [...Object.values(ClientEventType), 'BootProgressed' as const],
   apply(state, event) {
     const at = event.metadata.timestamp;
     const c = state.clients.get(event.data.mac);
     switch (event.type) {
+      case 'BootProgressed': {
+        const { imageId, imageVersion } = event.data.detail;
+        if (!c || typeof imageId !== 'string' || typeof imageVersion !== 'number') return;
+        if (c.bootedImage?.imageId === imageId && c.bootedImage.version === imageVersion) return;
+        put(state, c, { ...c, bootedImage: Object.freeze({ imageId, version: imageVersion }) });
+        return;
+      }
       case 'ClientDetected':
       case 'ClientRedetected': {
         const d = event.data;

@@ -18,6 +18,7 @@ function client(mac: string, over: Partial<ClientRecord> = {}): ClientRecord {
     status: 'approved',
     name: null,
     imageId: 'bookworm',
+    bootedImage: null,
     serial: null,
     model: null,
     ip: null,
@@ -33,7 +34,22 @@ function client(mac: string, over: Partial<ClientRecord> = {}): ClientRecord {
 }
 
 function image(id: string): ImageRecord {
-  return { id, name: id, path: `/srv/images/${id}`, bootPath: `/srv/images/${id}/boot/firmware`, registeredAt: T };
+  const path = `/srv/images/${id}`;
+  const bootPath = `${path}/boot/firmware`;
+  const v1 = { version: 1, parentVersion: null, reason: 'registered' as const, path, bootPath, createdAt: T };
+  return {
+    id,
+    name: id,
+    path,
+    bootPath,
+    version: 1,
+    versions: [v1],
+    managed: false,
+    architecture: null,
+    osRelease: null,
+    converted: false,
+    registeredAt: T,
+  };
 }
 
 /** The three look-ups the decider uses, over plain records, indexed as the core's views are. */

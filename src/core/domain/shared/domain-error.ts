@@ -17,6 +17,15 @@ export const ErrorCode = {
   IMAGE_EXISTS: 'IMAGE_EXISTS',
   IMAGE_IN_USE: 'IMAGE_IN_USE',
   IMAGE_INVALID: 'IMAGE_INVALID',
+  /** A tool behind an import, export, clone or command failed (the message says which and why). */
+  IMAGE_IMPORT_FAILED: 'IMAGE_IMPORT_FAILED',
+  /** An image job was cancelled (or bramble stopped): nothing of it was kept. */
+  IMAGE_JOB_ABORTED: 'IMAGE_JOB_ABORTED',
+  /** The image's architecture needs an emulator (qemu-user-static + binfmt) this server lacks. */
+  IMAGE_ARCH_UNSUPPORTED: 'IMAGE_ARCH_UNSUPPORTED',
+  IMAGE_VERSION_NOT_FOUND: 'IMAGE_VERSION_NOT_FOUND',
+  /** Another job is changing this image: one at a time. */
+  IMAGE_BUSY: 'IMAGE_BUSY',
   SETTING_PINNED: 'SETTING_PINNED',
   TOKEN_EXISTS: 'TOKEN_EXISTS',
   TOKEN_NOT_FOUND: 'TOKEN_NOT_FOUND',
