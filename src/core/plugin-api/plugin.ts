@@ -142,6 +142,36 @@ export interface PluginContext<E extends EventSchemas = NoEvents, S extends TObj
   readonly events: PluginEventReader;
   readonly metrics: PluginMetrics;
   readonly credentials: PluginCredentials;
+  readonly images: PluginImages;
+}
+
+/**
+ * What a plugin puts into an OS image when bramble converts it for network boot. The core's
+ * converter writes fstab, the tmpfs mounts and the units; the parts that depend on a protocol
+ * plugin come from that plugin: the NFS plugin says where home folders are exported, the LDAP
+ * plugin how nslcd reaches the directory and which CA to trust.
+ */
+export interface ImageConversionContribution {
+  homes?: { exportPath: string; nfsVersion: 3 | 4 };
+  ldap?: {
+    host: string;
+    port: number;
+    baseDn: string;
+    /** StartTLS on `port` (true) or LDAPS (false). */
+    startTls: boolean;
+    caCertificatePem: string;
+    /** Where the CA goes inside the image (absolute). */
+    caPath: string;
+  };
+}
+
+export interface PluginImages {
+  /**
+   * Registers this plugin's part of an image conversion, asked for at each conversion (null:
+   * nothing now, e.g. no server address yet). A later call replaces the earlier provider; the
+   * returned function removes it (the host also removes it when the plugin stops).
+   */
+  provideConversion(provider: () => ImageConversionContribution | null | Promise<ImageConversionContribution | null>): () => void;
 }
 
 /** Password checks against bramble's directory users, so no plugin handles a password hash itself. */

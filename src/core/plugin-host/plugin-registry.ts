@@ -36,6 +36,7 @@ import type {
   PluginContext,
   PluginFactory,
   PluginHealth,
+  ImageConversionContribution,
 } from '../plugin-api/plugin';
 import { verifyPassword } from '../adapters/bcrypt-password-hasher';
 import { ProjectionEngine } from '../projections/projection-engine';
@@ -46,6 +47,7 @@ import { HostViews } from './plugin-views';
 
 export type PluginState = 'loaded' | 'catching-up' | 'started' | 'failed' | 'stopped';
 
+type ConversionProvider = () => ImageConversionContribution | null | Promise<ImageConversionContribution | null>;
 type SettingsListener = (settings: Record<string, unknown>, global: GlobalSettings) => void | Promise<void>;
 
 interface Entry {
@@ -112,6 +114,8 @@ export class PluginRegistry implements PluginCatalog {
   private readonly logger: Logger;
   private readonly views: HostViews;
   private options: PluginHostOptions = {};
+  /** Each plugin's part of an image conversion (ctx.images.provideConversion), by plugin name. */
+  private readonly conversionProviders = new Map<string, ConversionProvider>();
 
   constructor(
     private readonly commandBus: CommandBus,
@@ -398,6 +402,14 @@ export class PluginRegistry implements PluginCatalog {
           return ok && user !== null && user.enabled;
         },
       },
+      images: {
+        provideConversion: (provider: ConversionProvider) => {
+          this.conversionProviders.set(name, provider);
+          return () => {
+            if (this.conversionProviders.get(name) === provider) this.conversionProviders.delete(name);
+          };
+        },
+      },
       events: {
         readStream: (stream: string) => this.store.readStream(stream),
         readAll: (options: { after?: number; limit?: number; types?: string[]; streamPrefixes?: string[] } = {}) =>
@@ -469,6 +481,24 @@ export class PluginRegistry implements PluginCatalog {
     return this.entries.find((e) => e.key === name)?.startupMs ?? null;
   }
 
+  /**
+   * The started plugins' parts of an image conversion, merged (a provider that throws is logged and
+   * left out: the conversion says what is missing).
+   */
+  async conversionContributions(): Promise<ImageConversionContribution> {
+    const merged: ImageConversionContribution = {};
+    for (const [name, provider] of this.conversionProviders) {
+      const entry = this.entries.find((e) => e.key === name);
+      if (entry?.state !== 'started') continue;
+      try {
+        Object.assign(merged, (await provider()) ?? {});
+      } catch (error) {
+        entry.logger.error('image conversion provider failed', { error: (error as Error).message });
+      }
+    }
+    return merged;
+  }
+
   async stopAll(): Promise<void> {
     for (const entry of [...this.entries].reverse()) {
       await entry.subscription?.close();
@@ -477,6 +507,7 @@ export class PluginRegistry implements PluginCatalog {
       if (entry.state === 'started') {
         try {
           await entry.settingsApplying;
+          this.conversionProviders.delete(entry.key);
           await entry.plugin!.stop?.();
         } catch (error) {
           entry.logger.error('plugin stop failed', { error: (error as Error).message });

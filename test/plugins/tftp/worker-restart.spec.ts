@@ -44,6 +44,7 @@ function fakeContext(client: ClientRecord, image: ImageRecord, counters: Map<str
     onSettingsChanged: () => () => undefined,
     commands: { reportBootFact: async () => ({ position: null, eventTypes: [] }) } as never,
     credentials: { verifyUserPassword: async () => false },
+    images: { provideConversion: () => () => undefined },
     views: {
       clients: {
         get: (mac: string) => (mac === client.mac ? client : null),
