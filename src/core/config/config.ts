@@ -9,6 +9,8 @@ import { LOG_LEVELS, type LogLevel } from '../logging/logger';
  */
 export interface BrambleConfig {
   dataDir: string;
+  /** Where imported, cloned and new versions of images live (`<dataDir>/images`; BRAMBLE_IMAGES_DIR). */
+  imagesDir: string;
   httpHost: string;
   httpPort: number;
   /** `sqlite` (default, `<dataDir>/events.db`) or a `kurrentdb://` connection string. */
@@ -42,6 +44,7 @@ export class ConfigError extends Error {
 /** One row per variable: the README's configuration table is generated from the same facts. */
 export const CONFIG_KEYS = [
   'BRAMBLE_DATA_DIR',
+  'BRAMBLE_IMAGES_DIR',
   'BRAMBLE_HTTP_HOST',
   'BRAMBLE_HTTP_PORT',
   'BRAMBLE_EVENT_STORE',
@@ -69,6 +72,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
 
   const dataDir = path.resolve(cwd, get('BRAMBLE_DATA_DIR') ?? './data');
 
+  const imagesDir = path.resolve(cwd, get('BRAMBLE_IMAGES_DIR') ?? path.join(dataDir, 'images'));
   const httpHost = get('BRAMBLE_HTTP_HOST') ?? '127.0.0.1';
   if (!/^[A-Za-z0-9.:_-]+$/.test(httpHost)) throw new ConfigError('BRAMBLE_HTTP_HOST', 'not a host name or address');
 
@@ -132,7 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   }
   const acceptEventLossAt = lossText === undefined ? null : Number(lossText);
 
-  return { dataDir, httpHost, httpPort, eventStore, adminToken, plugins, interface: iface, serverIp, logLevel, acceptEventLossAt };
+  return { dataDir, imagesDir, httpHost, httpPort, eventStore, adminToken, plugins, interface: iface, serverIp, logLevel, acceptEventLossAt };
 }
 
 export const BRAMBLE_CONFIG = Symbol('BRAMBLE_CONFIG');

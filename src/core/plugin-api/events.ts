@@ -153,6 +153,32 @@ export interface ImageFileChange {
   sha256: string | null;
 }
 
+/** A copy of another image's version, as a new image (its version 1). */
+export interface ImageClonedData {
+  imageId: string;
+  name: string;
+  fromImageId: string;
+  fromVersion: number;
+  path: string;
+  bootPath: string;
+}
+
+/** A command run in a new version failed: the version was discarded (recorded for the audit log). */
+export interface ImageCommandFailedData extends ImageCommandRecord {
+  imageId: string;
+  parentVersion: number;
+}
+
+/** A version written out as a `.tar.xz` on the server. */
+export interface ImageExportedData {
+  imageId: string;
+  version: number;
+  /** Absolute path of the archive. */
+  file: string;
+  sha256: string;
+  sizeBytes: number;
+}
+
 /** Why a version exists. */
 export type ImageVersionReason = 'convert' | 'command' | 'rollback';
 
@@ -261,16 +287,14 @@ export interface CoreEventCatalogue {
 
   ImageRegistered: ImageRegisteredData;
   ImageImported: ImageImportedData;
-  /** A copy of another image's version, as a new image (its version 1). */
-  ImageCloned: { imageId: string; name: string; fromImageId: string; fromVersion: number; path: string; bootPath: string };
+  ImageCloned: ImageClonedData;
   ImageRenamed: { imageId: string; name: string };
   ImageVersionCreated: ImageVersionCreatedData;
-  /** A command run in a new version failed: the version was discarded (recorded for the audit log). */
-  ImageCommandFailed: { imageId: string; parentVersion: number } & ImageCommandRecord;
+  ImageCommandFailed: ImageCommandFailedData;
   /** The version Pis boot from now on (a Pi keeps the version it booted until it reboots). */
   ImageVersionActivated: { imageId: string; version: number; previousVersion: number };
   ImageVersionDeleted: { imageId: string; version: number };
-  ImageExported: { imageId: string; version: number; file: string; sha256: string; sizeBytes: number };
+  ImageExported: ImageExportedData;
   ImageDeleted: { imageId: string };
 
   SettingsUpdated: SettingsUpdatedData;

@@ -31,7 +31,8 @@ export interface ClientRecord {
   readonly ip: string | null;
   /**
    * The image version it was last handed for a boot (a protocol plugin's boot fact with
-   * `detail.imageId` and `detail.imageVersion`): it keeps this version until it reboots.
+   * `detail.imageId` and `detail.imageVersion`): it keeps this version until it reboots. A change
+   * of this field alone does not call `onChange` (boot facts are many; nothing needs to react).
    */
   readonly bootedImage: { readonly imageId: string; readonly version: number } | null;
   /** Extra config.txt lines (newline separated). */

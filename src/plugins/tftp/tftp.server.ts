@@ -10,7 +10,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { ClientRecord, CounterMetric, GaugeMetric, HistogramMetric, Logger } from '../../core/plugin-api';
+import type { ClientRecord, CounterMetric, ImageRecord, GaugeMetric, HistogramMetric, Logger } from '../../core/plugin-api';
 import { decodePacket, encodeError, TftpDecodeError, TftpErrorCode, TftpOpcode, toNetascii, type TftpPacket } from './tftp.codec';
 import type { TftpContext } from './tftp.config';
 import { decideRequest, type RequestDecision } from './tftp.decider';
@@ -26,7 +26,17 @@ export type FdFactory = (options: TftpSocketOptions) => number;
 /** Transfers running at once from one client address: a Pi reads one file at a time (a few with probes). */
 export const MAX_TRANSFERS_PER_CLIENT = 8;
 /** Transfers running at once in all: 500 Pis booting together read about one file each. */
-export const MAX_TRANSFERS = 1024;
+export /** A boot's TFTP requests come seconds apart; after this long without one, the next starts a new boot. */
+const PIN_IDLE_MS = 120_000;
+const MAX_PINS = 10_000;
+
+interface VersionPin {
+  imageId: string;
+  version: number;
+  lastAt: number;
+}
+
+const MAX_TRANSFERS = 1024;
 /**
  * A missing-file or refusal fact is recorded at most once per client, stage and file in this
  * window: the firmware asks for some missing files twice per boot (recovery.elf).
@@ -105,6 +115,8 @@ export class TftpServer {
   private readonly warnedRollover = new Set<string>();
   /** Generated file path → its content last written (only changes are written). */
   private readonly written = new Map<string, string>();
+  /** The image version each client is booting (see pinVersion), by MAC. */
+  private readonly pins = new Map<string, VersionPin>();
   /** A file's bytes → their netascii copy (made once; gone with the file's bytes). */
   private readonly netascii = new WeakMap<Uint8Array, Promise<Uint8Array>>();
   /** Generated file path → its write in progress (the next one waits for it). */
@@ -511,8 +523,9 @@ export class TftpServer {
     rinfo: RemoteInfo,
     peer: string,
   ): Promise<boolean> {
-    const { client, image, relPath } = decision;
-    const content = await this.content(decision);
+    const { client, relPath } = decision;
+    const image = this.pinVersion(client.mac, decision.image, rinfo.address);
+    const content = await this.content({ ...decision, image });
     if (!content.ok) {
       if (content.code === TftpErrorCode.FileNotFound) {
         this.count('not-found');
@@ -567,6 +580,33 @@ export class TftpServer {
     this.count('started');
     this.post({ type: 'start', id, fd, data, negotiated });
     return true;
+  }
+
+  /**
+   * The image version a client gets for this request. A boot's files all come from one version: the
+   * one active when its first request arrived, kept while its requests keep coming (a gap longer
+   * than PIN_IDLE_MS starts a new boot) and while that version exists. Activating a new version
+   * in the middle of a boot so never mixes two versions' firmware, kernel and cmdline.txt, and the
+   * cmdline.txt names that version's tree as the NFS root, so the Pi keeps it until it reboots.
+   * Each new pin is reported once (`tftp.image-version`, detail imageId/imageVersion): the core
+   * then knows the version is in use and refuses to delete it.
+   */
+  private pinVersion(mac: string, image: ImageRecord, ip: string): ImageRecord {
+    const now = Date.now();
+    const pin = this.pins.get(mac);
+    if (pin && pin.imageId === image.id && now - pin.lastAt <= PIN_IDLE_MS) {
+      const kept = image.versions.find((v) => v.version === pin.version);
+      if (kept) {
+        pin.lastAt = now;
+        return kept.version === image.version ? image : { ...image, version: kept.version, path: kept.path, bootPath: kept.bootPath };
+      }
+    }
+    this.pins.set(mac, { imageId: image.id, version: image.version, lastAt: now });
+    if (this.pins.size > MAX_PINS) {
+      for (const [key, p] of this.pins) if (now - p.lastAt > PIN_IDLE_MS) this.pins.delete(key);
+    }
+    this.fact(mac, 'tftp.image-version', ip, { imageId: image.id, imageVersion: image.version });
+    return image;
   }
 
   /**

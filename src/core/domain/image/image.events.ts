@@ -16,4 +16,7 @@ export type ImageRegistered = E<'ImageRegistered'>;
 export type ImageRenamed = E<'ImageRenamed'>;
 export type ImageDeleted = E<'ImageDeleted'>;
 
-export type ImageEvent = ImageRegistered | ImageRenamed | ImageDeleted;
+/** Every event of an image's stream. */
+export type ImageEvent = {
+  [T in keyof typeof ImageEventTypes]: E<T>;
+}[keyof typeof ImageEventTypes];

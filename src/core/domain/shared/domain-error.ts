@@ -24,6 +24,8 @@ export const ErrorCode = {
   /** The image's architecture needs an emulator (qemu-user-static + binfmt) this server lacks. */
   IMAGE_ARCH_UNSUPPORTED: 'IMAGE_ARCH_UNSUPPORTED',
   IMAGE_VERSION_NOT_FOUND: 'IMAGE_VERSION_NOT_FOUND',
+  /** A command run in an image exited non-zero: no version was made. */
+  IMAGE_COMMAND_FAILED: 'IMAGE_COMMAND_FAILED',
   /** Another job is changing this image: one at a time. */
   IMAGE_BUSY: 'IMAGE_BUSY',
   SETTING_PINNED: 'SETTING_PINNED',
