@@ -7,6 +7,7 @@
  * with ldap.codec.ts and ldap.session.ts (pure). Per search: ldap.directory.ts with ldap.filter.ts
  * and ldap.schema.ts (pure).
  */
+import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { definePlugin, type GlobalSettings, type PluginFactory, type PluginHealth } from '../../core/plugin-api';
 import { LdapSettingsSchema, type LdapContext, type LdapSettings } from './ldap.config';
@@ -14,6 +15,9 @@ import { Directory } from './ldap.directory';
 import { LdapServer, type LdapMetrics, type Listen } from './ldap.server';
 import type { SessionDirectory } from './ldap.session';
 import { ensureLdapCertificates, type LdapCertificates } from './ldap.tls';
+
+/** Where a converted image keeps bramble's CA (nslcd.conf's tls_cacertfile; see the README). */
+export const IMAGE_CA_PATH = '/etc/ssl/certs/bramble-ca.crt';
 
 export interface LdapPluginOptions {
   /** How the listeners are bound; tests bind them inside a network namespace. */
@@ -177,7 +181,22 @@ export function createLdapPlugin(options: LdapPluginOptions = {}): PluginFactory
           problem = (error as Error).message;
           throw error;
         }
+        // What a converted image needs to log users in against this directory (nslcd.conf, the CA).
         unsubscribers.push(
+          context.images.provideConversion(async () => {
+            if (!certificates || !bound) return null;
+            const settings = context.settings();
+            return {
+              ldap: {
+                host: bound.serverIp,
+                port: bound.port,
+                baseDn: settings.baseDn,
+                startTls: true,
+                caCertificatePem: await readFile(certificates.caCertPath, 'utf8'),
+                caPath: IMAGE_CA_PATH,
+              },
+            };
+          }),
           context.onSettingsChanged((settings, global) =>
             apply(settings, global).catch((error: Error) => {
               problem = error.message;
