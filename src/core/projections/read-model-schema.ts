@@ -12,6 +12,21 @@ const strOrNull: Check = (v) => v === null || typeof v === 'string';
 const bool: Check = (v) => typeof v === 'boolean';
 const int: Check = (v) => Number.isSafeInteger(v);
 const strList: Check = (v) => Array.isArray(v) && v.every((s) => typeof s === 'string');
+const nullOr =
+  (check: Check): Check =>
+  (v) =>
+    v === null || check(v);
+/** A plain object with exactly these fields. */
+const shape =
+  (fields: Record<string, Check>): Check =>
+  (v) =>
+    isPlainObject(v) &&
+    Object.keys(v).length === Object.keys(fields).length &&
+    Object.entries(fields).every(([k, check]) => Object.hasOwn(v, k) && check((v as Record<string, unknown>)[k]));
+const listOf =
+  (check: Check): Check =>
+  (v) =>
+    Array.isArray(v) && v.every(check);
 const oneOf =
   (...values: string[]): Check =>
   (v) =>
@@ -26,6 +41,7 @@ const VIEWS = {
       status: oneOf('pending', 'approved', 'rejected'),
       name: strOrNull,
       imageId: strOrNull,
+      bootedImage: nullOr(shape({ imageId: str, version: int })),
       serial: strOrNull,
       model: strOrNull,
       ip: strOrNull,
@@ -53,7 +69,31 @@ const VIEWS = {
     },
   },
   groups: { key: 'name', fields: { name: str, gidNumber: int, members: strList, createdAt: str } },
-  images: { key: 'id', fields: { id: str, name: str, path: str, bootPath: str, registeredAt: str } },
+  images: {
+    key: 'id',
+    fields: {
+      id: str,
+      name: str,
+      path: str,
+      bootPath: str,
+      version: int,
+      versions: listOf(
+        shape({
+          version: int,
+          parentVersion: nullOr(int),
+          reason: oneOf('registered', 'imported', 'cloned', 'convert', 'command', 'rollback'),
+          path: str,
+          bootPath: str,
+          createdAt: str,
+        }),
+      ),
+      managed: bool,
+      architecture: strOrNull,
+      osRelease: nullOr(shape({ id: strOrNull, versionId: strOrNull, versionCodename: strOrNull, prettyName: strOrNull })),
+      converted: bool,
+      registeredAt: str,
+    },
+  },
   tokens: { key: 'sha256', fields: { name: str, sha256: str, issuedAt: str, issuedBy: str } },
 } as const satisfies Record<string, { key: string; fields: Record<string, Check> }>;
 
