@@ -13,6 +13,7 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { ClientRecord, CounterMetric, ImageRecord, GaugeMetric, HistogramMetric, Logger } from '../../core/plugin-api';
 import { decodePacket, encodeError, TftpDecodeError, TftpErrorCode, TftpOpcode, toNetascii, type TftpPacket } from './tftp.codec';
 import type { TftpContext } from './tftp.config';
+import { pinImageVersion, type VersionPin } from './tftp.pins';
 import { decideRequest, type RequestDecision } from './tftp.decider';
 import type { BootFiles } from './tftp.files';
 import { renderCmdline, renderConfigTxt } from './tftp.generated';
@@ -26,17 +27,7 @@ export type FdFactory = (options: TftpSocketOptions) => number;
 /** Transfers running at once from one client address: a Pi reads one file at a time (a few with probes). */
 export const MAX_TRANSFERS_PER_CLIENT = 8;
 /** Transfers running at once in all: 500 Pis booting together read about one file each. */
-export /** A boot's TFTP requests come seconds apart; after this long without one, the next starts a new boot. */
-const PIN_IDLE_MS = 120_000;
-const MAX_PINS = 10_000;
-
-interface VersionPin {
-  imageId: string;
-  version: number;
-  lastAt: number;
-}
-
-const MAX_TRANSFERS = 1024;
+export const MAX_TRANSFERS = 1024;
 /**
  * A missing-file or refusal fact is recorded at most once per client, stage and file in this
  * window: the firmware asks for some missing files twice per boot (recovery.elf).
@@ -589,24 +580,12 @@ export class TftpServer {
    * in the middle of a boot so never mixes two versions' firmware, kernel and cmdline.txt, and the
    * cmdline.txt names that version's tree as the NFS root, so the Pi keeps it until it reboots.
    * Each new pin is reported once (`tftp.image-version`, detail imageId/imageVersion): the core
-   * then knows the version is in use and refuses to delete it.
+   * then knows the version is in use and refuses to delete it. (The rule: tftp.pins.ts.)
    */
   private pinVersion(mac: string, image: ImageRecord, ip: string): ImageRecord {
-    const now = Date.now();
-    const pin = this.pins.get(mac);
-    if (pin && pin.imageId === image.id && now - pin.lastAt <= PIN_IDLE_MS) {
-      const kept = image.versions.find((v) => v.version === pin.version);
-      if (kept) {
-        pin.lastAt = now;
-        return kept.version === image.version ? image : { ...image, version: kept.version, path: kept.path, bootPath: kept.bootPath };
-      }
-    }
-    this.pins.set(mac, { imageId: image.id, version: image.version, lastAt: now });
-    if (this.pins.size > MAX_PINS) {
-      for (const [key, p] of this.pins) if (now - p.lastAt > PIN_IDLE_MS) this.pins.delete(key);
-    }
-    this.fact(mac, 'tftp.image-version', ip, { imageId: image.id, imageVersion: image.version });
-    return image;
+    const pinned = pinImageVersion(this.pins, mac, image, Date.now());
+    if (pinned.newPin) this.fact(mac, 'tftp.image-version', ip, { imageId: image.id, imageVersion: pinned.image.version });
+    return pinned.image;
   }
 
   /**
