@@ -59,9 +59,20 @@ export class ImageResolver {
     return this.current(id);
   }
 
-  @Mutation(() => Boolean, { description: 'true when done; IMAGE_IN_USE while clients use it.' })
+  @Mutation(() => Boolean, {
+    description:
+      "true when done; IMAGE_IN_USE while clients use it. The trees bramble made for it (imported, cloned, every version) are removed; a registered folder is the admin's and stays.",
+  })
   async deleteImage(@CurrentActor() actor: string, @Args('id') id: string): Promise<boolean> {
+    this.jobs.assertIdle(id);
+    // A registered folder is the admin's: never removed.
+    const trees =
+      this.queries
+        .image(id)
+        ?.versions.filter((v) => v.reason !== 'registered')
+        .map((v) => v.path) ?? [];
     await this.commands.send(new DeleteImageCommand({ imageId: id }, commandMeta(actor)));
+    await this.jobs.removeTrees(trees);
     return true;
   }
 
@@ -136,7 +147,11 @@ export class ImageResolver {
     @Args('imageId') imageId: string,
     @Args('version', { type: () => Int }) version: number,
   ): Promise<ImageView> {
+    this.jobs.assertIdle(imageId);
+    const kept = this.current(imageId).versions.find((v) => v.version === version);
+    const tree = kept && kept.reason !== 'registered' ? kept.path : null;
     await this.commands.send(new DeleteImageVersionCommand({ imageId, version }, commandMeta(actor)));
+    if (tree) await this.jobs.removeTrees([tree]);
     return this.current(imageId);
   }
 

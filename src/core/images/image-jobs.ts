@@ -393,6 +393,26 @@ export class ImageJobs {
     });
   }
 
+  /** IMAGE_BUSY while a job is changing the image (deleting it then would pull the tree from under the job). */
+  assertIdle(imageId: string): void {
+    if (this.busy.has(imageId)) {
+      throw new DomainError(ErrorCode.IMAGE_BUSY, `a job is changing image ${imageId}: wait for it to finish (imageJobs)`, 'imageId');
+    }
+  }
+
+  /**
+   * After a version or an image was deleted (its event recorded): removes the trees bramble made
+   * for it. A registered image's own folder (the admin's) is never removed; a tree a running job
+   * is writing is not touched (the image is busy).
+   */
+  async removeTrees(trees: readonly string[]): Promise<void> {
+    const root = path.resolve(this.deps.imagesDir) + path.sep;
+    for (const tree of trees) {
+      if (!path.resolve(tree).startsWith(root)) continue;
+      await this.removeQuietly(tree);
+    }
+  }
+
   // -------------------------------------------------------------------------------------------
   // Machinery
 
