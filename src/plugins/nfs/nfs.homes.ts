@@ -8,7 +8,7 @@
  * chowned/chmodded through that descriptor, so a link planted under a user's name cannot make bramble
  * chown something else. An existing entry that is not a plain directory is left alone and reported.
  */
-import { constants, promises as fs } from 'node:fs';
+import { constants, promises as fs, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { usernameProblem } from './nfs.paths';
 
@@ -21,7 +21,7 @@ export interface HomeUser {
 export type HomeResult =
   { status: 'created' | 'exists' | 'archived' | 'absent'; path: string } | { status: 'refused'; path: string; reason: string };
 
-async function lstatOrNull(p: string): Promise<import('node:fs').Stats | null> {
+async function lstatOrNull(p: string): Promise<Stats | null> {
   try {
     return await fs.lstat(p);
   } catch (error) {
