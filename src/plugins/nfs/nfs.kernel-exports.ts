@@ -18,7 +18,12 @@ export type KernelExport = GaneshaExport;
 
 export function renderKernelExports(exports: readonly KernelExport[]): string {
   const lines = ["# Written by bramble (plugin nfs): every change is overwritten. Edit bramble's settings instead."];
+  const ids = new Set<number>();
   for (const e of exports) {
+    if (!Number.isInteger(e.exportId) || e.exportId < 1 || e.exportId > 65535 || ids.has(e.exportId)) {
+      throw new Error(`bad or repeated export id ${e.exportId}`);
+    }
+    ids.add(e.exportId);
     const problem = pathProblem(e.path);
     if (problem) throw new Error(`refusing to write path ${JSON.stringify(e.path)}: ${problem}`);
     if (e.clients.length === 0) throw new Error(`export ${e.path} has no clients`);
