@@ -11,6 +11,7 @@
  * the ganesha backend needs the server address (it listens on that address only, like the other
  * protocol plugins); the kernel backend is an explicit choice of the admin.
  */
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { definePlugin, type PluginFactory, type PluginHealth, type UserRecord } from '../../core/plugin-api';
 import { archivePathOf, checkNfsSettings, NfsSettingsSchema, type NfsContext, type NfsSettings } from './nfs.config';
@@ -130,6 +131,9 @@ export function createNfsPlugin(options: NfsPluginOptions = {}): PluginFactory {
       const b = await backendFor(s);
       if (!b) return;
       problem = null;
+      // The homes folder must exist before it is exported: ganesha skips an export whose path is
+      // missing and would not look again until the next reload.
+      await fs.mkdir(s.homesPath, { recursive: true, mode: 0o755 });
       projection = projectExports({
         clients: c.views.clients.list(),
         images: c.views.images.list(),
