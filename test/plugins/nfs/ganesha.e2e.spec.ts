@@ -15,7 +15,7 @@ import { definePlugin, type PluginContext } from '../../../src/core/plugin-api';
 import { createNfsPlugin } from '../../../src/plugins/nfs/nfs.plugin';
 import { startHarness, type Harness } from '../../support/app-harness';
 import { canUseNetns } from '../../support/netlab';
-import { NfsLab, PI2_MAC, PI_MAC, STRANGER_MAC, type LabHost } from '../../support/nfs-lab';
+import { NfsLab, PI2_MAC, PI_MAC, type LabHost } from '../../support/nfs-lab';
 import { eventually, tempDir } from '../../support/temp';
 
 function missingTools(): string | null {
