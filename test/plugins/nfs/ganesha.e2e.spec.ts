@@ -240,6 +240,33 @@ describe('NFS plugin with nfs-ganesha, real clients in namespaces', { skip, time
     assert.equal(readFileSync(path.join(`${homes}.archive`, archived[0], 'notes-v3.txt'), 'utf8'), 'written over nfs\n');
   });
 
+  it('clientSubnet: any address in it reads the roots, but the homes stay with approved addresses', async () => {
+    const subnet = `${lab.serverIp.split('.').slice(0, 3).join('.')}.0/24`;
+    await harness.ok('mutation ($v: JSON!) { updatePluginSettings(plugin: "nfs", values: $v) { name } }', { v: { clientSubnet: subnet } });
+    await until('stranger', `${imageRoot}/etc/hostname`, 3, 'root-v1\n', 'an unknown address in the subnet reads the root');
+    assert.notEqual((await lab.nfs('stranger', 'nfs-ls', [lab.url(homes, 4)])).code, 0, 'homes not to the subnet');
+    assert.equal((await lab.nfs('pi', 'nfs-ls', [lab.url(homes, 4)])).code, 0, 'homes still to the approved Pi');
+    await harness.ok('mutation { updatePluginSettings(plugin: "nfs", values: {}, reset: ["clientSubnet"]) { name } }');
+    await until('stranger', `${imageRoot}/etc/hostname`, 3, null, 'the subnet export withdrawn');
+  });
+
+  it('versions [4]: ganesha restarts without NFSv3; v3 is refused, v4 still served', async () => {
+    const pid = (await health()).checks.ganeshaPid;
+    await harness.ok('mutation ($v: JSON!) { updatePluginSettings(plugin: "nfs", values: $v) { name } }', { v: { versions: [4] } });
+    await eventually(
+      async () => {
+        const h = await health();
+        return h.status !== 'down' && typeof h.checks.ganeshaPid === 'number' && h.checks.ganeshaPid !== pid;
+      },
+      20_000,
+      'a restarted ganesha',
+    );
+    await until('pi', `${imageRoot}/etc/hostname`, 4, 'root-v1\n', 'v4 served');
+    assert.notEqual((await cat('pi', `${imageRoot}/etc/hostname`, 3)).code, 0, 'v3 refused');
+    await harness.ok('mutation { updatePluginSettings(plugin: "nfs", values: {}, reset: ["versions"]) { name } }');
+    await until('pi', `${imageRoot}/etc/hostname`, 3, 'root-v1\n', 'v3 back');
+  });
+
   it('a killed ganesha is restarted and serves again; health says why it went down meanwhile', async () => {
     const pid = (await health()).checks.ganeshaPid as number;
     process.kill(pid, 'SIGKILL');
