@@ -131,15 +131,16 @@ export function createNfsPlugin(options: NfsPluginOptions = {}): PluginFactory {
       const b = await backendFor(s);
       if (!b) return;
       problem = null;
-      // The homes folder must exist before it is exported: ganesha skips an export whose path is
-      // missing and would not look again until the next reload.
-      await fs.mkdir(s.homesPath, { recursive: true, mode: 0o755 });
       projection = projectExports({
         clients: c.views.clients.list(),
         images: c.views.images.list(),
         homesPath: s.homesPath,
         clientSubnet: s.clientSubnet,
       });
+      // The homes folder must exist before it is exported: ganesha skips an export whose path is
+      // missing and would not look again until the next reload. Made only once it is exported.
+      const homes = projection.exports.find((e) => e.kind === 'homes');
+      if (homes) await fs.mkdir(homes.path, { recursive: true, mode: 0o755 });
       for (const r of projection.refused) c.logger.warn('export refused', { path: r.path, reason: r.reason, imageId: r.imageId });
       const numbered: GaneshaExport[] = projection.exports.map((e) => ({ ...e, exportId: idOf(e.path) }));
       const versions = [...s.versions].sort() as NfsVersion[];
