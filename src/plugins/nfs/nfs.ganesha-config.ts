@@ -33,6 +33,8 @@ export interface GaneshaConfigInput {
   recoveryRoot: string;
   /** Log level of the default component: EVENT in service, DEBUG when tracing. */
   logLevel?: 'EVENT' | 'INFO' | 'DEBUG';
+  /** Log NFSv3 MOUNTs with the client's address (NFSPROTO at DEBUG), for boot facts (nfs.mount-log.ts). */
+  logMounts?: boolean;
 }
 
 /** A client entry ganesha takes: an IPv4 address or an IPv4 CIDR. */
@@ -83,6 +85,7 @@ export function renderGaneshaConfig(input: GaneshaConfigInput): string {
     '}',
     'LOG {',
     `  Default_Log_Level = ${input.logLevel ?? 'EVENT'};`,
+    ...(input.logMounts ? ['  Components {', '    NFSPROTO = DEBUG;', '  }'] : []),
     '}',
   ];
   for (const e of input.exports) {

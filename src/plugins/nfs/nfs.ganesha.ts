@@ -15,6 +15,7 @@ import { promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../../core/plugin-api';
+import { parseMountLog, type MountSeen } from './nfs.mount-log';
 import { run, tailOf, type Spawner } from './nfs.process';
 
 export interface GaneshaOptions {
@@ -27,7 +28,14 @@ export interface GaneshaOptions {
   maxBackoffMs?: number;
   /** How long a start may take before it counts as failed. */
   readyTimeoutMs?: number;
+  /** Called for each NFSv3 MOUNT ganesha logs (when its config has `logMounts`). */
+  onMount?: (mount: MountSeen) => void;
+  /** How often the log is read for mounts. */
+  mountPollMs?: number;
 }
+
+/** Most bytes of log read per poll: a burst beyond it is skipped, not buffered. */
+const MAX_LOG_READ = 1024 * 1024;
 
 /** Log lines worth showing in health when ganesha stops or fails to start. */
 const SERIOUS = / :(FATAL|CRIT|MAJ) :/;
@@ -45,6 +53,7 @@ export class GaneshaServer {
   private needRpcbind = false;
   private startedAt = 0;
   private starting: Promise<void> | null = null;
+  private tail: { timer: NodeJS.Timeout; offset: number; partial: string; pending: Map<string, string> } | null = null;
   problem: string | null = null;
   restarts = 0;
   reloads = 0;
@@ -154,6 +163,7 @@ export class GaneshaServer {
       if (this.logSince(logOffset).includes('NFS SERVER INITIALIZED')) {
         this.ready = true;
         this.startedAt = Date.now();
+        this.startTail(logOffset);
         this.problem = null;
         this.options.logger.info('ganesha.nfsd serving', { pid: child.pid, config: this.configPath });
         return;
@@ -165,6 +175,52 @@ export class GaneshaServer {
       this.fail(
         `ganesha.nfsd did not finish starting within ${this.options.readyTimeoutMs ?? 15_000} ms: ${this.seriousLine(logOffset) ?? 'see ' + this.logPath}`,
       );
+    }
+  }
+
+  /** Follows the log from `offset` for MOUNT lines (once; it survives restarts of ganesha). */
+  private startTail(offset: number): void {
+    const onMount = this.options.onMount;
+    if (!onMount || this.tail) return;
+    const tail = {
+      timer: setInterval(() => void this.readTail(onMount), this.options.mountPollMs ?? 500),
+      offset,
+      partial: '',
+      pending: new Map<string, string>(),
+    };
+    tail.timer.unref();
+    this.tail = tail;
+  }
+
+  private async readTail(onMount: (mount: MountSeen) => void): Promise<void> {
+    const tail = this.tail;
+    if (!tail) return;
+    let handle: fs.FileHandle | null = null;
+    try {
+      handle = await fs.open(this.logPath, 'r');
+      const size = (await handle.stat()).size;
+      if (size < tail.offset) {
+        // Rotated: start again at its beginning.
+        tail.offset = 0;
+        tail.partial = '';
+      }
+      if (size - tail.offset > MAX_LOG_READ) {
+        tail.offset = size - MAX_LOG_READ;
+        tail.partial = '';
+      }
+      const length = size - tail.offset;
+      if (length <= 0) return;
+      const buffer = Buffer.alloc(length);
+      const { bytesRead } = await handle.read(buffer, 0, length, tail.offset);
+      tail.offset += bytesRead;
+      const text = tail.partial + buffer.subarray(0, bytesRead).toString('utf8');
+      const cut = text.lastIndexOf('\n');
+      tail.partial = text.slice(cut + 1).slice(-4096);
+      for (const mount of parseMountLog(text.slice(0, cut + 1), tail.pending)) onMount(mount);
+    } catch {
+      // no log yet
+    } finally {
+      await handle?.close();
     }
   }
 
@@ -277,6 +333,8 @@ export class GaneshaServer {
   async stop(): Promise<void> {
     this.stopping = true;
     this.clearRestart();
+    if (this.tail) clearInterval(this.tail.timer);
+    this.tail = null;
     if (this.starting) await this.starting.catch(() => undefined);
     await this.killChild();
     const rpcbind = this.rpcbind;

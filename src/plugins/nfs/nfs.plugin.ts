@@ -17,6 +17,7 @@ import { definePlugin, type PluginFactory, type PluginHealth, type UserRecord } 
 import { archivePathOf, checkNfsSettings, NfsSettingsSchema, type NfsContext, type NfsSettings } from './nfs.config';
 import { projectExports, type ExportsProjection, type NfsVersion } from './nfs.exports';
 import { GaneshaServer } from './nfs.ganesha';
+import { rootMountFact, type MountSeen } from './nfs.mount-log';
 import { renderGaneshaConfig, type GaneshaExport } from './nfs.ganesha-config';
 import { archiveHome, ensureHome } from './nfs.homes';
 import { KernelExports } from './nfs.kernel';
@@ -34,6 +35,9 @@ export interface NfsPluginOptions {
 }
 
 export const DEFAULT_DEBOUNCE_MS = 200;
+
+/** A Pi's root mount is reported at most this often (a remount after a network blip is not a boot). */
+export const MOUNT_FACT_EVERY_MS = 60_000;
 
 type Backend = { kind: 'ganesha'; server: GaneshaServer; bindAddress: string } | { kind: 'kernel'; exports: KernelExports; file: string };
 
@@ -53,6 +57,8 @@ export function createNfsPlugin(options: NfsPluginOptions = {}): PluginFactory {
     const homeProblems = new Map<string, string>();
     const unsubscribers: (() => void)[] = [];
     const exportIds = new Map<string, number>();
+    const lastMountFact = new Map<string, number>();
+    let mountsReported = 0;
     let nextExportId = 1;
 
     function enqueue(work: () => Promise<void>): Promise<void> {
@@ -119,6 +125,7 @@ export function createNfsPlugin(options: NfsPluginOptions = {}): PluginFactory {
           spawn,
           logger: c.logger.child('ganesha'),
           backoffMs: options.restartBackoffMs,
+          onMount: (mount) => reportMount(mount),
         }),
       };
       return backend;
@@ -150,12 +157,33 @@ export function createNfsPlugin(options: NfsPluginOptions = {}): PluginFactory {
         await b.exports.apply(text);
         lastWritten = text;
       } else {
-        const text = renderGaneshaConfig({ exports: numbered, versions, bindAddress: b.bindAddress, recoveryRoot: b.server.recoveryRoot });
+        const text = renderGaneshaConfig({
+          exports: numbered,
+          versions,
+          bindAddress: b.bindAddress,
+          recoveryRoot: b.server.recoveryRoot,
+          logMounts: versions.includes(3),
+        });
         if (text === lastWritten && (b.server.running || b.server.problem)) return;
         await b.server.apply(text, JSON.stringify([b.bindAddress, versions]), versions.includes(3));
         lastWritten = text;
       }
       c.logger.info('NFS exports applied', { backend: b.kind, exports: numbered.length, refused: projection.refused.length });
+    }
+
+    /** A Pi's NFSv3 mount of an image root, as a boot fact (at most once per Pi and export per minute). */
+    function reportMount(mount: MountSeen): void {
+      const c = ctx;
+      if (!c || stopped) return;
+      const fact = rootMountFact(mount, projection.exports, (ip) => c.views.clients.byIp(ip));
+      if (!fact) return;
+      const key = `${fact.mac} ${String(fact.detail?.export)}`;
+      const t = Date.now();
+      if (t - (lastMountFact.get(key) ?? -Infinity) < MOUNT_FACT_EVERY_MS) return;
+      lastMountFact.set(key, t);
+      if (lastMountFact.size > 10_000) lastMountFact.delete(lastMountFact.keys().next().value as string);
+      mountsReported++;
+      c.commands.reportBootFact(fact).catch((error: Error) => c.logger.warn('could not record a root mount', { error: error.message }));
     }
 
     async function homeOf(user: UserRecord): Promise<void> {
@@ -241,6 +269,7 @@ export function createNfsPlugin(options: NfsPluginOptions = {}): PluginFactory {
           imageExports: projection.exports.filter((e) => e.kind === 'image').length,
           refusedExports: projection.refused.length,
           homeFolderProblems: homeProblems.size,
+          rootMountsReported: mountsReported,
           ganeshaPid: b?.kind === 'ganesha' ? b.server.pid : null,
           ganeshaRestarts: b?.kind === 'ganesha' ? b.server.restarts : null,
           ganeshaReloads: b?.kind === 'ganesha' ? b.server.reloads : null,

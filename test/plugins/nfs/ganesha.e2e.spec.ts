@@ -144,6 +144,21 @@ describe('NFS plugin with nfs-ganesha, real clients in namespaces', { skip, time
     assert.ok(!existsSync(path.join(imageRoot, 'etc', 'new.txt')));
     const conf = readFileSync(path.join(harness.dataDir, 'plugins', 'nfs', 'ganesha', 'ganesha.conf'), 'utf8');
     assert.match(conf, new RegExp(`Clients = ${lab.ipOf('pi').replace(/\./g, '\\.')};`));
+    // The v3 mount is a boot fact of this Pi, naming the image version it mounted.
+    let facts: { type: string; data: { stage: string; ip: string | null; detail: Record<string, unknown> } }[] = [];
+    await eventually(
+      async () => {
+        facts = (await probe!.events.readStream(`boot-${PI_MAC}`)) as unknown as typeof facts;
+        return facts.some((f) => f.data.stage === 'nfs.root-mounted');
+      },
+      5000,
+      'the nfs.root-mounted boot fact',
+    );
+    const mounted = facts.filter((f) => f.data.stage === 'nfs.root-mounted');
+    assert.equal(mounted.length, 1, 'once, though the Pi mounted several times');
+    assert.equal(mounted[0].data.ip, lab.ipOf('pi'));
+    assert.deepEqual(mounted[0].data.detail, { imageId, imageVersion: 1, export: imageRoot, nfsVersion: 3 });
+    assert.ok(!facts.some((f) => f.data.stage === 'nfs.root-mounted' && f.data.ip !== lab.ipOf('pi')));
     assert.ok(((await health()).checks.ganeshaReloads as number) >= 1, 'applied by reload');
   });
 

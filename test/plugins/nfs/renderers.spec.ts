@@ -130,6 +130,18 @@ describe('ganesha config renderer', () => {
     assert.equal(text.split('\n').length, GANESHA_FIXTURE.split('\n').length - 18);
   });
 
+  it('logMounts: NFSPROTO at DEBUG inside LOG, nothing else changed', () => {
+    const text = renderGaneshaConfig({ ...BASE, exports: EXPORTS, logMounts: true });
+    assert.equal(
+      text,
+      GANESHA_FIXTURE.replace(
+        '  Default_Log_Level = EVENT;\n}',
+        '  Default_Log_Level = EVENT;\n  Components {\n    NFSPROTO = DEBUG;\n  }\n}',
+      ),
+    );
+    assert.notEqual(text, GANESHA_FIXTURE);
+  });
+
   it('repeated export ids are refused', () => {
     assert.throws(() => renderGaneshaConfig({ ...BASE, exports: [EXPORTS[0], { ...EXPORTS[1], exportId: 3 }] }), /repeated export id 3/);
   });
