@@ -50,6 +50,7 @@ export function createNfsPlugin(options: NfsPluginOptions = {}): PluginFactory {
     let problem: string | null = null;
     let projection: ExportsProjection = { exports: [], refused: [] };
     let lastWritten = '';
+    let lastRefused = '[]';
     let timer: NodeJS.Timeout | null = null;
     let stopped = false;
     /** One reconcile or home-folder change at a time, in order. */
@@ -69,18 +70,19 @@ export function createNfsPlugin(options: NfsPluginOptions = {}): PluginFactory {
       return queue;
     }
 
+    /** A stable id per exported path while the plugin runs (1..65535; a freed id is reused only once all are taken). */
     function idOf(p: string): number {
       let id = exportIds.get(p);
-      if (id === undefined) {
-        if (nextExportId > 65535) {
-          // Ids are only stable while ganesha runs; starting again from the exports in use keeps them unique.
-          const inUse = new Set(projection.exports.map((e) => e.path));
-          for (const key of [...exportIds.keys()]) if (!inUse.has(key)) exportIds.delete(key);
-          nextExportId = Math.max(0, ...exportIds.values()) + 1;
-        }
+      if (id !== undefined) return id;
+      if (nextExportId > 65535) {
+        const inUse = new Set(projection.exports.map((e) => e.path));
+        for (const key of [...exportIds.keys()]) if (!inUse.has(key)) exportIds.delete(key);
+        const taken = new Set(exportIds.values());
+        for (id = 1; id <= 65535 && taken.has(id); id++);
+      } else {
         id = nextExportId++;
-        exportIds.set(p, id);
       }
+      exportIds.set(p, id);
       return id;
     }
 
@@ -148,7 +150,11 @@ export function createNfsPlugin(options: NfsPluginOptions = {}): PluginFactory {
       // missing and would not look again until the next reload. Made only once it is exported.
       const homes = projection.exports.find((e) => e.kind === 'homes');
       if (homes) await fs.mkdir(homes.path, { recursive: true, mode: 0o755 });
-      for (const r of projection.refused) c.logger.warn('export refused', { path: r.path, reason: r.reason, imageId: r.imageId });
+      const refusedKey = JSON.stringify(projection.refused);
+      if (refusedKey !== lastRefused) {
+        for (const r of projection.refused) c.logger.warn('export refused', { path: r.path, reason: r.reason, imageId: r.imageId });
+        lastRefused = refusedKey;
+      }
       const numbered: GaneshaExport[] = projection.exports.map((e) => ({ ...e, exportId: idOf(e.path) }));
       const versions = [...s.versions].sort() as NfsVersion[];
       if (b.kind === 'kernel') {
