@@ -13,7 +13,14 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { definePlugin, type PluginFactory, type PluginHealth, type UserRecord } from '../../core/plugin-api';
+import {
+  definePlugin,
+  type CounterMetric,
+  type GaugeMetric,
+  type PluginFactory,
+  type PluginHealth,
+  type UserRecord,
+} from '../../core/plugin-api';
 import { archivePathOf, checkNfsSettings, NfsSettingsSchema, type NfsContext, type NfsSettings } from './nfs.config';
 import { projectExports, type ExportsProjection, type NfsVersion } from './nfs.exports';
 import { GaneshaServer } from './nfs.ganesha';
@@ -39,6 +46,13 @@ export const DEFAULT_DEBOUNCE_MS = 200;
 /** A Pi's root mount is reported at most this often (a remount after a network blip is not a boot). */
 export const MOUNT_FACT_EVERY_MS = 60_000;
 
+interface NfsMetrics {
+  exports: GaugeMetric;
+  refused: GaugeMetric;
+  applies: CounterMetric;
+  rootMounts: CounterMetric;
+}
+
 type Backend = { kind: 'ganesha'; server: GaneshaServer; bindAddress: string } | { kind: 'kernel'; exports: KernelExports; file: string };
 
 export function createNfsPlugin(options: NfsPluginOptions = {}): PluginFactory {
@@ -60,6 +74,7 @@ export function createNfsPlugin(options: NfsPluginOptions = {}): PluginFactory {
     const exportIds = new Map<string, number>();
     const lastMountFact = new Map<string, number>();
     let mountsReported = 0;
+    let metrics: NfsMetrics | null = null;
     let nextExportId = 1;
 
     function enqueue(work: () => Promise<void>): Promise<void> {
@@ -150,6 +165,11 @@ export function createNfsPlugin(options: NfsPluginOptions = {}): PluginFactory {
       // missing and would not look again until the next reload. Made only once it is exported.
       const homes = projection.exports.find((e) => e.kind === 'homes');
       if (homes) await fs.mkdir(homes.path, { recursive: true, mode: 0o755 });
+      if (metrics) {
+        metrics.exports.set({ kind: 'image' }, projection.exports.filter((e) => e.kind === 'image').length);
+        metrics.exports.set({ kind: 'homes' }, projection.exports.filter((e) => e.kind === 'homes').length);
+        metrics.refused.set(projection.refused.length);
+      }
       const refusedKey = JSON.stringify(projection.refused);
       if (refusedKey !== lastRefused) {
         for (const r of projection.refused) c.logger.warn('export refused', { path: r.path, reason: r.reason, imageId: r.imageId });
@@ -174,6 +194,7 @@ export function createNfsPlugin(options: NfsPluginOptions = {}): PluginFactory {
         await b.server.apply(text, JSON.stringify([b.bindAddress, versions]), versions.includes(3));
         lastWritten = text;
       }
+      if (!(b.kind === 'kernel' ? b.exports.problem : b.server.problem)) metrics?.applies.inc({ backend: b.kind });
       c.logger.info('NFS exports applied', { backend: b.kind, exports: numbered.length, refused: projection.refused.length });
     }
 
@@ -189,6 +210,7 @@ export function createNfsPlugin(options: NfsPluginOptions = {}): PluginFactory {
       lastMountFact.set(key, t);
       if (lastMountFact.size > 10_000) lastMountFact.delete(lastMountFact.keys().next().value as string);
       mountsReported++;
+      metrics?.rootMounts.inc();
       c.commands.reportBootFact(fact).catch((error: Error) => c.logger.warn('could not record a root mount', { error: error.message }));
     }
 
@@ -235,6 +257,15 @@ export function createNfsPlugin(options: NfsPluginOptions = {}): PluginFactory {
       async start(context) {
         ctx = context;
         stopped = false;
+        const m = context.metrics;
+        metrics = {
+          exports: m.gauge('exports', 'Exports written to the NFS server, by kind (image: one per image version path; homes)', ['kind']),
+          refused: m.gauge('refused_exports', 'Image or homes paths not exported: a config file cannot carry them safely'),
+          applies: m.counter('applies_total', 'Export sets applied (ganesha started or reloaded, or exportfs -ra run), by backend', [
+            'backend',
+          ]),
+          rootMounts: m.counter('root_mounts_total', 'NFSv3 mounts of an image root by a known client, reported as boot facts'),
+        };
         unsubscribers.push(
           context.views.clients.onChange(() => schedule()),
           context.views.images.onChange(() => schedule()),

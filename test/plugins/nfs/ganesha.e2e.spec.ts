@@ -13,7 +13,9 @@ import { after, before, describe, it } from 'node:test';
 import { EVENT_STORE, type EventStore } from '../../../src/core/event-store/event-store.port';
 import { definePlugin, type PluginContext } from '../../../src/core/plugin-api';
 import { createNfsPlugin } from '../../../src/plugins/nfs/nfs.plugin';
+import { Metrics } from '../../../src/core/observability/metrics';
 import { startHarness, type Harness } from '../../support/app-harness';
+import { counterValues, sum } from '../../support/metric-values';
 import { canUseNetns } from '../../support/netlab';
 import { NfsLab, PI2_MAC, PI_MAC, type LabHost } from '../../support/nfs-lab';
 import { eventually, tempDir } from '../../support/temp';
@@ -159,6 +161,13 @@ describe('NFS plugin with nfs-ganesha, real clients in namespaces', { skip, time
     assert.equal(mounted[0].data.ip, lab.ipOf('pi'));
     assert.deepEqual(mounted[0].data.detail, { imageId, imageVersion: 1, export: imageRoot, nfsVersion: 3 });
     assert.ok(!facts.some((f) => f.data.stage === 'nfs.root-mounted' && f.data.ip !== lab.ipOf('pi')));
+    const metrics = harness.app.nest.get(Metrics);
+    assert.deepEqual([...(await counterValues(metrics, 'bramble_nfs_exports', 'kind'))].sort(), [
+      ['homes', 1],
+      ['image', 1],
+    ]);
+    assert.equal(sum(await counterValues(metrics, 'bramble_nfs_root_mounts_total', '')), 1);
+    assert.ok(sum(await counterValues(metrics, 'bramble_nfs_applies_total', 'backend')) >= 2);
     assert.ok(((await health()).checks.ganeshaReloads as number) >= 1, 'applied by reload');
   });
 
