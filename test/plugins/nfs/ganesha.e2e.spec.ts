@@ -14,6 +14,7 @@ import { EVENT_STORE, type EventStore } from '../../../src/core/event-store/even
 import { definePlugin, type PluginContext } from '../../../src/core/plugin-api';
 import { createNfsPlugin } from '../../../src/plugins/nfs/nfs.plugin';
 import { Metrics } from '../../../src/core/observability/metrics';
+import { PluginRegistry } from '../../../src/core/plugin-host/plugin-registry';
 import { startHarness, type Harness } from '../../support/app-harness';
 import { counterValues, sum } from '../../support/metric-values';
 import { canUseNetns } from '../../support/netlab';
@@ -113,6 +114,9 @@ describe('NFS plugin with nfs-ganesha, real clients in namespaces', { skip, time
     assert.equal(h.checks.bindAddress, lab.serverIp);
     assert.equal(h.checks.exports, 0);
     assert.equal(typeof h.checks.ganeshaPid, 'number');
+    // Its part of an image conversion: where the homes are, over NFSv4 (served).
+    const registry = harness.app.nest.get(PluginRegistry);
+    assert.deepEqual(await registry.conversionContributions(), { homes: { exportPath: homes, nfsVersion: 4 } });
     // Nothing reaches anyone yet: no export.
     assert.notEqual((await cat('pi', `${imageRoot}/etc/hostname`, 3)).code, 0);
   });
