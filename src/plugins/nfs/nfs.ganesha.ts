@@ -11,7 +11,7 @@
  * it with ganesha. A ganesha left running by a bramble that was killed (its pid file names a
  * ganesha.nfsd using this config) is stopped before a new one starts.
  */
-import { promises as fs, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, promises as fs, readSync } from 'node:fs';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../../core/plugin-api';
@@ -53,7 +53,7 @@ export class GaneshaServer {
   private needRpcbind = false;
   private startedAt = 0;
   private starting: Promise<void> | null = null;
-  private tail: { timer: NodeJS.Timeout; offset: number; partial: string; pending: Map<string, string> } | null = null;
+  private tail: { timer: NodeJS.Timeout; offset: number; partial: string; pending: Map<string, string>; busy: boolean } | null = null;
   problem: string | null = null;
   restarts = 0;
   reloads = 0;
@@ -187,6 +187,7 @@ export class GaneshaServer {
       offset,
       partial: '',
       pending: new Map<string, string>(),
+      busy: false,
     };
     tail.timer.unref();
     this.tail = tail;
@@ -194,7 +195,8 @@ export class GaneshaServer {
 
   private async readTail(onMount: (mount: MountSeen) => void): Promise<void> {
     const tail = this.tail;
-    if (!tail) return;
+    if (!tail || tail.busy) return;
+    tail.busy = true;
     let handle: fs.FileHandle | null = null;
     try {
       handle = await fs.open(this.logPath, 'r');
@@ -220,6 +222,7 @@ export class GaneshaServer {
     } catch {
       // no log yet
     } finally {
+      tail.busy = false;
       await handle?.close();
     }
   }
@@ -240,11 +243,21 @@ export class GaneshaServer {
     }, delay);
   }
 
+  /** The log from `offset` (at most its last 4 MiB: what a start or a failure wrote). */
   private logSince(offset: number): string {
+    let fd: number | null = null;
     try {
-      return readFileSync(this.logPath).subarray(offset).toString('utf8');
+      fd = openSync(this.logPath, 'r');
+      const size = fstatSync(fd).size;
+      const from = Math.max(offset, size - 4 * 1024 * 1024);
+      if (size <= from) return '';
+      const buffer = Buffer.alloc(size - from);
+      const n = readSync(fd, buffer, 0, buffer.length, from);
+      return buffer.subarray(0, n).toString('utf8');
     } catch {
       return '';
+    } finally {
+      if (fd !== null) closeSync(fd);
     }
   }
 
