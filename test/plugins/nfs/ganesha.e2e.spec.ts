@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { EVENT_STORE, type EventStore } from '../../../src/core/event-store/event-store.port';
@@ -266,6 +266,19 @@ describe('NFS plugin with nfs-ganesha, real clients in namespaces', { skip, time
     assert.equal(archived.length, 1);
     assert.match(archived[0], /^alice-\d{8}T\d{6}Z$/);
     assert.equal(readFileSync(path.join(`${homes}.archive`, archived[0], 'notes-v3.txt'), 'utf8'), 'written over nfs\n');
+  });
+
+  it("a symlink planted under a new user's name: not followed, not chowned, reported in health", async () => {
+    const target = path.join(tmp.dir, 'not-a-home');
+    mkdirSync(target, { mode: 0o755 });
+    symlinkSync(target, path.join(homes, 'mallory'));
+    await harness.ok('mutation { createUser(input: { username: "mallory", password: "correct horse battery" }) { username } }');
+    await eventually(async () => ((await health()).checks.homeFolderProblems as number) === 1, 5000, 'the problem in health');
+    const h = await health();
+    assert.equal(h.status, 'degraded');
+    assert.match(h.detail ?? '', /home of mallory: exists and is not a folder \(a symlink\)/);
+    assert.equal(statSync(target).uid, 0);
+    assert.equal(statSync(target).mode & 0o777, 0o755);
   });
 
   it('clientSubnet: any address in it reads the roots, but the homes stay with approved addresses', async () => {
