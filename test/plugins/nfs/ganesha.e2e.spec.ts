@@ -184,7 +184,8 @@ describe('NFS plugin with nfs-ganesha, real clients in namespaces', { skip, time
     aliceUid = alice.uidNumber;
     aliceGid = alice.gidNumber;
     const home = path.join(homes, 'alice');
-    await eventually(() => existsSync(home), 5000, 'home folder made');
+    // mkdir, then chown through a descriptor: wait for the owner, not only the folder.
+    await eventually(() => existsSync(home) && statSync(home).uid === aliceUid, 5000, 'home folder made and owned');
     const st = statSync(home);
     assert.equal(st.uid, aliceUid);
     assert.equal(st.gid, aliceGid);
