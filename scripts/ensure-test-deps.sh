@@ -28,6 +28,11 @@ packages=(
   pamtester        # a PAM login as the Pi does it, through pam_ldap (test/plugins/ldap)
   openssl          # a throwaway CA for the LDAP lab; openssl verify / x509 -text of bramble's CA and LDAP certificate (test/plugins/ldap)
   gnutls-bin       # gnutls-cli: GnuTLS, what nslcd's libldap uses, against the LDAP certificate (test/plugins/ldap/tls)
+  nfs-ganesha       # ganesha.nfsd: the NFS plugin's default backend, run by bramble in the lab (test/plugins/nfs/ganesha.e2e, bench/nfs)
+  nfs-ganesha-vfs   # ganesha's VFS FSAL, what bramble's exports use (test/plugins/nfs/ganesha.e2e, bench/nfs)
+  rpcbind           # rpcbind + rpcinfo: NFSv3 registration in the lab's server namespace (test/plugins/nfs/ganesha.e2e, bench/nfs)
+  libnfs-utils      # nfs-ls, nfs-cat, nfs-cp: a userspace NFS client as the Pi (test/plugins/nfs/ganesha.e2e, bench/nfs)
+  nfs-kernel-server # exportfs: checks the kernel backend's exports file, in a private mount namespace (test/plugins/nfs/kernel)
 )
 # Unpacked, not installed (see above): the NSS module (libnss_ldap.so.2) and the PAM module
 # (pam_ldap.so) that talk to nslcd, at nslcd's own version.
