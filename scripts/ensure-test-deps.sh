@@ -28,6 +28,7 @@ packages=(
   pamtester        # a PAM login as the Pi does it, through pam_ldap (test/plugins/ldap)
   openssl          # a throwaway CA for the LDAP lab; openssl verify / x509 -text of bramble's CA and LDAP certificate (test/plugins/ldap)
   gnutls-bin       # gnutls-cli: GnuTLS, what nslcd's libldap uses, against the LDAP certificate (test/plugins/ldap/tls)
+  attr             # getfattr: the image command runner reads overlayfs opaque-folder xattrs (test/core/images/command-runner)
 )
 # Unpacked, not installed (see above): the NSS module (libnss_ldap.so.2) and the PAM module
 # (pam_ldap.so) that talk to nslcd, at nslcd's own version.
