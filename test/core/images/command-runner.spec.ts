@@ -9,6 +9,7 @@ import { FsImageVersionStore } from '../../../src/core/adapters/images/version-s
 import { DomainError } from '../../../src/core/domain/shared/domain-error';
 import { buildBusyboxImage } from '../../support/busybox-image';
 import { tempDir } from '../../support/temp';
+import { snapshot } from './tree-snapshot';
 
 async function rejectsWith(promise: Promise<unknown>, code: string, part?: string): Promise<DomainError> {
   const error = await promise.then(
@@ -37,7 +38,6 @@ describe('OverlayImageCommandRunner', () => {
   let n = 0;
   const next = (): string => join(images, 'pi', `v${++n + 1}`);
   const leftovers = (): string[] => readdirSync(join(images, 'pi')).filter((e) => e.startsWith('.staging-'));
-  const snapshot = (root: string): string => readdirSync(root, { recursive: true }).map(String).sort().join('\n');
 
   before(() => {
     tmp = tempDir('bramble-command-runner-');
