@@ -20,6 +20,7 @@ import { FsImageConverter } from '../../../src/core/adapters/images/converter';
 import { resolveInImage } from '../../../src/core/adapters/images/fs-image-reader';
 import { FsImageVersionStore } from '../../../src/core/adapters/images/version-store';
 import { tempDir } from '../../support/temp';
+import { visudoCheck } from '../../support/visudo';
 import { snapshot } from './tree-snapshot';
 import { BOOKWORM_FSTAB, BOOKWORM_NSSWITCH, BULLSEYE_FSTAB, DEBIAN_SUDOERS, GROUP, PASSWD, PI_NOPASSWD } from './fixtures';
 
@@ -177,6 +178,10 @@ describe('FsImageConverter', () => {
     assert.equal(nopasswd.mode & 0o7777, 0o440, 'mode kept');
     assert.match(readFileSync(join(root, 'etc/sudoers.d/010_pi-nopasswd'), 'utf8'), /^# pi ALL/m);
     assert.equal(lstatSync(join(root, 'etc/sudoers.d/bramble')).mode & 0o7777, 0o440);
+    for (const file of ['etc/sudoers.d/bramble', 'etc/sudoers.d/010_pi-nopasswd']) {
+      const check = visudoCheck(join(root, file));
+      assert.ok(check.ok, `${file}: ${check.output}`);
+    }
     assert.equal(readFileSync(join(root, 'etc/sudoers'), 'utf8'), DEBIAN_SUDOERS);
     const unit = readFileSync(join(root, 'etc/systemd/system/bramble-booted.service'), 'utf8');
     assert.match(unit, /^ExecStart=\/usr\/bin\/curl .* -X POST "http:\/\/10\.42\.0\.1:8080\/api\/booted\?token=a%%20b"$/m);

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import { addLdapToNsswitch, installedPackages, renderNslcdConf } from '../../../src/core/adapters/images/nss-ldap.edit';
-import { directoryMatch, isReadBySudo, neutralizeSudoers, parseAccounts } from '../../../src/core/adapters/images/sudoers.edit';
+import {
+  directoryMatch,
+  isReadBySudo,
+  neutralizeSudoers,
+  parseAccounts,
+  SUDOERS_DROP_IN,
+} from '../../../src/core/adapters/images/sudoers.edit';
+import { tempDir } from '../../support/temp';
+import { visudoCheck } from '../../support/visudo';
 import { BOOKWORM_NSSWITCH, DEBIAN_SUDOERS, GROUP, PASSWD, PI_NOPASSWD } from './fixtures';
 
 const LDAP = { host: '10.42.0.1', port: 389, baseDn: 'dc=bramble,dc=local', startTls: true, caPath: '/etc/ssl/certs/bramble-ca.pem' };
@@ -67,8 +77,30 @@ describe('installedPackages', () => {
   });
 });
 
+/** Rules of every kind that could match a directory user, and some that cannot. */
+const MIXED_RULES = [
+  'ALL ALL=(ALL) ALL',
+  '%staff ALL=(ALL) ALL',
+  '%users ALL=(ALL) ALL',
+  '%#2000 ALL=(ALL) ALL',
+  '#1001 ALL=(ALL) ALL',
+  '+admins ALL=(ALL) ALL',
+  'ADMINS ALL=(ALL) ALL',
+  'daemon, root ALL=(ALL) NOPASSWD: /bin/true',
+  '%sudo, alice ALL=(ALL) \\',
+  '    NOPASSWD: ALL',
+  'User_Alias ADMINS = alice',
+  'Defaults:alice !lecture',
+  '',
+].join('\n');
+
 describe('neutralizeSudoers', () => {
   const accounts = parseAccounts(PASSWD, GROUP);
+  let tmp: { dir: string; cleanup(): void };
+  before(() => {
+    tmp = tempDir('bramble-sudoers-');
+  });
+  after(() => tmp.cleanup());
 
   it("comments out Raspberry Pi OS's 010_pi-nopasswd rule, byte for byte", () => {
     const edit = neutralizeSudoers(PI_NOPASSWD, accounts);
@@ -89,22 +121,7 @@ describe('neutralizeSudoers', () => {
   });
 
   it('disables ALL, unknown or high groups, %users, high uids, netgroups and aliases; keeps system accounts', () => {
-    const text = [
-      'ALL ALL=(ALL) ALL',
-      '%staff ALL=(ALL) ALL',
-      '%users ALL=(ALL) ALL',
-      '%#2000 ALL=(ALL) ALL',
-      '#1001 ALL=(ALL) ALL',
-      '+admins ALL=(ALL) ALL',
-      'ADMINS ALL=(ALL) ALL',
-      'daemon, root ALL=(ALL) NOPASSWD: /bin/true',
-      '%sudo, alice ALL=(ALL) \\',
-      '    NOPASSWD: ALL',
-      'User_Alias ADMINS = alice',
-      'Defaults:alice !lecture',
-      '',
-    ].join('\n');
-    const edit = neutralizeSudoers(text, accounts);
+    const edit = neutralizeSudoers(MIXED_RULES, accounts);
     assert.deepEqual(
       edit.disabled.map((d) => d.split(':')[0]),
       ['ALL', 'group %staff', 'group %users', 'group %#2000', 'user #1001', 'netgroup +admins', 'alias ADMINS', 'user alice'],
@@ -124,5 +141,23 @@ describe('neutralizeSudoers', () => {
     assert.equal(isReadBySudo('010_pi-nopasswd'), true);
     assert.equal(isReadBySudo('README.md'), false);
     assert.equal(isReadBySudo('x~'), false);
+  });
+
+  it("sudo's own parser (visudo -c) accepts what was written, and the drop-in", () => {
+    const bad = join(tmp.dir, 'bad');
+    writeFileSync(bad, 'pi ALL=(ALL NOPASSWD: ALL\n');
+    assert.equal(visudoCheck(bad).ok, false, 'visudo does reject bad syntax');
+    for (const [i, text] of [
+      neutralizeSudoers(PI_NOPASSWD, accounts).text,
+      neutralizeSudoers(MIXED_RULES, accounts).text,
+      MIXED_RULES,
+      SUDOERS_DROP_IN,
+    ].entries()) {
+      const file = join(tmp.dir, `f${i}`);
+      assert.ok(text !== null);
+      writeFileSync(file, text);
+      const check = visudoCheck(file);
+      assert.ok(check.ok, check.output);
+    }
   });
 });
