@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { checkArchitecture, parseBinfmtEntry } from '../../../src/core/adapters/images/architecture';
@@ -197,6 +197,17 @@ describe('OverlayImageCommandRunner', () => {
     assert.match(error.message, /\/usr\/lib\/binfmt\.d\/qemu-aarch64\.conf/);
     assert.equal(existsSync(target), false);
     assert.deepEqual(leftovers(), []);
+  });
+
+  it("an image without /proc fails in setup, as bramble's failure (not the command's), leaving nothing", async () => {
+    const broken = join(images, 'broken', 'v1');
+    mkdirSync(broken, { recursive: true });
+    buildBusyboxImage(broken);
+    rmSync(join(broken, 'proc'), { recursive: true });
+    const target = join(images, 'broken', 'v2');
+    await rejectsWith(runner.run(broken, target, 'true', { architecture: null }), 'IMAGE_IMPORT_FAILED', 'the image has no /proc folder');
+    assert.deepEqual(readdirSync(join(images, 'broken')), ['v1']);
+    assert.deepEqual(mountsMentioning(tmp.dir), []);
   });
 
   it('refuses an existing target and paths overlayfs cannot take', async () => {
