@@ -22,6 +22,20 @@ async function rejectsWith(promise: Promise<unknown>, code: string, part?: strin
   return error;
 }
 
+/** Pids of processes whose command line contains `marker`. */
+function processesWith(marker: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(marker)) pids.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
 function mountsMentioning(path: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
@@ -173,7 +187,10 @@ describe('OverlayImageCommandRunner', () => {
     const controller = new AbortController();
     const started = Date.now();
     setTimeout(() => controller.abort(), 300);
-    await rejectsWith(runner.run(base, target, 'sleep 30', { architecture: null, signal: controller.signal }), 'IMAGE_JOB_ABORTED');
+    const marker = `abort-marker-${process.pid}`;
+    const command = `sh -c 'sleep 30; echo ${marker}' & sleep 31; echo ${marker}`; // a background child too: the whole group goes
+    await rejectsWith(runner.run(base, target, command, { architecture: null, signal: controller.signal }), 'IMAGE_JOB_ABORTED');
+    assert.deepEqual(processesWith(marker), []);
     assert.ok(Date.now() - started < 5000, 'killed, not waited for');
     assert.equal(existsSync(target), false);
     assert.deepEqual(leftovers(), []);
@@ -182,7 +199,9 @@ describe('OverlayImageCommandRunner', () => {
 
   it('a timeout kills the command and keeps nothing', async () => {
     const target = next();
-    const result = await runner.run(base, target, 'echo started; sleep 30', { architecture: null, timeoutMs: 300 });
+    const marker = `timeout-marker-${process.pid}`;
+    const result = await runner.run(base, target, `echo started; sleep 30; echo ${marker}`, { architecture: null, timeoutMs: 300 });
+    assert.deepEqual(processesWith(marker), []);
     assert.equal(result.exitCode, null);
     assert.equal(result.signal, 'SIGKILL');
     assert.equal(result.logBytes, 8);
