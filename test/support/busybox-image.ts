@@ -26,6 +26,8 @@ const APPLETS = [
   'id',
   'uname',
   'sort',
+  'ln',
+  'mkfifo',
 ];
 
 /** Builds the image in `dir` (which must exist and be empty); returns `dir`. */

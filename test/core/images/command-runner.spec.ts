@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { checkArchitecture, parseBinfmtEntry } from '../../../src/core/adapters/images/architecture';
 import { OverlayImageCommandRunner } from '../../../src/core/adapters/images/command-runner';
+import { parseOpaque } from '../../../src/core/adapters/images/overlay-apply';
 import { FsImageVersionStore } from '../../../src/core/adapters/images/version-store';
 import { DomainError } from '../../../src/core/domain/shared/domain-error';
 import { buildBusyboxImage } from '../../support/busybox-image';
@@ -128,6 +129,35 @@ describe('OverlayImageCommandRunner', () => {
     assert.equal(existsSync(join(target, 'var/cache')), false);
     assert.deepEqual(readdirSync(join(base, 'opt/keep')), ['old']);
     assert.ok(existsSync(join(base, 'var/cache/apt/pkgcache.bin')));
+  });
+
+  it('a folder that became a file and a file that became a folder, symlinks and a FIFO', async () => {
+    const target = next();
+    const command =
+      'rm -rf /usr/share/doc && echo x > /usr/share/doc; rm /etc/hostname && mkdir /etc/hostname; ln -s /etc/motd /etc/link; mkfifo /run-fifo';
+    const result = await runner.run(base, target, command, { architecture: null });
+    assert.equal(result.exitCode, 0);
+    assert.equal(readFileSync(join(target, 'usr/share/doc'), 'utf8'), 'x\n');
+    assert.ok(lstatSync(join(target, 'etc/hostname')).isDirectory());
+    assert.equal(readlinkSync(join(target, 'etc/link')), '/etc/motd');
+    assert.ok(lstatSync(join(target, 'run-fifo')).isFIFO());
+    assert.ok(lstatSync(join(base, 'usr/share/doc')).isDirectory());
+    assert.equal(readFileSync(join(base, 'etc/hostname'), 'utf8'), 'raspberrypi\n');
+  });
+
+  it('parses getfattr output for opaque folders, octal escapes included', () => {
+    const out = [
+      '# file: /s/upper/opt/keep',
+      'trusted.overlay.opaque="y"',
+      '',
+      '# file: /s/upper/a\\040b\\012c',
+      'trusted.overlay.opaque="y"',
+      '',
+      '# file: /s/upper/not',
+      'trusted.overlay.opaque="x"',
+      '',
+    ].join('\n');
+    assert.deepEqual([...parseOpaque(out, '/s/upper')], ['opt/keep', 'a b\nc']);
   });
 
   it('runs with a cleared environment, as root, in the image', async () => {
