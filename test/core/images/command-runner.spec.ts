@@ -134,7 +134,7 @@ describe('OverlayImageCommandRunner', () => {
   it('a folder that became a file and a file that became a folder, symlinks and a FIFO', async () => {
     const target = next();
     const command =
-      'rm -rf /usr/share/doc && echo x > /usr/share/doc; rm /etc/hostname && mkdir /etc/hostname; ln -s /etc/motd /etc/link; mkfifo /run-fifo';
+      'set -e; rm -rf /usr/share/doc && echo x > /usr/share/doc; rm /etc/hostname && mkdir /etc/hostname; ln -s /etc/motd /etc/link; mkfifo /run-fifo';
     const result = await runner.run(base, target, command, { architecture: null });
     assert.equal(result.exitCode, 0);
     assert.equal(readFileSync(join(target, 'usr/share/doc'), 'utf8'), 'x\n');
