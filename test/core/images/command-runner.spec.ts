@@ -201,15 +201,29 @@ describe('OverlayImageCommandRunner', () => {
   it('mounts only inside its own namespace, never in the host', async () => {
     const target = next();
     let during: string[] | null = null;
+    let inside = '';
     const result = await runner.run(base, target, 'sleep 0.3; cat /proc/self/mountinfo', {
       architecture: null,
-      onOutput: () => {
+      onOutput: (chunk) => {
         during ??= mountsMentioning(tmp.dir);
+        inside += chunk;
       },
     });
     assert.equal(result.exitCode, 0);
     assert.deepEqual(during, []);
     assert.deepEqual(mountsMentioning(tmp.dir), []);
+    // Inside: mountinfo field 5 is the mount point (as the chroot sees it), field 6 its options.
+    const options = new Map(
+      inside
+        .trim()
+        .split('\n')
+        .map((line) => line.split(' '))
+        .map((f) => [f[4], f[5]] as const),
+    );
+    assert.match(options.get('/etc/resolv.conf') ?? '', /^ro\b/, "the host's resolv.conf is read-only inside");
+    assert.match(options.get('/sys') ?? '', /^ro\b/);
+    assert.match(options.get('/') ?? '', /^rw\b/, 'the overlay root');
+    for (const point of ['/proc', '/dev', '/dev/null', '/tmp', '/run']) assert.ok(options.has(point), point);
   });
 
   it('abort kills the command and leaves nothing', async () => {
