@@ -109,6 +109,12 @@ describe('FsImageVersionStore', () => {
     );
   });
 
+  it('makes the target folder when it is new (a cloned image: <images>/<new>/v1)', async () => {
+    const target = join(images, `new-image-${++n}`, 'v1');
+    assert.equal((await new FsImageVersionStore(images).clone(base, target)).files, 12);
+    assert.equal(readFileSync(join(target, 'etc/hostname'), 'utf8'), 'raspberrypi\n');
+  });
+
   it('refuses an existing target and a missing source', async () => {
     const store = new FsImageVersionStore(images);
     await rejectsWith(store.clone(base, base), 'IMAGE_EXISTS');

@@ -24,7 +24,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { lstatSync, readdirSync, realpathSync } from 'node:fs';
-import { lstat, readdir, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, sep } from 'node:path';
 import type { CloneMethod, ImageJobOptions, ImageVersionStore } from '../../commands/image-ports';
 import { DomainError, ErrorCode } from '../../domain/shared/domain-error';
@@ -72,6 +72,8 @@ export class FsImageVersionStore implements ImageVersionStore {
     if (!info?.isDirectory()) throw failed(`clone: ${source} is not a directory`);
     if (await exists(target)) throw new DomainError(ErrorCode.IMAGE_EXISTS, `clone: ${target} already exists`);
     options.onProgress?.({ phase: 'cloning', bytesDone: 0, bytesTotal: null, files: 0 });
+    // The target's folder may be new (`<images>/<new image>/v1` for a cloned image).
+    await mkdir(dirname(target), { recursive: true });
     const staging = stagingPathFor(target);
     const problems: string[] = [];
     try {
