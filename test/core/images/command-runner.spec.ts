@@ -300,6 +300,7 @@ describe('checkArchitecture', () => {
     assert.deepEqual(checkArchitecture('i386', { hostArchitecture: 'amd64', binfmtDir: tmp.dir }), { mode: 'native' });
     assert.deepEqual(checkArchitecture(null, { hostArchitecture: 'amd64', binfmtDir: tmp.dir }), { mode: 'native' });
     assert.deepEqual(checkArchitecture('arm64', { hostArchitecture: 'arm64', binfmtDir: tmp.dir }), { mode: 'native' });
+    assert.deepEqual(checkArchitecture('x86_64', { hostArchitecture: 'amd64', binfmtDir: tmp.dir }), { mode: 'native' }, 'uname spelling');
   });
 
   it('emulated when qemu is registered with F, refused when disabled or without F', () => {
@@ -312,6 +313,7 @@ describe('checkArchitecture', () => {
     );
     writeFileSync(join(dir, 'qemu-aarch64'), ENTRY);
     assert.deepEqual(checkArchitecture('arm64', opts), { mode: 'emulated', binfmtEntry: 'qemu-aarch64' });
+    assert.deepEqual(checkArchitecture('aarch64', opts), { mode: 'emulated', binfmtEntry: 'qemu-aarch64' });
     writeFileSync(join(dir, 'qemu-aarch64'), ENTRY.replace('enabled', 'disabled'));
     assert.throws(() => checkArchitecture('arm64', opts), /disabled/);
     writeFileSync(join(dir, 'qemu-aarch64'), ENTRY.replace('POCF', 'POC'));

@@ -37,6 +37,9 @@ const QEMU_NAME: Record<string, string> = {
   s390x: 's390x',
 };
 
+/** Kernel (`uname -m`) spellings that mean a Debian architecture, accepted too. */
+const UNAME_ALIASES: Record<string, string> = { aarch64: 'arm64', x86_64: 'amd64', armv7l: 'armhf', armv6l: 'armhf', i686: 'i386' };
+
 /** Architectures a host runs without emulation, besides its own (the CPU executes them). */
 const NATIVE_TOO: Record<string, string[]> = { amd64: ['i386'] };
 
@@ -70,6 +73,7 @@ export function checkArchitecture(
   options: { hostArchitecture?: string; binfmtDir?: string; imageRoot?: string } = {},
 ): { mode: 'native' } | { mode: 'emulated'; binfmtEntry: string } {
   const host = options.hostArchitecture ?? hostDebianArchitecture();
+  if (architecture !== null) architecture = UNAME_ALIASES[architecture] ?? architecture;
   if (architecture === null || architecture === host || NATIVE_TOO[host]?.includes(architecture)) return { mode: 'native' };
   const qemu = QEMU_NAME[architecture];
   const unsupported = (why: string): DomainError =>
