@@ -33,10 +33,14 @@ packages=(
   rpcbind           # rpcbind + rpcinfo: NFSv3 registration in the lab's server namespace (test/plugins/nfs/ganesha.e2e, bench/nfs)
   libnfs-utils      # nfs-ls, nfs-cat, nfs-cp: a userspace NFS client as the Pi (test/plugins/nfs/ganesha.e2e, bench/nfs)
   nfs-kernel-server # exportfs: checks the kernel backend's exports file, in a private mount namespace (test/plugins/nfs/kernel)
+  attr             # getfattr: the image command runner reads overlayfs opaque-folder xattrs (test/core/images/command-runner)
 )
 # Unpacked, not installed (see above): the NSS module (libnss_ldap.so.2) and the PAM module
 # (pam_ldap.so) that talk to nslcd, at nslcd's own version.
 LDAP_MODULES_DIR=/var/cache/bramble-test/nss-pam-ldapd
+# visudo, unpacked from the sudo package, not installed (no setuid sudo on the test host): the image
+# conversion's sudoers files are checked with `visudo -c -f` (test/core/images/nss-sudo.edit).
+VISUDO_DIR=/var/cache/bramble-test/sudo
 
 missing=()
 for p in "${packages[@]}"; do
@@ -51,7 +55,11 @@ ldap_modules_current() {
     [ -f "$LDAP_MODULES_DIR/nss/libnss_ldap.so.2" ] && [ -f "$LDAP_MODULES_DIR/pam/pam_ldap.so" ]
 }
 
-[ ${#missing[@]} -eq 0 ] && ldap_modules_current && exit 0
+visudo_current() {
+  [ -x "$VISUDO_DIR/usr/sbin/visudo" ] && [ -f "$VISUDO_DIR/usr/libexec/sudo/libsudo_util.so.0" ]
+}
+
+[ ${#missing[@]} -eq 0 ] && ldap_modules_current && visudo_current && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "ensure-test-deps: missing Debian packages: ${missing[*]:-none} (or the unpacked LDAP modules in $LDAP_MODULES_DIR) (run as root)" >&2
   exit 1
@@ -135,4 +143,15 @@ if ! ldap_modules_current; then
   cp "$pam" "$LDAP_MODULES_DIR/pam/pam_ldap.so"
   # Written last: its presence says the folder is complete.
   echo "$version" >"$LDAP_MODULES_DIR/version"
+fi
+
+if ! visudo_current; then
+  echo "ensure-test-deps: unpacking sudo (for visudo) into $VISUDO_DIR" >&2
+  mkdir -p "$work/sudo-deb"
+  chown _apt "$work/sudo-deb" 2>/dev/null || true
+  (cd "$work/sudo-deb" && apt-get download -qq sudo) >>"$log" 2>&1 || fail "apt-get download sudo failed"
+  rm -rf "$VISUDO_DIR"
+  mkdir -p "$VISUDO_DIR"
+  dpkg -x "$work"/sudo-deb/sudo_*.deb "$VISUDO_DIR"
+  visudo_current || fail "visudo or libsudo_util.so.0 not found in the unpacked sudo package"
 fi
