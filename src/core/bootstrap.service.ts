@@ -7,6 +7,7 @@ import { commandMeta } from './commands/meta';
 import { DEFAULT_GROUPS } from './domain/group/group.events';
 import { DomainError, ErrorCode } from './domain/shared/domain-error';
 import { EVENT_STORE, EventStoreCorruptError, type EventStore } from './event-store/event-store.port';
+import { ImageJobs } from './images/image-jobs';
 import { InstrumentedEventStore } from './event-store/instrumented.event-store';
 import { APP_LOGGER } from './logging/logging.tokens';
 import type { Logger } from './logging/logger';
@@ -40,6 +41,7 @@ export class BootstrapService implements BeforeApplicationShutdown {
     private readonly plugins: PluginRegistry,
     private readonly commandBus: CommandBus,
     private readonly membership: MembershipProcessManager,
+    private readonly imageJobs: ImageJobs,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(APP_LOGGER) logger: Logger,
   ) {
@@ -64,6 +66,7 @@ export class BootstrapService implements BeforeApplicationShutdown {
     await this.ensureDefaultGroups();
     await this.auth.ensureAdminToken();
     await this.plugins.startAll();
+    await this.imageJobs.recover();
     this.logger.info('core ready', { ms: Date.now() - this.startedAt, position: this.engine.checkpoint ?? 0 });
   }
 
@@ -98,6 +101,8 @@ export class BootstrapService implements BeforeApplicationShutdown {
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    // Running image jobs are cancelled first: they clean up while the store is still open.
+    await this.imageJobs.stop();
     await this.plugins.stopAll();
     await this.membership.stop();
     await this.engine.stop();

@@ -30,6 +30,8 @@ import { StoreFingerprint } from './persistence/store-fingerprint';
 import { MembershipProcessManager } from './process-managers/membership.process-manager';
 import { ProjectionEngine } from './projections/projection-engine';
 import { ReadModelQueries } from './projections/read-model-queries';
+import { IMAGE_PROVIDERS } from './images/image-jobs.providers';
+import { ImageJobs } from './images/image-jobs';
 
 /** One command table per aggregate (commands/*.table.ts). */
 export const CORE_COMMAND_TABLES = [CLIENT_TABLE, USER_TABLE, GROUP_TABLE, IMAGE_TABLE, SYSTEM_TABLE, API_TOKEN_TABLE];
@@ -134,6 +136,7 @@ export class CoreModule {
         ...READ_PROVIDERS,
         ...PROCESS_MANAGER_PROVIDERS,
         ...pluginHostProviders(options),
+        ...IMAGE_PROVIDERS,
         ...OPERATIONS_PROVIDERS,
       ],
       exports: [
@@ -151,6 +154,7 @@ export class CoreModule {
         CommandBus,
         MembershipProcessManager,
         CostlyWork,
+        ImageJobs,
       ],
     };
   }

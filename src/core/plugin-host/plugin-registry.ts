@@ -481,6 +481,11 @@ export class PluginRegistry implements PluginCatalog {
     return this.entries.find((e) => e.key === name)?.startupMs ?? null;
   }
 
+  /** The address the Pis reach this server at, by the settings now (see PluginContext.serverAddress). */
+  serverAddress(): string | null {
+    return serverAddress(this.queries.settings());
+  }
+
   /**
    * The started plugins' parts of an image conversion, merged (a provider that throws is logged and
    * left out: the conversion says what is missing).
