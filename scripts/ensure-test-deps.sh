@@ -28,6 +28,13 @@ packages=(
   pamtester        # a PAM login as the Pi does it, through pam_ldap (test/plugins/ldap)
   openssl          # a throwaway CA for the LDAP lab; openssl verify / x509 -text of bramble's CA and LDAP certificate (test/plugins/ldap)
   gnutls-bin       # gnutls-cli: GnuTLS, what nslcd's libldap uses, against the LDAP certificate (test/plugins/ldap/tls)
+  attr             # setfattr: the image importer restores file capabilities debugfs rdump drops; getfattr (test/core/images)
+  e2fsprogs        # mke2fs -d builds the test's ext4 root, debugfs reads it back (test/core/images, src/core/adapters/images)
+  mtools           # mcopy: the FAT boot partition without a mount (test/core/images, src/core/adapters/images)
+  dosfstools       # mkfs.vfat for the test's boot partition (test/core/images)
+  fdisk            # sfdisk writes the test disk image's partition table (test/core/images)
+  xz-utils         # .img.xz / .tar.xz sources and exports (test/core/images, src/core/adapters/images)
+  libcap2-bin      # setcap/getcap: a file capability that must survive an import (test/core/images)
 )
 # Unpacked, not installed (see above): the NSS module (libnss_ldap.so.2) and the PAM module
 # (pam_ldap.so) that talk to nslcd, at nslcd's own version.
