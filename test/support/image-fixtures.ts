@@ -198,6 +198,8 @@ export interface DiskImageOptions extends RootTreeOptions {
   compression?: 'none' | 'xz';
   /** Leaves the second partition without a file system (an image IMAGE_INVALID must refuse). */
   noExt4?: boolean;
+  /** The partition table (default mbr; gpt puts the same partitions behind a protective MBR). */
+  scheme?: 'mbr' | 'gpt';
   /** The ext4 partition's size in MiB (default: the tree's size plus 16 MiB, doubled). */
   rootMiB?: number;
   name?: string;
@@ -208,7 +210,7 @@ const MIB = 1024 * 1024;
 const FAT_MIB = 34;
 
 /**
- * A Raspberry Pi OS-style disk image in `dir`: MBR, partition 1 FAT32 (type 0c, at 1 MiB) with
+ * A Raspberry Pi OS-style disk image in `dir`: MBR (or GPT), partition 1 FAT32 (type 0c, at 1 MiB) with
  * BOOT_FILES, partition 2 Linux (type 83) with an ext4 file system made by `mke2fs -d` from the
  * root tree. Returns the image's path (.img or .img.xz).
  */
@@ -220,11 +222,14 @@ export function buildDiskImage(dir: string, opts: DiskImageOptions = {}): string
   const bootStart = 1 * MIB;
   const rootStart = bootStart + FAT_MIB * MIB;
   writeFileSync(img, '');
-  run('truncate', ['-s', String(rootStart + rootMiB * MIB), img]);
+  // GPT keeps a backup table in the last 33 sectors: 1 MiB more.
+  run('truncate', ['-s', String(rootStart + rootMiB * MIB + (opts.scheme === 'gpt' ? MIB : 0)), img]);
+  const [label, fatType, linuxType] =
+    opts.scheme === 'gpt' ? ['gpt', 'EBD0A0A2-B9E5-4433-87C0-68B6B72699C7', '0FC63DAF-8483-4772-8E79-3D69D8477DE4'] : ['dos', 'c', '83'];
   run(
     'sfdisk',
     ['-q', img],
-    `label: dos\nstart=${bootStart / 512}, size=${(FAT_MIB * MIB) / 512}, type=c\nstart=${rootStart / 512}, type=83\n`,
+    `label: ${label}\nstart=${bootStart / 512}, size=${(FAT_MIB * MIB) / 512}, type=${fatType}\nstart=${rootStart / 512}, size=${(rootMiB * MIB) / 512}, type=${linuxType}\n`,
   );
   run('mkfs.vfat', ['-F', '32', '-s', '1', '-n', 'bootfs', `--offset=${bootStart / 512}`, img, String(FAT_MIB * 1024)]);
   const fat = `${img}@@${bootStart}`;

@@ -190,6 +190,18 @@ describe('FsImageImporter', { timeout: 180_000 }, () => {
     assert.deepEqual(names(t.images), ['v1']);
   });
 
+  it('imports a disk image with a GPT', async () => {
+    const dir = join(base, 'gpt');
+    mkdirSync(dir);
+    const manifest = buildRootTree(dir, { codename: 'bookworm', specials: false }, 'tree');
+    const img = buildDiskImage(dir, { root: manifest.root, scheme: 'gpt' });
+    const t = target();
+    const result = await importer.import(img, t.target);
+    assert.equal(readFileSync(join(t.target, 'boot/firmware/config.txt'), 'utf8'), BOOT_FILES['config.txt']);
+    assert.equal(lstatSync(join(t.target, '/usr/bin/passwd')).mode & 0o7777, 0o4755);
+    assert.equal(result.fileCount, findCount(t.target));
+  });
+
   for (const compression of ['xz', 'gzip', 'none'] as const) {
     it(`imports a root tarball (${compression}) with boot/firmware`, async () => {
       const dir = join(base, `tar-${compression}`);

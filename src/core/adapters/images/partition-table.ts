@@ -123,7 +123,7 @@ function decodeGpt(bytes: Uint8Array, view: DataView, imageSize: number): Partit
   if (signature !== 'EFI PART') throw new PartitionTableError('gpt-bad-header', 'protective MBR but no "EFI PART" GPT header at LBA 1');
   const headerSize = view.getUint32(h + 12, true);
   if (headerSize < 92 || headerSize > SECTOR) throw new PartitionTableError('gpt-bad-header', `GPT header size ${headerSize} is invalid`);
-  const header = bytes.slice(h, h + headerSize);
+  const header = new Uint8Array(bytes.subarray(h, h + headerSize)); // a copy: its CRC field is zeroed
   const headerCrc = view.getUint32(h + 16, true);
   new DataView(header.buffer).setUint32(16, 0, true);
   if (crc32(header) !== headerCrc) throw new PartitionTableError('gpt-bad-crc', 'the GPT header checksum does not match');
