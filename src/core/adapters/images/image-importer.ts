@@ -225,6 +225,7 @@ export class FsImageImporter implements ImageImporter {
         await placeBootFiles(staging.root, disk.fatDir);
         await rm(join(staging.dir, 'disk.img'), { force: true });
       } else {
+        await checkRoot(real); // before copying gigabytes of something that is not an OS root
         progress.update({ phase: 'copying' });
         await mkdir(staging.root, { mode: 0o755 });
         await tools.run('cp', ['-a', '--reflink=auto', '--', `${real}/.`, `${staging.root}/`]);
