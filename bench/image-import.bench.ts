@@ -179,8 +179,10 @@ async function main(): Promise<void> {
       const target = join(runs, `import-${round}`, 'v1');
       let t = performance.now();
       let lastNote = 0;
+      const phases: [string, number][] = [];
       const result = await importer.import(img, target, {
         onProgress: (p) => {
+          if (phases.length === 0 || phases[phases.length - 1][0] !== p.phase) phases.push([p.phase, performance.now()]);
           if (performance.now() - lastNote < 2000) return;
           lastNote = performance.now();
           note(
@@ -192,6 +194,8 @@ async function main(): Promise<void> {
       note(
         `round ${round + 1}: importer ${times.importer[round].toFixed(2)} s (${result.fileCount} files, ${(result.sizeBytes / MIB).toFixed(0)} MiB, warnings ${result.warnings.length})`,
       );
+      const spans = phases.map(([phase, at], i) => `${phase} ${(((phases[i + 1]?.[1] ?? performance.now()) - at) / 1000).toFixed(1)} s`);
+      note(`  importer phases: ${spans.join(', ')}`);
       rmSync(join(runs, `import-${round}`), { recursive: true, force: true });
       t = performance.now();
       await baseline(tar, join(runs, `baseline-${round}`));

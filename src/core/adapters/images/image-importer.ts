@@ -22,7 +22,7 @@ import { extractDiskImage } from './disk-image-source';
 import { bootFolderFor, detectOs } from './os-detect';
 import { ProgressReporter } from './progress';
 import { readHead, type PumpResult } from './source-stream';
-import { createStaging, type Staging } from './staging';
+import { createStaging, TargetExistsError, type Staging } from './staging';
 import { extractTarball, type Compression } from './tar-source';
 import { aborted, invalidSource, toolFailed, ToolSet } from './tool-process';
 
@@ -181,6 +181,7 @@ async function asJob<T>(staging: Staging, options: ImageJobOptions, work: (tools
     await staging.discard();
     if (options.signal?.aborted) throw aborted();
     if (error instanceof DomainError) throw error;
+    if (error instanceof TargetExistsError) throw new DomainError(ErrorCode.IMAGE_EXISTS, `target: ${error.message}`, 'target');
     throw toolFailed('import', (error as Error).message);
   } finally {
     options.signal?.removeEventListener('abort', onAbort);

@@ -32,12 +32,15 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** The target exists (before the start, or it appeared while the tree was being built). */
+export class TargetExistsError extends Error {}
+
 /**
  * A fresh staging folder for `target` (absolute; must not exist). Its parent is created if needed.
- * Throws a plain Error when the target exists (the caller maps it).
+ * Throws TargetExistsError when the target exists (the caller maps it).
  */
 export async function createStaging(target: string): Promise<Staging> {
-  if (await exists(target)) throw new Error(`${target} already exists`);
+  if (await exists(target)) throw new TargetExistsError(`${target} already exists`);
   const parent = dirname(target);
   await mkdir(parent, { recursive: true });
   const dir = join(parent, `${STAGING_PREFIX}${randomBytes(6).toString('hex')}`);
@@ -48,7 +51,7 @@ export async function createStaging(target: string): Promise<Staging> {
     dir,
     root,
     async commit() {
-      if (await exists(target)) throw new Error(`${target} appeared while ${basename(target)} was being built`);
+      if (await exists(target)) throw new TargetExistsError(`${target} appeared while ${basename(target)} was being built`);
       await rename(root, target);
       await discard();
     },
