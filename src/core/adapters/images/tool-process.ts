@@ -9,6 +9,9 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { DomainError, ErrorCode } from '../../domain/shared/domain-error';
 
+const SETPRIV = 'setpriv';
+const PDEATHSIG_ARGS = ['--pdeathsig', 'SIGKILL', '--'];
+
 /** How much of a failed tool's stderr its error keeps. */
 const STDERR_TAIL = 2000;
 
@@ -55,7 +58,10 @@ export class ToolSet {
 
   spawn(command: string, args: string[], options: SpawnOptions = {}): ToolRun {
     this.checkAborted();
-    const child = spawn(command, args, {
+    // setpriv (util-linux) sets PR_SET_PDEATHSIG before it execs the tool: if bramble is killed
+    // mid-import, the kernel kills the tool too, and nothing keeps writing into the staging folder
+    // that the next start's sweepStaging removes.
+    const child = spawn(SETPRIV, [...PDEATHSIG_ARGS, command, ...args], {
       stdio: options.stdio ?? ['ignore', 'ignore', 'pipe'],
       env: options.env ?? { ...process.env, LC_ALL: 'C' },
       cwd: options.cwd,
@@ -71,12 +77,18 @@ export class ToolSet {
     const done = new Promise<void>((resolve, reject) => {
       child.once('error', (error) => {
         this.children.delete(child);
-        reject(toolFailed(command, (error as NodeJS.ErrnoException).code === 'ENOENT' ? `${command} is not installed` : error.message));
+        reject(
+          toolFailed(
+            command,
+            (error as NodeJS.ErrnoException).code === 'ENOENT' ? `${SETPRIV} is not installed (util-linux)` : error.message,
+          ),
+        );
       });
       child.once('close', (code, signal) => {
         this.children.delete(child);
         if (this.signal?.aborted || this.killed) reject(aborted());
         else if (code !== null && okCodes.includes(code)) resolve();
+        else if (code === 127 && /failed to execute/.test(tail)) reject(toolFailed(command, `${command} is not installed`));
         else reject(toolFailed(command, `${signal ? `killed by ${signal}` : `exit code ${code}`}: ${tail}`));
       });
     });
