@@ -335,6 +335,26 @@ describe('FsImageImporter', { timeout: 180_000 }, () => {
       }
     });
 
+    it('an export aborted while it writes leaves no file and no staging folder', async () => {
+      const t = target();
+      await importer.import(img, t.target);
+      const out = join(base, `exports-${n++}`);
+      const controller = new AbortController();
+      let writes = 0;
+      await assert.rejects(
+        importer.export(t.target, join(out, 'image.tar.xz'), {
+          signal: controller.signal,
+          onProgress: (p) => {
+            if (p.phase === 'writing' && ++writes === 2) controller.abort();
+          },
+        }),
+        assertDomain('IMAGE_JOB_ABORTED'),
+      );
+      assert.equal(writes, 2, 'aborted after the first bytes were written');
+      assert.deepEqual(names(out), []);
+      assert.deepEqual(processesMentioning(out), []);
+    });
+
     it('a corrupt .xz is IMAGE_INVALID and nothing is kept', async () => {
       const bytes = readFileSync(img);
       for (let i = bytes.length >> 1; i < (bytes.length >> 1) + 64; i++) bytes[i] ^= 0x5a;
