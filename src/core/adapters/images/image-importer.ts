@@ -12,6 +12,7 @@
  * mounts it), else `boot/` (os-detect.ts `bootFolderFor`).
  */
 import { createHash } from 'node:crypto';
+import { lstatSync, readdirSync } from 'node:fs';
 import { lstat, mkdir, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join } from 'node:path';
 import type { ImageSource } from '../../plugin-api/events';
@@ -19,6 +20,7 @@ import type { ImageImporter, ImageJobOptions, ImportResult } from '../../command
 import { DomainError, ErrorCode } from '../../domain/shared/domain-error';
 import { hostFolderProblem } from '../fs-image-tree';
 import { extractDiskImage } from './disk-image-source';
+import { SLICE, yieldToLoop } from './ext-fixup';
 import { bootFolderFor, detectOs } from './os-detect';
 import { ProgressReporter } from './progress';
 import { readHead, type PumpResult } from './source-stream';
@@ -68,12 +70,12 @@ export async function measureTree(root: string, tools?: ToolSet): Promise<{ size
   while (queue.length > 0) {
     tools?.checkAborted();
     const dir = queue.pop() as string;
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      fileCount++;
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (++fileCount % SLICE === 0) await yieldToLoop();
       const path = join(dir, entry.name);
       if (entry.isDirectory()) queue.push(path);
       else if (entry.isFile()) {
-        const st = await lstat(path, { bigint: false });
+        const st = lstatSync(path);
         if (st.nlink > 1) {
           const key = `${st.dev}:${st.ino}`;
           if (seen.has(key)) continue;
