@@ -168,7 +168,12 @@ function targetExists(target: string): DomainError {
 }
 
 /** Runs `work` with a ToolSet tied to the signal; on any failure kills the tools and discards the staging. */
-async function asJob<T>(staging: Staging, options: ImageJobOptions, work: (tools: ToolSet) => Promise<T>): Promise<T> {
+async function asJob<T>(
+  what: 'import' | 'export',
+  staging: Staging,
+  options: ImageJobOptions,
+  work: (tools: ToolSet) => Promise<T>,
+): Promise<T> {
   const tools = new ToolSet(options.signal);
   const onAbort = (): void => void tools.killAll();
   options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -184,7 +189,7 @@ async function asJob<T>(staging: Staging, options: ImageJobOptions, work: (tools
     if (options.signal?.aborted) throw aborted();
     if (error instanceof DomainError) throw error;
     if (error instanceof TargetExistsError) throw new DomainError(ErrorCode.IMAGE_EXISTS, `target: ${error.message}`, 'target');
-    throw toolFailed('import', (error as Error).message);
+    throw toolFailed(what, (error as Error).message);
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
   }
@@ -214,7 +219,7 @@ export class FsImageImporter implements ImageImporter {
     }
 
     const progress = new ProgressReporter(options.onProgress, format.kind === 'directory' ? null : st.size);
-    return asJob(staging, options, async (tools) => {
+    return asJob('import', staging, options, async (tools) => {
       const ctx = { tools, progress, signal: options.signal };
       let pumped: PumpResult | null = null;
       const warnings: string[] = [];
@@ -265,7 +270,7 @@ export class FsImageImporter implements ImageImporter {
     if (await exists(file)) throw new DomainError(ErrorCode.IMAGE_EXISTS, `file: ${file} already exists`, 'file');
     const staging = await createStaging(file);
     const progress = new ProgressReporter(options.onProgress, null);
-    return asJob(staging, options, async (tools) => {
+    return asJob('export', staging, options, async (tools) => {
       progress.update({ phase: 'writing' });
       const tar = tools.spawn('tar', [...TAR_CREATE_ARGS, '-C', tree, '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
       const xz = tools.spawn('xz', ['-T0', '-c'], { stdio: [tar.child.stdout ?? 'ignore', 'pipe', 'pipe'] });
