@@ -33,7 +33,13 @@ packages=(
   rpcbind           # rpcbind + rpcinfo: NFSv3 registration in the lab's server namespace (test/plugins/nfs/ganesha.e2e, bench/nfs)
   libnfs-utils      # nfs-ls, nfs-cat, nfs-cp: a userspace NFS client as the Pi (test/plugins/nfs/ganesha.e2e, bench/nfs)
   nfs-kernel-server # exportfs: checks the kernel backend's exports file, in a private mount namespace (test/plugins/nfs/kernel)
-  attr             # getfattr: the image command runner reads overlayfs opaque-folder xattrs (test/core/images/command-runner)
+  attr             # setfattr: the image importer restores file capabilities debugfs rdump drops; getfattr: the command runner reads overlayfs opaque-folder xattrs (test/core/images)
+  e2fsprogs        # mke2fs -d builds the test's ext4 root, debugfs reads it back (test/core/images, src/core/adapters/images)
+  mtools           # mcopy: the FAT boot partition without a mount (test/core/images, src/core/adapters/images)
+  dosfstools       # mkfs.vfat for the test's boot partition (test/core/images)
+  fdisk            # sfdisk writes the test disk image's partition table (test/core/images)
+  xz-utils         # .img.xz / .tar.xz sources and exports (test/core/images, src/core/adapters/images)
+  libcap2-bin      # setcap/getcap: a file capability that must survive an import (test/core/images)
 )
 # Unpacked, not installed (see above): the NSS module (libnss_ldap.so.2) and the PAM module
 # (pam_ldap.so) that talk to nslcd, at nslcd's own version.
