@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Observable, filter, map, share } from 'rxjs';
-import { redact } from '../core/audit/redact';
+import { redactEventData } from '../core/audit/redact';
 import type { RecordedEvent } from '../core/event-store/event-store.port';
 import { ClientEventType, type ClientDetectedData } from '../core/domain/client/client.events';
 import { ProjectionEngine } from '../core/projections/projection-engine';
@@ -9,7 +9,7 @@ import type { ClientView } from '../core/projections/read-models';
 
 /** An event as the API shows it: secrets redacted (same rule as the audit log). */
 export function redactEvent(event: RecordedEvent): RecordedEvent {
-  return { ...event, data: redact(event.data) };
+  return { ...event, data: redactEventData(event.type, event.data) };
 }
 
 /**

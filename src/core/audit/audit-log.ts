@@ -1,6 +1,6 @@
 import type { EventFilter, EventStore, RecordedEvent } from '../event-store/event-store.port';
 import { yieldToEventLoop } from '../limits/concurrency-limiter';
-import { redact } from './redact';
+import { redactEventData } from './redact';
 
 export interface AuditPage {
   events: RecordedEvent[];
@@ -24,7 +24,7 @@ export class AuditLog {
     const limit = Math.max(1, Math.min(first, AUDIT_MAX_PAGE));
     const rows = await this.store.readAll({ after, limit: limit + 1, filter });
     const hasNextPage = rows.length > limit;
-    const events = rows.slice(0, limit).map((e) => ({ ...e, data: redact(e.data) }));
+    const events = rows.slice(0, limit).map((e) => ({ ...e, data: redactEventData(e.type, e.data) }));
     return { events, endCursor: events.length ? events[events.length - 1].position : null, hasNextPage };
   }
 

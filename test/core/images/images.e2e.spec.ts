@@ -17,8 +17,10 @@ import { buildBusyboxImage } from '../../support/busybox-image';
 import { buildDiskImage, buildTarball } from '../../support/image-fixtures';
 import { eventually, tempDir } from '../../support/temp';
 
-const JOB_FIELDS = 'id kind imageId state phase bytesDone bytesTotal files version exitCode outputTail file warnings error { code message } changes { path action sha256 }';
-const IMAGE_FIELDS = 'id name path bootPath version managed converted architecture osRelease { versionCodename id } versions { version parentVersion reason path bootPath }';
+const JOB_FIELDS =
+  'id kind imageId state phase bytesDone bytesTotal files version exitCode outputTail file warnings error { code message } changes { path action sha256 }';
+const IMAGE_FIELDS =
+  'id name path bootPath version managed converted architecture osRelease { versionCodename id } versions { version parentVersion reason path bootPath }';
 
 interface Job {
   id: string;
@@ -76,7 +78,8 @@ describe('images over GraphQL', () => {
   const tmp = tempDir('bramble-images-e2e-');
   let imagesDir: string;
 
-  const job = async (id: string): Promise<Job> => (await h.ok<{ imageJob: Job }>(`query ($id: String!) { imageJob(id: $id) { ${JOB_FIELDS} } }`, { id })).imageJob;
+  const job = async (id: string): Promise<Job> =>
+    (await h.ok<{ imageJob: Job }>(`query ($id: String!) { imageJob(id: $id) { ${JOB_FIELDS} } }`, { id })).imageJob;
   const finished = async (id: string, timeoutMs = 60_000): Promise<Job> => {
     let last: Job | null = null;
     await eventually(
@@ -89,16 +92,19 @@ describe('images over GraphQL', () => {
     );
     return last!;
   };
-  const image = async (id: string): Promise<ImageT> => (await h.ok<{ image: ImageT }>(`query ($id: String!) { image(id: $id) { ${IMAGE_FIELDS} } }`, { id })).image;
+  const image = async (id: string): Promise<ImageT> =>
+    (await h.ok<{ image: ImageT }>(`query ($id: String!) { image(id: $id) { ${IMAGE_FIELDS} } }`, { id })).image;
   const start = async (mutation: string, variables: Record<string, unknown>): Promise<Job> => {
     const res = await h.ok<Record<string, Job>>(mutation, variables);
     return Object.values(res)[0];
   };
   const events = async (type: string): Promise<{ type: string; data: Record<string, unknown> }[]> =>
-    (await h.ok<{ events: { nodes: { type: string; data: Record<string, unknown> }[] } }>(
-      `query ($t: [String!]) { events(filter: { types: $t }, first: 500) { nodes { type data } } }`,
-      { t: [type] },
-    )).events.nodes;
+    (
+      await h.ok<{ events: { events: { type: string; data: Record<string, unknown> }[] } }>(
+        `query ($t: [String!]) { events(filter: { types: $t }, first: 500) { events { type data } } }`,
+        { t: [type] },
+      )
+    ).events.events;
 
   before(async () => {
     imagesDir = path.join(tmp.dir, 'images');
@@ -112,9 +118,19 @@ describe('images over GraphQL', () => {
   let lite: ImageT;
 
   it('imports a Raspberry Pi OS disk image (.img.xz), live progress over a subscription, one ImageImported with its sha256', async () => {
-    const img = buildDiskImage(tmp.dir, { compression: 'xz', name: 'lite' });
+    const img = buildDiskImage(tmp.dir, {
+      compression: 'xz',
+      name: 'lite',
+      files: {
+        'etc/fstab':
+          'proc            /proc           proc    defaults          0       0\nPARTUUID=4e639091-01  /boot/firmware  vfat    defaults          0       2\nPARTUUID=4e639091-02  /               ext4    defaults,noatime  0       1\n',
+      },
+    });
     const client = h.ws();
-    const progress = subscribe<{ imageJobProgress: Job }>(client, `subscription { imageJobProgress { id state phase bytesDone bytesTotal } }`);
+    const progress = subscribe<{ imageJobProgress: Job }>(
+      client,
+      `subscription { imageJobProgress { id state phase bytesDone bytesTotal } }`,
+    );
     await connected(client);
     await new Promise((r) => setTimeout(r, 100));
     const started = await start(`mutation ($n: String!, $s: String!) { importImage(name: $n, source: $s) { ${JOB_FIELDS} } }`, {
@@ -130,7 +146,10 @@ describe('images over GraphQL', () => {
     progress.unsubscribe();
     await client.dispose();
     assert.ok(updates.length >= 2, `${updates.length} updates`);
-    assert.ok(updates.some((u) => u.state === 'running' && u.bytesDone > 0), 'progress while running');
+    assert.ok(
+      updates.some((u) => u.state === 'running' && u.bytesDone > 0),
+      'progress while running',
+    );
 
     lite = await image(started.imageId);
     assert.equal(lite.version, 1);
@@ -200,7 +219,9 @@ describe('images over GraphQL', () => {
     const root = buildBusyboxImage(rootDir);
     mkdirSync(path.join(root, 'boot', 'firmware'), { recursive: true });
     writeFileSync(path.join(root, 'boot', 'firmware', 'cmdline.txt'), 'console=tty1 root=/dev/mmcblk0p2\n');
-    const imported = await finished((await start(`mutation ($s: String!) { importImage(name: "Box", source: $s) { ${JOB_FIELDS} } }`, { s: root })).id);
+    const imported = await finished(
+      (await start(`mutation ($s: String!) { importImage(name: "Box", source: $s) { ${JOB_FIELDS} } }`, { s: root })).id,
+    );
     assert.equal(imported.state, 'succeeded', JSON.stringify(imported.error));
     box = await image(imported.imageId);
 
@@ -223,7 +244,10 @@ describe('images over GraphQL', () => {
     assert.equal(readFileSync(path.join(box.path, 'etc/hostname'), 'utf8'), 'raspberrypi\n');
     assert.ok(existsSync(path.join(box.path, 'etc/issue')));
     assert.equal(statSync(path.join(newRoot, 'bin/busybox')).ino, statSync(path.join(box.path, 'bin/busybox')).ino);
-    const ran = (await events('ImageVersionCreated')).at(-1)!.data as { reason: string; command: { command: string; exitCode: number; logSha256: string } };
+    const ran = (await events('ImageVersionCreated')).at(-1)!.data as {
+      reason: string;
+      command: { command: string; exitCode: number; logSha256: string };
+    };
     assert.equal(ran.reason, 'command');
     assert.equal(ran.command.exitCode, 0);
     assert.match(ran.command.logSha256, /^[0-9a-f]{64}$/);
@@ -254,13 +278,20 @@ describe('images over GraphQL', () => {
   it('runInImage: a failing command makes no version, fails with IMAGE_COMMAND_FAILED, and is in the audit log', async () => {
     const before = await image(box.id);
     const done = await finished(
-      (await start(`mutation ($id: String!) { runInImage(imageId: $id, command: "echo doomed > /etc/motd; exit 3") { ${JOB_FIELDS} } }`, { id: box.id })).id,
+      (
+        await start(`mutation ($id: String!) { runInImage(imageId: $id, command: "echo doomed > /etc/motd; exit 3") { ${JOB_FIELDS} } }`, {
+          id: box.id,
+        })
+      ).id,
     );
     assert.equal(done.state, 'failed');
     assert.equal(done.error?.code, 'IMAGE_COMMAND_FAILED');
     assert.equal(done.exitCode, 3);
     const now = await image(box.id);
-    assert.deepEqual(now.versions.map((v) => v.version), before.versions.map((v) => v.version));
+    assert.deepEqual(
+      now.versions.map((v) => v.version),
+      before.versions.map((v) => v.version),
+    );
     assert.equal(readFileSync(path.join(now.path, 'etc/motd'), 'utf8'), 'pupils\n');
     const failed = await events('ImageCommandFailed');
     assert.equal(failed.length, 1);
@@ -276,7 +307,9 @@ describe('images over GraphQL', () => {
     assert.equal(activated.activateImageVersion.version, 1);
     assert.equal(activated.activateImageVersion.path, box.path);
     await h.ok(`mutation ($id: String!) { activateImageVersion(imageId: $id, version: 3) { id } }`, { id: box.id });
-    const rolled = await finished((await start(`mutation ($id: String!) { rollbackImage(imageId: $id) { ${JOB_FIELDS} } }`, { id: box.id })).id);
+    const rolled = await finished(
+      (await start(`mutation ($id: String!) { rollbackImage(imageId: $id) { ${JOB_FIELDS} } }`, { id: box.id })).id,
+    );
     assert.equal(rolled.state, 'succeeded', JSON.stringify(rolled.error));
     const now = await image(box.id);
     const newest = now.versions.at(-1)!;
@@ -307,7 +340,11 @@ describe('images over GraphQL', () => {
 
   it('clones a version as a new image sharing its files, and exports a version as .tar.xz', async () => {
     const cloned = await finished(
-      (await start(`mutation ($id: String!) { cloneImage(imageId: $id, name: "Box for year 7", version: 2) { ${JOB_FIELDS} } }`, { id: box.id })).id,
+      (
+        await start(`mutation ($id: String!) { cloneImage(imageId: $id, name: "Box for year 7", version: 2) { ${JOB_FIELDS} } }`, {
+          id: box.id,
+        })
+      ).id,
     );
     assert.equal(cloned.state, 'succeeded', JSON.stringify(cloned.error));
     const copy = await image(cloned.imageId);
@@ -318,20 +355,30 @@ describe('images over GraphQL', () => {
 
     const file = path.join(tmp.dir, 'box-v2.tar.xz');
     const exported = await finished(
-      (await start(`mutation ($id: String!, $f: String!) { exportImage(imageId: $id, file: $f, version: 2) { ${JOB_FIELDS} } }`, { id: box.id, f: file })).id,
+      (
+        await start(`mutation ($id: String!, $f: String!) { exportImage(imageId: $id, file: $f, version: 2) { ${JOB_FIELDS} } }`, {
+          id: box.id,
+          f: file,
+        })
+      ).id,
     );
     assert.equal(exported.state, 'succeeded', JSON.stringify(exported.error));
     const listing = execFileSync('tar', ['-tJf', file], { encoding: 'utf8' });
     assert.match(listing, /etc\/motd/);
     const recorded = (await events('ImageExported')).at(-1)!.data;
     assert.equal(recorded.sha256, createHash('sha256').update(readFileSync(file)).digest('hex'));
-    const again = await h.gql(`mutation ($id: String!, $f: String!) { exportImage(imageId: $id, file: $f) { id } }`, { id: box.id, f: file });
+    const again = await h.gql(`mutation ($id: String!, $f: String!) { exportImage(imageId: $id, file: $f) { id } }`, {
+      id: box.id,
+      f: file,
+    });
     assert.equal(again.errors?.[0]?.extensions?.code, 'VALIDATION', 'an existing file is never overwritten');
   });
 
   it('imports a root tarball (.tar.gz) whose boot files are in boot/', async () => {
     const tarball = buildTarball(tmp.dir, { compression: 'gzip', codename: 'bullseye', name: 'old' });
-    const done = await finished((await start(`mutation ($s: String!) { importImage(name: "Old", source: $s) { ${JOB_FIELDS} } }`, { s: tarball })).id);
+    const done = await finished(
+      (await start(`mutation ($s: String!) { importImage(name: "Old", source: $s) { ${JOB_FIELDS} } }`, { s: tarball })).id,
+    );
     assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
     const old = await image(done.imageId);
     assert.equal(old.bootPath, path.join(old.path, 'boot'));
