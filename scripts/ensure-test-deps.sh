@@ -93,7 +93,8 @@ host_state() {
 }
 # Daemons started the packaged way (the lab runs them with its own -f file / in the foreground).
 packaged_daemons() {
-  ps -eo pid=,args= | awk '$2 ~ /(^|\/)slapd$/ && !/ -f / { print } $2 ~ /(^|\/)nslcd$/ && !/ -[dn]/ { print }'
+  ps -eo pid=,args= | awk '$2 ~ /(^|\/)slapd$/ && !/ -f / { print } $2 ~ /(^|\/)nslcd$/ && !/ -[dn]/ { print }
+    $2 ~ /(^|\/)(rpcbind|ganesha\.nfsd|rpc\.mountd|rpc\.statd|rpc\.idmapd)$/ && !/ -[fF]( |$)/ { print }'
 }
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -118,6 +119,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     if printf '%s\n' "${missing[@]}" | grep -qx "$daemon"; then
       update-rc.d "$daemon" disable >>"$log" 2>&1 || fail "could not disable $daemon at boot"
     fi
+  done
+  # The NFS servers are run by the tests themselves, in a lab namespace: neither the packaged
+  # services nor their sockets start at boot (systemd units and init scripts both).
+  for pkg in rpcbind nfs-kernel-server nfs-ganesha; do
+    printf '%s\n' "${missing[@]}" | grep -qx "$pkg" || continue
+    if command -v systemctl >/dev/null; then
+      systemctl --no-reload disable rpcbind.service rpcbind.socket nfs-server.service nfs-ganesha.service \
+        nfs-client.target >>"$log" 2>&1 || true
+    fi
+    for script in rpcbind nfs-kernel-server nfs-common; do
+      [ -e "/etc/init.d/$script" ] && { update-rc.d "$script" disable >>"$log" 2>&1 || fail "could not disable $script at boot"; }
+    done
   done
   host_state >"$work/after"
   packaged_daemons >"$work/daemons-after"

@@ -136,7 +136,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   }
   const acceptEventLossAt = lossText === undefined ? null : Number(lossText);
 
-  return { dataDir, imagesDir, httpHost, httpPort, eventStore, adminToken, plugins, interface: iface, serverIp, logLevel, acceptEventLossAt };
+  return {
+    dataDir,
+    imagesDir,
+    httpHost,
+    httpPort,
+    eventStore,
+    adminToken,
+    plugins,
+    interface: iface,
+    serverIp,
+    logLevel,
+    acceptEventLossAt,
+  };
 }
 
 export const BRAMBLE_CONFIG = Symbol('BRAMBLE_CONFIG');

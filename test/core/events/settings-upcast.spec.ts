@@ -82,8 +82,18 @@ describe('a store written by bramble 0.1 (SettingsUpdated version 1)', () => {
         rows.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => !keys.includes(k))));
       assert.deepEqual(strip(core.queries.users(), 'passwordHash'), expected.users);
       assert.deepEqual(JSON.parse(JSON.stringify(core.queries.groups())), expected.groups);
-      assert.deepEqual(JSON.parse(JSON.stringify(core.queries.clients())), expected.clients);
-      assert.deepEqual(JSON.parse(JSON.stringify(core.queries.images())), expected.images);
+      // Fields added since 0.1 (image versions, a client's booted version) come with their defaults.
+      assert.deepEqual(JSON.parse(JSON.stringify(strip(core.queries.clients(), 'bootedImage'))), expected.clients);
+      assert.ok(core.queries.clients().every((c) => c.bootedImage === null));
+      const imageFields = ['version', 'versions', 'managed', 'architecture', 'osRelease', 'converted'];
+      assert.deepEqual(JSON.parse(JSON.stringify(strip(core.queries.images(), ...imageFields))), expected.images);
+      for (const image of core.queries.images()) {
+        assert.deepEqual(
+          [image.version, image.managed, image.converted, image.versions.map((v) => [v.version, v.reason, v.path])],
+          [1, false, false, [[1, 'registered', image.path]]],
+          'a 0.1 image is version 1 of its registered folder',
+        );
+      }
 
       // A change now is written in the new shape, next to the old ones, and both replay.
       await core.exec(new UpdatePluginSettingsCommand({ plugin: 'dhcp', values: { leaseSeconds: 600 } }, commandMeta('admin:t')));

@@ -110,7 +110,15 @@ describe('TFTP transfer worker restart', () => {
       configTxt: '',
       cmdlineArgs: '',
     } as unknown as ClientRecord;
-    const image = { id: 'img', name: 'os', path: root, bootPath: boot, registeredAt: '' } as ImageRecord;
+    const image = {
+      id: 'img',
+      name: 'os',
+      path: root,
+      bootPath: boot,
+      version: 1,
+      versions: [{ version: 1, parentVersion: null, reason: 'registered', path: root, bootPath: boot, createdAt: '' }],
+      registeredAt: '',
+    } as unknown as ImageRecord;
     port = await freePort();
     server = new TftpServer(fakeContext(client, image, counters), {
       createFd: createTftpSocket,
