@@ -6,6 +6,7 @@
  * crash is removed by `sweepStaging`). Nothing here records events: the command does, at the end.
  */
 import type { ImageFileChange, ImageOsRelease, ImageSource } from '../plugin-api/events';
+import type { ImageConversionContribution } from '../plugin-api/plugin';
 
 /** Live progress of a long operation (import, export, clone, command). */
 export interface ImageProgress {
@@ -73,19 +74,9 @@ export interface ConversionInputs {
   /** The address Pis reach bramble at. */
   serverIp: string;
   /** Home folders over NFS: the server's export path for `/home`; null leaves /home local (tmpfs). */
-  homes: { exportPath: string; nfsVersion: 3 | 4 } | null;
-  /** LDAP for nslcd; null leaves NSS/PAM as they are (with a warning). */
-  ldap: {
-    host: string;
-    port: number;
-    baseDn: string;
-    /** StartTLS on `port` (true) or LDAPS (false). */
-    startTls: boolean;
-    /** PEM of the CA the image must trust for the LDAP server. */
-    caCertificatePem: string;
-    /** Where the CA goes inside the image. */
-    caPath: string;
-  } | null;
+  homes: NonNullable<ImageConversionContribution['homes']> | null;
+  /** LDAP for nslcd (the LDAP plugin's part); null leaves NSS/PAM as they are (with a warning). */
+  ldap: NonNullable<ImageConversionContribution['ldap']> | null;
   /** URL the booted Pi reports to (the [boot] issue's "I'm up" unit), or null. */
   bootedReportUrl: string | null;
 }

@@ -42,7 +42,7 @@ import { imageStream } from '../domain/image/image.events';
 import { DomainError, ErrorCode, validationError } from '../domain/shared/domain-error';
 import type { EventStore } from '../event-store/event-store.port';
 import type { Logger } from '../logging/logger';
-import type { ImageFileChange, ImageConversionContribution } from '../plugin-api';
+import type { ImageConversionContribution, ImageFileChange, ImageVersionCreatedData } from '../plugin-api';
 import type { ImageRecord } from '../plugin-api/views';
 
 export type ImageJobKind = 'import' | 'convert' | 'command' | 'rollback' | 'clone' | 'export';
@@ -228,26 +228,16 @@ export class ImageJobs {
         this.progress(job, { phase: 'converting', bytesDone: 0, bytesTotal: null, files: 0 });
         const result = await this.deps.converter.convert(target, inputs);
         if (aborted(signal)) throw abortedError();
-        await this.recordOrRemove(target, signal, () =>
-          this.deps.commands.execute(
-            new CreateImageVersionCommand(
-              {
-                data: {
-                  imageId,
-                  version,
-                  parentVersion: parent,
-                  reason: 'convert',
-                  path: target,
-                  bootPath: bootPathIn(target, image),
-                  changes: result.changes,
-                  command: null,
-                },
-                activate,
-              },
-              commandMeta(actor),
-            ),
-          ),
-        );
+        await this.recordVersion(signal, actor, activate, {
+          imageId,
+          version,
+          parentVersion: parent,
+          reason: 'convert',
+          path: target,
+          bootPath: bootPathIn(target, image),
+          changes: result.changes,
+          command: null,
+        });
         this.patch(job, { version, changes: result.changes, warnings: result.warnings });
       } catch (error) {
         await this.removeQuietly(target);
@@ -280,26 +270,16 @@ export class ImageJobs {
         const how = result.exitCode === null ? `was killed by ${result.signal ?? 'a signal'}` : `exited with status ${result.exitCode}`;
         throw new DomainError(ErrorCode.IMAGE_COMMAND_FAILED, `the command ${how}: no version was made`);
       }
-      await this.recordOrRemove(target, signal, () =>
-        this.deps.commands.execute(
-          new CreateImageVersionCommand(
-            {
-              data: {
-                imageId,
-                version,
-                parentVersion: parent,
-                reason: 'command',
-                path: target,
-                bootPath: bootPathIn(target, image),
-                changes: [],
-                command: record,
-              },
-              activate,
-            },
-            commandMeta(actor),
-          ),
-        ),
-      );
+      await this.recordVersion(signal, actor, activate, {
+        imageId,
+        version,
+        parentVersion: parent,
+        reason: 'command',
+        path: target,
+        bootPath: bootPathIn(target, image),
+        changes: [],
+        command: record,
+      });
       this.patch(job, { version, exitCode: 0 });
     });
   }
@@ -320,26 +300,16 @@ export class ImageJobs {
     return this.start('rollback', imageId, async (job, signal) => {
       const { version, target } = await this.nextVersion(imageId);
       await this.deps.versions.clone(from.path, target, { signal, onProgress: (p) => this.progress(job, p) });
-      await this.recordOrRemove(target, signal, () =>
-        this.deps.commands.execute(
-          new CreateImageVersionCommand(
-            {
-              data: {
-                imageId,
-                version,
-                parentVersion: from.version,
-                reason: 'rollback',
-                path: target,
-                bootPath: path.join(target, path.relative(from.path, from.bootPath)),
-                changes: [],
-                command: null,
-              },
-              activate: true,
-            },
-            commandMeta(actor),
-          ),
-        ),
-      );
+      await this.recordVersion(signal, actor, true, {
+        imageId,
+        version,
+        parentVersion: from.version,
+        reason: 'rollback',
+        path: target,
+        bootPath: path.join(target, path.relative(from.path, from.bootPath)),
+        changes: [],
+        command: null,
+      });
       this.patch(job, { version });
     });
   }
@@ -535,6 +505,13 @@ export class ImageJobs {
     }
     this.deps.logger.warn('removing an image tree no event names (left by a crash)', { imageId, path: target });
     await this.deps.versions.remove(target);
+  }
+
+  /** Records a new version whose tree is in place at `data.path` (removed when recording fails). */
+  private recordVersion(signal: AbortSignal, actor: string, activate: boolean, data: ImageVersionCreatedData): Promise<void> {
+    return this.recordOrRemove(data.path, signal, () =>
+      this.deps.commands.execute(new CreateImageVersionCommand({ data, activate }, commandMeta(actor))),
+    );
   }
 
   /** Records the tree (unless cancelled meanwhile); removes it when recording fails. */

@@ -24,7 +24,7 @@ import { SLICE, yieldToLoop } from './ext-fixup';
 import { bootFolderFor, detectOs } from './os-detect';
 import { ProgressReporter } from './progress';
 import { readHead, type PumpResult } from './source-stream';
-import { createStaging, TargetExistsError, type Staging } from './staging';
+import { createStaging, exists, TargetExistsError, type Staging } from './staging';
 import { extractTarball, type Compression } from './tar-source';
 import { aborted, invalidSource, toolFailed, ToolSet } from './tool-process';
 
@@ -91,15 +91,6 @@ export async function measureTree(root: string, tools?: ToolSet): Promise<{ size
 async function isRealDir(path: string): Promise<boolean> {
   try {
     return (await lstat(path)).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path);
-    return true;
   } catch {
     return false;
   }

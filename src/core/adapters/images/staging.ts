@@ -23,7 +23,7 @@ export interface Staging {
   discard(): Promise<void>;
 }
 
-async function exists(path: string): Promise<boolean> {
+export async function exists(path: string): Promise<boolean> {
   try {
     await lstat(path);
     return true;
