@@ -9,7 +9,8 @@
  * ones are the native ones), else the ELF header of the shell (`/bin/sh`'s target) or `/usr/bin/env`.
  */
 import { lstat, open, readFile, readlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { posix, relative } from 'node:path';
+import { resolveInImage } from './fs-image-reader';
 import type { ImageOsRelease } from '../../plugin-api/events';
 
 /** Parses os-release(5): `KEY=value` lines, values optionally quoted with shell escapes. */
@@ -134,32 +135,23 @@ const MAX_LINKS = 40;
  * root as `/`, `..` never climbs above it. Null when it does not exist or loops.
  */
 export async function resolveInRoot(root: string, path: string): Promise<string | null> {
-  let pending = path.split('/').filter((p) => p !== '' && p !== '.');
-  const done: string[] = [];
-  let links = 0;
-  while (pending.length > 0) {
-    const part = pending.shift() as string;
-    if (part === '..') {
-      done.pop();
-      continue;
-    }
-    const candidate = join(root, ...done, part);
+  // The folders on the way are resolved as the converter resolves them (fs-image-reader.ts); here a
+  // last component that is a symlink is followed too, inside the image.
+  let current = path;
+  for (let links = 0; links <= MAX_LINKS; links++) {
+    const host = resolveInImage(root, current);
+    if (host === null) return null;
     let st;
     try {
-      st = await lstat(candidate);
+      st = await lstat(host);
     } catch {
       return null;
     }
-    if (st.isSymbolicLink()) {
-      if (++links > MAX_LINKS) return null;
-      const target = await readlink(candidate);
-      if (target.startsWith('/')) done.length = 0;
-      pending = [...target.split('/').filter((p) => p !== '' && p !== '.'), ...pending];
-      continue;
-    }
-    done.push(part);
+    if (!st.isSymbolicLink()) return host;
+    const target = await readlink(host);
+    current = target.startsWith('/') ? target : posix.join(posix.dirname(`/${relative(root, host)}`), target);
   }
-  return join(root, ...done);
+  return null;
 }
 
 async function readInRoot(root: string, path: string, maxBytes: number): Promise<Buffer | null> {
