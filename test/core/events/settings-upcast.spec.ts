@@ -121,6 +121,7 @@ describe('a store written by bramble 0.1 (SettingsUpdated version 1)', () => {
       assert.equal(dhcpSettings(again).rangeEnd, expected.settings.dhcpRangeEnd);
     } finally {
       await again.close();
+      dir.cleanup();
     }
   });
 });
