@@ -27,6 +27,7 @@ import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, sep } from 'node:path';
 import type { CloneMethod, ImageJobOptions, ImageVersionStore } from '../../commands/image-ports';
 import { DomainError, ErrorCode } from '../../domain/shared/domain-error';
+import { SLICE, yieldToLoop } from './ext-fixup';
 import { firstLines, runTool } from './run-tool';
 import { exists, STAGING_PREFIX, stagingPathFor } from './staging';
 
@@ -156,7 +157,8 @@ export async function countEntries(root: string): Promise<number> {
   while (stack.length > 0 && count < MAX_COUNT) {
     const dir = stack.pop() as string;
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      count++;
+      // A version has hundreds of thousands of entries: the protocols share this event loop.
+      if (++count % SLICE === 0) await yieldToLoop();
       if (entry.isDirectory()) stack.push(join(dir, entry.name));
     }
   }
