@@ -109,17 +109,14 @@ export interface ImageCommandRunner {
    * the layer). `base` is never written. The architecture decides whether qemu-user-static is needed
    * (IMAGE_ARCH_UNSUPPORTED when it is and binfmt has no interpreter for it, saying how to fix it).
    */
-  run(
-    base: string,
-    target: string,
-    command: string,
-    options: ImageJobOptions & {
-      architecture: string | null;
-      onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void;
-      /** Kills the command after this long (default 1 hour). */
-      timeoutMs?: number;
-    },
-  ): Promise<CommandRunResult>;
+  run(base: string, target: string, command: string, options: CommandRunOptions): Promise<CommandRunResult>;
+}
+
+export interface CommandRunOptions extends ImageJobOptions {
+  architecture: string | null;
+  onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void;
+  /** Kills the command after this long (default 1 hour). */
+  timeoutMs?: number;
 }
 
 export const IMAGE_IMPORTER = Symbol('IMAGE_IMPORTER');

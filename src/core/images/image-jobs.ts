@@ -39,6 +39,7 @@ import { commandMeta } from '../commands/meta';
 import { hostFolderProblem } from '../adapters/fs-image-tree';
 import { imageDecider, normalizeImageName, validateImageId } from '../domain/image/image.decider';
 import { imageStream } from '../domain/image/image.events';
+import { fold } from '../domain/shared/decider';
 import { DomainError, ErrorCode, validationError } from '../domain/shared/domain-error';
 import type { EventStore } from '../event-store/event-store.port';
 import type { Logger } from '../logging/logger';
@@ -487,8 +488,7 @@ export class ImageJobs {
 
   /** The next version's number (from the image's stream: numbers of deleted versions are never reused) and folder. */
   private async nextVersion(imageId: string): Promise<{ version: number; target: string }> {
-    let state = imageDecider.initialState();
-    for (const e of await this.deps.store.readStream(imageStream(imageId))) state = imageDecider.evolve(state, e);
+    const state = fold(imageDecider, await this.deps.store.readStream(imageStream(imageId)));
     if (state.status !== 'registered') throw new DomainError(ErrorCode.IMAGE_NOT_FOUND, `image ${imageId} not found`, 'imageId');
     const version = state.nextVersion;
     const target = this.versionPath(imageId, version);

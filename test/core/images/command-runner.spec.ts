@@ -7,21 +7,11 @@ import { checkArchitecture, parseBinfmtEntry } from '../../../src/core/adapters/
 import { OverlayImageCommandRunner } from '../../../src/core/adapters/images/command-runner';
 import { parseOpaque } from '../../../src/core/adapters/images/overlay-apply';
 import { FsImageVersionStore } from '../../../src/core/adapters/images/version-store';
-import { DomainError } from '../../../src/core/domain/shared/domain-error';
+import type { DomainError } from '../../../src/core/domain/shared/domain-error';
 import { buildBusyboxImage } from '../../support/busybox-image';
 import { tempDir } from '../../support/temp';
+import { rejectsWith } from './rejects-with';
 import { snapshot } from './tree-snapshot';
-
-async function rejectsWith(promise: Promise<unknown>, code: string, part?: string): Promise<DomainError> {
-  const error = await promise.then(
-    () => assert.fail(`expected ${code}`),
-    (e: unknown) => e,
-  );
-  assert.ok(error instanceof DomainError, String(error));
-  assert.equal(error.code, code, error.message);
-  if (part) assert.ok(error.message.includes(part), error.message);
-  return error;
-}
 
 /** Pids of processes whose command line contains `marker`. */
 function processesWith(marker: string): number[] {

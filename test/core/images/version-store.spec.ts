@@ -15,8 +15,8 @@ import {
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FsImageVersionStore } from '../../../src/core/adapters/images/version-store';
-import { DomainError } from '../../../src/core/domain/shared/domain-error';
 import { tempDir } from '../../support/temp';
+import { rejectsWith } from './rejects-with';
 
 /** A small tree with every kind of entry a root file system has. */
 function makeTree(root: string): void {
@@ -34,17 +34,6 @@ function makeTree(root: string): void {
   symlinkSync('usr/bin', join(root, 'bin'));
   mkdirSync(join(root, 'dev'));
   execFileSync('mknod', [join(root, 'dev/null'), 'c', '1', '3']);
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string, part?: string): Promise<DomainError> {
-  const error = await promise.then(
-    () => assert.fail(`expected ${code}`),
-    (e: unknown) => e,
-  );
-  assert.ok(error instanceof DomainError, String(error));
-  assert.equal(error.code, code, error.message);
-  if (part) assert.ok(error.message.includes(part), error.message);
-  return error;
 }
 
 describe('FsImageVersionStore', () => {

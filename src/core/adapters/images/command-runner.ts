@@ -31,12 +31,12 @@ import { chmodSync, chownSync, lstatSync, mkdirSync } from 'node:fs';
 import { lstat, rename, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import type { CommandRunResult, ImageCommandRunner, ImageJobOptions, ImageVersionStore } from '../../commands/image-ports';
+import type { CommandRunOptions, CommandRunResult, ImageCommandRunner, ImageVersionStore } from '../../commands/image-ports';
 import { DomainError, ErrorCode } from '../../domain/shared/domain-error';
 import { checkArchitecture } from './architecture';
 import { applyUpper, opaqueDirectories } from './overlay-apply';
 import { aborted, firstLines, killGroup } from './run-tool';
-import { stagingPathFor } from './version-store';
+import { stagingPathFor } from './staging';
 
 const DEFAULT_TIMEOUT_MS = 60 * 60 * 1000;
 /** Setup messages kept (fd 3). */
@@ -95,16 +95,7 @@ export class OverlayImageCommandRunner implements ImageCommandRunner {
     private readonly options: OverlayCommandRunnerOptions = {},
   ) {}
 
-  async run(
-    base: string,
-    target: string,
-    command: string,
-    options: ImageJobOptions & {
-      architecture: string | null;
-      onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void;
-      timeoutMs?: number;
-    },
-  ): Promise<CommandRunResult> {
+  async run(base: string, target: string, command: string, options: CommandRunOptions): Promise<CommandRunResult> {
     for (const [name, path] of [
       ['base', base],
       ['target', target],

@@ -12,6 +12,11 @@ import { basename, dirname, join } from 'node:path';
 /** The name prefix of a staging folder (the version store's sweepStaging removes stale ones). */
 export const STAGING_PREFIX = '.staging-';
 
+/** A fresh staging path beside `target` (same folder, so the final rename stays on one file system). */
+export function stagingPathFor(target: string): string {
+  return join(dirname(target), `${STAGING_PREFIX}${randomBytes(8).toString('hex')}`);
+}
+
 export interface Staging {
   /** The staging folder itself. */
   dir: string;

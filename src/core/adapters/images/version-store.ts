@@ -22,21 +22,14 @@
  * Every clone is built as `<dirname(target)>/.staging-<random>` and renamed to `target` when whole;
  * a crash leaves only `.staging-*` folders, which `sweepStaging` removes at start.
  */
-import { randomBytes } from 'node:crypto';
 import { lstatSync, readdirSync, realpathSync } from 'node:fs';
 import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, sep } from 'node:path';
 import type { CloneMethod, ImageJobOptions, ImageVersionStore } from '../../commands/image-ports';
 import { DomainError, ErrorCode } from '../../domain/shared/domain-error';
+import { SLICE, yieldToLoop } from './ext-fixup';
 import { firstLines, runTool } from './run-tool';
-
-/** Prefix of every folder an image job builds in before renaming it into place. */
-export const STAGING_PREFIX = '.staging-';
-
-/** A fresh staging path beside `target` (same folder, so the final rename stays on one file system). */
-export function stagingPathFor(target: string): string {
-  return join(dirname(target), `${STAGING_PREFIX}${randomBytes(8).toString('hex')}`);
-}
+import { exists, STAGING_PREFIX, stagingPathFor } from './staging';
 
 /** cp's arguments per method, in the order they are tried. */
 const CP_ARGS: Record<CloneMethod, string[]> = {
@@ -157,13 +150,6 @@ export class FsImageVersionStore implements ImageVersionStore {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  return lstat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 /** Entries (files, links, folders) in a tree, the root excluded, without following symlinks. */
 export async function countEntries(root: string): Promise<number> {
   let count = 0;
@@ -171,7 +157,8 @@ export async function countEntries(root: string): Promise<number> {
   while (stack.length > 0 && count < MAX_COUNT) {
     const dir = stack.pop() as string;
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      count++;
+      // A version has hundreds of thousands of entries: the protocols share this event loop.
+      if (++count % SLICE === 0) await yieldToLoop();
       if (entry.isDirectory()) stack.push(join(dir, entry.name));
     }
   }
