@@ -10,7 +10,7 @@
  * whatever still runs in that mount namespace (the plugin should have stopped it all: the count is
  * returned so a test can assert it), then the holder, then the namespaces.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
 import type { Spawner } from '../../src/plugins/nfs/nfs.process';
 import { NetLab, waitForExit } from './netlab';
@@ -20,6 +20,18 @@ export const PI2_MAC = 'b8:27:eb:00:00:22';
 export const STRANGER_MAC = 'b8:27:eb:00:00:66';
 
 export type LabHost = 'pi' | 'pi2' | 'stranger';
+
+/** The first of `tools` not installed here, as a skip reason, or null. */
+export function missingTool(tools: readonly string[]): string | null {
+  for (const tool of tools) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    } catch {
+      return `${tool} is not installed (scripts/ensure-test-deps.sh)`;
+    }
+  }
+  return null;
+}
 
 export interface NfsResult {
   code: number | null;
