@@ -122,8 +122,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   done
   # The NFS servers are run by the tests themselves, in a lab namespace: neither the packaged
   # services nor their sockets start at boot (systemd units and init scripts both).
-  for pkg in rpcbind nfs-kernel-server nfs-ganesha; do
-    printf '%s\n' "${missing[@]}" | grep -qx "$pkg" || continue
+  # Once, whichever of them was just installed.
+  if printf '%s\n' "${missing[@]}" | grep -qxE 'rpcbind|nfs-kernel-server|nfs-ganesha'; then
     if command -v systemctl >/dev/null; then
       systemctl --no-reload disable rpcbind.service rpcbind.socket nfs-server.service nfs-ganesha.service \
         nfs-client.target >>"$log" 2>&1 || true
@@ -131,7 +131,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     for script in rpcbind nfs-kernel-server nfs-common; do
       [ -e "/etc/init.d/$script" ] && { update-rc.d "$script" disable >>"$log" 2>&1 || fail "could not disable $script at boot"; }
     done
-  done
+  fi
   host_state >"$work/after"
   packaged_daemons >"$work/daemons-after"
   if ! cmp -s "$work/before" "$work/after"; then

@@ -10,7 +10,7 @@
  * whatever still runs in that mount namespace (the plugin should have stopped it all: the count is
  * returned so a test can assert it), then the holder, then the namespaces.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
 import type { Spawner } from '../../src/plugins/nfs/nfs.process';
 import { NetLab, waitForExit } from './netlab';
@@ -20,6 +20,18 @@ export const PI2_MAC = 'b8:27:eb:00:00:22';
 export const STRANGER_MAC = 'b8:27:eb:00:00:66';
 
 export type LabHost = 'pi' | 'pi2' | 'stranger';
+
+/** The first of `tools` not installed here, as a skip reason, or null. */
+export function missingTool(tools: readonly string[]): string | null {
+  for (const tool of tools) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    } catch {
+      return `${tool} is not installed (scripts/ensure-test-deps.sh)`;
+    }
+  }
+  return null;
+}
 
 export interface NfsResult {
   code: number | null;
@@ -82,18 +94,13 @@ export class NfsLab {
     spawn('nsenter', ['-t', String(this.holder.pid), '-m', '-n', '--', command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
 
   /** Runs a libnfs tool (nfs-ls, nfs-cat, nfs-cp...) on a lab host; never throws. */
-  nfs(host: LabHost, tool: string, args: string[], timeoutMs = 20_000): Promise<NfsResult> {
-    return new Promise((resolve) => {
-      execFile(
-        'ip',
-        ['netns', 'exec', this.netlab.ns(host), tool, ...args],
-        { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' },
-        (error, stdout, stderr) => {
-          const code = (error as { code?: unknown } | null)?.code;
-          resolve({ code: error ? (typeof code === 'number' ? code : null) : 0, stdout, stderr });
-        },
-      );
-    });
+  async nfs(host: LabHost, tool: string, args: string[], timeoutMs = 20_000): Promise<NfsResult> {
+    try {
+      return { code: 0, ...(await this.netlab.exec(host, tool, args, { timeoutMs })) };
+    } catch (error) {
+      const e = error as { code?: unknown; stdout?: string; stderr?: string };
+      return { code: typeof e.code === 'number' ? e.code : null, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    }
   }
 
   /** nfs://server<path>?version=v&uid=..&gid=.. */

@@ -51,9 +51,23 @@ function quoted(p: string): string {
   return `"${p}"`;
 }
 
-function clientList(clients: readonly string[]): string {
+/** The first line of every file bramble writes for an NFS server. */
+export const WRITTEN_BY_BRAMBLE = "# Written by bramble (plugin nfs): every change is overwritten. Edit bramble's settings instead.";
+
+/** Throws unless `id` is 1..65535 and not in `ids`; then adds it (both renderers: export id or fsid). */
+export function claimExportId(ids: Set<number>, id: number): void {
+  if (!Number.isInteger(id) || id < 1 || id > 65535 || ids.has(id)) throw new Error(`bad or repeated export id ${id}`);
+  ids.add(id);
+}
+
+/** Throws unless every client is an IPv4 address or CIDR (both renderers). */
+export function checkClients(clients: readonly string[]): void {
   for (const c of clients)
     if (!isClientSpec(c)) throw new Error(`refusing to write client ${JSON.stringify(c)}: not an IPv4 address or CIDR`);
+}
+
+function clientList(clients: readonly string[]): string {
+  checkClients(clients);
   return clients.join(', ');
 }
 
@@ -65,7 +79,7 @@ export function renderGaneshaConfig(input: GaneshaConfigInput): string {
   if (!isIpv4(input.bindAddress)) throw new Error(`refusing to bind ganesha to ${JSON.stringify(input.bindAddress)}: not an IPv4 address`);
   const ids = new Set<number>();
   const lines: string[] = [
-    "# Written by bramble (plugin nfs): every change is overwritten. Edit bramble's settings instead.",
+    WRITTEN_BY_BRAMBLE,
     'NFS_CORE_PARAM {',
     `  Protocols = ${protocols(input.versions)};`,
     `  Bind_Addr = ${input.bindAddress};`,
@@ -89,10 +103,7 @@ export function renderGaneshaConfig(input: GaneshaConfigInput): string {
     '}',
   ];
   for (const e of input.exports) {
-    if (!Number.isInteger(e.exportId) || e.exportId < 1 || e.exportId > 65535 || ids.has(e.exportId)) {
-      throw new Error(`bad or repeated export id ${e.exportId}`);
-    }
-    ids.add(e.exportId);
+    claimExportId(ids, e.exportId);
     if (e.clients.length === 0) throw new Error(`export ${e.path} has no clients`);
     const what = e.kind === 'homes' ? 'home folders' : e.images.map((i) => `image ${i.imageId} v${i.version}`).join(', ');
     lines.push(

@@ -158,7 +158,8 @@ export class GaneshaServer {
       const why = this.seriousLine(logOffset) ?? (output().trim().split('\n').pop() || 'no message');
       this.fail(`ganesha.nfsd exited (${signal ?? `code ${code}`}): ${why}`);
     });
-    const deadline = Date.now() + (this.options.readyTimeoutMs ?? 15_000);
+    const readyTimeoutMs = this.options.readyTimeoutMs ?? 15_000;
+    const deadline = Date.now() + readyTimeoutMs;
     while (this.child === child && Date.now() < deadline) {
       if (this.logSince(logOffset).includes('NFS SERVER INITIALIZED')) {
         this.ready = true;
@@ -173,7 +174,7 @@ export class GaneshaServer {
     if (this.child === child) {
       await this.killChild();
       this.fail(
-        `ganesha.nfsd did not finish starting within ${this.options.readyTimeoutMs ?? 15_000} ms: ${this.seriousLine(logOffset) ?? 'see ' + this.logPath}`,
+        `ganesha.nfsd did not finish starting within ${readyTimeoutMs} ms: ${this.seriousLine(logOffset) ?? 'see ' + this.logPath}`,
       );
     }
   }

@@ -9,30 +9,23 @@
  * that trees on file systems without a UUID (tmpfs, overlay) export too. The NFS versions are not
  * per export in the kernel server: they are nfsd's (/etc/nfs.conf, [nfsd] vers3=/vers4=).
  */
-import type { GaneshaExport } from './nfs.ganesha-config';
-import { isClientSpec } from './nfs.ganesha-config';
+import { checkClients, claimExportId, WRITTEN_BY_BRAMBLE, type GaneshaExport } from './nfs.ganesha-config';
 import { pathProblem } from './nfs.paths';
 
 /** The same numbered exports ganesha gets: the id is the kernel's fsid. */
 export type KernelExport = GaneshaExport;
 
 export function renderKernelExports(exports: readonly KernelExport[]): string {
-  const lines = ["# Written by bramble (plugin nfs): every change is overwritten. Edit bramble's settings instead."];
+  const lines = [WRITTEN_BY_BRAMBLE];
   const ids = new Set<number>();
   for (const e of exports) {
-    if (!Number.isInteger(e.exportId) || e.exportId < 1 || e.exportId > 65535 || ids.has(e.exportId)) {
-      throw new Error(`bad or repeated export id ${e.exportId}`);
-    }
-    ids.add(e.exportId);
+    claimExportId(ids, e.exportId);
     const problem = pathProblem(e.path);
     if (problem) throw new Error(`refusing to write path ${JSON.stringify(e.path)}: ${problem}`);
     if (e.clients.length === 0) throw new Error(`export ${e.path} has no clients`);
+    checkClients(e.clients);
     const options = `${e.access},sync,no_subtree_check,root_squash,sec=sys,fsid=${e.exportId}`;
-    const clients = e.clients.map((c) => {
-      if (!isClientSpec(c)) throw new Error(`refusing to write client ${JSON.stringify(c)}: not an IPv4 address or CIDR`);
-      return `${c}(${options})`;
-    });
-    lines.push(`"${e.path}" ${clients.join(' ')}`);
+    lines.push(`"${e.path}" ${e.clients.map((c) => `${c}(${options})`).join(' ')}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -5,27 +5,17 @@
  * folder) is stopped before the new one starts; stop() leaves no process behind.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import type { Logger } from '../../../src/core/plugin-api';
+import { silentLogger } from '../../../src/core/logging/logger';
 import { GaneshaServer } from '../../../src/plugins/nfs/nfs.ganesha';
 import { renderGaneshaConfig } from '../../../src/plugins/nfs/nfs.ganesha-config';
 import { canUseNetns } from '../../support/netlab';
-import { NfsLab } from '../../support/nfs-lab';
+import { missingTool, NfsLab } from '../../support/nfs-lab';
 import { eventually, tempDir } from '../../support/temp';
 
-function missing(): string | false {
-  try {
-    execFileSync('sh', ['-c', 'command -v ganesha.nfsd && command -v rpcbind && command -v nsenter'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return 'ganesha.nfsd, rpcbind or nsenter missing (scripts/ensure-test-deps.sh)';
-  }
-}
+const skip = canUseNetns() ?? missingTool(['ganesha.nfsd', 'rpcbind', 'nsenter']) ?? false;
 
-const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
-
-describe('ganesha supervisor', { skip: canUseNetns() ?? missing(), timeout: 60_000 }, () => {
+describe('ganesha supervisor', { skip, timeout: 60_000 }, () => {
   let lab: NfsLab;
   let tmp: { dir: string; cleanup(): void };
   before(async () => {
@@ -38,7 +28,7 @@ describe('ganesha supervisor', { skip: canUseNetns() ?? missing(), timeout: 60_0
   });
 
   it('a ganesha that cannot bind: health gets its fatal line; retries back off', async () => {
-    const g = new GaneshaServer({ dir: `${tmp.dir}/a`, spawn: lab.spawn, logger: quiet, backoffMs: 300, readyTimeoutMs: 5000 });
+    const g = new GaneshaServer({ dir: `${tmp.dir}/a`, spawn: lab.spawn, logger: silentLogger, backoffMs: 300, readyTimeoutMs: 5000 });
     try {
       // An address that is not on the server's interface.
       await g.apply(
@@ -59,13 +49,13 @@ describe('ganesha supervisor', { skip: canUseNetns() ?? missing(), timeout: 60_0
 
   it('a ganesha left by a killed bramble is stopped before the new one starts', async () => {
     const dir = `${tmp.dir}/b`;
-    const first = new GaneshaServer({ dir, spawn: lab.spawn, logger: quiet });
+    const first = new GaneshaServer({ dir, spawn: lab.spawn, logger: silentLogger });
     const config = renderGaneshaConfig({ exports: [], versions: [3, 4], bindAddress: lab.serverIp, recoveryRoot: first.recoveryRoot });
     await first.apply(config, 'k', true);
     assert.ok(first.running, first.problem ?? '');
     const oldPid = first.pid!;
     // The "killed bramble" never calls first.stop(): a second supervisor on the same folder takes over.
-    const second = new GaneshaServer({ dir, spawn: lab.spawn, logger: quiet });
+    const second = new GaneshaServer({ dir, spawn: lab.spawn, logger: silentLogger });
     try {
       await second.apply(config, 'k', true);
       assert.ok(second.running, second.problem ?? '');

@@ -6,7 +6,6 @@
  * and the exports follow without a restart of ganesha (SIGHUP), which is checked.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,21 +17,10 @@ import { PluginRegistry } from '../../../src/core/plugin-host/plugin-registry';
 import { startHarness, type Harness } from '../../support/app-harness';
 import { counterValues, sum } from '../../support/metric-values';
 import { canUseNetns } from '../../support/netlab';
-import { NfsLab, PI2_MAC, PI_MAC, type LabHost } from '../../support/nfs-lab';
+import { missingTool, NfsLab, PI2_MAC, PI_MAC, type LabHost } from '../../support/nfs-lab';
 import { eventually, tempDir } from '../../support/temp';
 
-function missingTools(): string | null {
-  for (const tool of ['ganesha.nfsd', 'rpcbind', 'rpcinfo', 'nfs-cat', 'nfs-ls', 'nfs-cp', 'nsenter']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      return `${tool} is not installed (scripts/ensure-test-deps.sh)`;
-    }
-  }
-  return null;
-}
-
-const skip = canUseNetns() ?? missingTools() ?? false;
+const skip = canUseNetns() ?? missingTool(['ganesha.nfsd', 'rpcbind', 'rpcinfo', 'nfs-cat', 'nfs-ls', 'nfs-cp', 'nsenter']) ?? false;
 
 function makeRoot(dir: string, hostname: string): void {
   for (const d of ['etc', 'usr/bin', 'boot/firmware']) mkdirSync(path.join(dir, d), { recursive: true });
