@@ -493,7 +493,7 @@ class Connection {
     // Binds of one user are always checked one at a time. Binds from one address run side by side
     // (a classroom behind one NAT address logs in at once) until that address has used up its
     // free failures; from then on they too go one at a time, each after the address's delay.
-    const suspicious = s.throttle.admit(userKey, this.address, started).addressFailures >= FREE_FAILURES;
+    const suspicious = s.throttle.addressFailures(this.address, started) >= FREE_FAILURES;
     const ok = await (suspicious ? s.addressQueue.run(this.address, check) : s.addressQueue.track(this.address, check));
     m.bindWait.observe((s.now() - started) / 1000);
     m.binds.inc({ result: ok ? 'success' : 'invalid' });
