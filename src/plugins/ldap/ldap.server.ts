@@ -111,9 +111,7 @@ class KeyedQueue {
     try {
       return await fn();
     } finally {
-      const left = this.pending(key) - 1;
-      if (left <= 0) this.waiting.delete(key);
-      else this.waiting.set(key, left);
+      this.release(key);
     }
   }
 
@@ -127,12 +125,17 @@ class KeyedQueue {
     );
     this.tails.set(key, tail);
     void tail.then(() => {
-      const left = this.pending(key) - 1;
-      if (left <= 0) this.waiting.delete(key);
-      else this.waiting.set(key, left);
+      this.release(key);
       if (this.tails.get(key) === tail) this.tails.delete(key);
     });
     return result;
+  }
+
+  /** One fewer pending on `key`. */
+  private release(key: string): void {
+    const left = this.pending(key) - 1;
+    if (left <= 0) this.waiting.delete(key);
+    else this.waiting.set(key, left);
   }
 }
 
