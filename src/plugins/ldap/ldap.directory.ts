@@ -51,7 +51,15 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { GroupRecord, UserRecord } from '../../core/plugin-api';
-import { ControlOid, ExtendedOid, ldapResult, ResultCode, type EntryAttribute, type LdapResult, type SearchRequest } from './ldap.types';
+import {
+  ControlOid,
+  ExtendedOid,
+  ldapResult as result,
+  ResultCode,
+  type EntryAttribute,
+  type LdapResult,
+  type SearchRequest,
+} from './ldap.types';
 import { compileFilter, evaluate, filterToString, makeEntry, type CompiledFilter, type Entry } from './ldap.filter';
 import { childDn, escapeDnValue, generalizedTimeOf, parseDn, type ParsedDn } from './ldap.matching';
 import {
@@ -135,8 +143,6 @@ const HAS_SUBORDINATES_OUT = {
 const COOKIE_VERSION = 1;
 const MAC_LENGTH = 16;
 const EMPTY: ReadonlySet<Node> = new Set();
-
-const result = ldapResult;
 
 /** UUID v5 (RFC 4122 §4.3) of `name` in `namespace`. */
 function uuidV5(namespace: Buffer, name: string): string {
