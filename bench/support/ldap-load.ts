@@ -56,6 +56,7 @@ import {
   type LdapResponse,
   type LdapResult,
 } from '../../src/plugins/ldap/ldap.types';
+import { searchRequest } from '../../test/support/ldap-test-client';
 import { Rng } from '../../test/support/rng';
 
 export const LOAD_OPTIONS_ENV = 'BRAMBLE_LDAP_LOAD';
@@ -333,19 +334,7 @@ export class LdapClientConnection {
     filter: Filter,
     attributes: string[],
   ): Promise<{ result: LdapResult; entries: Extract<LdapResponse, { op: 'searchEntry' }>[] }> {
-    const { final, entries } = await this.send({
-      op: 'search',
-      messageId: 0,
-      controls: [],
-      baseObject: baseDn,
-      scope: 'sub',
-      derefAliases: 0,
-      sizeLimit: 0,
-      timeLimit: 0,
-      typesOnly: false,
-      filter,
-      attributes,
-    });
+    const { final, entries } = await this.send(searchRequest({ baseObject: baseDn, scope: 'sub', filter, attributes }));
     return { result: resultOf(final), entries };
   }
 

@@ -40,6 +40,23 @@ export interface SearchAnswer {
 export type SearchSpec = Pick<SearchRequest, 'baseObject' | 'scope' | 'filter'> &
   Partial<Pick<SearchRequest, 'attributes' | 'sizeLimit' | 'typesOnly' | 'controls'>>;
 
+/** The SearchRequest `spec` asks for (messageId 0: the client sets it when it sends). */
+export function searchRequest(spec: SearchSpec): SearchRequest {
+  return {
+    op: 'search',
+    messageId: 0,
+    controls: spec.controls ?? [],
+    baseObject: spec.baseObject,
+    scope: spec.scope,
+    derefAliases: 0,
+    sizeLimit: spec.sizeLimit ?? 0,
+    timeLimit: 0,
+    typesOnly: spec.typesOnly ?? false,
+    filter: spec.filter,
+    attributes: spec.attributes ?? [],
+  };
+}
+
 interface Pending {
   messageId: number;
   onMessage(message: LdapResponse): boolean; // true: the final answer arrived
@@ -200,20 +217,7 @@ export class LdapTestClient {
 
   async search(spec: SearchSpec): Promise<SearchAnswer> {
     const entries: SearchAnswer['entries'] = [];
-    const request: LdapRequest = {
-      op: 'search',
-      messageId: 0,
-      controls: spec.controls ?? [],
-      baseObject: spec.baseObject,
-      scope: spec.scope,
-      derefAliases: 0,
-      sizeLimit: spec.sizeLimit ?? 0,
-      timeLimit: 0,
-      typesOnly: spec.typesOnly ?? false,
-      filter: spec.filter,
-      attributes: spec.attributes ?? [],
-    };
-    return this.exchange(request, (m) => {
+    return this.exchange(searchRequest(spec), (m) => {
       if (m.op === 'searchEntry') {
         entries.push({ dn: m.dn, attributes: m.attributes });
         return undefined;

@@ -51,7 +51,15 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { GroupRecord, UserRecord } from '../../core/plugin-api';
-import { ControlOid, ExtendedOid, ldapResult, ResultCode, type EntryAttribute, type LdapResult, type SearchRequest } from './ldap.types';
+import {
+  ControlOid,
+  ExtendedOid,
+  ldapResult as result,
+  ResultCode,
+  type EntryAttribute,
+  type LdapResult,
+  type SearchRequest,
+} from './ldap.types';
 import { compileFilter, evaluate, filterToString, makeEntry, type CompiledFilter, type Entry } from './ldap.filter';
 import { childDn, escapeDnValue, generalizedTimeOf, parseDn, type ParsedDn } from './ldap.matching';
 import {
@@ -135,8 +143,6 @@ const HAS_SUBORDINATES_OUT = {
 const COOKIE_VERSION = 1;
 const MAC_LENGTH = 16;
 const EMPTY: ReadonlySet<Node> = new Set();
-
-const result = ldapResult;
 
 /** UUID v5 (RFC 4122 §4.3) of `name` in `namespace`. */
 function uuidV5(namespace: Buffer, name: string): string {
@@ -379,35 +385,36 @@ export class Directory {
   }
 
   setUser(u: UserRecord): void {
-    const old = this.userNodes.get(u.username);
-    if (old) this.remove(old);
-    const entry = this.buildUser(u);
-    this.userNodes.set(u.username, this.insert(entry, childKey('2', entry), this.peopleNode.entry.parsedDn.ndn, u));
-    this.peopleNode.entry.hasSubordinates = true;
+    this.setChild(this.userNodes, u.username, this.peopleNode, '2', () => this.buildUser(u), u);
   }
 
   removeUser(username: string): void {
-    const old = this.userNodes.get(username);
-    if (!old) return;
-    this.remove(old);
-    this.userNodes.delete(username);
-    this.peopleNode.entry.hasSubordinates = this.userNodes.size > 0;
+    this.removeChild(this.userNodes, username, this.peopleNode);
   }
 
   setGroup(g: GroupRecord): void {
-    const old = this.groupNodes.get(g.name);
-    if (old) this.remove(old);
-    const entry = this.buildGroup(g);
-    this.groupNodes.set(g.name, this.insert(entry, childKey('1', entry), this.groupsNode.entry.parsedDn.ndn, null));
-    this.groupsNode.entry.hasSubordinates = true;
+    this.setChild(this.groupNodes, g.name, this.groupsNode, '1', () => this.buildGroup(g), null);
   }
 
   removeGroup(name: string): void {
-    const old = this.groupNodes.get(name);
+    this.removeChild(this.groupNodes, name, this.groupsNode);
+  }
+
+  /** Puts the entry `build` makes under `parent` as `nodes`' `name`, in place of the one it had. */
+  private setChild(nodes: Map<string, Node>, name: string, parent: Node, order: string, build: () => Entry, user: UserRecord | null): void {
+    const old = nodes.get(name);
+    if (old) this.remove(old);
+    const entry = build();
+    nodes.set(name, this.insert(entry, childKey(order, entry), parent.entry.parsedDn.ndn, user));
+    parent.entry.hasSubordinates = true;
+  }
+
+  private removeChild(nodes: Map<string, Node>, name: string, parent: Node): void {
+    const old = nodes.get(name);
     if (!old) return;
     this.remove(old);
-    this.groupNodes.delete(name);
-    this.groupsNode.entry.hasSubordinates = this.groupNodes.size > 0;
+    nodes.delete(name);
+    parent.entry.hasSubordinates = nodes.size > 0;
   }
 
   /** Entries in the tree (the root DSE not counted). */

@@ -111,9 +111,7 @@ class KeyedQueue {
     try {
       return await fn();
     } finally {
-      const left = this.pending(key) - 1;
-      if (left <= 0) this.waiting.delete(key);
-      else this.waiting.set(key, left);
+      this.release(key);
     }
   }
 
@@ -127,12 +125,17 @@ class KeyedQueue {
     );
     this.tails.set(key, tail);
     void tail.then(() => {
-      const left = this.pending(key) - 1;
-      if (left <= 0) this.waiting.delete(key);
-      else this.waiting.set(key, left);
+      this.release(key);
       if (this.tails.get(key) === tail) this.tails.delete(key);
     });
     return result;
+  }
+
+  /** One fewer pending on `key`. */
+  private release(key: string): void {
+    const left = this.pending(key) - 1;
+    if (left <= 0) this.waiting.delete(key);
+    else this.waiting.set(key, left);
   }
 }
 
@@ -493,7 +496,7 @@ class Connection {
     // Binds of one user are always checked one at a time. Binds from one address run side by side
     // (a classroom behind one NAT address logs in at once) until that address has used up its
     // free failures; from then on they too go one at a time, each after the address's delay.
-    const suspicious = s.throttle.admit(userKey, this.address, started).addressFailures >= FREE_FAILURES;
+    const suspicious = s.throttle.addressFailures(this.address, started) >= FREE_FAILURES;
     const ok = await (suspicious ? s.addressQueue.run(this.address, check) : s.addressQueue.track(this.address, check));
     m.bindWait.observe((s.now() - started) / 1000);
     m.binds.inc({ result: ok ? 'success' : 'invalid' });

@@ -27,7 +27,7 @@
 import {
   ControlOid,
   ExtendedOid,
-  ldapResult,
+  ldapResult as result,
   ResultCode,
   type Control,
   type LdapRequest,
@@ -85,8 +85,6 @@ export interface SessionStep {
   state: SessionState;
   effects: SessionEffect[];
 }
-
-const result = ldapResult;
 
 function reply(state: SessionState, ...responses: LdapResponse[]): SessionStep {
   return { state, effects: [{ type: 'send', responses }] };

@@ -55,6 +55,11 @@ export class BindThrottle {
     return { waitMs: Math.max(0, until - now), userFailures: u?.failures ?? 0, addressFailures: a?.failures ?? 0 };
   }
 
+  /** Failures counted on `address` now (0 once forgotten). */
+  addressFailures(address: string, now: number): number {
+    return this.current(`a:${address}`, now)?.failures ?? 0;
+  }
+
   /** Records the outcome of a checked bind. */
   record(user: string, address: string, ok: boolean, now: number): void {
     if (ok) {
