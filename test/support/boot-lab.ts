@@ -224,9 +224,9 @@ export class BootLab {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`bramble exited while starting:\n${this.log.slice(-5000)}`);
       if (!this.brambleMountNs) {
         try {
-          // `ip netns exec`, `unshare` and `setpriv` exec: the pid is node's once it runs.
-          const ns = readlinkSync(`/proc/${child.pid}/ns/mnt`);
-          if (ns !== readlinkSync('/proc/self/ns/mnt')) this.brambleMountNs = ns;
+          // `ip netns exec`, `unshare` and `setpriv` exec: the pid is node's once it runs (and only
+          // then is it in its final mount namespace: `ip netns exec` makes one of its own first).
+          if (readlinkSync(`/proc/${child.pid}/exe`) === process.execPath) this.brambleMountNs = readlinkSync(`/proc/${child.pid}/ns/mnt`);
         } catch {
           // not there yet
         }
