@@ -133,6 +133,16 @@ export function tftpFindings(input: TftpDiagnosisInput): DiagnosisFinding[] {
       });
     }
   }
+  const updates = (input.bootFolderNames ?? []).filter((n) => /^(pieeprom|recovery)\.(upd|sig|bin)$/.test(n));
+  if (input.image && updates.some((n) => n.startsWith('pieeprom'))) {
+    findings.push({
+      code: 'EEPROM_UPDATE_IN_BOOT_FOLDER',
+      severity: 'warning',
+      message:
+        `image ${input.image.name} has an EEPROM update in its boot folder (${updates.join(', ')}): with self-update on, every Pi 4/5 that boots ` +
+        'it rewrites its bootloader, at every boot while the file is newer. Remove the files unless that is meant (protocol notes \u00a73.2).',
+    });
+  }
   const note = input.serialNote;
   if (note) {
     findings.push(

@@ -62,6 +62,14 @@ describe('TFTP diagnosis', () => {
     );
   });
 
+  it('an EEPROM update left in the boot folder: a warning naming the files', () => {
+    const [f] = tftpFindings(input({ bootFolderNames: [...PI4_FILES, 'pieeprom.upd', 'pieeprom.sig', 'recovery.bin'] }));
+    assert.equal(f.code, 'EEPROM_UPDATE_IN_BOOT_FOLDER');
+    assert.equal(f.severity, 'warning');
+    assert.match(f.message, /pieeprom\.upd, pieeprom\.sig, recovery\.bin/);
+    assert.deepEqual(tftpFindings(input({ bootFolderNames: [...PI4_FILES, 'recovery.bin'] })), [], 'recovery.bin alone updates nothing');
+  });
+
   it('SerialNotes: a folder naming another client, a folder that is not the serial on record; nothing for the own serial', () => {
     const notes = new SerialNotes();
     const me = { mac: 'dc:a6:32:00:00:01', serial: '1111aaaa' };
