@@ -13,6 +13,7 @@ import { BrambleGraphQLDriver, type BrambleGraphQLDriverConfig, type WsExtra } f
 import { AuditResolver } from './audit.resolver';
 import { AuthenticatedGuard, authorizationFromConnectionParams, httpContext, requireTokenPlugin, type GqlContext } from './auth';
 import { ClientResolver } from './client.resolver';
+import { DiagnoseResolver } from './diagnose.resolver';
 import { CommandGateway } from './command-gateway';
 import { ApiErrorCode, createErrorFormatter, formatErrors } from './errors';
 import { GraphiqlController } from './graphiql.controller';
@@ -44,6 +45,7 @@ export const WS_UNAUTHENTICATED_CLOSE = 4401;
 export const RESOLVERS = [
   HealthResolver,
   ClientResolver,
+  DiagnoseResolver,
   UserResolver,
   ImageResolver,
   SettingsResolver,
