@@ -395,12 +395,22 @@ export class TftpServer {
 
   /**
    * Records a boot fact through the core; never waits, never throws. Within the client's budget;
-   * `throttle`: also at most once per client, stage and file in BOOT_FACT_MIN_INTERVAL_MS.
+   * `throttle`: also at most once per client, stage and file in BOOT_FACT_MIN_INTERVAL_MS; the file
+   * is `throttleFile` when given: the name as requested, so that a Pi 4's prefix probe for
+   * `<serial>/start4.elf` does not hide its own `start4.elf` request right after (both are
+   * `start4.elf` in `detail.file`; the second is the one that stops a boot).
    */
-  private fact(mac: string, stage: string, ip: string, detail: Record<string, string | number | boolean | null>, throttle = false): void {
+  private fact(
+    mac: string,
+    stage: string,
+    ip: string,
+    detail: Record<string, string | number | boolean | null>,
+    throttle = false,
+    throttleFile?: string,
+  ): void {
     const now = (this.options.now ?? Date.now)();
     if (throttle) {
-      const key = `${mac}|${stage}|${String(detail.file ?? detail.reason ?? '')}`;
+      const key = `${mac}|${stage}|${throttleFile ?? String(detail.file ?? detail.reason ?? '')}`;
       const last = this.lastFact.get(key);
       if (last !== undefined && now - last < BOOT_FACT_MIN_INTERVAL_MS) return;
       this.lastFact.set(key, now);
@@ -529,7 +539,7 @@ export class TftpServer {
         this.metrics.errors.inc({ kind: 'not-found' });
         this.sendError(rinfo, content.code, 'file not found');
         // The firmware probes for optional files as a matter of course (§3.2): recorded, throttled.
-        this.fact(client.mac, 'tftp.file-missing', rinfo.address, { file: relPath }, true);
+        this.fact(client.mac, 'tftp.file-missing', rinfo.address, { file: relPath }, true, packet.filename);
       } else {
         this.refuse(rinfo, content.code, content.message, content.reason);
       }
