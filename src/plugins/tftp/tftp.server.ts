@@ -104,6 +104,8 @@ export class TftpServer {
   private readonly perIp = new Map<string, number>();
   private readonly releaseWaiters = new Map<string, (() => void)[]>();
   private readonly lastFact = new Map<string, number>();
+  /** Per client: the key of its last throttled fact, forgotten when it asks for anything else. */
+  private readonly lastThrottled = new Map<string, string>();
   /** Per client: boot facts it may still cause now (a token bucket). */
   private readonly factBudget = new Map<string, { tokens: number; at: number }>();
   private readonly warnedRollover = new Set<string>();
@@ -395,25 +397,21 @@ export class TftpServer {
 
   /**
    * Records a boot fact through the core; never waits, never throws. Within the client's budget;
-   * `throttle`: also at most once per client, stage and file in BOOT_FACT_MIN_INTERVAL_MS; the file
-   * is `throttleFile` when given: the name as requested, so that a Pi 4's prefix probe for
-   * `<serial>/start4.elf` does not hide its own `start4.elf` request right after (both are
-   * `start4.elf` in `detail.file`; the second is the one that stops a boot).
+   * `throttle`: also at most once per client, stage and file in BOOT_FACT_MIN_INTERVAL_MS, unless
+   * the client was served, or refused something else, in between: a client asking for the same
+   * thing again and again is throttled, while a Pi 4's prefix probe miss of `<serial>/start4.elf`
+   * does not hide its own `<serial>/start4.elf` request a few files later, the one that stops its
+   * boot (found by the Pi emulator's end-to-end boot, test/e2e).
    */
-  private fact(
-    mac: string,
-    stage: string,
-    ip: string,
-    detail: Record<string, string | number | boolean | null>,
-    throttle = false,
-    throttleFile?: string,
-  ): void {
+  private fact(mac: string, stage: string, ip: string, detail: Record<string, string | number | boolean | null>, throttle = false): void {
     const now = (this.options.now ?? Date.now)();
     if (throttle) {
-      const key = `${mac}|${stage}|${throttleFile ?? String(detail.file ?? detail.reason ?? '')}`;
+      const key = `${mac}|${stage}|${String(detail.file ?? detail.reason ?? '')}`;
       const last = this.lastFact.get(key);
-      if (last !== undefined && now - last < BOOT_FACT_MIN_INTERVAL_MS) return;
+      if (last !== undefined && now - last < BOOT_FACT_MIN_INTERVAL_MS && this.lastThrottled.get(mac) === key) return;
       this.lastFact.set(key, now);
+      this.lastThrottled.set(mac, key);
+      if (this.lastThrottled.size > 10_000) this.lastThrottled.clear();
       if (this.lastFact.size > 10_000) {
         for (const [k, at] of this.lastFact) if (now - at >= BOOT_FACT_MIN_INTERVAL_MS) this.lastFact.delete(k);
       }
@@ -539,12 +537,13 @@ export class TftpServer {
         this.metrics.errors.inc({ kind: 'not-found' });
         this.sendError(rinfo, content.code, 'file not found');
         // The firmware probes for optional files as a matter of course (§3.2): recorded, throttled.
-        this.fact(client.mac, 'tftp.file-missing', rinfo.address, { file: relPath }, true, packet.filename);
+        this.fact(client.mac, 'tftp.file-missing', rinfo.address, { file: relPath }, true);
       } else {
         this.refuse(rinfo, content.code, content.message, content.reason);
       }
       return false;
     }
+    this.lastThrottled.delete(client.mac);
     let data = content.data;
     if (packet.mode === 'netascii') data = await this.netasciiCopy(data);
     // Closed, or the worker being replaced, while the file was opened: the client asks again.
