@@ -229,6 +229,7 @@ describe('emulated Pis boot from bramble', { skip: skip ?? false }, () => {
   );
 
   it('a Pi 4 whose image lacks start4.elf: the emulated Pi stops, bramble ends its session STALLED and names the file', async () => {
+    await lab.stopRouter();
     await dhcpMode({ mode: 'full' });
     // FIRMWARE without a new file for 5 s (default 20 s) is a stall: keeps the test short.
     await lab.ok('mutation { updateSettings(input: { bootTimeouts: { fileSeconds: 5 } }) { bootTimeouts { fileSeconds } } }');

@@ -178,6 +178,14 @@ export class BootLab {
     }
   }
 
+  /** Stops the router's dnsmasq (a rival DHCP server once bramble is back in full mode). */
+  async stopRouter(): Promise<void> {
+    if (!this.router) return;
+    this.router.kill('SIGKILL');
+    await waitForExit(this.router, 5000);
+    this.router = null;
+  }
+
   /** Starts bramble (every built-in plugin) in srv and waits for /health. */
   async start(env: Record<string, string> = {}): Promise<void> {
     if (this.bramble) throw new Error('bramble is already running');
@@ -329,10 +337,7 @@ export class BootLab {
 
   async close(): Promise<void> {
     await this.stop().catch(() => undefined);
-    if (this.router) {
-      this.router.kill('SIGKILL');
-      await waitForExit(this.router, 5000);
-    }
+    await this.stopRouter();
     for (const s of this.sockets) s.destroy();
     await new Promise((r) => (this.forwarder ? this.forwarder.close(r) : r(null)));
     await this.netlab.destroy();
