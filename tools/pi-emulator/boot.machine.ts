@@ -17,8 +17,9 @@
  *     with the prefix, missing → without. Then the firmware files; a missing optional file is
  *     normal, a missing required one fails the attempt.
  *  3. KERNEL: device tree, cmdline.txt, kernel, initramfs (from config.txt's keys).
- *  4. ROOT_MOUNTED: the root named by cmdline.txt's `nfsroot=` is read (§5.1), with the files the
- *     login needs (nslcd.conf and the CA the image was converted with).
+ *  4. ROOT_MOUNTED: after `kernelBootMs` (the kernel starting), the root named by cmdline.txt's
+ *     `nfsroot=` is read (§5.1), with the files the login needs (nslcd.conf and its CA); a refused
+ *     mount is tried again `nfsRetryMs` later, `nfsTries` times in all.
  *  5. USER_LOGGED_IN (optional: only when a login is given): StartTLS, bind as the user, nslcd's
  *     passwd and group lookups.
  *  6. BOOTED: `POST http://<nfsroot server>:<port>/booted`, as bramble's unit does.
@@ -141,7 +142,8 @@ type Phase =
   | { name: 'discover'; xid: number; tries: number; address: AddressOffer | null; boot: BootOffer | null; waiting: boolean }
   | { name: 'request'; xid: number; tries: number; address: AddressOffer; boot: BootOffer }
   | { name: 'tftp'; queue: BootFile[]; current: BootFile | null; probing: string[]; afterProbe: boolean }
-  | { name: 'nfs' }
+  | { name: 'kernel-boot' }
+  | { name: 'nfs'; tries: number }
   | { name: 'ldap' }
   | { name: 'report' }
   | { name: 'done' };
@@ -217,7 +219,7 @@ export class PiBootMachine {
         if (input.id === this.tftpPending && this.phase.name === 'tftp') this.onTftp(input.outcome, now, out);
         break;
       case 'nfs-result':
-        if (this.phase.name === 'nfs') this.onNfs(input.outcome, now, out);
+        if (this.phase.name === 'nfs' && this.timer === -1) this.onNfs(input.outcome, now, out);
         break;
       case 'ldap-result':
         if (this.phase.name === 'ldap') this.onLdap(input.ok, input.detail, now, out);
@@ -332,6 +334,8 @@ export class PiBootMachine {
     this.timer = -1;
     if (phase.name === 'off') {
       this.powerOn(now, out);
+    } else if (phase.name === 'kernel-boot' || phase.name === 'nfs') {
+      this.mountRoot(out);
     } else if (phase.name === 'discover') {
       if (phase.waiting && phase.address && phase.boot) return this.offersChosen(now, out);
       if (phase.tries >= this.timings.dhcpTries) return this.attemptFailed(`no usable DHCP offer after ${phase.tries} DISCOVERs`, now, out);
@@ -510,11 +514,30 @@ export class PiBootMachine {
   private kernelLoaded(now: number, out: Effect[]): void {
     const root = this.nfsRoot();
     if (!root) return this.finish('failed', this.cmdline ? 'cmdline.txt has no nfsroot=' : 'no cmdline.txt was read', out);
-    this.phase = { name: 'nfs' };
+    this.phase = { name: 'kernel-boot' };
+    out.push({
+      kind: 'timeline',
+      stage: 'KERNEL',
+      event: 'kernel starting',
+      detail: `root ${root.server}:${root.path} (NFSv${root.version})`,
+    });
+    this.setTimer(this.timings.kernelBootMs, out);
+  }
+
+  private mountRoot(out: Effect[]): void {
+    const root = this.nfsRoot()!;
+    const tries = this.phase.name === 'nfs' ? this.phase.tries + 1 : 1;
+    this.phase = { name: 'nfs', tries };
     out.push({ kind: 'nfs', server: root.server, path: root.path, version: root.version, read: ['etc/hostname', NSLCD_CONF] });
   }
 
   private onNfs(outcome: NfsOutcome, now: number, out: Effect[]): void {
+    const phase = this.phase as Extract<Phase, { name: 'nfs' }>;
+    if (!outcome.ok && phase.tries < this.timings.nfsTries) {
+      out.push({ kind: 'timeline', stage: 'KERNEL', event: `root mount failed (try ${phase.tries})`, detail: outcome.detail });
+      this.setTimer(this.timings.nfsRetryMs, out);
+      return;
+    }
     if (!outcome.ok) return this.finish('failed', `NFS root: ${outcome.detail}`, out);
     this.enter('ROOT_MOUNTED', out, 'root read', undefined, outcome.detail);
     const login = this.pi.login;

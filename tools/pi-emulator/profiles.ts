@@ -47,6 +47,14 @@ export interface PiTimings {
   tftpFileTimeoutMs: number;
   /** Pause before a failed boot starts again from DHCP (the firmware going round BOOT_ORDER). */
   restartDelayMs: number;
+  /**
+   * From the last kernel-stage file to the root mount: the kernel starting, its own DHCP (§5.1),
+   * then the mount. Not in the notes: a few seconds on a real Pi; 2 s here (an assumption).
+   */
+  kernelBootMs: number;
+  /** Root mount attempts, `nfsRetryMs` apart, before the boot fails (the kernel and initramfs retry). */
+  nfsTries: number;
+  nfsRetryMs: number;
 }
 
 export interface PiProfile {
@@ -81,7 +89,17 @@ export const PROFILES: Readonly<Record<PiModel, PiProfile>> = {
     blksize: null,
     revision: null,
     // 5 DISCOVERs 5 s apart (§2.5). The ROM's TFTP timeouts are not documented: 1 s/30 s like the Pi 4.
-    timings: { dhcpRetryMs: 5000, dhcpTries: 5, offerWaitMs: 0, tftpRetransmitMs: 1000, tftpFileTimeoutMs: 30_000, restartDelayMs: 5000 },
+    timings: {
+      dhcpRetryMs: 5000,
+      dhcpTries: 5,
+      offerWaitMs: 0,
+      tftpRetransmitMs: 1000,
+      tftpFileTimeoutMs: 30_000,
+      restartDelayMs: 5000,
+      kernelBootMs: 2000,
+      nfsTries: 5,
+      nfsRetryMs: 2000,
+    },
   },
   pi4: {
     model: 'pi4',
@@ -99,6 +117,9 @@ export const PROFILES: Readonly<Record<PiModel, PiProfile>> = {
       tftpRetransmitMs: 1000,
       tftpFileTimeoutMs: 30_000,
       restartDelayMs: 5000,
+      kernelBootMs: 2000,
+      nfsTries: 5,
+      nfsRetryMs: 2000,
     },
   },
   pi5: {
@@ -117,6 +138,9 @@ export const PROFILES: Readonly<Record<PiModel, PiProfile>> = {
       tftpRetransmitMs: 1000,
       tftpFileTimeoutMs: 30_000,
       restartDelayMs: 5000,
+      kernelBootMs: 2000,
+      nfsTries: 5,
+      nfsRetryMs: 2000,
     },
   },
 };

@@ -35,6 +35,8 @@ interface World {
   /** Overrides the answer for a file. */
   tftp?: (file: string, probeOnly: boolean) => TftpOutcome | null;
   nfsFiles?: Record<string, string>;
+  /** Root mounts refused before one succeeds. */
+  nfsRefusals?: number;
   nfsUnread?: Record<string, string>;
   ldapOk?: boolean;
   reportOk?: boolean;
@@ -54,6 +56,8 @@ function boot(pi: PiConfig, world: World): Trace {
   const m = new PiBootMachine(pi);
   const trace: Trace = { sent: [], tftp: [], effects: [], timeline: [], finished: null, now: 0 };
   const timers: { id: number; at: number }[] = [];
+  const nfsTries: number[] = [];
+  (trace as { nfsTries?: number[] }).nfsTries = nfsTries;
   const queue: (() => Effect[])[] = [() => m.handle({ kind: 'power-on' }, trace.now)];
   for (let steps = 0; steps < 10_000 && !trace.finished; steps++) {
     const next = queue.shift();
@@ -96,14 +100,15 @@ function boot(pi: PiConfig, world: World): Trace {
           queue.push(() => m.handle({ kind: 'tftp-result', id: e.id, outcome }, trace.now));
           break;
         }
-        case 'nfs':
-          queue.push(() =>
-            m.handle(
-              { kind: 'nfs-result', outcome: { ok: true, detail: 'read', files: world.nfsFiles ?? {}, unread: world.nfsUnread ?? {} } },
-              trace.now,
-            ),
-          );
+        case 'nfs': {
+          nfsTries.push(trace.now);
+          const refused = (world.nfsRefusals ?? 0) >= nfsTries.length;
+          const outcome = refused
+            ? { ok: false, detail: 'MNT3ERR_ACCES', files: {}, unread: {} }
+            : { ok: true, detail: 'read', files: world.nfsFiles ?? {}, unread: world.nfsUnread ?? {} };
+          queue.push(() => m.handle({ kind: 'nfs-result', outcome }, trace.now));
           break;
+        }
         case 'ldap':
           queue.push(() => m.handle({ kind: 'ldap-result', ok: world.ldapOk ?? true, detail: 'dn:uid=ada' }, trace.now));
           break;
@@ -438,6 +443,22 @@ describe('failures, retries and stale inputs', () => {
     assert.ok(t.timeline.some((e) => /unreadable: using the given LDAP settings/.test(e.event)));
     const ldap = t.effects.find((e) => e.kind === 'ldap');
     assert.equal(ldap?.kind === 'ldap' && ldap.request.uri, 'ldap://10.0.0.1/');
+  });
+
+  it('the root mount comes 2 s after the kernel; a refused mount is tried again 2 s later, 5 times in all', () => {
+    const pi: PiConfig = { model: 'pi4', mac: 'dc:a6:32:00:00:12', serial: 0x12, reportPort: null, maxAttempts: 1 };
+    const ok = boot(pi, { dhcp: fullMode('10.0.0.77'), files: imageFiles('00000012/'), nfsFiles: ROOT_FILES, nfsRefusals: 4 });
+    const tries = (ok as { nfsTries?: number[] }).nfsTries!;
+    assert.equal(tries.length, 5);
+    assert.deepEqual(
+      tries.slice(1).map((t, i) => t - tries[i]),
+      [2000, 2000, 2000, 2000],
+    );
+    assert.equal(ok.finished?.outcome, 'booted');
+    const kernel = ok.timeline.findIndex((e) => e.event === 'kernel starting');
+    assert.ok(kernel > 0 && ok.timeline.slice(kernel + 1).every((e) => e.stage !== 'FIRMWARE'));
+    const failed = boot(pi, { dhcp: fullMode('10.0.0.77'), files: imageFiles('00000012/'), nfsFiles: ROOT_FILES, nfsRefusals: 5 });
+    assert.deepEqual(failed.finished, { kind: 'finished', outcome: 'failed', stage: 'KERNEL', cause: 'NFS root: MNT3ERR_ACCES' });
   });
 
   it('ignores stale timers, a TFTP result for another request, and replies for another transaction or client', () => {
