@@ -151,6 +151,39 @@ describe('boot sessions over GraphQL', () => {
     assert.deepEqual(none.bootSessions, []);
   });
 
+  it('boot settings: defaults, a partial change of the timeouts, validation', async () => {
+    const fields =
+      'bootRetentionDays bootReportPort bootTimeouts { dhcpSeconds fileSeconds rootMountSeconds bootedSeconds failAfterStallSeconds }';
+    const { settings } = await h.ok<{ settings: Record<string, any> }>(`{ settings { ${fields} } }`);
+    assert.deepEqual(settings, {
+      bootRetentionDays: 30,
+      bootReportPort: 6970,
+      bootTimeouts: { dhcpSeconds: 30, fileSeconds: 20, rootMountSeconds: 120, bootedSeconds: 300, failAfterStallSeconds: 600 },
+    });
+    const changed = await h.ok<{ updateSettings: Record<string, any> }>(
+      `mutation { updateSettings(input: { bootRetentionDays: 7, bootTimeouts: { dhcpSeconds: 5 } }) { ${fields} } }`,
+    );
+    assert.equal(changed.updateSettings.bootRetentionDays, 7);
+    assert.deepEqual(changed.updateSettings.bootTimeouts, {
+      dhcpSeconds: 5,
+      fileSeconds: 20,
+      rootMountSeconds: 120,
+      bootedSeconds: 300,
+      failAfterStallSeconds: 600,
+    });
+    await eventually(() => h.app.nest.get(BootSessions).timeouts().dhcpMs === 5000, 3000, 'the sessions use the new timeout');
+    assert.equal(h.app.nest.get(BootSessions).timeouts().fileMs, 20_000);
+    for (const [input, field] of [
+      ['bootRetentionDays: 0', 'bootRetentionDays'],
+      ['bootReportPort: 70000', 'bootReportPort'],
+      ['bootTimeouts: { fileSeconds: -1 }', 'bootTimeouts.fileSeconds'],
+    ]) {
+      const bad = await h.gql(`mutation { updateSettings(input: { ${input} }) { bootRetentionDays } }`);
+      assert.equal(bad.errors?.[0]?.extensions?.code, 'VALIDATION', input);
+      assert.equal(bad.errors?.[0]?.extensions?.field, field, input);
+    }
+  });
+
   it('needs a token, like every other operation', async () => {
     const res = await h.gql(`{ bootSessions(mac: "${PI}") { sessionId } }`, undefined, null);
     assert.ok(res.errors?.length);

@@ -30,7 +30,6 @@ import { bootStream, BootEventType } from '../domain/boot/boot.events';
 import {
   bootDeadline,
   decideBoot,
-  DEFAULT_BOOT_TIMEOUTS,
   evolveBoot,
   foldBootSessions,
   initialBootState,
@@ -150,8 +149,17 @@ export class BootSessions implements BootFactSink {
   private started = false;
   /** The clock (tests move it). */
   now: () => number = Date.now;
-  /** The timeouts in effect (tests shorten them). */
-  timeouts: () => BootTimeouts = () => DEFAULT_BOOT_TIMEOUTS;
+  /** The timeouts in effect: the `bootTimeouts` setting (tests may replace this). */
+  timeouts: () => BootTimeouts = () => {
+    const t = this.queries.bootSettings().bootTimeouts;
+    return {
+      dhcpMs: t.dhcpSeconds * 1000,
+      fileMs: t.fileSeconds * 1000,
+      rootMountMs: t.rootMountSeconds * 1000,
+      bootedMs: t.bootedSeconds * 1000,
+      failAfterStallMs: t.failAfterStallSeconds * 1000,
+    };
+  };
 
   constructor(
     private readonly runner: CommandRunner,

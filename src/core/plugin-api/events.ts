@@ -218,6 +218,26 @@ export interface GlobalSettings {
   interface: string | null;
   /** The address Pis reach bramble at (BRAMBLE_SERVER_IP pins it). */
   serverIp: string | null;
+  /** Days boot streams (`boot-<mac>`) are kept; absent: 30. Nothing else is ever deleted. */
+  bootRetentionDays?: number;
+  /** TCP port of the "I'm up" report listener (`POST /booted`); 0 turns it off; absent: 6970. */
+  bootReportPort?: number;
+  /** How long a boot stage may go without progress before it is STALLED; absent: the defaults. */
+  bootTimeouts?: BootTimeoutSettings;
+}
+
+/** Boot timeouts in seconds (defaults: 30, 20, 120, 300, 600). */
+export interface BootTimeoutSettings {
+  /** DHCP seen, no TFTP request. */
+  dhcpSeconds: number;
+  /** FIRMWARE or KERNEL without a new file. */
+  fileSeconds: number;
+  /** KERNEL's last file served, no root mount. */
+  rootMountSeconds: number;
+  /** ROOT_MOUNTED, no boot report. */
+  bootedSeconds: number;
+  /** STALLED, nothing more: FAILED. */
+  failAfterStallSeconds: number;
 }
 
 /** How one plugin's stored values change. */
