@@ -249,7 +249,8 @@ export class DhcpServer {
         this.detect(effect);
         return null;
       case 'boot-fact': {
-        const key = `${effect.mac}|${effect.stage}`;
+        // PXE and non-PXE apart: the kernel's DISCOVER a few seconds after the firmware's is its own fact.
+        const key = `${effect.mac}|${effect.stage}|${effect.pxe ? 'pxe' : ''}`;
         const now = this.now();
         if (effect.stage === 'dhcp.discover') this.discovers.note(effect.mac, now);
         const last = this.lastFact.get(key);
@@ -263,7 +264,7 @@ export class DhcpServer {
             mac: effect.mac,
             stage: effect.stage,
             ip: effect.ip,
-            detail: { xid: `0x${effect.xid.toString(16).padStart(8, '0')}` },
+            detail: { xid: `0x${effect.xid.toString(16).padStart(8, '0')}`, pxe: effect.pxe },
           }),
         );
         return null;
