@@ -110,7 +110,7 @@ function decide(filename: string, sourceIp: string): RequestDecision {
 
 type Serve = Omit<Extract<RequestDecision, { kind: 'serve' }>, 'kind'>;
 function serve(c: ClientRecord, img: ImageRecord, relPath: string, generated: Serve['generated'], prefixed: boolean): RequestDecision {
-  return { kind: 'serve', client: c, image: img, relPath, generated, prefixed };
+  return { kind: 'serve', client: c, image: img, relPath, generated, source: 'image', prefixed };
 }
 
 const ROWS: Array<{ name: string; filename: string; ip: string; then: RequestDecision }> = [
