@@ -59,6 +59,8 @@ export type DropReason =
   | 'not-ethernet'
   | 'not-a-pi'
   | 'unknown-pi'
+  /** A lab PC's PXE ROM bramble had not seen: recorded (pending), not answered. */
+  | 'unknown-pc'
   /** A PXE ROM of an architecture bramble has no boot loader for (pc-detection.ts). */
   | 'unsupported-arch'
   /** An approved PC's PXE ROM, but no image assigned: nothing to boot. */
@@ -274,7 +276,7 @@ export function decideDhcp(request: DhcpPacket, rc: RequestContext, view: DhcpVi
 
   if (!client)
     return dropped(
-      'unknown-pi',
+      isPcIdentity(identity) ? 'unknown-pc' : 'unknown-pi',
       type === DhcpMessageType.DISCOVER || type === DhcpMessageType.REQUEST ? [{ kind: 'detect', identity, status: 'unknown' }] : [],
     );
   if (client.status === 'pending') return dropped('pending');
