@@ -198,7 +198,7 @@ export class DhcpServer {
     this.metrics.latency.observe(Number(process.hrtime.bigint() - received) / 1e9);
     if (decision.delayMs > 0) setTimeout(send, decision.delayMs).unref();
     else send();
-    this.log.debug('answered', { mac: request.mac, xid: request.xid, type: messageType(reply), to: to.address });
+    this.log.debug('answered', { mac: request.mac, xid: request.xid, type: messageType(reply), to: to.address, port: localPort });
   }
 
   /** Applies an effect to the view now; returns a promise only for what must be durable first. */
