@@ -58,12 +58,13 @@ export function createTftpPlugin(options: TftpPluginOptions = {}): PluginFactory
         server.listening
       ) {
         server.limits = limits;
+        server.ipxeDir = settings.ipxeDir;
         server.retarget(serverIp);
       } else {
         await server?.close();
         server = null;
         bound = null;
-        const next = new TftpServer(c, { createFd, files, limits, generatedRoot, now: options.now });
+        const next = new TftpServer(c, { createFd, files, limits, generatedRoot, ipxeDir: settings.ipxeDir, now: options.now });
         try {
           await next.listen(iface, serverIp, settings.port);
         } catch (error) {
