@@ -6,7 +6,9 @@ import { BootstrapService } from './bootstrap.service';
 import { BcryptPasswordHasher } from './adapters/bcrypt-password-hasher';
 import { FsImageTreeInspector } from './adapters/fs-image-tree';
 import { CLIENT_TABLE } from './commands/client.table';
-import { COMMAND_TABLES, CommandBus, MEMBERSHIP_SETTLING, PLUGIN_CATALOG } from './commands/command-bus';
+import { BOOT_FACTS, COMMAND_TABLES, CommandBus, MEMBERSHIP_SETTLING, PLUGIN_CATALOG } from './commands/command-bus';
+import { BootSessions } from './boot/boot-sessions';
+import { BootReportServer } from './boot/boot-report.server';
 import { CommandRunner } from './commands/command-runner';
 import { GROUP_TABLE } from './commands/group.table';
 import { IMAGE_TABLE } from './commands/image.table';
@@ -100,6 +102,11 @@ const READ_PROVIDERS: Provider[] = [
 const PROCESS_MANAGER_PROVIDERS: Provider[] = [
   MembershipProcessManager,
   { provide: MEMBERSHIP_SETTLING, useExisting: MembershipProcessManager },
+  /** Live boot sessions: every boot fact goes here; stage changes are appended (core/boot). */
+  BootSessions,
+  { provide: BOOT_FACTS, useExisting: BootSessions },
+  /** The "I'm up" report listener (POST /booted from approved clients' addresses). */
+  BootReportServer,
 ];
 
 /** The plugin host: the built-in list, then BRAMBLE_PLUGINS. */
@@ -154,6 +161,8 @@ export class CoreModule {
         HealthService,
         CommandBus,
         MembershipProcessManager,
+        BootSessions,
+        BootReportServer,
         CostlyWork,
         ImageJobs,
         DiagnosisService,

@@ -11,6 +11,7 @@ import type { Logger } from '../core/logging/logger';
 import { ProjectionEngine } from '../core/projections/projection-engine';
 import { BrambleGraphQLDriver, type BrambleGraphQLDriverConfig, type WsExtra } from './apollo.driver';
 import { AuditResolver } from './audit.resolver';
+import { BootResolver } from './boot.resolver';
 import { AuthenticatedGuard, authorizationFromConnectionParams, httpContext, requireTokenPlugin, type GqlContext } from './auth';
 import { ClientResolver } from './client.resolver';
 import { DiagnoseResolver } from './diagnose.resolver';
@@ -52,6 +53,7 @@ export const RESOLVERS = [
   AuditResolver,
   StateResolver,
   TokenResolver,
+  BootResolver,
 ];
 
 /** Set by onConnect on the socket's `extra`. */

@@ -10,6 +10,7 @@
  * inside a lab namespace and is killed by close(), which also removes the namespaces and the temp
  * directory (bramble's data directory included).
  */
+import type { RecentBootFact } from '../../src/core/boot/boot-sessions';
 import { existsSync, chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
@@ -178,6 +179,8 @@ export interface DhcpLab {
   baseUrl(): Promise<string>;
   /** Events of one stream, read from the event store. */
   stream(name: string): Promise<RecordedEvent[]>;
+  /** The boot facts the running bramble received for a client (live, not stored), in order. */
+  bootFacts(mac: string): RecentBootFact[];
   /** Stops bramble and starts a new one on the same data directory and interface. */
   restart(): Promise<void>;
   /** restart() in two steps, to change the lab while bramble is down. */
@@ -218,7 +221,8 @@ export async function startDhcpLab(
   options: {
     env?: Record<string, string>;
     plugin?: DhcpPluginOptions;
-    extraPlugins?: PluginFactory[];
+    /** More plugins; a function gets the lab first (to create their sockets in the server's namespace). */
+    extraPlugins?: PluginFactory[] | ((lab: NetLab) => PluginFactory[]);
     /** DHCP settings applied (updatePluginSettings) once bramble has started. */
     settings?: Partial<DhcpSettings>;
     /** bramble's logger (default: silent); see recordingLogger() in temp.ts. */
@@ -241,11 +245,12 @@ export async function startDhcpLab(
       probeIntervalMs: 0,
       ...options.plugin,
     });
+    const extraPlugins = typeof options.extraPlugins === 'function' ? options.extraPlugins(lab) : (options.extraPlugins ?? []);
     const start = (): Promise<CoreApp> =>
       startCoreApp({
         dataDir,
         env: { BRAMBLE_INTERFACE: 'eth0', BRAMBLE_SERVER_IP: serverIp, BRAMBLE_HTTP_HOST: '127.0.0.1', ...options.env },
-        plugins: [plugin, ...(options.extraPlugins ?? [])],
+        plugins: [plugin, ...extraPlugins],
         logger: options.logger,
       });
     core = await start();
@@ -569,6 +574,7 @@ export async function startDhcpLab(
       async stream(name) {
         return self.core.app.nest.get<EventStore>(EVENT_STORE).readStream(name);
       },
+      bootFacts: (mac) => self.core.bootFacts(mac),
       async stop() {
         const old = core;
         core = null;

@@ -9,19 +9,13 @@
  * says (stalled where, on what request, why). Messages say what to do, not only what is wrong:
  * PiServer's users had only syslog, and the people reading these are teachers.
  */
+import type { BootStageChangedData } from '../plugin-api/events';
 import type { DiagnosisBoot, DiagnosisFinding, DiagnosisInput } from '../plugin-api/plugin';
 import type { ImageRecord } from '../plugin-api/views';
 
-/** The fields of a `BootStageChanged` event this module reads (the event's schema: plugin-api/events.ts). */
-export interface StageChange {
-  sessionId: string;
-  stage: string;
-  previousStage: string | null;
-  at: string;
-  cause?: string | null;
-  lastRequest?: string | null;
-  missing?: readonly string[];
-}
+/** The fields of a `BootStageChanged` event this module reads. */
+export type StageChange = Pick<BootStageChangedData, 'sessionId' | 'stage' | 'previousStage' | 'at'> &
+  Partial<Pick<BootStageChangedData, 'cause' | 'lastRequest' | 'missing'>>;
 
 const ENDED = new Set(['STALLED', 'FAILED']);
 const MAX_MISSING = 32;
