@@ -20,8 +20,8 @@
  *  4. ROOT_MOUNTED: after `kernelBootMs` (the kernel starting), the root named by cmdline.txt's
  *     `nfsroot=` is read (§5.1), with the files the login needs (nslcd.conf and its CA); a refused
  *     mount is tried again `nfsRetryMs` later, `nfsTries` times in all.
- *  5. USER_LOGGED_IN (optional: only when a login is given): StartTLS, bind as the user, nslcd's
- *     passwd and group lookups.
+ *  5. USER_LOGGED_IN (optional: only when a login is given), `osBootMs` after the mount (the OS
+ *     starting): StartTLS, bind as the user, nslcd's passwd and group lookups.
  *  6. BOOTED: `POST http://<nfsroot server>:<port>/booted`, as bramble's unit does.
  * A failed attempt (DHCP gave up, a required file missing or timed out) starts again from DHCP
  * after `restartDelayMs`, as the firmware does going round BOOT_ORDER, until `maxAttempts`.
@@ -143,6 +143,7 @@ type Phase =
   | { name: 'request'; xid: number; tries: number; address: AddressOffer; boot: BootOffer }
   | { name: 'tftp'; queue: BootFile[]; current: BootFile | null; probing: string[]; afterProbe: boolean }
   | { name: 'kernel-boot' }
+  | { name: 'os-boot'; files: NfsOutcome['files']; unread: NfsOutcome['unread'] }
   | { name: 'nfs'; tries: number }
   | { name: 'ldap' }
   | { name: 'report' }
@@ -267,6 +268,7 @@ export class PiBootMachine {
     const prev = this.phase.name === 'discover' ? this.phase : null;
     const xid = prev?.xid ?? this.nextXid();
     this.phase = { name: 'discover', xid, tries: tries + 1, address: prev?.address ?? null, boot: prev?.boot ?? null, waiting: false };
+    if (tries > 0) out.push({ kind: 'timeline', stage: 'DHCP', event: `DISCOVER again (try ${tries + 1})` });
     out.push({ kind: 'dhcp-send', packet: buildDiscover(this.pi, xid, this.secs(now)) });
     this.setTimer(this.timings.dhcpRetryMs, out);
   }
@@ -336,6 +338,8 @@ export class PiBootMachine {
       this.powerOn(now, out);
     } else if (phase.name === 'kernel-boot' || phase.name === 'nfs') {
       this.mountRoot(out);
+    } else if (phase.name === 'os-boot') {
+      this.osStarted(phase.files, phase.unread, out);
     } else if (phase.name === 'discover') {
       if (phase.waiting && phase.address && phase.boot) return this.offersChosen(now, out);
       if (phase.tries >= this.timings.dhcpTries) return this.attemptFailed(`no usable DHCP offer after ${phase.tries} DISCOVERs`, now, out);
@@ -343,6 +347,7 @@ export class PiBootMachine {
     } else if (phase.name === 'request') {
       if (phase.tries >= this.timings.dhcpTries) return this.attemptFailed(`no ACK after ${phase.tries} REQUESTs`, now, out);
       phase.tries++;
+      out.push({ kind: 'timeline', stage: 'DHCP', event: `REQUEST again (try ${phase.tries})` });
       out.push({ kind: 'dhcp-send', packet: buildRequest(this.pi, phase.xid, this.secs(now), phase.address) });
       this.setTimer(this.timings.dhcpRetryMs, out);
     }
@@ -540,6 +545,13 @@ export class PiBootMachine {
     }
     if (!outcome.ok) return this.finish('failed', `NFS root: ${outcome.detail}`, out);
     this.enter('ROOT_MOUNTED', out, 'root read', undefined, outcome.detail);
+    this.phase = { name: 'os-boot', files: outcome.files, unread: outcome.unread };
+    this.setTimer(this.timings.osBootMs, out);
+  }
+
+  /** The OS is up: the directory login (nslcd's configuration read from the root), then the report. */
+  private osStarted(files: NfsOutcome['files'], unread: NfsOutcome['unread'], out: Effect[]): void {
+    const outcome = { files, unread };
     const login = this.pi.login;
     if (login) {
       const conf = outcome.files[NSLCD_CONF];

@@ -52,6 +52,11 @@ export interface PiTimings {
    * then the mount. Not in the notes: a few seconds on a real Pi; 2 s here (an assumption).
    */
   kernelBootMs: number;
+  /**
+   * From the root mount to the login and the report: the OS starting (systemd to multi-user). A
+   * real Pi OS takes well over 10 s; 3 s here (an assumption, kept short for tests).
+   */
+  osBootMs: number;
   /** Root mount attempts, `nfsRetryMs` apart, before the boot fails (the kernel and initramfs retry). */
   nfsTries: number;
   nfsRetryMs: number;
@@ -97,6 +102,7 @@ export const PROFILES: Readonly<Record<PiModel, PiProfile>> = {
       tftpFileTimeoutMs: 30_000,
       restartDelayMs: 5000,
       kernelBootMs: 2000,
+      osBootMs: 3000,
       nfsTries: 5,
       nfsRetryMs: 2000,
     },
@@ -118,6 +124,7 @@ export const PROFILES: Readonly<Record<PiModel, PiProfile>> = {
       tftpFileTimeoutMs: 30_000,
       restartDelayMs: 5000,
       kernelBootMs: 2000,
+      osBootMs: 3000,
       nfsTries: 5,
       nfsRetryMs: 2000,
     },
@@ -139,6 +146,7 @@ export const PROFILES: Readonly<Record<PiModel, PiProfile>> = {
       tftpFileTimeoutMs: 30_000,
       restartDelayMs: 5000,
       kernelBootMs: 2000,
+      osBootMs: 3000,
       nfsTries: 5,
       nfsRetryMs: 2000,
     },
