@@ -294,7 +294,8 @@ describe('emulated Pis boot from bramble', { skip: skip ?? false }, () => {
     await lab.kill();
     stop();
     assert.ok(lab.leftovers >= 2, `ganesha and rpcbind outlived the kill, as they would without systemd (${lab.leftovers} killed)`);
-    await sleep(1500);
+    // Down for 5 s: longer than a Pi's kernel start (2 s), so those past TFTP find no NFS server.
+    await sleep(5000);
     await lab.start();
     const results = await storm;
     for (const r of results) assert.equal(r.outcome, 'booted', `${r.name}: ${r.cause}${explain(results)}`);
