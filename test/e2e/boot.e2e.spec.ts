@@ -10,7 +10,12 @@
  * - A Pi 4 given an image without start4.elf: bramble's session ends STALLED, naming the file.
  * - bramble SIGKILLed in the middle of a boot storm of 20 Pis and started again: the Pis retry and
  *   boot, and no event acknowledged before the kill is missing afterwards.
- * About 90 s in all (two image imports, a 5 s stall timeout, the storm).
+ * Two `todo` tests record what bramble does not do yet (a Pi 3B in proxy mode; nslcd.conf
+ * unreadable through the root-squashing export): they run and report, without failing the suite.
+ * About 60 s in all (two image imports, a 5 s stall timeout, the storm with bramble down 5 s): it
+ * runs alone (scripts/run-tests.js ALONE).
+ *
+ * Run: npm run build && node --test dist/test/e2e/boot.e2e.spec.js (root: network namespaces).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -225,6 +230,21 @@ describe('emulated Pis boot from bramble', { skip: skip ?? false }, () => {
       await approve(pis, imageId);
       const results = await bootPis({ pis, netns: lab.pisNs, deadlineMs: 40_000 });
       assert.equal(results[0].outcome, 'booted', `${results[0].cause}`);
+    },
+  );
+
+  it(
+    "a Pi's nslcd reads /etc/nslcd.conf from its read-only root (as root, which the export squashes)",
+    {
+      todo: 'image conversion writes /etc/nslcd.conf root:nslcd 0640 and the NFS export squashes root: nslcd cannot read its configuration on a real Pi (the other tests log in with login.fallback)',
+    },
+    async () => {
+      const pis = await makePis(['pi4'], { maxAttempts: 1, reportPort: null });
+      pis[0].login = USER; // no fallback
+      await approve(pis, imageId);
+      const [r] = await bootPis({ pis, netns: lab.pisNs, deadlineMs: 40_000 });
+      assert.equal(r.outcome, 'booted', `${r.cause}`);
+      assert.equal(r.stage, 'USER_LOGGED_IN');
     },
   );
 
