@@ -16,7 +16,7 @@
  * cgroup; `leftovers` reports how many there were.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import * as path from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
@@ -24,9 +24,19 @@ import WebSocket from 'ws';
 import { NetLab, waitForExit } from './netlab';
 import { repoRoot } from './server-process';
 import { tcpConnectInNamespace } from './tcp-listen';
-import { tempDir } from './temp';
+import { removeStaleTempDirs, tempDir } from './temp';
 
 export const ADMIN_TOKEN = 'boot-lab-admin-token-0123456789';
+const LAB_DIR_PREFIX = 'bramble-boot-lab-';
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 const HTTP_PORT = 3000;
 
 /** The first missing tool, as a skip reason, or null. */
@@ -103,9 +113,34 @@ export class BootLab {
     return path.join(this.tmp.dir, 'images');
   }
 
+  /**
+   * Kills what an earlier run left when it died before its teardown (bramble dies with the test
+   * through its parent-death signal, its ganesha and rpcbind do not): processes whose command line
+   * names a boot lab folder of a test process that is gone; then those folders. Returns how many
+   * processes.
+   */
+  static removeStale(): number {
+    let killed = 0;
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const owner = new RegExp(`/${LAB_DIR_PREFIX}(\\d+)-`).exec(readFileSync(`/proc/${name}/cmdline`, 'utf8'))?.[1];
+        if (owner && !pidAlive(Number(owner))) {
+          process.kill(Number(name), 'SIGKILL');
+          killed++;
+        }
+      } catch {
+        // gone, or not ours to read
+      }
+    }
+    removeStaleTempDirs(LAB_DIR_PREFIX);
+    return killed;
+  }
+
   static async create(): Promise<BootLab> {
+    BootLab.removeStale();
     const netlab = await NetLab.create();
-    const tmp = tempDir('bramble-boot-lab-');
+    const tmp = tempDir(`${LAB_DIR_PREFIX}${process.pid}-`);
     const lab = new BootLab(netlab, tmp);
     try {
       mkdirSync(lab.dataDir);
