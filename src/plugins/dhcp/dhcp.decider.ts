@@ -95,8 +95,12 @@ export type DhcpEffect =
   | { kind: 'decline'; mac: string; ip: string; until: number }
   /** The address the Pi uses, for IP → client mapping (TFTP, NFS). */
   | { kind: 'learn-address'; mac: string; ip: string }
-  /** `pxe`: the request came from firmware (option 60 `PXEClient`); `bootFile`: what a PC was told to load. */
-  | { kind: 'boot-fact'; mac: string; stage: string; ip: string | null; xid: number; pxe: boolean; bootFile?: string };
+  /**
+   * `pxe`: the request came from firmware (option 60 `PXEClient`); `ipxe`: a PC's DISCOVER from iPXE
+   * (user class), which after bramble's undionly.kpxe / ipxe.efi is the same boot going on;
+   * `bootFile`: what a PC was told to load.
+   */
+  | { kind: 'boot-fact'; mac: string; stage: string; ip: string | null; xid: number; pxe: boolean; ipxe?: boolean; bootFile?: string };
 
 export interface DhcpDecision {
   reply: DhcpPacket | null;
@@ -285,7 +289,15 @@ export function decideDhcp(request: DhcpPacket, rc: RequestContext, view: DhcpVi
   const effects: DhcpEffect[] = [];
   if (type === DhcpMessageType.DISCOVER) {
     effects.push({ kind: 'detect', identity, status: 'approved' });
-    effects.push({ kind: 'boot-fact', mac, stage: 'dhcp.discover', ip: null, xid: request.xid, pxe: identity.pxe });
+    effects.push({
+      kind: 'boot-fact',
+      mac,
+      stage: 'dhcp.discover',
+      ip: null,
+      xid: request.xid,
+      pxe: identity.pxe,
+      ...(isPcIdentity(identity) && identity.ipxe ? { ipxe: true } : {}),
+    });
   }
   // A PC's firmware can only be given iPXE and a script that boots its image: without an image,
   // nothing (its OS, not PXE, is still served below as a Pi's OS is).

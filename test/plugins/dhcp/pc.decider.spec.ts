@@ -250,9 +250,18 @@ describe('PC: proxy mode (a proxy offer, then the boot server on port 4011, as d
     assert.equal(r.options.has(97), false, 'udhcpc sent no GUID: none echoed');
   });
 
-  it("iPXE's DISCOVER → the script; its GUID echoed", () => {
+  it("iPXE's DISCOVER → the script; its GUID echoed; its dhcp.discover fact says ipxe", () => {
     const d = decide(request('ipxe'), view({ [VM]: approvedWithImage() }), 'proxy');
     const r = reply(d);
+    assert.deepEqual(effects(d, 'boot-fact')[0], {
+      kind: 'boot-fact',
+      mac: VM,
+      stage: 'dhcp.discover',
+      ip: null,
+      xid: r.xid,
+      pxe: true,
+      ipxe: true,
+    });
     assert.equal(r.file, bootFileOf(VM, 'bramble.ipxe'));
     assert.deepEqual(r.options.get(97), Buffer.alloc(17));
   });
