@@ -640,10 +640,14 @@ describe('proxy mode (docs/pi-netboot-protocol.md §2)', () => {
     assert.deepEqual(d, { reply: null, drop: 'not-pxe', delayMs: 0, effects: [{ kind: 'learn-address', mac: PI4, ip: '10.0.0.77' }] });
   });
 
-  it('non-PXE DISCOVER of the booted OS → no reply, nothing learned', () => {
-    const d = decide(discover(PI4, 'os'), view, cfg);
+  it('non-PXE DISCOVER of the booted OS → no reply, nothing learned; its boot fact says pxe: false (not a new boot)', () => {
+    const req = discover(PI4, 'os');
+    const d = decide(req, view, cfg);
     assertNoReply(d, 'not-pxe');
     assert.deepEqual(kinds(d), ['detect', 'boot-fact']);
+    assert.deepEqual(effectsOf(d, 'boot-fact'), [
+      { kind: 'boot-fact', mac: PI4, stage: 'dhcp.discover', ip: null, xid: req.xid, pxe: false },
+    ]);
   });
 
   it('Pi 3 (b8:27:eb) → the same OFFER (no 97), delayed by the configured Pi 3 delay (default 1000 ms)', () => {
