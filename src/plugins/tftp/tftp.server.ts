@@ -16,6 +16,7 @@ import type { TftpContext } from './tftp.config';
 import { pinImageVersion, type VersionPin } from './tftp.pins';
 import { decideRequest, type RequestDecision } from './tftp.decider';
 import { SerialNotes } from './tftp.diagnose';
+import { NeighbourTable } from './tftp.neighbours';
 import type { BootFiles } from './tftp.files';
 import { renderCmdline, renderConfigTxt } from './tftp.generated';
 import { renderIpxeScript } from './tftp.ipxe';
@@ -114,6 +115,10 @@ export class TftpServer {
   private readonly warnedRollover = new Set<string>();
   /** Requests under a serial folder that is not the requester's own (for diagnose: tftp.diagnose.ts). */
   readonly serialNotes = new SerialNotes();
+  /** IP → MAC from the kernel's ARP table, for requests from addresses bramble was never told. */
+  private readonly neighbours = new NeighbourTable();
+  /** `mac|ip` pairs whose learnClientAddress is in flight. */
+  private readonly learning = new Set<string>();
   /** Generated file path → its content last written (only changes are written). */
   private readonly written = new Map<string, string>();
   /** The image version each client is booting (see pinVersion), by MAC. */
@@ -485,12 +490,28 @@ export class TftpServer {
       this.count('duplicate');
       return;
     }
-    const decision = decideRequest({
+    let decision = decideRequest({
       filename: packet.filename,
       sourceIp: rinfo.address,
       clients: this.ctx.views.clients,
       images: this.ctx.views.images,
     });
+    if (decision.kind === 'refuse' && decision.reason === 'unknown-client') {
+      const byNeighbour = this.clientByNeighbour(rinfo.address);
+      if (byNeighbour) {
+        const clients = this.ctx.views.clients;
+        decision = decideRequest({
+          filename: packet.filename,
+          sourceIp: rinfo.address,
+          clients: {
+            get: (mac) => clients.get(mac),
+            bySerial: (s) => clients.bySerial(s),
+            byIp: (ip) => (ip === rinfo.address ? byNeighbour : clients.byIp(ip)),
+          },
+          images: this.ctx.views.images,
+        });
+      }
+    }
     this.noteSerialFolder(packet.filename, rinfo.address, decision.client);
     if (decision.kind === 'refuse') {
       const reason = decision.reason.split(':')[0];
@@ -592,6 +613,26 @@ export class TftpServer {
     this.count('started');
     this.post({ type: 'start', id, fd, data, negotiated });
     return true;
+  }
+
+  /**
+   * The client at an address no protocol told bramble about, by the kernel's neighbour table
+   * (tftp.neighbours.ts: a Pi 3B in proxy mode never REQUESTs), and bramble learns the address.
+   */
+  private clientByNeighbour(ip: string): ClientRecord | null {
+    const mac = this.neighbours.macOf(ip);
+    const client = mac ? this.ctx.views.clients.get(mac) : null;
+    if (!client) return null;
+    const key = `${client.mac}|${ip}`;
+    if (!this.learning.has(key)) {
+      this.learning.add(key);
+      this.log.debug('address learnt from the neighbour table', { mac: client.mac, ip });
+      this.ctx.commands
+        .learnClientAddress(client.mac, ip)
+        .catch((error: Error) => this.log.warn('could not record a learnt address', { mac: client.mac, error: error.message }))
+        .finally(() => this.learning.delete(key));
+    }
+    return client;
   }
 
   /**
