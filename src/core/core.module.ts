@@ -34,6 +34,7 @@ import { MembershipProcessManager } from './process-managers/membership.process-
 import { ProjectionEngine } from './projections/projection-engine';
 import { ReadModelQueries } from './projections/read-model-queries';
 import { IMAGE_PROVIDERS } from './images/image-jobs.providers';
+import { DiagnosisService } from './boot/diagnosis.service';
 import { ImageJobs } from './images/image-jobs';
 
 /** One command table per aggregate (commands/*.table.ts). */
@@ -129,7 +130,7 @@ function pluginHostProviders(options: CoreModuleOptions): Provider[] {
 }
 
 /** Operations: API tokens, /health, the order of start and stop, and the limits on costly work. */
-const OPERATIONS_PROVIDERS: Provider[] = [AuthService, HealthService, BootstrapService, CostlyWork];
+const OPERATIONS_PROVIDERS: Provider[] = [AuthService, HealthService, BootstrapService, CostlyWork, DiagnosisService];
 
 /** The event-sourced core: store, commands, read models, process managers, plugins, operations. */
 @Module({})
@@ -168,6 +169,7 @@ export class CoreModule {
         BootRetention,
         CostlyWork,
         ImageJobs,
+        DiagnosisService,
       ],
     };
   }

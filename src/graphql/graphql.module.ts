@@ -14,6 +14,7 @@ import { AuditResolver } from './audit.resolver';
 import { BootResolver } from './boot.resolver';
 import { AuthenticatedGuard, authorizationFromConnectionParams, httpContext, requireTokenPlugin, type GqlContext } from './auth';
 import { ClientResolver } from './client.resolver';
+import { DiagnoseResolver } from './diagnose.resolver';
 import { CommandGateway } from './command-gateway';
 import { ApiErrorCode, createErrorFormatter, formatErrors } from './errors';
 import { GraphiqlController } from './graphiql.controller';
@@ -45,6 +46,7 @@ export const WS_UNAUTHENTICATED_CLOSE = 4401;
 export const RESOLVERS = [
   HealthResolver,
   ClientResolver,
+  DiagnoseResolver,
   UserResolver,
   ImageResolver,
   SettingsResolver,
