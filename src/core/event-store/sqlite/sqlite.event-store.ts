@@ -89,7 +89,7 @@ const CHECK_SCRIPT = path.join(__dirname, 'sqlite.check.worker.js');
 /** quick_check(N): the integrity check reports at most this many problems. */
 const CHECK_MAX_PROBLEMS = 10;
 /** Events one scavenge transaction deletes (appends wait at most one such transaction). */
-export const SCAVENGE_BATCH = 1000;
+export const SCAVENGE_BATCH = 250;
 
 /** sqlite result codes that mean the storage failed (not the caller's request). */
 const STORAGE_ERRORS = /^SQLITE_(FULL|IOERR|CORRUPT|NOTADB|READONLY|CANTOPEN|BUSY|LOCKED|NOMEM|PERM|PROTOCOL|NOLFS|AUTH)/;
