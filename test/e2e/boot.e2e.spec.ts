@@ -10,7 +10,7 @@
  * - A Pi 4 given an image without start4.elf: bramble's session ends STALLED, naming the file.
  * - bramble SIGKILLed in the middle of a boot storm of 20 Pis and started again: the Pis retry and
  *   boot, and no event acknowledged before the kill is missing afterwards.
- * Two `todo` tests record what bramble does not do yet (a Pi 3B in proxy mode; nslcd.conf
+ * One `todo` test records what bramble does not do yet (nslcd.conf
  * unreadable through the root-squashing export): they run and report, without failing the suite.
  * About 60 s in all (two image imports, a 5 s stall timeout, the storm with bramble down 5 s): it
  * runs alone (scripts/run-tests.js ALONE).
@@ -220,18 +220,14 @@ describe('emulated Pis boot from bramble', { skip: skip ?? false }, () => {
     assert.equal(client.client.ip, r.ip, 'bramble learnt the address from the REQUEST');
   });
 
-  it(
-    'proxy mode: a Pi 3B (which never REQUESTs) boots',
-    {
-      todo: 'bramble learns a proxy-mode address from the REQUEST only: the Pi 3B asks for bootcode.bin from an address it never told bramble, and TFTP answers "Unknown client"',
-    },
-    async () => {
-      const pis = await makePis(['pi3b'], { maxAttempts: 1 });
-      await approve(pis, imageId);
-      const results = await bootPis({ pis, netns: lab.pisNs, deadlineMs: 40_000 });
-      assert.equal(results[0].outcome, 'booted', `${results[0].cause}`);
-    },
-  );
+  it('proxy mode: a Pi 3B (which never REQUESTs) boots: TFTP finds it by the neighbour table and bramble learns its address', async () => {
+    const pis = await makePis(['pi3b'], { maxAttempts: 1 });
+    await approve(pis, imageId);
+    const results = await bootPis({ pis, netns: lab.pisNs, deadlineMs: 40_000 });
+    assert.equal(results[0].outcome, 'booted', `${results[0].cause}`);
+    const client = await lab.ok<{ client: { ip: string } }>('query($m: String!) { client(mac: $m) { ip } }', { m: results[0].mac });
+    assert.equal(client.client.ip, results[0].ip);
+  });
 
   it(
     "a Pi's nslcd reads /etc/nslcd.conf from its read-only root (as root, which the export squashes)",
@@ -251,14 +247,14 @@ describe('emulated Pis boot from bramble', { skip: skip ?? false }, () => {
   it('a Pi 4 whose image lacks start4.elf: the emulated Pi stops, bramble ends its session STALLED and names the file', async () => {
     await lab.stopRouter();
     await dhcpMode({ mode: 'full' });
-    // FIRMWARE without a new file for 5 s (default 20 s) is a stall: keeps the test short.
+    // FIRMWARE without a new file for 5 s (default 35 s) is a stall: keeps the test short.
     await lab.ok('mutation { updateSettings(input: { bootTimeouts: { fileSeconds: 5 } }) { bootTimeouts { fileSeconds } } }');
     const pis = await makePis(['pi4'], { maxAttempts: 1 });
     await approve(pis, noStart4ImageId);
     const [r] = await bootPis({ pis, netns: lab.pisNs, deadlineMs: 60_000 });
     assert.equal(r.outcome, 'failed');
     assert.match(r.cause ?? '', /start4\.elf: file not found/);
-    // bramble: no new file for longer than the FIRMWARE timeout (20 s) → STALLED.
+    // bramble: no new file for longer than the FIRMWARE timeout (5 s here) → STALLED.
     let session: { stage: string; cause: string | null; lastRequest: string | null } | null = null;
     await eventually(
       async () => {
@@ -273,12 +269,22 @@ describe('emulated Pis boot from bramble', { skip: skip ?? false }, () => {
       20_000,
       'the session STALLED',
     );
-    await lab.ok('mutation { updateSettings(input: { bootTimeouts: { fileSeconds: 20 } }) { bootTimeouts { fileSeconds } } }');
+    await lab.ok('mutation { updateSettings(input: { bootTimeouts: { fileSeconds: 35 } }) { bootTimeouts { fileSeconds } } }');
     assert.ok(session!.cause, 'a cause');
     const stalled = (await lab.audit()).filter((e) => e.type === 'BootStageChanged' && e.data.mac === r.mac && e.data.stage === 'STALLED');
     assert.equal(stalled.length, 1);
     const named = [...(stalled[0].data.missing as string[]), stalled[0].data.cause, stalled[0].data.lastRequest].join(' ');
     assert.match(named, /start4\.elf/, 'the missing file is named');
+    // diagnose names the file twice: the image lacks what a Pi 4 needs, and the boot stalled on it.
+    const { diagnose } = await lab.ok<{ diagnose: { ok: boolean; findings: { code: string; message: string; source: string }[] } }>(
+      'query($m: String!) { diagnose(mac: $m) { ok findings { code message source } } }',
+      { m: r.mac },
+    );
+    assert.equal(diagnose.ok, false);
+    const lacking = diagnose.findings.find((f) => f.code === 'IMAGE_LACKS_MODEL_FILES');
+    assert.ok(lacking && lacking.source === 'tftp' && /start4\.elf/.test(lacking.message), JSON.stringify(diagnose.findings));
+    const stall = diagnose.findings.find((f) => f.code === 'BOOT_STALLED');
+    assert.ok(stall && /FIRMWARE/.test(stall.message) && /start4\.elf/.test(stall.message), JSON.stringify(diagnose.findings));
   });
 
   it('bramble SIGKILLed in the middle of a boot storm of 20 Pis and restarted: every Pi boots, no acknowledged event is lost', async () => {

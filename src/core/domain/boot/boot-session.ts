@@ -52,7 +52,7 @@ export interface BootTimeouts {
 
 export const DEFAULT_BOOT_TIMEOUTS: Readonly<BootTimeouts> = Object.freeze({
   dhcpMs: 30_000,
-  fileMs: 20_000,
+  fileMs: 35_000,
   rootMountMs: 120_000,
   bootedMs: 300_000,
   failAfterStallMs: 600_000,
