@@ -24,7 +24,10 @@
  *
  *   dhcp.<server> rate_median=<exchanges/s, 0 drops> rate_min= rate_max= rounds=<r1/r2/...>
  *     next_rate=<lowest rate that dropped, median> new_bindings= offer/ack avg/max ms (best run)
- *   dhcp.<server>.at_500, .at_2000 ...        per-exchange p50/p99/max (perfdhcp -x t), drops
+ *   dhcp.<server>.at_500, .at_2000 ...        per-exchange p50/p99/max (perfdhcp -x t), drops,
+ *                                             cpu_ms_per_1000: the server's CPU time (all its
+ *                                             threads) per 1,000 exchanges, fresh leases included:
+ *                                             its cost, less disturbed by a busy machine than rates
  *   dhcp.bramble.histogram.at_<rate>          bramble's own bramble_dhcp_reply_latency_seconds
  *                                             quantiles (bucket upper bounds), receipt to send
  *   dhcp.ratio bramble_over_kea=<median of per-round ratios> min= max= (and over dnsmasq-quiet...)
@@ -80,8 +83,9 @@ function exchangesPerSecond(run: PerfdhcpRun): number {
   return run.requestAck.received / run.seconds;
 }
 
-function summary(run: PerfdhcpRun, fresh: number): string {
-  return `rate ${run.rate}/s: ${run.requestAck.received} exchanges, drops ${run.discoverOffer.drops}+${run.requestAck.drops}, new bindings ${fresh}, offer avg ${run.discoverOffer.avgMs} max ${run.discoverOffer.maxMs} ms, ack avg ${run.requestAck.avgMs} max ${run.requestAck.maxMs} ms`;
+function summary(m: Measured): string {
+  const run = m.run;
+  return `rate ${run.rate}/s: ${run.requestAck.received} exchanges, drops ${run.discoverOffer.drops}+${run.requestAck.drops}, new bindings ${m.newBindings}, cpu ${Math.round(m.cpuMs)} ms, offer avg ${run.discoverOffer.avgMs} max ${run.discoverOffer.maxMs} ms, ack avg ${run.requestAck.avgMs} max ${run.requestAck.maxMs} ms`;
 }
 
 function start(bl: BenchLab, name: ServerName): Promise<ServerUnderTest> {
@@ -100,6 +104,13 @@ function start(bl: BenchLab, name: ServerName): Promise<ServerUnderTest> {
 interface Measured {
   run: PerfdhcpRun;
   newBindings: number;
+  /** The server's CPU time during the perfdhcp run (all its threads). */
+  cpuMs: number;
+}
+
+/** Server CPU ms per 1,000 completed exchanges. */
+function cpuPer1000(m: Measured): number | null {
+  return m.run.requestAck.received ? (m.cpuMs * 1000) / m.run.requestAck.received : null;
 }
 
 /** One perfdhcp run against a freshly started server (no leases), which is stopped afterwards. */
@@ -113,10 +124,12 @@ async function freshRun(
   const server = await start(bl, name);
   try {
     if (name === 'bramble') await (server as BrambleUnderTest).resetLatency();
+    const cpu0 = server.cpuMs();
     const run = await runPerfdhcp(bl, { rate, seconds, timers: options.timers });
+    const cpuMs = server.cpuMs() - cpu0;
     const newBindings = await server.newBindings();
     await options.after?.(server);
-    return { run, newBindings };
+    return { run, newBindings, cpuMs };
   } finally {
     await server.stop();
   }
@@ -130,10 +143,10 @@ interface SearchResult {
 async function search(bl: BenchLab, name: ServerName, deadline: number): Promise<SearchResult> {
   const run = async (rate: number): Promise<Measured> => {
     let m = await freshRun(bl, name, rate, SEARCH_SECONDS);
-    note(`  ${summary(m.run, m.newBindings)}`);
+    note(`  ${summary(m)}`);
     if (drops(m.run) > 0 && performance.now() < deadline) {
       m = await freshRun(bl, name, rate, SEARCH_SECONDS);
-      note(`  again: ${summary(m.run, m.newBindings)}`);
+      note(`  again: ${summary(m)}`);
     }
     return m;
   };
@@ -189,6 +202,7 @@ function printServer(name: string, results: SearchResult[]): void {
     rounds: rates.join('/'),
     next_rate_median: median(nexts),
     new_bindings: mid?.newBindings ?? null,
+    cpu_ms_per_1000: mid ? cpuPer1000(mid) : null,
     offer_avg_ms: mid?.run.discoverOffer.avgMs ?? null,
     offer_max_ms: mid?.run.discoverOffer.maxMs ?? null,
     ack_avg_ms: mid?.run.requestAck.avgMs ?? null,
@@ -202,6 +216,7 @@ function printFixed(name: string, m: Measured): void {
     exchanges_per_s: Math.round(exchangesPerSecond(r)),
     drops: drops(r),
     new_bindings: m.newBindings,
+    cpu_ms_per_1000: cpuPer1000(m),
     offer_p50_ms: r.discoverOffer.p50Ms,
     offer_p99_ms: r.discoverOffer.p99Ms,
     offer_max_ms: r.discoverOffer.maxMs,
@@ -228,7 +243,7 @@ async function fixedRate(bl: BenchLab, name: ServerName, rate: number): Promise<
       if (name === 'bramble') await printHistogram(server as BrambleUnderTest, `at_${rate}`);
     },
   });
-  note(`  ${summary(m.run, m.newBindings)}`);
+  note(`  ${summary(m)}`);
   printFixed(name, m);
 }
 

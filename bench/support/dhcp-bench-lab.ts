@@ -25,6 +25,7 @@ import { createBoundUdpFd } from '../../src/plugins/dhcp/bound-udp-socket';
 import { createDhcpPlugin } from '../../src/plugins/dhcp/dhcp.plugin';
 import { startCoreApp, type CoreApp } from '../../test/support/core-app';
 import { NetLab, waitForExit } from '../../test/support/netlab';
+import { processCpuMs } from './process-cpu';
 
 export const PREFIX_LENGTH = 21;
 export const NETMASK = '255.255.248.0';
@@ -107,6 +108,11 @@ export interface ServerUnderTest {
   name: string;
   /** Distinct MACs holding a lease the server recorded since it started (its fresh bindings). */
   newBindings(): Promise<number>;
+  /**
+   * CPU time (ms) the server has used so far: all its threads (for bramble in-process, this
+   * process: its main thread, the store's writer, libuv, GC; the bench itself is idle meanwhile).
+   */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 
@@ -218,6 +224,10 @@ export async function startBramble(bl: BenchLab): Promise<BrambleUnderTest> {
       });
       return { count, quantiles };
     },
+    cpuMs: () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    },
     async newBindings() {
       const events = await core.app.nest.get<EventStore>(EVENT_STORE).readStream('plugin-dhcp-leases');
       return new Set(events.filter((e) => e.type === 'DhcpLeaseBound').map((e) => (e.data as { mac: string }).mac)).size;
@@ -277,6 +287,7 @@ export async function startDnsmasq(bl: BenchLab, options: { quiet?: boolean } = 
     log: () => text,
     // "<expiry> <mac> <ip> <hostname> <client-id>", one line per lease.
     newBindings: async () => distinctMacs(leases, (line) => line.split(' ')[1]),
+    cpuMs: () => processCpuMs(child.pid!),
     async stop() {
       await stopChild(child);
       rmSync(leases, { force: true });
@@ -341,6 +352,7 @@ export async function startKea(bl: BenchLab): Promise<ServerUnderTest & { log():
   return {
     name: 'kea',
     log: () => text,
+    cpuMs: () => processCpuMs(child.pid!),
     // memfile CSV: a header, then "address,hwaddr,..." per lease added or updated.
     newBindings: async () =>
       distinctMacs(path.join(keaDir, 'leases.csv'), (line) => (line.startsWith('address,') ? undefined : line.split(',')[1])),
