@@ -30,6 +30,9 @@
  *                                             its cost, less disturbed by a busy machine than rates
  *   dhcp.bramble.histogram.at_<rate>          bramble's own bramble_dhcp_reply_latency_seconds
  *                                             quantiles (bucket upper bounds), receipt to send
+ *   dhcp.bramble.store.at_<rate>              the sqlite store's appends and fsynced transactions
+ *                                             since bramble started (group commit: appends that
+ *                                             arrive during a commit share the next one)
  *   dhcp.ratio bramble_over_kea=<median of per-round ratios> min= max= (and over dnsmasq-quiet...)
  *
  * perfdhcp acts as a relay (giaddr = its own address, hops 1) and receives replies on udp/67:
@@ -240,7 +243,17 @@ async function fixedRate(bl: BenchLab, name: ServerName, rate: number): Promise<
   const m = await freshRun(bl, name, rate, FIXED_SECONDS, {
     timers: true,
     after: async (server) => {
-      if (name === 'bramble') await printHistogram(server as BrambleUnderTest, `at_${rate}`);
+      if (name !== 'bramble') return;
+      const bramble = server as BrambleUnderTest;
+      await printHistogram(bramble, `at_${rate}`);
+      // Group commit at work: appends (every event of the run, lease or not) per fsynced transaction.
+      const s = bramble.storeStats();
+      print(`dhcp.bramble.store.at_${rate}`, {
+        appends: s.appends,
+        transactions: s.transactions,
+        appends_per_transaction: s.transactions ? s.appends / s.transactions : null,
+        largest_batch: s.largestBatch,
+      });
     },
   });
   note(`  ${summary(m)}`);

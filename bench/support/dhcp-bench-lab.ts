@@ -19,6 +19,7 @@ import { ImportClientsCommand, type ImportRowResult } from '../../src/core/comma
 import { UpdatePluginSettingsCommand } from '../../src/core/commands/system.commands';
 import { commandMeta } from '../../src/core/commands/meta';
 import { EVENT_STORE, type EventStore } from '../../src/core/event-store/event-store.port';
+import { SqliteEventStore, type SqliteEventStoreStats } from '../../src/core/event-store/sqlite/sqlite.event-store';
 import { Metrics } from '../../src/core/observability/metrics';
 import { intToIpv4, ipv4ToInt, type PluginFactory } from '../../src/core/plugin-api';
 import { createBoundUdpFd } from '../../src/plugins/dhcp/bound-udp-socket';
@@ -123,6 +124,8 @@ export interface BrambleUnderTest extends ServerUnderTest {
   /** Quantiles (ms) of bramble_dhcp_reply_latency_seconds since `reset()`, from its buckets. */
   latencyQuantiles(qs: number[]): Promise<{ count: number; quantiles: Array<number | null> }>;
   resetLatency(): Promise<void>;
+  /** The sqlite store's counters (appends, transactions: group commit) since it opened. */
+  storeStats(): SqliteEventStoreStats;
 }
 
 /** The DHCP plugin with its sockets in the server host (no rival-server probes). */
@@ -183,11 +186,16 @@ export async function startBramble(bl: BenchLab): Promise<BrambleUnderTest> {
   const dataDir = path.join(bl.dir, `bramble-${++serverSeq}`);
   cpSync(template, dataDir, { recursive: true });
   let core: CoreApp;
+  let sqlite: SqliteEventStore | null = null;
   try {
     core = await startCoreApp({
       dataDir,
       env: { BRAMBLE_INTERFACE: 'eth0', BRAMBLE_SERVER_IP: bl.serverIp },
       plugins: [benchDhcpPlugin(bl)],
+      wrapStore: (store) => {
+        if (store instanceof SqliteEventStore) sqlite = store;
+        return store;
+      },
     });
   } catch (error) {
     rmSync(dataDir, { recursive: true, force: true });
@@ -227,6 +235,10 @@ export async function startBramble(bl: BenchLab): Promise<BrambleUnderTest> {
     cpuMs: () => {
       const u = process.cpuUsage();
       return (u.user + u.system) / 1000;
+    },
+    storeStats() {
+      if (!sqlite) throw new Error('bramble runs on the sqlite store here');
+      return (sqlite as SqliteEventStore).stats();
     },
     async newBindings() {
       const events = await core.app.nest.get<EventStore>(EVENT_STORE).readStream('plugin-dhcp-leases');
