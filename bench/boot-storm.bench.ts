@@ -50,7 +50,10 @@ function percentile(xs: number[], p: number): number | null {
 }
 
 function median(xs: number[]): number | null {
-  return percentile(xs, 0.5);
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 async function oneRun(sl: StormLab, name: ServerName, limitMs: number): Promise<StormRun> {
