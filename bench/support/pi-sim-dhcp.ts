@@ -152,11 +152,9 @@ export class SimDhcpExchange {
   tick(now: number): void {
     if (this.phase === 'done') return;
     if (now - this.startedAt >= this.o.giveUpMs) {
+      const reason = `DHCP timeout (${this.phase}: router offer ${this.offeredIp ? 'yes' : 'no'}, proxy offer ${this.proxy ? 'yes' : 'no'})`;
       this.phase = 'done';
-      this.done({
-        ok: false,
-        reason: `DHCP timeout (${this.phase}: router offer ${this.offeredIp ? 'yes' : 'no'}, proxy offer ${this.proxy ? 'yes' : 'no'})`,
-      });
+      this.done({ ok: false, reason });
       return;
     }
     if (now - this.sentAt >= this.o.retryMs && this.last) {
