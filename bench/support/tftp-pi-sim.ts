@@ -358,6 +358,13 @@ function runLibc(
   if (o.dhcp) {
     const d = o.dhcp;
     dhcpFd = createBoundUdpFd({ port: 68, interface: d.interface });
+    // Every Pi's broadcast replies (router OFFER and ACK, proxy OFFER: three per Pi) reach every
+    // client host's one socket at once: 4 MiB (SO_RCVBUF, within net.core.rmem_max here) instead
+    // of the 208 KiB default, which a storm of a few hundred Pis overflowed (DISCOVERs resent
+    // after 4 s: an artefact of many Pis sharing one socket, not of the server).
+    const size = Buffer.alloc(4);
+    size.writeInt32LE(4 * 1024 * 1024);
+    c.setsockopt(dhcpFd, 1 /* SOL_SOCKET */, 8 /* SO_RCVBUF */, size, 4);
     const ev = Buffer.alloc(12);
     ev.writeUInt32LE(EPOLLIN, 0);
     ev.writeInt32LE(dhcpFd, 4);
