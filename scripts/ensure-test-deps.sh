@@ -41,6 +41,9 @@ packages=(
   fdisk            # sfdisk writes the test disk image's partition table (test/core/images)
   xz-utils         # .img.xz / .tar.xz sources and exports (test/core/images, src/core/adapters/images)
   libcap2-bin      # setcap/getcap: a file capability that must survive an import (test/core/images)
+  ipxe             # undionly.kpxe and ipxe.efi, the boot loaders the TFTP plugin serves lab PCs (test/plugins/dhcp/pc-clients.e2e, pc-qemu.e2e)
+  ipxe-qemu        # QEMU's NIC ROMs: iPXE, a real PXE firmware (test/plugins/dhcp/pc-qemu.e2e)
+  qemu-system-x86  # qemu-system-x86_64: a PC network-booting from bramble (test/plugins/dhcp/pc-qemu.e2e)
 )
 # Unpacked, not installed (see above): the NSS module (libnss_ldap.so.2) and the PAM module
 # (pam_ldap.so) that talk to nslcd, at nslcd's own version.
