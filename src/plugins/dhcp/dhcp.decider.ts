@@ -95,8 +95,12 @@ export type DhcpEffect =
   | { kind: 'decline'; mac: string; ip: string; until: number }
   /** The address the Pi uses, for IP → client mapping (TFTP, NFS). */
   | { kind: 'learn-address'; mac: string; ip: string }
-  /** `pxe`: the request came from firmware (option 60 `PXEClient`); `bootFile`: what a PC was told to load. */
-  | { kind: 'boot-fact'; mac: string; stage: string; ip: string | null; xid: number; pxe: boolean; bootFile?: string };
+  /**
+   * `pxe`: the request came from firmware (option 60 `PXEClient`); `ipxe`: a PC's request from iPXE
+   * (user class), which after bramble's undionly.kpxe / ipxe.efi is the same boot going on;
+   * `bootFile`: what a PC was told to load.
+   */
+  | { kind: 'boot-fact'; mac: string; stage: string; ip: string | null; xid: number; pxe: boolean; ipxe?: boolean; bootFile?: string };
 
 export interface DhcpDecision {
   reply: DhcpPacket | null;
@@ -219,6 +223,11 @@ function addPcBootOptions(
   if (guid) reply.options.set(DhcpOption.CLIENT_GUID, guid);
 }
 
+/** `{ ipxe: true }` for a PC's request from iPXE (for the boot facts), else nothing. */
+function ipxeFlag(identity: ClientIdentity): { ipxe?: true } {
+  return isPcIdentity(identity) && identity.ipxe ? { ipxe: true } : {};
+}
+
 /** The boot options of a PXE request's reply in full mode: a Pi's option 43, or a PC's boot file. */
 function addFullModeBootOptions(reply: DhcpPacket, request: DhcpPacket, identity: ClientIdentity, serverIp: string): string | undefined {
   if (!identity.pxe) return undefined;
@@ -285,7 +294,15 @@ export function decideDhcp(request: DhcpPacket, rc: RequestContext, view: DhcpVi
   const effects: DhcpEffect[] = [];
   if (type === DhcpMessageType.DISCOVER) {
     effects.push({ kind: 'detect', identity, status: 'approved' });
-    effects.push({ kind: 'boot-fact', mac, stage: 'dhcp.discover', ip: null, xid: request.xid, pxe: identity.pxe });
+    effects.push({
+      kind: 'boot-fact',
+      mac,
+      stage: 'dhcp.discover',
+      ip: null,
+      xid: request.xid,
+      pxe: identity.pxe,
+      ...ipxeFlag(identity),
+    });
   }
   // A PC's firmware can only be given iPXE and a script that boots its image: without an image,
   // nothing (its OS, not PXE, is still served below as a Pi's OS is).
@@ -354,6 +371,7 @@ function decideProxy(
     ip: using ?? null,
     xid: request.xid,
     pxe: true,
+    ...ipxeFlag(identity),
     ...(bootFile ? { bootFile } : {}),
   });
   return { reply, drop: null, delayMs: pi3Delay(mac, cfg), effects };
@@ -389,7 +407,16 @@ function decideFull(
       ...allocateReclaims(ip, mac, view),
       { kind: 'bind', mac, ip, expiresAt, persist },
       { kind: 'learn-address', mac, ip },
-      { kind: 'boot-fact', mac, stage: 'dhcp.acked', ip, xid: request.xid, pxe: identity.pxe, ...(bootFile ? { bootFile } : {}) },
+      {
+        kind: 'boot-fact',
+        mac,
+        stage: 'dhcp.acked',
+        ip,
+        xid: request.xid,
+        pxe: identity.pxe,
+        ...ipxeFlag(identity),
+        ...(bootFile ? { bootFile } : {}),
+      },
     );
     return { reply, drop: null, delayMs: 0, effects };
   };
@@ -413,6 +440,9 @@ function decideFull(
           expiresAt: now + cfg.leaseSeconds * 1000,
           persist: !binding || binding.ip !== chosen.ip,
         });
+        // ...and the address it will use: TFTP knows a Pi by its address, and bootcode.bin comes
+        // without a serial folder (found by the Pi emulator's end-to-end boot, test/e2e).
+        effects.push({ kind: 'learn-address', mac, ip: chosen.ip });
       }
       effects.push({
         kind: 'boot-fact',
@@ -421,6 +451,7 @@ function decideFull(
         ip: chosen.ip,
         xid: request.xid,
         pxe: identity.pxe,
+        ...ipxeFlag(identity),
         ...(bootFile ? { bootFile } : {}),
       });
       return { reply, drop: null, delayMs: pi3Delay(mac, cfg), effects };

@@ -304,6 +304,7 @@ export class DhcpServer {
           detail: {
             xid: `0x${effect.xid.toString(16).padStart(8, '0')}`,
             pxe: effect.pxe,
+            ...(effect.ipxe !== undefined ? { ipxe: effect.ipxe } : {}),
             ...(effect.bootFile !== undefined ? { bootFile: effect.bootFile } : {}),
           },
         };

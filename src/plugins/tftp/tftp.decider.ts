@@ -14,7 +14,9 @@
  * options) reads the same way, plus three names at the top that are not the image's: the iPXE
  * binaries `undionly.kpxe` and `ipxe.efi`, served from the plugin's `ipxeDir` (Debian's `ipxe`
  * package), and `bramble.ipxe`, its generated iPXE script (tftp.ipxe.ts). A Pi asking for those
- * names gets the image's files of that name, if any, as before.
+ * names gets the image's files of that name, if any, as before. A client of no known model (one the
+ * admin pre-registered, not yet detected) asking for exactly one of those three names is served as
+ * a PC.
  */
 import type { ClientRecord, ClientsView, ImageRecord, ReadonlyView } from '../../core/plugin-api';
 import { IPXE_BINARIES, IPXE_SCRIPT_NAME } from './tftp.ipxe';
@@ -137,7 +139,11 @@ export function decideRequest(input: RequestInput): RequestDecision {
   // not-found, after which the Pi drops the prefix (§3.1).
   const prefixed = parsed.prefix?.kind === 'serial' || parsed.prefix?.kind === 'mac';
   const relPath = prefixed ? parsed.relPath : parsed.fullPath;
-  if (isPc(client)) {
+  const pcName = IPXE_BINARIES.includes(relPath) || relPath === IPXE_SCRIPT_NAME;
+  // A client of no known model asking for a PC's names is a PC too: one the admin pre-registered,
+  // whose first DISCOVER's detection (which sets the model) may not be in the view yet. Pi
+  // firmware never asks for these names.
+  if (isPc(client) || (client.model === null && pcName)) {
     if (IPXE_BINARIES.includes(relPath)) return { kind: 'serve', client, image, relPath, generated: null, source: 'ipxe', prefixed };
     if (relPath === IPXE_SCRIPT_NAME) return { kind: 'serve', client, image, relPath, generated: 'ipxe-script', source: 'image', prefixed };
     // A PC has no cmdline.txt or config.txt to generate: its files are the image's, as they are.

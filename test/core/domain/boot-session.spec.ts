@@ -177,6 +177,27 @@ describe('boot sessions: stages', () => {
     assert.equal(state.session?.sessionId, events[3].sessionId);
   });
 
+  it('a lab PC: iPXE chain-loaded in FIRMWARE asks DHCP again (detail.ipxe): the same session; after KERNEL it is a new boot', () => {
+    const ipxeDiscover = fact('dhcp.discover', { pxe: true, ipxe: true });
+    const { stages } = run([
+      [0, pxeDiscover],
+      [500, served('undionly.kpxe')],
+      [1500, ipxeDiscover],
+      [1600, fact('dhcp.acked', { pxe: true, ipxe: true }, '10.0.0.50')],
+      [1800, served('bramble.ipxe')],
+      [2500, served('vmlinuz-6.1.0-13-amd64')],
+      [4000, served('initrd.img-6.1.0-13-amd64')],
+    ]);
+    assert.deepEqual(stages, ['->DHCP', 'DHCP>FIRMWARE', 'FIRMWARE>KERNEL']);
+    const rebooted = run([
+      [0, pxeDiscover],
+      [500, served('undionly.kpxe')],
+      [2500, served('vmlinuz-6.1.0-13-amd64')],
+      [9000, ipxeDiscover],
+    ]);
+    assert.deepEqual(rebooted.stages.slice(-2), ['KERNEL>FAILED', '->DHCP']);
+  });
+
   it('a PXE DISCOVER after BOOTED starts a new session without failing the booted one', () => {
     const { stages } = run([...PI4_BOOT, [600_000, pxeDiscover]]);
     assert.deepEqual(stages.slice(-2), ['ROOT_MOUNTED>BOOTED', '->DHCP']);

@@ -121,6 +121,11 @@ describe('lab PCs in full mode (udhcpc as PXE ROMs, curl over TFTP)', { skip: sk
     assert.equal(lines[0].architecture, 'ARM 64-bit UEFI');
   });
 
+  it('every observation was recorded: no DHCP or TFTP fact refused by the core', () => {
+    const refused = log.lines.filter((l) => /could not record/.test(String(l.msg)));
+    assert.deepEqual(refused, []);
+  });
+
   it('a PC of another client is not served: a pending PC cannot fetch iPXE or a script by naming its MAC', async () => {
     await lab.addPc('newpc', NEW_PC);
     await lab.pxe('newpc', 'bios', { tries: 1 });

@@ -179,6 +179,23 @@ describe('QEMU iPXE ROM boots from bramble (full and proxy mode, TFTP, the per-c
     assert.equal(client?.model, 'pc-bios', 'its first DISCOVER recorded it as a BIOS PC');
     assert.match(String(client?.ip), /^10\.\d+\.\d+\.(1[0-4]\d|150)$/, "an address from bramble's pool");
     assertScript(mac);
+    // The core's boot session of the PC: its facts are tied to it, stage by stage.
+    await eventually(
+      async () => {
+        const res = await lab.dhcp.graphql<{ bootSessions: { stage: string }[] }>(`{ bootSessions(mac: "${mac}") { stage } }`);
+        return res.data?.bootSessions[0]?.stage === 'KERNEL';
+      },
+      5000,
+      'the boot session to reach KERNEL',
+    );
+    const res = await lab.dhcp.graphql<{ bootSessions: { stage: string; stages: { stage: string }[] }[] }>(
+      `{ bootSessions(mac: "${mac}") { stage stages { stage } } }`,
+    );
+    assert.equal(res.data?.bootSessions.length, 1, JSON.stringify(res));
+    assert.deepEqual(
+      res.data?.bootSessions[0].stages.map((st) => st.stage),
+      ['DHCP', 'FIRMWARE', 'KERNEL'],
+    );
     process.stdout.write(`# QEMU iPXE ROM, full mode: start to initrd served in ${seconds} s\n`);
   });
 

@@ -202,6 +202,7 @@ describe('PC: full mode (a plain offer with a boot file, as dnsmasq dhcp-boot)',
         ip: '10.0.0.100',
         xid: r.xid,
         pxe: true,
+        ...(fw === 'ipxe' ? { ipxe: true } : {}),
         bootFile: bootFileOf(mac, name),
       });
     });
@@ -250,9 +251,22 @@ describe('PC: proxy mode (a proxy offer, then the boot server on port 4011, as d
     assert.equal(r.options.has(97), false, 'udhcpc sent no GUID: none echoed');
   });
 
-  it("iPXE's DISCOVER → the script; its GUID echoed", () => {
+  it("iPXE's DISCOVER → the script; its GUID echoed; its facts say ipxe", () => {
     const d = decide(request('ipxe'), view({ [VM]: approvedWithImage() }), 'proxy');
     const r = reply(d);
+    assert.deepEqual(effects(d, 'boot-fact'), [
+      { kind: 'boot-fact', mac: VM, stage: 'dhcp.discover', ip: null, xid: r.xid, pxe: true, ipxe: true },
+      {
+        kind: 'boot-fact',
+        mac: VM,
+        stage: 'dhcp.offered',
+        ip: null,
+        xid: r.xid,
+        pxe: true,
+        ipxe: true,
+        bootFile: bootFileOf(VM, 'bramble.ipxe'),
+      },
+    ]);
     assert.equal(r.file, bootFileOf(VM, 'bramble.ipxe'));
     assert.deepEqual(r.options.get(97), Buffer.alloc(17));
   });

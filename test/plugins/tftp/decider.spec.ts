@@ -313,7 +313,9 @@ describe('decideRequest: lab PCs (model pc-bios / pc-uefi)', () => {
   const UEFI_PC = client('00:1b:21:0a:00:02', { model: 'pc-uefi', ip: '10.0.0.81' });
   const PENDING_PC = client('00:1b:21:0a:00:03', { model: 'pc-bios', status: 'pending', ip: '10.0.0.82', approvedAt: null });
   const NO_IMAGE_PC = client('00:1b:21:0a:00:04', { model: 'pc-bios', ip: '10.0.0.83', imageId: null });
-  const pcs = new FakeClients([PI4, BIOS_PC, UEFI_PC, PENDING_PC, NO_IMAGE_PC]);
+  /** Pre-registered by the admin, approved, its model not known yet. */
+  const NO_MODEL = client('00:1b:21:0a:00:05', { ip: '10.0.0.84' });
+  const pcs = new FakeClients([PI4, BIOS_PC, UEFI_PC, PENDING_PC, NO_IMAGE_PC, NO_MODEL]);
   const pcDecide = (filename: string, ip: string): RequestDecision => decideRequest({ filename, sourceIp: ip, clients: pcs, images });
   const pcServe = (c: ClientRecord, relPath: string, generated: Serve['generated'], source: Serve['source'], prefixed: boolean) => ({
     kind: 'serve' as const,
@@ -356,6 +358,24 @@ describe('decideRequest: lab PCs (model pc-bios / pc-uefi)', () => {
       '00-1b-21-0a-00-01/x/undionly.kpxe',
       UNKNOWN_IP,
       pcServe(BIOS_PC, 'x/undionly.kpxe', null, 'image', true),
+    ],
+    [
+      'no model yet, undionly.kpxe → ipxeDir (a pre-registered PC)',
+      '00-1b-21-0a-00-05/undionly.kpxe',
+      UNKNOWN_IP,
+      pcServe(NO_MODEL, 'undionly.kpxe', null, 'ipxe', true),
+    ],
+    [
+      'no model yet, bramble.ipxe → the script',
+      'bramble.ipxe',
+      NO_MODEL.ip!,
+      pcServe(NO_MODEL, 'bramble.ipxe', 'ipxe-script', 'image', false),
+    ],
+    [
+      'no model yet, cmdline.txt → still generated as for a Pi',
+      'cmdline.txt',
+      NO_MODEL.ip!,
+      pcServe(NO_MODEL, 'cmdline.txt', 'cmdline', 'image', false),
     ],
     [
       'a Pi asking undionly.kpxe gets the image file of that name',
