@@ -40,6 +40,10 @@ packages=(
   fdisk            # sfdisk writes the test disk image's partition table (test/core/images)
   xz-utils         # .img.xz / .tar.xz sources and exports (test/core/images, src/core/adapters/images)
   libcap2-bin      # setcap/getcap: a file capability that must survive an import (test/core/images)
+  mmdebstrap       # builds the Debian 12 root the VM boots, cached in /var/cache/bramble-test (test/support/debian-vm-image.ts for test/e2e/vm-boot*)
+  qemu-system-x86  # the VM that network-boots from bramble, under TCG (test/e2e/vm-boot*)
+  ipxe-qemu        # the VM NIC's iPXE ROM (/usr/lib/ipxe/qemu) (test/e2e/vm-boot*)
+  radvd            # a router advertisement on the VM's LAN, so iPXE does not wait ~13 s for IPv6 (test/e2e/vm-boot*)
 )
 # Unpacked, not installed (see above): the NSS module (libnss_ldap.so.2) and the PAM module
 # (pam_ldap.so) that talk to nslcd, at nslcd's own version.
@@ -94,7 +98,8 @@ host_state() {
 # Daemons started the packaged way (the lab runs them with its own -f file / in the foreground).
 packaged_daemons() {
   ps -eo pid=,args= | awk '$2 ~ /(^|\/)slapd$/ && !/ -f / { print } $2 ~ /(^|\/)nslcd$/ && !/ -[dn]/ { print }
-    $2 ~ /(^|\/)(rpcbind|ganesha\.nfsd|rpc\.mountd|rpc\.statd|rpc\.idmapd)$/ && !/ -[fF]( |$)/ { print }'
+    $2 ~ /(^|\/)(rpcbind|ganesha\.nfsd|rpc\.mountd|rpc\.statd|rpc\.idmapd)$/ && !/ -[fF]( |$)/ { print }
+    $2 ~ /(^|\/)radvd$/ && !/ -n / { print }'
 }
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -131,6 +136,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     for script in rpcbind nfs-kernel-server nfs-common; do
       [ -e "/etc/init.d/$script" ] && { update-rc.d "$script" disable >>"$log" 2>&1 || fail "could not disable $script at boot"; }
     done
+  fi
+  # radvd is run by the VM test in its lab namespace only: never at boot on the host.
+  if printf '%s\n' "${missing[@]}" | grep -qx radvd; then
+    if command -v systemctl >/dev/null; then systemctl --no-reload disable radvd.service >>"$log" 2>&1 || true; fi
+    [ -e /etc/init.d/radvd ] && { update-rc.d radvd disable >>"$log" 2>&1 || fail "could not disable radvd at boot"; }
   fi
   host_state >"$work/after"
   packaged_daemons >"$work/daemons-after"
