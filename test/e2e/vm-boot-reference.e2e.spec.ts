@@ -23,7 +23,7 @@ import { eventually, tempDir } from '../support/temp';
 import { waitForExit } from '../support/netlab';
 import { VM_MAC, VmLab, vmLabUnavailable } from '../support/vm-lab';
 import type { QemuVm } from '../support/qemu-vm';
-import { bootMarks, type BootMark } from '../support/vm-boot-marks';
+import { BOOT_FAILED, bootMarks, type BootMark } from '../support/vm-boot-marks';
 
 const skip =
   vmLabUnavailable() ?? debianVmImageUnavailable() ?? missingTool(['dnsmasq', 'ganesha.nfsd', 'rpcbind', 'openssl', 'tar']) ?? false;
@@ -135,7 +135,7 @@ describe('reference: Debian 12 boots in a VM from dnsmasq + ganesha', { skip, ti
     vm = await lab.startVm({ mac: VM_MAC });
     const marks: BootMark[] = [];
     for (const mark of bootMarks) {
-      const m = await vm.waitFor(mark.pattern, 240_000 - vm.elapsedMs(), { fromStart: true });
+      const m = await vm.waitFor(mark.pattern, 240_000 - vm.elapsedMs(), { fromStart: true, failOn: BOOT_FAILED });
       marks.push({ ...mark, atMs: Math.round(m.atMs) });
     }
     const timeline = marks.map((m) => `${m.name} ${(m.atMs! / 1000).toFixed(1)} s`).join(', ');

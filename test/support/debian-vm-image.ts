@@ -13,7 +13,7 @@
  * - an initramfs script in `scripts/nfs-top/` that brings the links up and waits (bounded, 10 s)
  *   for carrier: klibc's ipconfig otherwise sends its first DHCP before virtio's link is up and
  *   loses about 10 s to its retry.
- * - nfs-common (mount.nfs for the /home line the conversion writes), nslcd + libnss-ldapd +
+ * - nfs-common + netbase (mount.nfs for the /home line the conversion writes), nslcd + libnss-ldapd +
  *   libpam-ldapd (the directory user: NSS and PAM through nslcd, configured by the conversion),
  *   busybox (the initramfs's tools), curl (the BOOTED unit's first choice).
  * - a serial login needs nothing more: util-linux's agetty and login are in minbase, and systemd's
@@ -25,7 +25,8 @@
  * package list, the files written into the root, the sources, mmdebstrap's version and this
  * recipe's version), so a second run costs a stat. It is built into a temporary name in the same
  * folder and renamed into place: a crash leaves no half tarball under the final name (leftovers
- * `.building-*` of dead processes are removed at the next build).
+ * `.building-*` of dead processes are removed at the next build, and so are the tarballs of older
+ * recipes once a new one is in place).
  *
  * mmdebstrap's root mode mounts /proc, /sys and /dev inside its temporary root; it runs under
  * `unshare -m --propagation private`, so those mounts exist only in that namespace and the host
@@ -47,6 +48,10 @@ export const DEBIAN_VM_PACKAGES: readonly string[] = [
   'initramfs-tools',
   'busybox',
   'nfs-common',
+  // /etc/protocols and /etc/services: mount.nfs looks up "tcp" there (without them the /home
+  // mount fails: "mount.nfs: Failed to find 'tcp' protocol"). Priority important: every real
+  // Debian install has it, minbase does not.
+  'netbase',
   'nslcd',
   'libnss-ldapd',
   'libpam-ldapd',
@@ -154,7 +159,7 @@ export function mmdebstrapArgs(recipe: DebianVmRecipe, filesDir: string, output:
     '--dpkgopt=path-exclude=/usr/share/info/*',
     // cp -a keeps the modes written into filesDir; `$1` is the root being built.
     `--essential-hook=cp -a ${shellQuote(filesDir)}/. "$1"/`,
-    `--customize-hook=echo ${VM_HOSTNAME} > "$1/etc/hostname"`,
+    `--customize-hook=rm -f "$1/etc/hostname" && echo ${VM_HOSTNAME} > "$1/etc/hostname" && chmod 644 "$1/etc/hostname"`,
     // The host's resolver means nothing in the lab; an empty machine-id is what a read-only root
     // wants (systemd mounts a transient one over it).
     '--customize-hook=rm -f "$1/etc/resolv.conf"; : > "$1/etc/machine-id"',
@@ -236,6 +241,10 @@ export async function ensureDebianVmImage(options: DebianVmImageOptions = {}): P
     );
     if (!existsSync(output) || statSync(output).size === 0) throw new Error('mmdebstrap made no tarball');
     renameSync(output, tarball);
+    // Older recipes' tarballs (650 MB each) are of no use any more.
+    for (const name of readdirSync(cacheDir)) {
+      if (/^debian-vm-[0-9a-f]+\.tar$/.test(name) && name !== path.basename(tarball)) rmSync(path.join(cacheDir, name), { force: true });
+    }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -171,15 +171,21 @@ export class QemuVm {
 
   /**
    * Waits for `pattern` in the console output after the previous wait's match (or anywhere, with
-   * `fromStart`); fails after `timeoutMs`, or at once when QEMU exits, with the console's tail.
+   * `fromStart`); fails after `timeoutMs`, at once when QEMU exits or `failOn` appears first, with
+   * the console's tail.
    */
-  waitFor(pattern: RegExp, timeoutMs: number, options: { fromStart?: boolean } = {}): Promise<ConsoleMatch> {
+  waitFor(pattern: RegExp, timeoutMs: number, options: { fromStart?: boolean; failOn?: RegExp } = {}): Promise<ConsoleMatch> {
     const from = options.fromStart ? 0 : this.cursor;
     const re = new RegExp(pattern.source, pattern.flags.replace('g', ''));
+    const fail = options.failOn ? new RegExp(options.failOn.source, options.failOn.flags.replace('g', '')) : null;
     return new Promise((resolve, reject) => {
       const check = () => {
         const m = re.exec(this.output.slice(from));
-        if (m) {
+        const bad = m ? null : fail?.exec(this.output.slice(from));
+        if (bad) {
+          done();
+          reject(new Error(`the console printed ${JSON.stringify(bad[0])} before ${pattern}; console tail:\n${this.tail()}`));
+        } else if (m) {
           done();
           this.cursor = from + m.index + m[0].length;
           resolve({ match: m, atMs: this.elapsedMs() });

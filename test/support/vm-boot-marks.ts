@@ -26,3 +26,11 @@ export const bootMarks: readonly BootMark[] = [
   { name: 'root-mounted', pattern: /Welcome to .*Debian/ },
   { name: 'multi-user', pattern: /Reached target .*Multi-User System/ },
 ];
+
+/**
+ * What a boot that will not go on prints: iPXE found no DHCP answer or could not load a file, the
+ * BIOS has nothing left to boot, the kernel or the initramfs gave up. A wait for the next mark
+ * fails on these at once instead of running into its time bound.
+ */
+export const BOOT_FAILED =
+  /No configuration methods succeeded|No more network devices|No bootable device|Kernel panic|Gave up waiting for root|ALERT! |Could not boot/;
