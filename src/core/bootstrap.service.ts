@@ -1,6 +1,7 @@
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { CommandBus } from './commands/command-bus';
 import { AuthService } from './auth/auth.service';
+import { BootSessions } from './boot/boot-sessions';
 import { CreateGroupCommand } from './commands/user.commands';
 import { MembershipProcessManager } from './process-managers/membership.process-manager';
 import { commandMeta } from './commands/meta';
@@ -26,7 +27,8 @@ export const INTEGRITY_WAIT_MS = 3000;
 /**
  * Start-up and shut-down order: read models catch up (from their snapshot; refused when it is
  * ahead of the store) while the event store's integrity check finishes, the process managers
- * catch up (from their checkpoints), first-start defaults (groups, admin token), then plugins. Shut-down in reverse, the event store last.
+ * catch up (from their checkpoints), first-start defaults (groups, admin token), the live boot
+ * sessions (from their snapshot), then plugins. Shut-down in reverse, the event store last.
  * `start` is called by createApp after Nest's init, once the CommandBus has its handlers.
  */
 @Injectable()
@@ -42,6 +44,7 @@ export class BootstrapService implements BeforeApplicationShutdown {
     private readonly commandBus: CommandBus,
     private readonly membership: MembershipProcessManager,
     private readonly imageJobs: ImageJobs,
+    private readonly bootSessions: BootSessions,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(APP_LOGGER) logger: Logger,
   ) {
@@ -65,6 +68,8 @@ export class BootstrapService implements BeforeApplicationShutdown {
     await this.membership.start();
     await this.ensureDefaultGroups();
     await this.auth.ensureAdminToken();
+    // Before the plugins: they report boot facts as soon as they serve.
+    await this.bootSessions.start();
     await this.plugins.startAll();
     await this.imageJobs.recover();
     this.logger.info('core ready', { ms: Date.now() - this.startedAt, position: this.engine.checkpoint ?? 0 });
@@ -104,6 +109,7 @@ export class BootstrapService implements BeforeApplicationShutdown {
     // Running image jobs are cancelled first: they clean up while the store is still open.
     await this.imageJobs.stop();
     await this.plugins.stopAll();
+    await this.bootSessions.stop();
     await this.membership.stop();
     await this.engine.stop();
     await this.store.close();

@@ -6,7 +6,8 @@ import { BootstrapService } from './bootstrap.service';
 import { BcryptPasswordHasher } from './adapters/bcrypt-password-hasher';
 import { FsImageTreeInspector } from './adapters/fs-image-tree';
 import { CLIENT_TABLE } from './commands/client.table';
-import { COMMAND_TABLES, CommandBus, MEMBERSHIP_SETTLING, PLUGIN_CATALOG } from './commands/command-bus';
+import { BOOT_FACTS, COMMAND_TABLES, CommandBus, MEMBERSHIP_SETTLING, PLUGIN_CATALOG } from './commands/command-bus';
+import { BootSessions } from './boot/boot-sessions';
 import { CommandRunner } from './commands/command-runner';
 import { GROUP_TABLE } from './commands/group.table';
 import { IMAGE_TABLE } from './commands/image.table';
@@ -31,6 +32,7 @@ import { MembershipProcessManager } from './process-managers/membership.process-
 import { ProjectionEngine } from './projections/projection-engine';
 import { ReadModelQueries } from './projections/read-model-queries';
 import { IMAGE_PROVIDERS } from './images/image-jobs.providers';
+import { DiagnosisService } from './boot/diagnosis.service';
 import { ImageJobs } from './images/image-jobs';
 
 /** One command table per aggregate (commands/*.table.ts). */
@@ -99,6 +101,9 @@ const READ_PROVIDERS: Provider[] = [
 const PROCESS_MANAGER_PROVIDERS: Provider[] = [
   MembershipProcessManager,
   { provide: MEMBERSHIP_SETTLING, useExisting: MembershipProcessManager },
+  /** Live boot sessions: every boot fact goes here; stage changes are appended (core/boot). */
+  BootSessions,
+  { provide: BOOT_FACTS, useExisting: BootSessions },
 ];
 
 /** The plugin host: the built-in list, then BRAMBLE_PLUGINS. */
@@ -119,7 +124,7 @@ function pluginHostProviders(options: CoreModuleOptions): Provider[] {
 }
 
 /** Operations: API tokens, /health, the order of start and stop, and the limits on costly work. */
-const OPERATIONS_PROVIDERS: Provider[] = [AuthService, HealthService, BootstrapService, CostlyWork];
+const OPERATIONS_PROVIDERS: Provider[] = [AuthService, HealthService, BootstrapService, CostlyWork, DiagnosisService];
 
 /** The event-sourced core: store, commands, read models, process managers, plugins, operations. */
 @Module({})
@@ -153,8 +158,10 @@ export class CoreModule {
         HealthService,
         CommandBus,
         MembershipProcessManager,
+        BootSessions,
         CostlyWork,
         ImageJobs,
+        DiagnosisService,
       ],
     };
   }

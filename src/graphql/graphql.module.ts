@@ -11,8 +11,10 @@ import type { Logger } from '../core/logging/logger';
 import { ProjectionEngine } from '../core/projections/projection-engine';
 import { BrambleGraphQLDriver, type BrambleGraphQLDriverConfig, type WsExtra } from './apollo.driver';
 import { AuditResolver } from './audit.resolver';
+import { BootResolver } from './boot.resolver';
 import { AuthenticatedGuard, authorizationFromConnectionParams, httpContext, requireTokenPlugin, type GqlContext } from './auth';
 import { ClientResolver } from './client.resolver';
+import { DiagnoseResolver } from './diagnose.resolver';
 import { CommandGateway } from './command-gateway';
 import { ApiErrorCode, createErrorFormatter, formatErrors } from './errors';
 import { GraphiqlController } from './graphiql.controller';
@@ -44,12 +46,14 @@ export const WS_UNAUTHENTICATED_CLOSE = 4401;
 export const RESOLVERS = [
   HealthResolver,
   ClientResolver,
+  DiagnoseResolver,
   UserResolver,
   ImageResolver,
   SettingsResolver,
   AuditResolver,
   StateResolver,
   TokenResolver,
+  BootResolver,
 ];
 
 /** Set by onConnect on the socket's `extra`. */

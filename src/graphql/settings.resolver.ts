@@ -38,15 +38,24 @@ export class SettingsResolver {
 
   @Query(() => Settings)
   settings(): GlobalSettings {
-    return this.queries.settings();
+    return this.current();
+  }
+
+  /** The global settings with the boot ones' defaults filled in. */
+  private current(): GlobalSettings {
+    return { ...this.queries.settings(), ...this.queries.bootSettings() };
   }
 
   @Mutation(() => Settings, { description: 'Changes the global settings given (others keep their values); returns them after.' })
   async updateSettings(@CurrentActor() actor: string, @Args('input') input: SettingsInput): Promise<GlobalSettings> {
-    // Only the fields present in the request: an absent field is "unchanged", null is a value.
-    const changes = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as Partial<GlobalSettings>;
+    // Only the fields present in the request: an absent field is "unchanged", null is a value
+    // (but not for the boot settings, which always have one: null there is "unchanged" too).
+    const changes = Object.fromEntries(
+      Object.entries({ ...input }).filter(([k, v]) => v !== undefined && !(v === null && k.startsWith('boot'))),
+    ) as Partial<GlobalSettings>;
+    if (changes.bootTimeouts) changes.bootTimeouts = { ...changes.bootTimeouts };
     await this.commands.send(new UpdateSettingsCommand({ changes }, commandMeta(actor)));
-    return this.queries.settings();
+    return this.current();
   }
 
   @Query(() => [Plugin], { description: 'Every plugin, with its health, events and settings (and their JSON Schema).' })

@@ -1,10 +1,37 @@
-import { Field, InputType, ObjectType } from '@nestjs/graphql';
+import { Field, InputType, Int, ObjectType } from '@nestjs/graphql';
 import { JSONScalar } from './json.scalar';
+
+@ObjectType({ description: 'How long a boot stage may go without progress before the session is STALLED (seconds).' })
+export class BootTimeouts {
+  @Field(() => Int, { description: 'DHCP seen, no TFTP request (default 30).' }) dhcpSeconds!: number;
+  @Field(() => Int, { description: 'FIRMWARE or KERNEL without a new file (default 20).' }) fileSeconds!: number;
+  @Field(() => Int, { description: "KERNEL's last file served, no root mount (default 120)." }) rootMountSeconds!: number;
+  @Field(() => Int, { description: 'ROOT_MOUNTED, no boot report (default 300).' }) bootedSeconds!: number;
+  @Field(() => Int, { description: 'STALLED, nothing more: FAILED (default 600).' }) failAfterStallSeconds!: number;
+}
+
+/** Every field optional: only the timeouts given change. */
+@InputType()
+export class BootTimeoutsInput {
+  @Field(() => Int, { nullable: true }) dhcpSeconds?: number;
+  @Field(() => Int, { nullable: true }) fileSeconds?: number;
+  @Field(() => Int, { nullable: true }) rootMountSeconds?: number;
+  @Field(() => Int, { nullable: true }) bootedSeconds?: number;
+  @Field(() => Int, { nullable: true }) failAfterStallSeconds?: number;
+}
 
 @ObjectType({ description: 'Settings that belong to no plugin (the environment may pin them). Plugins keep their own: see `plugins`.' })
 export class Settings {
   @Field(() => String, { nullable: true, description: 'The one network interface the protocol plugins serve.' }) interface!: string | null;
   @Field(() => String, { nullable: true, description: 'The address Pis reach bramble at.' }) serverIp!: string | null;
+  @Field(() => Int, { description: 'Days boot sessions (boot-<mac> streams) are kept (default 30). Nothing else is ever deleted.' })
+  bootRetentionDays!: number;
+  @Field(() => Int, {
+    description:
+      'TCP port of the "I\'m up" report (POST /booted) on the server address (default 6970; 0: off). Baked into images at conversion.',
+  })
+  bootReportPort!: number;
+  @Field(() => BootTimeouts) bootTimeouts!: BootTimeouts;
 }
 
 /** Every field optional: only the fields given change. */
@@ -12,6 +39,9 @@ export class Settings {
 export class SettingsInput {
   @Field(() => String, { nullable: true }) interface?: string | null;
   @Field(() => String, { nullable: true }) serverIp?: string | null;
+  @Field(() => Int, { nullable: true }) bootRetentionDays?: number;
+  @Field(() => Int, { nullable: true }) bootReportPort?: number;
+  @Field(() => BootTimeoutsInput, { nullable: true }) bootTimeouts?: BootTimeoutsInput;
 }
 
 @ObjectType({ description: 'A plugin: built in or third-party, running or not.' })

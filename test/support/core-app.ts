@@ -1,3 +1,4 @@
+import { BootSessions, type RecentBootFact } from '../../src/core/boot/boot-sessions';
 import { CommandBus } from '../../src/core/commands/command-bus';
 import { loadConfig } from '../../src/core/config/config';
 import { EVENT_STORE, type EventStore } from '../../src/core/event-store/event-store.port';
@@ -17,6 +18,11 @@ export interface CoreApp {
   bus: CommandBus;
   queries: ReadModelQueries;
   engine: ProjectionEngine;
+  /**
+   * The boot facts the core received for a client since this app started, in order (they are not
+   * stored: only stage changes are; see core/boot).
+   */
+  bootFacts(mac: string): RecentBootFact[];
   /** Sends a command and waits until the read models include its events. */
   exec<R>(command: object): Promise<R>;
   close(): Promise<void>;
@@ -41,7 +47,10 @@ export async function startCoreApp(
   });
   const bus = app.nest.get(CommandBus);
   const engine = app.nest.get(ProjectionEngine);
+  const facts: RecentBootFact[] = [];
+  app.nest.get(BootSessions).facts$.subscribe((f) => facts.push(f));
   return {
+    bootFacts: (mac) => facts.filter((f) => f.mac === mac),
     app,
     dataDir,
     bus,

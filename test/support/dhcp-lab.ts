@@ -10,6 +10,7 @@
  * inside a lab namespace and is killed by close(), which also removes the namespaces and the temp
  * directory (bramble's data directory included).
  */
+import type { RecentBootFact } from '../../src/core/boot/boot-sessions';
 import { existsSync, chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
@@ -178,6 +179,8 @@ export interface DhcpLab {
   baseUrl(): Promise<string>;
   /** Events of one stream, read from the event store. */
   stream(name: string): Promise<RecordedEvent[]>;
+  /** The boot facts the running bramble received for a client (live, not stored), in order. */
+  bootFacts(mac: string): RecentBootFact[];
   /** Stops bramble and starts a new one on the same data directory and interface. */
   restart(): Promise<void>;
   /** restart() in two steps, to change the lab while bramble is down. */
@@ -569,6 +572,7 @@ export async function startDhcpLab(
       async stream(name) {
         return self.core.app.nest.get<EventStore>(EVENT_STORE).readStream(name);
       },
+      bootFacts: (mac) => self.core.bootFacts(mac),
       async stop() {
         const old = core;
         core = null;

@@ -7,6 +7,7 @@
  *   const pi = await lab.addPi('pi4', { mac: 'dc:a6:32:01:02:03', serial: '01020304' });
  *   await lab.exec('pi4', 'curl', ['-s', '-o', '/dev/null', `tftp://${lab.serverIp}/start4.elf`]);
  */
+import type { RecentBootFact } from '../../src/core/boot/boot-sessions';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -77,8 +78,10 @@ export interface TftpLab {
   settings(values: Partial<TftpSettings>): Promise<void>;
   /** Runs a command in a host's namespace (throws on non-zero exit, with code/stdout/stderr). */
   exec(host: string, cmd: string, args: string[], options?: { timeoutMs?: number }): Promise<{ stdout: string; stderr: string }>;
-  /** The boot-progress events of a client (`boot-<mac>`). */
+  /** The events of a client's boot stream (`boot-<mac>`: stage changes and image versions). */
   bootEvents(mac: string): Promise<RecordedEvent[]>;
+  /** The boot facts the core received for a client (live, not stored), in order. */
+  bootFacts(mac: string): RecentBootFact[];
   /** bramble's Prometheus text. */
   metrics(): Promise<string>;
   close(): Promise<void>;
@@ -154,6 +157,7 @@ export async function startTftpLab(
       async bootEvents(mac) {
         return c.app.nest.get<EventStore>(EVENT_STORE).readStream(`boot-${mac}`);
       },
+      bootFacts: (mac) => c.bootFacts(mac),
       async metrics() {
         return c.app.nest.get(Metrics).registry.metrics();
       },

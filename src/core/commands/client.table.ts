@@ -1,13 +1,11 @@
 /**
  * The client aggregate's command table (stream `client-<mac>`), the client import, and boot facts
- * (`boot-<mac>`: recorded, not decided).
+ * (handed to the live boot sessions, core/boot).
  */
-import { bootStream, BootEventType } from '../domain/boot/boot.events';
 import { parseClientsCsv } from '../domain/client/client-import';
 import { clientDecider } from '../domain/client/client.decider';
 import { clientStream } from '../domain/client/client.events';
 import { normalizeMac } from '../domain/client/mac';
-import { validationError } from '../domain/shared/domain-error';
 import {
   ApproveClientCommand,
   AssignImageCommand,
@@ -22,8 +20,6 @@ import {
 } from './client.commands';
 import { aggregateTable, flow } from './command-table';
 import { importRows } from './import-rows';
-
-const BOOT_STAGE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export const CLIENT_TABLE = aggregateTable({ name: 'client', decider: clientDecider, stream: (c) => clientStream(c.mac) }, (on) => [
   on(DetectClientCommand, (i) => ({
@@ -74,19 +70,9 @@ export const CLIENT_TABLE = aggregateTable({ name: 'client', decider: clientDeci
     ),
   ),
 
-  /** Boot progress facts reported by protocol plugins: appended to `boot-<mac>`, no decision. */
-  flow(ReportBootFactCommand, (input, meta, d) => {
-    const mac = normalizeMac(input.mac);
-    if (!BOOT_STAGE.test(input.stage)) throw validationError('stage', `must match ${BOOT_STAGE.source}`);
-    return d.runner.record(
-      bootStream(mac),
-      [
-        {
-          type: BootEventType.BootProgressed,
-          data: { mac, stage: input.stage, plugin: input.plugin, ip: input.ip ?? null, detail: input.detail ?? {} },
-        },
-      ],
-      meta,
-    );
-  }),
+  /**
+   * Boot facts reported by protocol plugins: decided by the live boot sessions (core/boot), which
+   * append only stage changes (and `tftp.image-version` as BootProgressed) to `boot-<mac>`.
+   */
+  flow(ReportBootFactCommand, (input, meta, d) => d.boot.report(input, meta)),
 ]);

@@ -5,7 +5,7 @@ import { EVENT_STORE, type EventStore } from '../event-store/event-store.port';
 import { validationError } from '../domain/shared/domain-error';
 import { ReadModelQueries } from '../projections/read-model-queries';
 import type { BrambleCommand } from './command';
-import type { CommandDeps, MembershipSettling, PluginCatalog } from './command-deps';
+import type { BootFactSink, CommandDeps, MembershipSettling, PluginCatalog } from './command-deps';
 import { CommandRunner } from './command-runner';
 import type { CommandConstructor, CommandRoute, CommandTable } from './command-table';
 import { IMAGE_TREE_INSPECTOR, PASSWORD_HASHER, type ImageTreeInspector, type PasswordHasher } from './ports';
@@ -32,6 +32,7 @@ export function illFormedText(value: unknown, at: string, depth = 0): string | n
 }
 export const PLUGIN_CATALOG = Symbol('PLUGIN_CATALOG');
 export const MEMBERSHIP_SETTLING = Symbol('MEMBERSHIP_SETTLING');
+export const BOOT_FACTS = Symbol('BOOT_FACTS');
 
 /**
  * Sends each command to its route in the aggregate tables (commands/*.table.ts), by class. The
@@ -72,6 +73,7 @@ export class CommandBus {
         images: this.images,
         plugins: this.moduleRef.get<PluginCatalog>(PLUGIN_CATALOG, { strict: false }),
         membership: this.moduleRef.get<MembershipSettling>(MEMBERSHIP_SETTLING, { strict: false }),
+        boot: this.moduleRef.get<BootFactSink>(BOOT_FACTS, { strict: false }),
       };
     }
     return this.depsValue;

@@ -1,4 +1,6 @@
 import type { BrambleConfig } from '../config/config';
+import type { CommandMeta } from '../domain/shared/command-meta';
+import type { BootFactInput } from '../plugin-api/plugin';
 import type { PluginSettingsSpec } from '../domain/settings/plugin-settings';
 import type { EventStore } from '../event-store/event-store.port';
 import type { ReadModelQueries } from '../projections/read-model-queries';
@@ -20,6 +22,11 @@ export interface MembershipSettling {
   settled(outcome: CommandOutcome): Promise<CommandOutcome>;
 }
 
+/** Where boot facts go: the live boot sessions (core/boot/boot-sessions.ts). */
+export interface BootFactSink {
+  report(fact: BootFactInput & { plugin: string }, meta: CommandMeta): Promise<CommandOutcome>;
+}
+
 /** Everything a command table may use. Handlers read; only the runner writes. */
 export interface CommandDeps {
   runner: CommandRunner;
@@ -30,4 +37,5 @@ export interface CommandDeps {
   images: ImageTreeInspector;
   plugins: PluginCatalog;
   membership: MembershipSettling;
+  boot: BootFactSink;
 }

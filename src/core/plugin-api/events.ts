@@ -218,6 +218,26 @@ export interface GlobalSettings {
   interface: string | null;
   /** The address Pis reach bramble at (BRAMBLE_SERVER_IP pins it). */
   serverIp: string | null;
+  /** Days boot streams (`boot-<mac>`) are kept; absent: 30. Nothing else is ever deleted. */
+  bootRetentionDays?: number;
+  /** TCP port of the "I'm up" report listener (`POST /booted`); 0 turns it off; absent: 6970. */
+  bootReportPort?: number;
+  /** How long a boot stage may go without progress before it is STALLED; absent: the defaults. */
+  bootTimeouts?: BootTimeoutSettings;
+}
+
+/** Boot timeouts in seconds (defaults: 30, 20, 120, 300, 600). */
+export interface BootTimeoutSettings {
+  /** DHCP seen, no TFTP request. */
+  dhcpSeconds: number;
+  /** FIRMWARE or KERNEL without a new file. */
+  fileSeconds: number;
+  /** KERNEL's last file served, no root mount. */
+  rootMountSeconds: number;
+  /** ROOT_MOUNTED, no boot report. */
+  bootedSeconds: number;
+  /** STALLED, nothing more: FAILED. */
+  failAfterStallSeconds: number;
 }
 
 /** How one plugin's stored values change. */
@@ -240,10 +260,11 @@ export interface SettingsUpdatedData {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Boot facts (`boot-<mac>`)
+// Boot facts and sessions (`boot-<mac>`)
 
 /**
- * One observed step of a boot. `stage` is a short constant chosen by the reporting plugin
+ * One observed step of a boot. Since boot sessions, only `tftp.image-version` (the image version a
+ * client was handed) is still appended as this event; older stores keep every fact as one. `stage` is a short constant chosen by the reporting plugin
  * (`dhcp.discover`, `dhcp.offered`, `dhcp.acked`, `tftp.file-served`...).
  */
 export interface BootProgressedData {
@@ -253,6 +274,59 @@ export interface BootProgressedData {
   ip: string | null;
   /** Free-form detail (xid, file name, size...): no secrets. */
   detail: Record<string, string | number | boolean | null>;
+}
+
+/**
+ * Where a boot session is. The six progress stages in order, then the two ends of a session that
+ * went wrong. A session's stage is the highest progress stage reached (stages may be skipped);
+ * `STALLED` (no progress for longer than the stage allows) and `FAILED` (it gave up, or restarted)
+ * are entered from any stage but `BOOTED` and `FAILED`.
+ */
+export type BootStage = 'DHCP' | 'FIRMWARE' | 'KERNEL' | 'ROOT_MOUNTED' | 'USER_LOGGED_IN' | 'BOOTED' | 'STALLED' | 'FAILED';
+
+/** The progress stages, in order. */
+export const BOOT_PROGRESS_STAGES = ['DHCP', 'FIRMWARE', 'KERNEL', 'ROOT_MOUNTED', 'USER_LOGGED_IN', 'BOOTED'] as const;
+export type BootProgressStage = (typeof BOOT_PROGRESS_STAGES)[number];
+/** Every stage. */
+export const BOOT_STAGES: readonly BootStage[] = [...BOOT_PROGRESS_STAGES, 'STALLED', 'FAILED'];
+
+/** A file a client fetched completely during a stage. */
+export interface BootFileServed {
+  file: string;
+  bytes: number;
+  ms: number;
+  blksize: number | null;
+}
+
+/**
+ * A boot session changed stage (stream `boot-<mac>`). Per-file facts are not events: they are
+ * aggregated here (`files`, `missing`: those of `previousStage`, since the last change).
+ */
+export interface BootStageChangedData {
+  mac: string;
+  sessionId: string;
+  stage: BootStage;
+  /** null when this event starts the session. */
+  previousStage: BootStage | null;
+  /** ISO-8601. */
+  at: string;
+  ip: string | null;
+  /** Milliseconds since the session began. */
+  sessionMs: number;
+  /** Milliseconds spent in `previousStage` (0 when it starts the session). */
+  previousStageMs: number;
+  /** Files served completely in `previousStage` (at most 64: the first ones). */
+  files: BootFileServed[];
+  /** Files asked for in `previousStage` that do not exist (at most 64). */
+  missing: string[];
+  /** The last request seen (`tftp.file-missing start4.elf`...), null when none. */
+  lastRequest: string | null;
+  /** Why (STALLED and FAILED only). */
+  cause: string | null;
+  /** The directory user who logged in (USER_LOGGED_IN), else the session's so far. */
+  username: string | null;
+  /** `RPi4`, `pc-uefi`..., when known. */
+  model: string | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -300,6 +374,7 @@ export interface CoreEventCatalogue {
   SettingsUpdated: SettingsUpdatedData;
 
   BootProgressed: BootProgressedData;
+  BootStageChanged: BootStageChangedData;
 
   /** An API token: only the SHA-256 of the token is kept. */
   ApiTokenIssued: { name: string; sha256: string };
@@ -352,7 +427,7 @@ export const ImageEventTypes = names(
   'ImageDeleted',
 );
 export const SettingsEventTypes = names('SettingsUpdated');
-export const BootEventTypes = names('BootProgressed');
+export const BootEventTypes = names('BootProgressed', 'BootStageChanged');
 export const AuthEventTypes = names('ApiTokenIssued', 'ApiTokenRevoked');
 export const UniqueKeyEventTypes = names('UniqueKeyClaimed', 'UniqueKeyReleased');
 

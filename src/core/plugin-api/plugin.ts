@@ -30,7 +30,7 @@
 import type { Static, TObject, TSchema } from '@sinclair/typebox';
 import type { CoreEventCatalogue, EventOf, GlobalSettings, RecordedEvent } from './events';
 import type { SettingsProblem } from './settings';
-import type { PluginViews } from './views';
+import type { ClientRecord, PluginViews } from './views';
 
 export const PLUGIN_NAME_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
 
@@ -143,6 +143,7 @@ export interface PluginContext<E extends EventSchemas = NoEvents, S extends TObj
   readonly metrics: PluginMetrics;
   readonly credentials: PluginCredentials;
   readonly images: PluginImages;
+  readonly diagnostics: PluginDiagnostics;
 }
 
 /**
@@ -172,6 +173,54 @@ export interface PluginImages {
    * returned function removes it (the host also removes it when the plugin stops).
    */
   provideConversion(provider: () => ImageConversionContribution | null | Promise<ImageConversionContribution | null>): () => void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Diagnostics: why a client does not boot
+
+/** How bad a finding is: `error` keeps the client from booting, `warning` may, `info` explains. */
+export type DiagnosisSeverity = 'error' | 'warning' | 'info';
+
+export interface DiagnosisFinding {
+  /** Stable, upper snake case (`IMAGE_LACKS_MODEL_FILES`, `RIVAL_DHCP_SERVER`...): scripts key on it. */
+  code: string;
+  severity: DiagnosisSeverity;
+  /** One or two sentences for the admin: what is wrong and what to do. No secrets. */
+  message: string;
+}
+
+/** The client's latest boot as its boot events tell it (`BootStageChanged`), for diagnosis. */
+export interface DiagnosisBoot {
+  sessionId: string;
+  /** The session's stage now (`DHCP`... `BOOTED`, `STALLED`, `FAILED`). */
+  stage: string;
+  /** The stage it had before it stalled or failed (else the same as `stage`). */
+  lastProgressStage: string;
+  startedAt: string;
+  at: string;
+  cause: string | null;
+  lastRequest: string | null;
+  /** Files the client asked for and did not get, in this session. */
+  missing: readonly string[];
+}
+
+export interface DiagnosisInput {
+  /** Canonical MAC. */
+  mac: string;
+  /** null: bramble has never seen or registered this MAC. */
+  client: ClientRecord | null;
+  /** The latest boot session, null when none is recorded (or it is older than the retention). */
+  lastBoot: DiagnosisBoot | null;
+}
+
+export interface PluginDiagnostics {
+  /**
+   * Registers this plugin's part of `diagnose(mac)`: asked at each diagnosis, it returns what the
+   * plugin knows is wrong for that client (an empty list when nothing). Keep it quick (a few file
+   * checks at most): it runs on an admin's request, never on the packet path. A later call replaces
+   * the earlier provider; the returned function removes it (the host also does when the plugin stops).
+   */
+  provide(provider: (input: DiagnosisInput) => DiagnosisFinding[] | Promise<DiagnosisFinding[]>): () => void;
 }
 
 /** Password checks against bramble's directory users, so no plugin handles a password hash itself. */

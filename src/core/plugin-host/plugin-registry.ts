@@ -36,6 +36,8 @@ import type {
   PluginContext,
   PluginFactory,
   PluginHealth,
+  DiagnosisFinding,
+  DiagnosisInput,
   ImageConversionContribution,
 } from '../plugin-api/plugin';
 import { verifyPassword } from '../adapters/bcrypt-password-hasher';
@@ -48,6 +50,13 @@ import { HostViews } from './plugin-views';
 export type PluginState = 'loaded' | 'catching-up' | 'started' | 'failed' | 'stopped';
 
 type ConversionProvider = () => ImageConversionContribution | null | Promise<ImageConversionContribution | null>;
+type DiagnosisProvider = (input: DiagnosisInput) => DiagnosisFinding[] | Promise<DiagnosisFinding[]>;
+
+/** A plugin's diagnosis answers in time or not at all: one stuck provider must not hang `diagnose`. */
+const DIAGNOSIS_PROVIDER_TIMEOUT_MS = 5_000;
+/** At most this many findings from one plugin, each message cut to this length. */
+const DIAGNOSIS_MAX_FINDINGS = 20;
+const DIAGNOSIS_MAX_MESSAGE = 1_000;
 type SettingsListener = (settings: Record<string, unknown>, global: GlobalSettings) => void | Promise<void>;
 
 interface Entry {
@@ -116,6 +125,8 @@ export class PluginRegistry implements PluginCatalog {
   private options: PluginHostOptions = {};
   /** Each plugin's part of an image conversion (ctx.images.provideConversion), by plugin name. */
   private readonly conversionProviders = new Map<string, ConversionProvider>();
+  /** Each plugin's part of `diagnose(mac)` (ctx.diagnostics.provide), by plugin name. */
+  private readonly diagnosisProviders = new Map<string, DiagnosisProvider>();
 
   constructor(
     private readonly commandBus: CommandBus,
@@ -410,6 +421,14 @@ export class PluginRegistry implements PluginCatalog {
           };
         },
       },
+      diagnostics: {
+        provide: (provider: DiagnosisProvider) => {
+          this.diagnosisProviders.set(name, provider);
+          return () => {
+            if (this.diagnosisProviders.get(name) === provider) this.diagnosisProviders.delete(name);
+          };
+        },
+      },
       events: {
         readStream: (stream: string) => this.store.readStream(stream),
         readAll: (options: { after?: number; limit?: number; types?: string[]; streamPrefixes?: string[] } = {}) =>
@@ -504,6 +523,56 @@ export class PluginRegistry implements PluginCatalog {
     return merged;
   }
 
+  /**
+   * The started plugins' findings for one client, each tagged with its plugin. A provider that
+   * throws, answers junk or takes over 5 s gives one `DIAGNOSIS_PROVIDER_FAILED` warning instead
+   * (the admin learns that part of the picture is missing, not a hung request).
+   */
+  async diagnosisFindings(input: DiagnosisInput): Promise<(DiagnosisFinding & { source: string })[]> {
+    const frozen = deepFreeze({ ...input });
+    const asked = [...this.diagnosisProviders].flatMap(([name, provider]) => {
+      const entry = this.entries.find((e) => e.key === name);
+      if (entry?.state !== 'started') return [];
+      return [{ name, entry, provider }];
+    });
+    const answers = await Promise.all(
+      asked.map(async ({ name, entry, provider }) => {
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          const found = await Promise.race([
+            Promise.resolve().then(() => provider(frozen as DiagnosisInput)),
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(
+                () => reject(new Error(`no answer in ${DIAGNOSIS_PROVIDER_TIMEOUT_MS} ms`)),
+                DIAGNOSIS_PROVIDER_TIMEOUT_MS,
+              );
+            }),
+          ]);
+          if (!Array.isArray(found)) throw new Error('the provider did not return a list');
+          return found.slice(0, DIAGNOSIS_MAX_FINDINGS).map((f) => ({
+            code: typeof f?.code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(f.code) ? f.code : 'UNNAMED_FINDING',
+            severity: f?.severity === 'error' || f?.severity === 'warning' ? f.severity : ('info' as const),
+            message: String(f?.message ?? '').slice(0, DIAGNOSIS_MAX_MESSAGE),
+            source: name,
+          }));
+        } catch (error) {
+          entry.logger.warn('diagnosis provider failed', { error: (error as Error).message });
+          return [
+            {
+              code: 'DIAGNOSIS_PROVIDER_FAILED',
+              severity: 'warning' as const,
+              message: `the ${name} plugin could not check this client: ${(error as Error).message}`.slice(0, DIAGNOSIS_MAX_MESSAGE),
+              source: name,
+            },
+          ];
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+    );
+    return answers.flat();
+  }
+
   async stopAll(): Promise<void> {
     for (const entry of [...this.entries].reverse()) {
       await entry.subscription?.close();
@@ -513,6 +582,7 @@ export class PluginRegistry implements PluginCatalog {
         try {
           await entry.settingsApplying;
           this.conversionProviders.delete(entry.key);
+          this.diagnosisProviders.delete(entry.key);
           await entry.plugin!.stop?.();
         } catch (error) {
           entry.logger.error('plugin stop failed', { error: (error as Error).message });

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { BRAMBLE_CONFIG, type BrambleConfig } from '../config/config';
-import type { GlobalSettings, SettingsState } from '../domain/settings/settings.events';
+import { effectiveBootSettings, type GlobalSettings, type SettingsState } from '../domain/settings/settings.events';
 import { DomainError, ErrorCode } from '../domain/shared/domain-error';
 import { ProjectionEngine } from './projection-engine';
 import type { ApiTokenView, ClientView, GroupView, ImageView, ReadModelState, UserView } from './read-models';
@@ -62,7 +62,12 @@ export class ReadModelView {
   /** The global settings with the environment's pins (BRAMBLE_INTERFACE, BRAMBLE_SERVER_IP) applied. */
   settings(): GlobalSettings {
     const g = this.read().settings.global;
-    return { interface: this.pins.interface ?? g.interface, serverIp: this.pins.serverIp ?? g.serverIp };
+    return { ...g, interface: this.pins.interface ?? g.interface, serverIp: this.pins.serverIp ?? g.serverIp };
+  }
+
+  /** The boot settings in effect (stored values over the defaults). */
+  bootSettings(): ReturnType<typeof effectiveBootSettings> {
+    return effectiveBootSettings(this.read().settings.global);
   }
 
   /** The stored settings: global (without pins) and each plugin's values that were set. */

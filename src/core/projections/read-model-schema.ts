@@ -123,7 +123,8 @@ function checkEntries(name: keyof typeof VIEWS, list: unknown): string | null {
 }
 
 /**
- * Settings: the global ones (interface, serverIp: a string or null) and, per plugin, an object of
+ * Settings: the global ones (interface, serverIp: a string or null; the boot ones: numbers, an
+ * object of numbers) and, per plugin, an object of
  * its stored values (checked against its schema when it is changed, not here).
  */
 function checkSettings(settings: unknown): string | null {
@@ -132,8 +133,14 @@ function checkSettings(settings: unknown): string | null {
   const { global, plugins } = settings;
   if (!isPlainObject(global)) return 'settings.global: not an object';
   for (const k of Object.keys(global)) {
-    if (k !== 'interface' && k !== 'serverIp') return `settings.global.${k}: unknown setting`;
-    if (!strOrNull(global[k])) return `settings.global.${k}: wrong type (${JSON.stringify(global[k])})`;
+    const v = global[k];
+    if (k === 'interface' || k === 'serverIp') {
+      if (!strOrNull(v)) return `settings.global.${k}: wrong type (${JSON.stringify(v)})`;
+    } else if (k === 'bootRetentionDays' || k === 'bootReportPort') {
+      if (typeof v !== 'number' || !Number.isInteger(v)) return `settings.global.${k}: wrong type (${JSON.stringify(v)})`;
+    } else if (k === 'bootTimeouts') {
+      if (!isPlainObject(v) || !Object.values(v).every((n) => typeof n === 'number')) return `settings.global.${k}: wrong type`;
+    } else return `settings.global.${k}: unknown setting`;
   }
   if (!isPlainObject(plugins)) return 'settings.plugins: not an object';
   for (const [name, values] of Object.entries(plugins)) if (!isPlainObject(values)) return `settings.plugins.${name}: not an object`;

@@ -69,7 +69,8 @@ export type DhcpEffect =
   | { kind: 'decline'; mac: string; ip: string; until: number }
   /** The address the Pi uses, for IP → client mapping (TFTP, NFS). */
   | { kind: 'learn-address'; mac: string; ip: string }
-  | { kind: 'boot-fact'; mac: string; stage: string; ip: string | null; xid: number };
+  /** `pxe`: option 60 starts with `PXEClient` (firmware or PXE ROM, not the kernel's or the OS's DHCP client). */
+  | { kind: 'boot-fact'; mac: string; stage: string; ip: string | null; xid: number; pxe: boolean };
 
 export interface DhcpDecision {
   reply: DhcpPacket | null;
@@ -215,7 +216,7 @@ export function decideDhcp(request: DhcpPacket, rc: RequestContext, view: DhcpVi
   const effects: DhcpEffect[] = [];
   if (type === DhcpMessageType.DISCOVER) {
     effects.push({ kind: 'detect', identity, status: 'approved' });
-    effects.push({ kind: 'boot-fact', mac, stage: 'dhcp.discover', ip: null, xid: request.xid });
+    effects.push({ kind: 'boot-fact', mac, stage: 'dhcp.discover', ip: null, xid: request.xid, pxe: identity.pxe });
   }
   if (!cfg.serverIp) return dropped('no-server-ip', effects);
   const config = cfg as DhcpConfig & { serverIp: string };
@@ -274,6 +275,7 @@ function decideProxy(
     stage: replyType === DhcpMessageType.OFFER ? 'dhcp.offered' : 'dhcp.acked',
     ip: using ?? null,
     xid: request.xid,
+    pxe: identity.pxe,
   });
   return { reply, drop: null, delayMs: pi3Delay(mac, cfg), effects };
 }
@@ -308,7 +310,7 @@ function decideFull(
       ...allocateReclaims(ip, mac, view),
       { kind: 'bind', mac, ip, expiresAt, persist },
       { kind: 'learn-address', mac, ip },
-      { kind: 'boot-fact', mac, stage: 'dhcp.acked', ip, xid: request.xid },
+      { kind: 'boot-fact', mac, stage: 'dhcp.acked', ip, xid: request.xid, pxe: identity.pxe },
     );
     return { reply, drop: null, delayMs: 0, effects };
   };
@@ -333,7 +335,7 @@ function decideFull(
           persist: !binding || binding.ip !== chosen.ip,
         });
       }
-      effects.push({ kind: 'boot-fact', mac, stage: 'dhcp.offered', ip: chosen.ip, xid: request.xid });
+      effects.push({ kind: 'boot-fact', mac, stage: 'dhcp.offered', ip: chosen.ip, xid: request.xid, pxe: identity.pxe });
       return { reply, drop: null, delayMs: pi3Delay(mac, cfg), effects };
     }
     case DhcpMessageType.REQUEST: {

@@ -12,6 +12,7 @@ import { DHCP_CONSUMED_TYPES, DHCP_DIAGNOSTICS_STREAM, DHCP_EVENTS, DhcpEventTyp
 import { probeDhcpServers, type ProbeAnswer } from './dhcp.probe';
 import { DhcpServer, type FdFactory } from './dhcp.server';
 import { DhcpView, type DhcpViewSnapshot } from './dhcp.view';
+import { dhcpFindings } from './dhcp.diagnose';
 
 export interface DhcpPluginOptions {
   /** Creates bound socket descriptors; tests wrap it to create them inside a network namespace. */
@@ -164,6 +165,17 @@ export function createDhcpPlugin(options: DhcpPluginOptions = {}): PluginFactory
             }),
         );
         scheduleProbes();
+        context.diagnostics.provide((input) =>
+          dhcpFindings({
+            mode: context.settings().mode,
+            interface: boundTo?.iface ?? null,
+            rivals,
+            probed: lastProbe !== null && lastProbe.answers >= 0,
+            discovers: server?.discovers.get(input.mac) ?? [],
+            lastBoot: input.lastBoot,
+            now: (options.now ?? Date.now)(),
+          }),
+        );
       },
       async stop() {
         stopped = true;

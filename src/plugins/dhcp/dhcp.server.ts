@@ -12,6 +12,7 @@ import { decideDhcp, type DhcpConfig, type DhcpDecision, type DhcpEffect } from 
 import { DHCP_LEASE_STREAM, DhcpEventType } from './dhcp.events';
 import type { DhcpView } from './dhcp.view';
 import { replyDestination } from './reply-destination';
+import { DiscoverLog } from './dhcp.diagnose';
 
 /** A Pi silent for longer than this starts a new boot when it is heard again. */
 export const BOOT_GAP_MS = 60_000;
@@ -69,6 +70,8 @@ export class DhcpServer {
   private readonly inFlight = new Set<string>();
   /** `mac|stage` → when that boot fact was last recorded. */
   private readonly lastFact = new Map<string, number>();
+  /** When each approved client sent its DISCOVERs, unthrottled (for diagnose: dhcp.diagnose.ts). */
+  readonly discovers = new DiscoverLog();
   private bootSeq = 0;
   private detectTokens = NEW_PI_DETECTIONS_PER_SECOND;
   private detectRefilledAt = 0;
@@ -246,8 +249,10 @@ export class DhcpServer {
         this.detect(effect);
         return null;
       case 'boot-fact': {
-        const key = `${effect.mac}|${effect.stage}`;
+        // PXE and non-PXE apart: the kernel's DISCOVER a few seconds after the firmware's is its own fact.
+        const key = `${effect.mac}|${effect.stage}|${effect.pxe ? 'pxe' : ''}`;
         const now = this.now();
+        if (effect.stage === 'dhcp.discover') this.discovers.note(effect.mac, now);
         const last = this.lastFact.get(key);
         if (last !== undefined && now - last < BOOT_FACT_MIN_INTERVAL_MS) return null;
         this.lastFact.set(key, now);
@@ -259,7 +264,7 @@ export class DhcpServer {
             mac: effect.mac,
             stage: effect.stage,
             ip: effect.ip,
-            detail: { xid: `0x${effect.xid.toString(16).padStart(8, '0')}` },
+            detail: { xid: `0x${effect.xid.toString(16).padStart(8, '0')}`, pxe: effect.pxe },
           }),
         );
         return null;

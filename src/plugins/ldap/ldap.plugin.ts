@@ -15,6 +15,7 @@ import { Directory } from './ldap.directory';
 import { LdapServer, type LdapMetrics, type Listen } from './ldap.server';
 import type { SessionDirectory } from './ldap.session';
 import { ensureLdapCertificates, type LdapCertificates } from './ldap.tls';
+import { ldapFindings, LdapNotes } from './ldap.diagnose';
 
 /** Where a converted image keeps bramble's CA (nslcd.conf's tls_cacertfile; see the README). */
 export const IMAGE_CA_PATH = '/etc/ssl/certs/bramble-ca.crt';
@@ -61,6 +62,7 @@ export function createLdapPlugin(options: LdapPluginOptions = {}): PluginFactory
     let problem: string | null = null;
     const unsubscribers: (() => void)[] = [];
     const lastLoginFact = new Map<string, number>();
+    const notes = new LdapNotes();
     const now = options.now ?? (() => Date.now());
 
     function buildDirectory(c: LdapContext, s: LdapSettings): Directory {
@@ -79,6 +81,7 @@ export function createLdapPlugin(options: LdapPluginOptions = {}): PluginFactory
     };
 
     function onLogin(username: string, address: string): void {
+      notes.loggedIn(address, now());
       const c = ctx;
       if (!c) return;
       const client = c.views.clients.byIp(address);
@@ -137,6 +140,8 @@ export function createLdapPlugin(options: LdapPluginOptions = {}): PluginFactory
             directory: sessionDirectory,
             verifyPassword: (u, p) => c.credentials.verifyUserPassword(u, p),
             onLogin,
+            onBindFailed: (address) => notes.bindFailed(address, now()),
+            onTlsFailure: (address, reason) => notes.tlsFailed(address, reason, now()),
             metrics: metrics!,
             now,
             timeouts: options.timeouts,
@@ -183,6 +188,9 @@ export function createLdapPlugin(options: LdapPluginOptions = {}): PluginFactory
         }
         // What a converted image needs to log users in against this directory (nslcd.conf, the CA).
         unsubscribers.push(
+          context.diagnostics.provide(({ client }) =>
+            ldapFindings(client?.ip ? notes.get(client.ip, now()) : null, client?.ip ?? null, now()),
+          ),
           context.images.provideConversion(async () => {
             if (!certificates || !bound) return null;
             const settings = context.settings();

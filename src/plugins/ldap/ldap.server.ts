@@ -66,6 +66,10 @@ export interface LdapServerDeps {
   verifyPassword(username: string, password: string): Promise<boolean>;
   /** A bind succeeded: `username` logged in from `address`. */
   onLogin(username: string, address: string): void;
+  /** A password bind from `address` failed (for diagnose: ldap.diagnose.ts). */
+  onBindFailed?(address: string): void;
+  /** A TLS handshake (LDAPS or StartTLS) from `address` failed (for diagnose). */
+  onTlsFailure?(address: string, reason: string): void;
   metrics: LdapMetrics;
   now?: () => number;
   /** Tests shorten these (defaults PARTIAL_MESSAGE_MS, TLS_HANDSHAKE_MS). */
@@ -198,8 +202,9 @@ export class LdapServer {
     if (ldapsPort !== null && this.tlsOptions) {
       const handshakeTimeout = this.deps.timeouts?.tlsHandshakeMs ?? TLS_HANDSHAKE_MS;
       this.secure = tls.createServer({ ...this.tlsOptions, handshakeTimeout }, (socket) => this.accept(socket, true));
-      this.secure.on('tlsClientError', (error) => {
+      this.secure.on('tlsClientError', (error, socket) => {
         this.deps.metrics.tlsFailures.inc({ reason: tlsReason(error) });
+        if (socket.remoteAddress) this.deps.onTlsFailure?.(normalizeAddress(socket.remoteAddress), tlsReason(error));
       });
       this.secure.on('error', (error) => this.deps.logger.error('LDAPS listener failed', { error: error.message }));
       await listen(this.secure, host, ldapsPort);
@@ -277,6 +282,13 @@ class Connection {
   private closed = false;
   private partialTimer: NodeJS.Timeout | null = null;
   private upgrading = false;
+  /**
+   * TLS is up on our side but the client has not sent a byte through it yet. Under TLS 1.3 the
+   * server's handshake is done before the client has checked the certificate: a client that
+   * rejects it (an unknown CA, a clock before the certificate's start) sends its alert after
+   * that (or just closes), so an error or a close in this window is a failed handshake too.
+   */
+  private tlsUnconfirmed: boolean;
 
   constructor(
     private readonly server: LdapServer,
@@ -286,6 +298,7 @@ class Connection {
   ) {
     this.socket = socket;
     this.state = { ...ANONYMOUS_SESSION, tls: tlsFromStart };
+    this.tlsUnconfirmed = tlsFromStart;
     this.attach(socket);
   }
 
@@ -295,8 +308,21 @@ class Connection {
     socket.setTimeout(idle > 0 ? idle * 1000 : 0);
     socket.on('timeout', () => this.destroy());
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', () => this.destroy());
-    socket.on('close', () => this.finish());
+    socket.on('error', (error: Error) => {
+      if (this.tlsUnconfirmed) this.tlsFailed(tlsReason(error));
+      this.destroy();
+    });
+    socket.on('close', () => {
+      // OpenSSL clients that reject the certificate mostly just close: nothing ever used the session.
+      if (this.tlsUnconfirmed) this.tlsFailed('closed-before-request');
+      this.finish();
+    });
+  }
+
+  private tlsFailed(reason: string): void {
+    this.tlsUnconfirmed = false;
+    this.server.deps.metrics.tlsFailures.inc({ reason });
+    this.server.deps.onTlsFailure?.(this.address, reason);
   }
 
   destroy(): void {
@@ -314,6 +340,7 @@ class Connection {
   }
 
   private onData(chunk: Buffer): void {
+    this.tlsUnconfirmed = false;
     if (this.closed || this.upgrading) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
@@ -491,6 +518,7 @@ class Connection {
         // answer's timing does not tell which users exist.
         const valid = await s.deps.verifyPassword(username, password.toString('utf8'));
         s.throttle.record(userKey, this.address, valid, s.now());
+        if (!valid) s.deps.onBindFailed?.(this.address);
         return valid;
       });
     // Binds of one user are always checked one at a time. Binds from one address run side by side
@@ -538,8 +566,9 @@ class Connection {
       return;
     }
     this.socket = secure;
+    this.tlsUnconfirmed = true;
     const handshake = setTimeout(() => {
-      this.server.deps.metrics.tlsFailures.inc({ reason: 'timeout-or-reset' });
+      this.tlsFailed('timeout-or-reset');
       this.destroy();
     }, this.server.deps.timeouts?.tlsHandshakeMs ?? TLS_HANDSHAKE_MS);
     handshake.unref();
@@ -549,7 +578,7 @@ class Connection {
     });
     secure.on('error', (error: Error) => {
       clearTimeout(handshake);
-      if (this.upgrading) this.server.deps.metrics.tlsFailures.inc({ reason: tlsReason(error) });
+      if (this.upgrading || this.tlsUnconfirmed) this.tlsFailed(tlsReason(error));
     });
     this.attach(secure);
   }

@@ -93,6 +93,9 @@ export function renderGaneshaConfig(input: GaneshaConfigInput): string {
     `  Protocols = ${protocols(input.versions)};`,
     `  Bind_Addr = ${input.bindAddress};`,
     '  Mount_Path_Pseudo = true;',
+    // A fixed mountd port (ganesha's default, 0, takes any free one), so a firewall can allow it:
+    // 20048 is the port nfs-utils' mountd uses where it is pinned (the README's port table).
+    '  MNT_Port = 20048;',
     '  Enable_NLM = false;',
     '  Enable_RQUOTA = false;',
     '  Enable_UDP = false;',

@@ -7,8 +7,10 @@
  * tftp.options.ts and tftp.generated.ts (pure) and tftp.files.ts (the boot folder, cached). Per
  * packet of a transfer: tftp.worker.ts (I/O) with tftp.transfer.ts and tftp.codec.ts (pure).
  */
+import { readdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { definePlugin, type GlobalSettings, type PluginFactory, type PluginHealth } from '../../core/plugin-api';
+import { tftpFindings } from './tftp.diagnose';
 import { TftpSettingsSchema, transferLimits, type TftpContext, type TftpSettings } from './tftp.config';
 import { BootFiles } from './tftp.files';
 import { createTftpSocket } from './tftp.libc';
@@ -97,6 +99,19 @@ export function createTftpPlugin(options: TftpPluginOptions = {}): PluginFactory
             context.logger.error('could not apply new TFTP settings', { error: error.message });
           }),
         );
+        context.diagnostics.provide(async ({ mac, client }) => {
+          const image = client?.imageId ? context.views.images.get(client.imageId) : null;
+          let names: string[] | null = null;
+          if (image) names = await readdir(image.bootPath).catch(() => null);
+          return tftpFindings({
+            mac,
+            model: client?.model ?? null,
+            image: image ? { name: image.name, version: image.version, bootFolder: image.bootPath } : null,
+            bootFolderNames: names,
+            // A mix-up older than a day says nothing about today's boots.
+            serialNote: server?.serialNotes.get(mac, Date.now() - 24 * 3600_000) ?? null,
+          });
+        });
       },
       async stop() {
         unsubscribe?.();

@@ -15,6 +15,7 @@ import { decodePacket, encodeError, TftpDecodeError, TftpErrorCode, TftpOpcode, 
 import type { TftpContext } from './tftp.config';
 import { pinImageVersion, type VersionPin } from './tftp.pins';
 import { decideRequest, type RequestDecision } from './tftp.decider';
+import { SerialNotes } from './tftp.diagnose';
 import type { BootFiles } from './tftp.files';
 import { renderCmdline, renderConfigTxt } from './tftp.generated';
 import { closeFd, createEventFd, noReuseAddress, signalEventFd, type TftpSocketOptions } from './tftp.libc';
@@ -42,6 +43,8 @@ export const FACT_BURST = 100;
 export const FACTS_PER_SECOND = 2;
 /** How long a request from the address and port of a running transfer waits for that transfer's end. */
 const DUPLICATE_WAIT_MS = 50;
+/** A request under a serial folder (§3.1): eight hex digits, then a slash. */
+const SERIAL_FOLDER = /^([0-9a-fA-F]{8})\//;
 /** Restarts of a failed transfer worker allowed per minute. */
 const MAX_WORKER_RESTARTS = 3;
 /** Receive buffer of udp/69: absorbs the requests of a boot storm. */
@@ -104,6 +107,8 @@ export class TftpServer {
   /** Per client: boot facts it may still cause now (a token bucket). */
   private readonly factBudget = new Map<string, { tokens: number; at: number }>();
   private readonly warnedRollover = new Set<string>();
+  /** Requests under a serial folder that is not the requester's own (for diagnose: tftp.diagnose.ts). */
+  readonly serialNotes = new SerialNotes();
   /** Generated file path → its content last written (only changes are written). */
   private readonly written = new Map<string, string>();
   /** The image version each client is booting (see pinVersion), by MAC. */
@@ -472,6 +477,7 @@ export class TftpServer {
       clients: this.ctx.views.clients,
       images: this.ctx.views.images,
     });
+    this.noteSerialFolder(packet.filename, rinfo.address, decision.client);
     if (decision.kind === 'refuse') {
       const reason = decision.reason.split(':')[0];
       this.log.debug('request refused', {
@@ -571,6 +577,19 @@ export class TftpServer {
     this.count('started');
     this.post({ type: 'start', id, fd, data, negotiated });
     return true;
+  }
+
+  /**
+   * Remembers a request under a serial folder that is not the requester's: a folder naming another
+   * client (the request was attributed to that client), or one that is not the serial on record.
+   */
+  private noteSerialFolder(filename: string, ip: string, attributed: ClientRecord | null): void {
+    const folder = SERIAL_FOLDER.exec(filename);
+    if (!folder) return;
+    const byAddress = this.ctx.views.clients.byIp(ip);
+    if (!byAddress) return;
+    const other = attributed && attributed.mac !== byAddress.mac ? attributed : null;
+    this.serialNotes.observe(folder[1].toLowerCase(), filename.slice(9, 109), byAddress, other, Date.now());
   }
 
   /**

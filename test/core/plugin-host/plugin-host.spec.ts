@@ -161,7 +161,12 @@ describe('plugin host', () => {
       const [ev] = await store.readStream('client-e4:5f:01:00:00:b1');
       assert.equal(ev.metadata.actor, 'plugin:recorder');
       const boot = await ctx.commands.reportBootFact({ mac: 'e4:5f:01:00:00:b1', stage: 'dhcp.discover', detail: { xid: '0x1234' } });
-      assert.deepEqual(boot.eventTypes, ['BootProgressed']);
+      // A PXE DISCOVER starts a boot session: its stage change is the one event (the fact itself is not stored).
+      assert.deepEqual(boot.eventTypes, ['BootStageChanged']);
+      const again = await ctx.commands.reportBootFact({ mac: 'e4:5f:01:00:00:b1', stage: 'dhcp.discover', detail: { xid: '0x1235' } });
+      assert.deepEqual(again, { position: null, eventTypes: [] }, 'a DHCP retry changes no stage');
+      const [stage] = await store.readStream('boot-e4:5f:01:00:00:b1');
+      assert.equal(stage.metadata.actor, 'plugin:recorder');
 
       const text = await core.app.nest.get(Metrics).registry.metrics();
       assert.match(text, /^bramble_recorder_things_total 3$/m);

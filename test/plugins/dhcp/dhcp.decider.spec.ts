@@ -573,8 +573,8 @@ describe('proxy mode (docs/pi-netboot-protocol.md §2)', () => {
     assert.equal(d.delayMs, 0);
     assert.deepEqual(d.effects, [
       { kind: 'detect', identity: PI4_IDENTITY, status: 'approved' },
-      { kind: 'boot-fact', mac: PI4, stage: 'dhcp.discover', ip: null, xid: req.xid },
-      { kind: 'boot-fact', mac: PI4, stage: 'dhcp.offered', ip: null, xid: req.xid },
+      { kind: 'boot-fact', mac: PI4, stage: 'dhcp.discover', ip: null, xid: req.xid, pxe: true },
+      { kind: 'boot-fact', mac: PI4, stage: 'dhcp.offered', ip: null, xid: req.xid, pxe: true },
     ]);
     assert.deepEqual(replyDestination(req, r, { localPort: 67 }), { address: '255.255.255.255', port: 68, broadcast: true });
   });
@@ -597,7 +597,7 @@ describe('proxy mode (docs/pi-netboot-protocol.md §2)', () => {
     assertProxyReply(d, req, DhcpMessageType.ACK);
     assert.deepEqual(d.effects, [
       { kind: 'learn-address', mac: PI4, ip: '10.0.0.77' },
-      { kind: 'boot-fact', mac: PI4, stage: 'dhcp.acked', ip: '10.0.0.77', xid: req.xid },
+      { kind: 'boot-fact', mac: PI4, stage: 'dhcp.acked', ip: '10.0.0.77', xid: req.xid, pxe: true },
     ]);
   });
 
@@ -628,10 +628,14 @@ describe('proxy mode (docs/pi-netboot-protocol.md §2)', () => {
     assert.deepEqual(d, { reply: null, drop: 'not-pxe', delayMs: 0, effects: [{ kind: 'learn-address', mac: PI4, ip: '10.0.0.77' }] });
   });
 
-  it('non-PXE DISCOVER of the booted OS → no reply, nothing learned', () => {
-    const d = decide(discover(PI4, 'os'), view, cfg);
+  it('non-PXE DISCOVER of the booted OS → no reply, nothing learned; its boot fact says pxe: false (not a new boot)', () => {
+    const req = discover(PI4, 'os');
+    const d = decide(req, view, cfg);
     assertNoReply(d, 'not-pxe');
     assert.deepEqual(kinds(d), ['detect', 'boot-fact']);
+    assert.deepEqual(effectsOf(d, 'boot-fact'), [
+      { kind: 'boot-fact', mac: PI4, stage: 'dhcp.discover', ip: null, xid: req.xid, pxe: false },
+    ]);
   });
 
   it('Pi 3 (b8:27:eb) → the same OFFER (no 97), delayed by the configured Pi 3 delay (default 1000 ms)', () => {
@@ -686,9 +690,9 @@ describe('full mode: DISCOVER → OFFER (RFC 2131 §4.3.1)', () => {
     assert.equal(d.delayMs, 0);
     assert.deepEqual(d.effects, [
       { kind: 'detect', identity: PI4_IDENTITY, status: 'approved' },
-      { kind: 'boot-fact', mac: PI4, stage: 'dhcp.discover', ip: null, xid: req.xid },
+      { kind: 'boot-fact', mac: PI4, stage: 'dhcp.discover', ip: null, xid: req.xid, pxe: true },
       { kind: 'offer', mac: PI4, ip: RANGE_START, until: NOW + OFFER_HOLD_MS },
-      { kind: 'boot-fact', mac: PI4, stage: 'dhcp.offered', ip: RANGE_START, xid: req.xid },
+      { kind: 'boot-fact', mac: PI4, stage: 'dhcp.offered', ip: RANGE_START, xid: req.xid, pxe: true },
     ]);
   });
 
@@ -950,7 +954,8 @@ describe('full mode: REQUEST in each RFC 2131 §4.3.2 state', () => {
     assert.equal(r.siaddr, SERVER);
     assert.equal(r.ciaddr, req.ciaddr, "table 3: ciaddr of the ACK is the request's");
     assertLeaseOptions(r);
-    if (req.options.has(DhcpOption.VENDOR_CLASS) && getString(req.options, DhcpOption.VENDOR_CLASS)!.startsWith('PXEClient')) {
+    const pxe = req.options.has(DhcpOption.VENDOR_CLASS) && getString(req.options, DhcpOption.VENDOR_CLASS)!.startsWith('PXEClient');
+    if (pxe) {
       assertPxeOptions(r, req);
     } else {
       for (const code of PXE_CODES) assert.equal(r.options.has(code), false, `option ${code} only for PXE requests`);
@@ -958,7 +963,7 @@ describe('full mode: REQUEST in each RFC 2131 §4.3.2 state', () => {
     assert.equal(d.delayMs, 0);
     assert.deepEqual(effectsOf(d, 'bind'), [{ kind: 'bind', mac: req.mac!, ip, expiresAt: NOW + LEASE * 1000, persist }]);
     assert.deepEqual(effectsOf(d, 'learn-address'), [{ kind: 'learn-address', mac: req.mac!, ip }]);
-    assert.deepEqual(effectsOf(d, 'boot-fact'), [{ kind: 'boot-fact', mac: req.mac!, stage: 'dhcp.acked', ip, xid: req.xid }]);
+    assert.deepEqual(effectsOf(d, 'boot-fact'), [{ kind: 'boot-fact', mac: req.mac!, stage: 'dhcp.acked', ip, xid: req.xid, pxe }]);
     return r;
   }
 

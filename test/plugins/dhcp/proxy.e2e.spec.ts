@@ -169,28 +169,32 @@ describe('DHCP proxy mode with real clients', { skip: skip ?? false }, () => {
     }
   });
 
-  it("records the approved Pi's exchange as BootProgressed dhcp.discover, dhcp.offered, dhcp.acked with its xid; a repeat within the window adds none", async () => {
+  it("reports the approved Pi's exchange as boot facts dhcp.discover, dhcp.offered, dhcp.acked (pxe: true, its xid); a repeat within the window adds none", async () => {
     // Earlier tests used this Pi: let the per-client window of boot facts pass.
     await new Promise((r) => setTimeout(r, BOOT_FACT_MIN_INTERVAL_MS));
     const since = now();
     const events = await lab.udhcpc('pi4', { pi: { mac: PI4, serial: PI4_SERIAL }, tries: 2 });
     assert.ok(events.bound);
     const xid = xidHex(lastDiscover(PI4, since).packet.xid);
-    const stagesOf = async (): Promise<string[]> =>
-      (await lab.stream(`boot-${PI4}`))
-        .filter((e) => e.type === 'BootProgressed' && (e.data as { detail: { xid?: string } }).detail.xid === xid)
-        .map((e) => (e.data as { stage: string }).stage);
-    await eventually(async () => (await stagesOf()).length >= 3, 3000, `three boot facts for ${xid}`);
-    assert.deepEqual(await stagesOf(), ['dhcp.discover', 'dhcp.offered', 'dhcp.acked']);
-    const fact = (await lab.stream(`boot-${PI4}`)).find((e) => (e.data as { detail: { xid?: string } }).detail.xid === xid)!;
-    assert.equal((fact.data as { plugin: string }).plugin, 'dhcp');
-    assert.equal(fact.metadata.actor, 'plugin:dhcp');
+    const ofXid = () => lab.bootFacts(PI4).filter((f) => f.detail.xid === xid);
+    await eventually(() => ofXid().length >= 3, 3000, `three boot facts for ${xid}`);
+    assert.deepEqual(
+      ofXid().map((f) => f.fact),
+      ['dhcp.discover', 'dhcp.offered', 'dhcp.acked'],
+    );
+    assert.ok(ofXid().every((f) => f.plugin === 'dhcp' && f.detail.pxe === true));
+    // Facts are not events: the boot stream holds the session's stage change (actor plugin:dhcp).
+    const stream = await lab.stream(`boot-${PI4}`);
+    assert.equal(stream.filter((e) => e.type === 'BootProgressed').length, 0);
+    const dhcp = stream.find((e) => e.type === 'BootStageChanged' && (e.data as { stage: string }).stage === 'DHCP');
+    assert.ok(dhcp, 'a session started at DHCP');
+    assert.equal(dhcp.metadata.actor, 'plugin:dhcp');
 
-    // A client looping DORA right away is not recorded again (at most one fact per stage per window).
-    const before = (await lab.stream(`boot-${PI4}`)).length;
+    // A client looping DORA right away is not reported again (at most one fact per stage per window).
+    const before = lab.bootFacts(PI4).length;
     assert.ok((await lab.udhcpc('pi4', { pi: { mac: PI4, serial: PI4_SERIAL }, tries: 2 })).bound);
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal((await lab.stream(`boot-${PI4}`)).length, before);
+    assert.equal(lab.bootFacts(PI4).length, before);
   });
 
   it('leaves a non-PXE request of an approved Pi to the LAN server (no proxy answer without option 60 PXEClient)', async () => {

@@ -102,6 +102,9 @@ describe('NFS plugin with nfs-ganesha, real clients in namespaces', { skip, time
     assert.equal(h.checks.bindAddress, lab.serverIp);
     assert.equal(h.checks.exports, 0);
     assert.equal(typeof h.checks.ganeshaPid, 'number');
+    // mountd on its fixed port (the README's firewall table), not a random one.
+    const listening = await lab.netlab.exec('server', 'ss', ['-Hltn', 'sport = :20048']);
+    assert.match(listening.stdout, new RegExp(`${lab.serverIp.replace(/\./g, '\\.')}\\]?:20048 `));
     // Its part of an image conversion: where the homes are, over NFSv4 (served).
     const registry = harness.app.nest.get(PluginRegistry);
     assert.deepEqual(await registry.conversionContributions(), { homes: { exportPath: homes, nfsVersion: 4 } });

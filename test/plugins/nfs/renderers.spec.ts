@@ -26,6 +26,7 @@ NFS_CORE_PARAM {
   Protocols = 3, 4;
   Bind_Addr = 10.0.0.1;
   Mount_Path_Pseudo = true;
+  MNT_Port = 20048;
   Enable_NLM = false;
   Enable_RQUOTA = false;
   Enable_UDP = false;

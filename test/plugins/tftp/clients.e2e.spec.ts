@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AssignImageCommand, DetectClientCommand, LearnClientAddressCommand } from '../../../src/core/commands/client.commands';
 import { commandMeta } from '../../../src/core/commands/meta';
-import type { BootProgressedData, RecordedEvent } from '../../../src/core/plugin-api';
+import type { BootProgressedData } from '../../../src/core/plugin-api';
 import { execStatus, metricValue, patternFile, startTftpLab, tftpLabUnavailable, type LabPi, type TftpLab } from '../../support/tftp-lab';
 import { eventually } from '../../support/temp';
 
@@ -22,7 +22,7 @@ const skip = tftpLabUnavailable();
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const M = (name: string): string => `bramble_tftp_${name}`;
 
-type Fact = RecordedEvent<string, BootProgressedData>;
+type Fact = { data: BootProgressedData };
 
 describe('TFTP with real clients', { skip: skip ?? false }, () => {
   let lab: TftpLab;
@@ -30,10 +30,12 @@ describe('TFTP with real clients', { skip: skip ?? false }, () => {
   let pi: LabPi;
   let outCounter = 0;
 
+  /** The facts the core received (live: only stage changes are stored), shaped as the fact's data. */
   const facts = async (mac: string, stage: string, file?: string): Promise<Fact[]> =>
-    ((await lab.bootEvents(mac)) as Fact[]).filter(
-      (e) => e.type === 'BootProgressed' && e.data.stage === stage && (file === undefined || e.data.detail.file === file),
-    );
+    lab
+      .bootFacts(mac)
+      .map((f) => ({ data: { mac: f.mac, stage: f.fact, plugin: f.plugin, ip: f.ip, detail: { ...f.detail } } }))
+      .filter((e) => e.data.stage === stage && (file === undefined || e.data.detail.file === file));
 
   /** Waits for the `n`th `stage` fact of `file` and returns it. */
   const waitFact = async (mac: string, stage: string, file: string, n = 1): Promise<Fact> => {

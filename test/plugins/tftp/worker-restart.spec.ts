@@ -45,6 +45,7 @@ function fakeContext(client: ClientRecord, image: ImageRecord, counters: Map<str
     commands: { reportBootFact: async () => ({ position: null, eventTypes: [] }) } as never,
     credentials: { verifyUserPassword: async () => false },
     images: { provideConversion: () => () => undefined },
+    diagnostics: { provide: () => () => undefined },
     views: {
       clients: {
         get: (mac: string) => (mac === client.mac ? client : null),

@@ -2,7 +2,7 @@ import type { CoreEventCatalogue } from '../../plugin-api/events';
 import { BootEventTypes } from '../../plugin-api/events';
 import type { DomainEvent } from '../shared/decider';
 
-/** Boot facts of one client: `boot-<mac>`. Observations appended by protocol plugins. */
+/** Boot sessions of one client: `boot-<mac>` (stage changes, and the image version it was handed). */
 export const bootStream = (mac: string): string => `boot-${mac}`;
 export const BOOT_STREAM_PREFIX = 'boot-';
 
@@ -11,3 +11,6 @@ export const BootEventType = BootEventTypes;
 
 /** One observed step of a boot (`stage` chosen by the reporting plugin). */
 export type BootProgressed = DomainEvent<'BootProgressed', CoreEventCatalogue['BootProgressed']>;
+
+/** A boot session changed stage (per-file facts aggregated into it). */
+export type BootStageChanged = DomainEvent<'BootStageChanged', CoreEventCatalogue['BootStageChanged']>;

@@ -2,7 +2,9 @@ import type { Decider, DomainEvent } from '../shared/decider';
 import { DomainError, ErrorCode, validationError } from '../shared/domain-error';
 import { checkPluginValues, effectivePluginSettings, unknownSettingMessage, type PluginSettingsSpec } from './plugin-settings';
 import {
+  DEFAULT_BOOT_SETTINGS,
   DEFAULT_GLOBAL_SETTINGS,
+  GLOBAL_SETTING_KEYS,
   type GlobalSettings,
   type PluginSettingsChange,
   type SettingsEvent,
@@ -64,8 +66,12 @@ function applyPluginChange(stored: Record<string, unknown> | undefined, change: 
 /** `settings` with one SettingsUpdated (schema version 2) applied. */
 export function applySettingsUpdate(settings: SettingsState, data: SettingsUpdatedData): SettingsState {
   const next: SettingsState = { global: { ...settings.global }, plugins: { ...settings.plugins } };
-  for (const key of ['interface', 'serverIp'] as const) {
-    if (data.global && Object.hasOwn(data.global, key) && data.global[key] !== undefined) next.global[key] = data.global[key] ?? null;
+  for (const key of GLOBAL_SETTING_KEYS) {
+    if (!data.global || !Object.hasOwn(data.global, key) || data.global[key] === undefined) continue;
+    if (key === 'interface' || key === 'serverIp') next.global[key] = data.global[key] ?? null;
+    else if (key === 'bootTimeouts') next.global.bootTimeouts = data.global.bootTimeouts ? { ...data.global.bootTimeouts } : undefined;
+    else next.global[key] = data.global[key] ?? undefined;
+    if (next.global[key] === undefined) delete next.global[key];
   }
   for (const [name, change] of Object.entries(data.plugins ?? {})) {
     next.plugins[name] = applyPluginChange(next.plugins[name], change);
@@ -78,8 +84,32 @@ export function applySettingsUpdate(settings: SettingsState, data: SettingsUpdat
 
 const INTERFACE_PATTERN = /^[A-Za-z0-9_.:-]{1,15}$/;
 
-function validateGlobalField(key: string, value: unknown): string | null {
+const TIMEOUT_KEYS = Object.keys(DEFAULT_BOOT_SETTINGS.bootTimeouts) as (keyof GlobalSettings['bootTimeouts'] & string)[];
+
+function wholeNumber(key: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw validationError(key, `must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** A global setting's new value, checked (`current`: the settings now, for partial objects). */
+function validateGlobalField(key: string, value: unknown, current: GlobalSettings): unknown {
   switch (key) {
+    case 'bootRetentionDays':
+      return wholeNumber(key, value, 1, 36_500);
+    case 'bootReportPort':
+      return wholeNumber(key, value, 0, 65_535);
+    case 'bootTimeouts': {
+      if (!isPlainObject(value)) throw validationError(key, 'must be an object of timeouts in seconds');
+      const merged: Record<string, number> = { ...DEFAULT_BOOT_SETTINGS.bootTimeouts, ...current.bootTimeouts };
+      for (const [k, v] of Object.entries(value)) {
+        if (v === undefined || v === null) continue;
+        if (!(TIMEOUT_KEYS as string[]).includes(k)) throw validationError(`${key}.${k}`, `unknown timeout (${TIMEOUT_KEYS.join(', ')})`);
+        merged[k] = wholeNumber(`${key}.${k}`, v, 1, 86_400);
+      }
+      return merged;
+    }
     case 'interface':
       if (value === null) return null;
       if (typeof value !== 'string' || !INTERFACE_PATTERN.test(value)) {
@@ -93,7 +123,7 @@ function validateGlobalField(key: string, value: unknown): string | null {
     default:
       throw validationError(
         key,
-        'unknown setting (global settings: interface, serverIp; the rest belongs to plugins: updatePluginSettings)',
+        `unknown setting (global settings: ${GLOBAL_SETTING_KEYS.join(', ')}; the rest belongs to plugins: updatePluginSettings)`,
       );
   }
 }
@@ -139,19 +169,19 @@ function decideGlobal(command: UpdateGlobalSettings, state: SettingsState): Sett
   const changes: Partial<GlobalSettings> = {};
   for (const [key, raw] of Object.entries(command.changes)) {
     if (raw === undefined) continue;
-    const value = validateGlobalField(key, raw);
+    const value = validateGlobalField(key, raw, state.global);
     const k = key as keyof GlobalSettings;
     const pin = command.pinned[k];
     // A pinned field sent back with the value it shows (the environment's) is not a change.
     if (pin && value === pin.value) continue;
-    if (state.global[k] === value) continue;
+    if (deepEqual(state.global[k], value)) continue;
     if (pin) throw new DomainError(ErrorCode.SETTING_PINNED, `${key}: set by ${pin.variable}`, key);
-    changes[k] = value;
+    (changes as Record<string, unknown>)[k] = value;
   }
   if (Object.keys(changes).length === 0) return [];
   // The plugins see the pinned values, not the stored ones: check them as they will be in effect.
   const effective: GlobalSettings = { ...state.global, ...changes };
-  for (const [field, pin] of Object.entries(command.pinned)) effective[field as keyof GlobalSettings] = pin.value;
+  for (const [field, pin] of Object.entries(command.pinned)) (effective as unknown as Record<string, unknown>)[field] = pin.value;
   const blame = Object.keys(changes)[0];
   for (const [name, spec] of Object.entries(command.plugins)) validatePlugin(name, spec, state.plugins[name] ?? {}, effective, blame);
   const event: SettingsUpdated = { type: 'SettingsUpdated', data: { global: changes } };
