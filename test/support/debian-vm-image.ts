@@ -11,8 +11,8 @@
  *   BOOT=nfs and MODULES=netboot (bookworm's initramfs.conf has no BOOT= line; conf.d is read after
  *   it, so the package's own conffile stays untouched).
  * - an initramfs script in `scripts/nfs-top/` that brings the links up and waits (bounded, 10 s)
- *   for carrier: klibc's ipconfig otherwise sends its first DHCP before virtio's link is up and
- *   loses about 10 s to its retry.
+ *   until one is operationally up: klibc's ipconfig otherwise sends its first DHCP before virtio's
+ *   link is ready and loses seconds to its retry ("IP-Config: no response after 2 secs").
  * - nfs-common + netbase (mount.nfs for the /home line the conversion writes), nslcd + libnss-ldapd +
  *   libpam-ldapd (the directory user: NSS and PAM through nslcd, configured by the conversion),
  *   busybox (the initramfs's tools), curl (the BOOTED unit's first choice).
@@ -66,8 +66,10 @@ export const INITRAMFS_CONF = 'BOOT=nfs\nMODULES=netboot\n';
  * root. Every loop is bounded: at most 100 tries of 0.1 s.
  */
 export const CARRIER_HOOK = `#!/bin/sh
-# bramble test image: bring every link up and wait for carrier before klibc's ipconfig sends DHCP
-# (its first DISCOVER otherwise leaves before virtio-net's link is up and it waits ~10 s to retry).
+# bramble test image: bring every link up and wait until one is operationally up before klibc's
+# ipconfig sends DHCP (its first DISCOVER otherwise leaves before virtio-net's link is ready and is
+# lost: ipconfig then waits 2 s or more to retry). Carrier alone is not enough: virtio reports it at
+# once, while the kernel's link watch marks the link up (operstate) a moment later.
 PREREQ=""
 prereqs() { echo "$PREREQ"; }
 case "$1" in prereqs) prereqs; exit 0 ;; esac
@@ -80,7 +82,7 @@ tries=0
 while [ "$tries" -lt 100 ]; do
   for dev in /sys/class/net/*; do
     [ "\${dev##*/}" = lo ] && continue
-    [ "$(cat "$dev/carrier" 2>/dev/null)" = 1 ] && exit 0
+    [ "$(cat "$dev/operstate" 2>/dev/null)" = up ] && exit 0
   done
   sleep 0.1 2>/dev/null || sleep 1
   tries=$((tries + 1))
