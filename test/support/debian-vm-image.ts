@@ -26,7 +26,8 @@
  * recipe's version), so a second run costs a stat. It is built into a temporary name in the same
  * folder and renamed into place: a crash leaves no half tarball under the final name (leftovers
  * `.building-*` of dead processes are removed at the next build, and so are the tarballs of older
- * recipes once a new one is in place).
+ * recipes once a new one is in place). A process that finds another live one building the same
+ * tarball waits for it instead of building it twice.
  *
  * mmdebstrap's root mode mounts /proc, /sys and /dev inside its temporary root; it runs under
  * `unshare -m --propagation private`, so those mounts exist only in that namespace and the host
@@ -221,6 +222,12 @@ export async function ensureDebianVmImage(options: DebianVmImageOptions = {}): P
 
   mkdirSync(cacheDir, { recursive: true });
   removeDeadBuilds(cacheDir);
+  // Another process building the same tarball (two specs starting at once): wait for it, bounded.
+  const deadline = started + (options.timeoutMs ?? 15 * 60_000);
+  while (liveBuilder(cacheDir, key) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 2000));
+    if (existsSync(tarball)) return { tarball, key, cached: true, ms: Date.now() - started };
+  }
   const work = path.join(cacheDir, `.building-${process.pid}-${key}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work);
@@ -251,6 +258,23 @@ export async function ensureDebianVmImage(options: DebianVmImageOptions = {}): P
     rmSync(work, { recursive: true, force: true });
   }
   return { tarball, key, cached: false, ms: Date.now() - started };
+}
+
+/** True when a live process other than this one is building `key` here. */
+function liveBuilder(cacheDir: string, key: string): boolean {
+  return readdirSync(cacheDir).some((name) => {
+    const m = /^\.building-(\d+)-([0-9a-f]+)$/.exec(name);
+    return m !== null && m[2] === key && Number(m[1]) !== process.pid && pidAlive(Number(m[1]));
+  });
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Removes `.building-<pid>-*` folders whose process is gone. */
