@@ -40,9 +40,10 @@ packages=(
   fdisk            # sfdisk writes the test disk image's partition table (test/core/images)
   xz-utils         # .img.xz / .tar.xz sources and exports (test/core/images, src/core/adapters/images)
   libcap2-bin      # setcap/getcap: a file capability that must survive an import (test/core/images)
+  ipxe             # undionly.kpxe and ipxe.efi, the boot loaders the TFTP plugin serves lab PCs (test/plugins/dhcp/pc-clients.e2e, pc-qemu.e2e)
+  ipxe-qemu        # QEMU's NIC ROMs: iPXE, a real PXE firmware (test/plugins/dhcp/pc-qemu.e2e, test/e2e/vm-boot*)
+  qemu-system-x86  # qemu-system-x86_64: a PC network-booting from bramble (test/plugins/dhcp/pc-qemu.e2e, test/e2e/vm-boot*)
   mmdebstrap       # builds the Debian 12 root the VM boots, cached in /var/cache/bramble-test (test/support/debian-vm-image.ts for test/e2e/vm-boot*)
-  qemu-system-x86  # the VM that network-boots from bramble, under TCG (test/e2e/vm-boot*)
-  ipxe-qemu        # the VM NIC's iPXE ROM (/usr/lib/ipxe/qemu) (test/e2e/vm-boot*)
   radvd            # a router advertisement on the VM's LAN, so iPXE does not wait ~13 s for IPv6 (test/e2e/vm-boot*)
 )
 # Unpacked, not installed (see above): the NSS module (libnss_ldap.so.2) and the PAM module

@@ -2,6 +2,7 @@ import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/comm
 import { CommandBus } from './commands/command-bus';
 import { AuthService } from './auth/auth.service';
 import { BootSessions } from './boot/boot-sessions';
+import { BootReportServer } from './boot/boot-report.server';
 import { CreateGroupCommand } from './commands/user.commands';
 import { MembershipProcessManager } from './process-managers/membership.process-manager';
 import { commandMeta } from './commands/meta';
@@ -45,6 +46,7 @@ export class BootstrapService implements BeforeApplicationShutdown {
     private readonly membership: MembershipProcessManager,
     private readonly imageJobs: ImageJobs,
     private readonly bootSessions: BootSessions,
+    private readonly bootReports: BootReportServer,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(APP_LOGGER) logger: Logger,
   ) {
@@ -71,6 +73,7 @@ export class BootstrapService implements BeforeApplicationShutdown {
     // Before the plugins: they report boot facts as soon as they serve.
     await this.bootSessions.start();
     await this.plugins.startAll();
+    await this.bootReports.start();
     await this.imageJobs.recover();
     this.logger.info('core ready', { ms: Date.now() - this.startedAt, position: this.engine.checkpoint ?? 0 });
   }
@@ -108,6 +111,7 @@ export class BootstrapService implements BeforeApplicationShutdown {
   async beforeApplicationShutdown(): Promise<void> {
     // Running image jobs are cancelled first: they clean up while the store is still open.
     await this.imageJobs.stop();
+    await this.bootReports.stop();
     await this.plugins.stopAll();
     await this.bootSessions.stop();
     await this.membership.stop();

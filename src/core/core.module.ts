@@ -8,6 +8,7 @@ import { FsImageTreeInspector } from './adapters/fs-image-tree';
 import { CLIENT_TABLE } from './commands/client.table';
 import { BOOT_FACTS, COMMAND_TABLES, CommandBus, MEMBERSHIP_SETTLING, PLUGIN_CATALOG } from './commands/command-bus';
 import { BootSessions } from './boot/boot-sessions';
+import { BootReportServer } from './boot/boot-report.server';
 import { CommandRunner } from './commands/command-runner';
 import { GROUP_TABLE } from './commands/group.table';
 import { IMAGE_TABLE } from './commands/image.table';
@@ -104,6 +105,8 @@ const PROCESS_MANAGER_PROVIDERS: Provider[] = [
   /** Live boot sessions: every boot fact goes here; stage changes are appended (core/boot). */
   BootSessions,
   { provide: BOOT_FACTS, useExisting: BootSessions },
+  /** The "I'm up" report listener (POST /booted from approved clients' addresses). */
+  BootReportServer,
 ];
 
 /** The plugin host: the built-in list, then BRAMBLE_PLUGINS. */
@@ -159,6 +162,7 @@ export class CoreModule {
         CommandBus,
         MembershipProcessManager,
         BootSessions,
+        BootReportServer,
         CostlyWork,
         ImageJobs,
         DiagnosisService,

@@ -221,7 +221,8 @@ export async function startDhcpLab(
   options: {
     env?: Record<string, string>;
     plugin?: DhcpPluginOptions;
-    extraPlugins?: PluginFactory[];
+    /** More plugins; a function gets the lab first (to create their sockets in the server's namespace). */
+    extraPlugins?: PluginFactory[] | ((lab: NetLab) => PluginFactory[]);
     /** DHCP settings applied (updatePluginSettings) once bramble has started. */
     settings?: Partial<DhcpSettings>;
     /** bramble's logger (default: silent); see recordingLogger() in temp.ts. */
@@ -244,11 +245,12 @@ export async function startDhcpLab(
       probeIntervalMs: 0,
       ...options.plugin,
     });
+    const extraPlugins = typeof options.extraPlugins === 'function' ? options.extraPlugins(lab) : (options.extraPlugins ?? []);
     const start = (): Promise<CoreApp> =>
       startCoreApp({
         dataDir,
         env: { BRAMBLE_INTERFACE: 'eth0', BRAMBLE_SERVER_IP: serverIp, BRAMBLE_HTTP_HOST: '127.0.0.1', ...options.env },
-        plugins: [plugin, ...(options.extraPlugins ?? [])],
+        plugins: [plugin, ...extraPlugins],
         logger: options.logger,
       });
     core = await start();

@@ -77,8 +77,8 @@ export interface ConversionInputs {
   homes: NonNullable<ImageConversionContribution['homes']> | null;
   /** LDAP for nslcd (the LDAP plugin's part); null leaves NSS/PAM as they are (with a warning). */
   ldap: NonNullable<ImageConversionContribution['ldap']> | null;
-  /** URL the booted Pi reports to (the [boot] issue's "I'm up" unit), or null. */
-  bootedReportUrl: string | null;
+  /** TCP port of bramble's "I'm up" report listener (the `bootReportPort` setting); null: no report unit. */
+  bootReportPort: number | null;
 }
 
 export interface ConversionResult {

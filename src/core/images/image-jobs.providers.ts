@@ -70,6 +70,7 @@ export const IMAGE_PROVIDERS: Provider[] = [
         },
         image: (id) => queries.image(id),
         serverAddress: () => plugins.serverAddress(),
+        bootReportPort: () => queries.bootSettings().bootReportPort,
         conversionContributions: () => plugins.conversionContributions(),
         importer,
         versions,

@@ -92,6 +92,8 @@ export interface ImageJobDeps {
   image(id: string): ImageRecord | null;
   /** The clients assigned to an image (its deletion is refused while any is). */
   serverAddress(): string | null;
+  /** The `bootReportPort` setting (0: off), baked into converted images. */
+  bootReportPort?(): number;
   conversionContributions(): Promise<ImageConversionContribution>;
   importer: ImageImporter;
   versions: ImageVersionStore;
@@ -543,7 +545,8 @@ export class ImageJobs {
       );
     }
     const c = await this.deps.conversionContributions();
-    return { serverIp, homes: c.homes ?? null, ldap: c.ldap ?? null, bootedReportUrl: null };
+    const port = this.deps.bootReportPort?.() ?? 0;
+    return { serverIp, homes: c.homes ?? null, ldap: c.ldap ?? null, bootReportPort: port > 0 ? port : null };
   }
 }
 

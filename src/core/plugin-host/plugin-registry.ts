@@ -594,7 +594,7 @@ export class PluginRegistry implements PluginCatalog {
 }
 
 /** `serverIp` when set, else the first IPv4 address of `interface` here, else null. */
-function serverAddress(global: GlobalSettings): string | null {
+export function serverAddress(global: GlobalSettings): string | null {
   if (global.serverIp) return global.serverIp;
   if (!global.interface) return null;
   const addrs = networkInterfaces()[global.interface] ?? [];

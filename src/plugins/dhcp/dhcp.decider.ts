@@ -2,6 +2,16 @@
  * The reply decision: `request + the plugin's view → reply | nothing`, plus the effects the socket
  * layer carries out (detections, offers held, bindings to persist, facts to report). Pure: no I/O,
  * no clock (the time comes in `now`), no mutation of the view (effects are applied by the caller).
+ *
+ * Who is served: Raspberry Pis (pi-detection.ts) and generic PXE clients, lab PCs (pc-detection.ts),
+ * each only once approved; a PC's PXE ROM also only once it has an image, since all bramble can
+ * give it is iPXE and a script that boots that image. A PC's replies name its boot file (siaddr,
+ * `file`, options 66 and 67): iPXE for its firmware, or the per-client iPXE script when it runs
+ * iPXE already. Full mode sends it as a plain DHCP offer with a boot file (dnsmasq's `dhcp-boot`:
+ * no option 60, so neither a PXE ROM nor iPXE goes looking for a proxy server); proxy mode as a
+ * proxy offer with option 60 `PXEClient` and the PXE option 43 (dnsmasq's `pxe-service`), and the
+ * same file again in the ACK to a port-4011 REQUEST (PXE 2.1 boot server discovery, which iPXE
+ * does after every proxy offer).
  */
 import { intToIpv4, ipv4ToInt, isIpv4, type Ipv4Subnet } from '../../core/plugin-api';
 import {
@@ -19,8 +29,9 @@ import {
   type DhcpPacket,
 } from './dhcp.codec';
 import { OFFER_HOLD_MS, DECLINE_HOLD_MS, type DhcpView } from './dhcp.view';
+import { detectPc, pcBootFile, type PcIdentity } from './pc-detection';
 import { detectPi, type PiIdentity } from './pi-detection';
-import { echoClientGuid, PXE_CLIENT_VENDOR_CLASS, RPI_OPTION43 } from './pxe-options';
+import { echoClientGuid, PC_OPTION43, pcBootServerOption43, PXE_CLIENT_VENDOR_CLASS, RPI_OPTION43 } from './pxe-options';
 import { replyFlags } from './reply-destination';
 
 export interface DhcpConfig {
@@ -48,6 +59,12 @@ export type DropReason =
   | 'not-ethernet'
   | 'not-a-pi'
   | 'unknown-pi'
+  /** A lab PC's PXE ROM bramble had not seen: recorded (pending), not answered. */
+  | 'unknown-pc'
+  /** A PXE ROM of an architecture bramble has no boot loader for (pc-detection.ts). */
+  | 'unsupported-arch'
+  /** An approved PC's PXE ROM, but no image assigned: nothing to boot. */
+  | 'no-image'
   | 'pending'
   | 'rejected'
   | 'no-server-ip'
@@ -58,9 +75,18 @@ export type DropReason =
   | 'no-range'
   | 'no-binding';
 
+/** A Pi, or a generic PXE client (a lab PC). */
+export type ClientIdentity = PiIdentity | PcIdentity;
+
+export function isPcIdentity(identity: ClientIdentity): identity is PcIdentity {
+  return identity.via === 'pxe-arch' || identity.via === 'known';
+}
+
 export type DhcpEffect =
-  /** A Pi was seen: unknown ones are recorded (detected), approved ones per boot (re-detected). */
-  | { kind: 'detect'; identity: PiIdentity; status: 'unknown' | 'approved' }
+  /** A client was seen: unknown ones are recorded (detected), approved ones per boot (re-detected). */
+  | { kind: 'detect'; identity: ClientIdentity; status: 'unknown' | 'approved' }
+  /** A PXE ROM bramble cannot boot (pc-detection.ts): logged once per MAC, nothing else. */
+  | { kind: 'unsupported-pxe'; mac: string; arch: number | null; archName: string }
   | { kind: 'offer'; mac: string; ip: string; until: number }
   | { kind: 'withdraw-offer'; mac: string }
   /** `persist`: a new or changed binding, written (and awaited) before the reply is sent. */
@@ -69,8 +95,12 @@ export type DhcpEffect =
   | { kind: 'decline'; mac: string; ip: string; until: number }
   /** The address the Pi uses, for IP → client mapping (TFTP, NFS). */
   | { kind: 'learn-address'; mac: string; ip: string }
-  /** `pxe`: option 60 starts with `PXEClient` (firmware or PXE ROM, not the kernel's or the OS's DHCP client). */
-  | { kind: 'boot-fact'; mac: string; stage: string; ip: string | null; xid: number; pxe: boolean };
+  /**
+   * `pxe`: the request came from firmware (option 60 `PXEClient`); `ipxe`: a PC's request from iPXE
+   * (user class), which after bramble's undionly.kpxe / ipxe.efi is the same boot going on;
+   * `bootFile`: what a PC was told to load.
+   */
+  | { kind: 'boot-fact'; mac: string; stage: string; ip: string | null; xid: number; pxe: boolean; ipxe?: boolean; bootFile?: string };
 
 export interface DhcpDecision {
   reply: DhcpPacket | null;
@@ -169,6 +199,47 @@ function addPxeOptions(reply: DhcpPacket, request: DhcpPacket): void {
   if (guid) reply.options.set(DhcpOption.CLIENT_GUID, guid);
 }
 
+/**
+ * A PC's boot file: siaddr (set by the caller), the BOOTP `file` field, option 66 (the TFTP server,
+ * as text) and 67 (the file), as dnsmasq's `dhcp-boot` sends them. In proxy mode also option 60
+ * `PXEClient`, option 43 (PC_OPTION43, or on port 4011 the boot item the ROM asked for) and the
+ * GUID echoed, as its `pxe-service` does.
+ */
+function addPcBootOptions(
+  reply: DhcpPacket,
+  request: DhcpPacket,
+  bootFile: string,
+  serverIp: string,
+  proxy: 'offer' | 'boot-server' | null,
+): void {
+  reply.file = bootFile;
+  reply.options.set(DhcpOption.TFTP_SERVER_NAME, Buffer.from(serverIp, 'latin1'));
+  reply.options.set(DhcpOption.BOOTFILE_NAME, Buffer.from(bootFile, 'latin1'));
+  if (proxy === null) return;
+  reply.options.set(DhcpOption.VENDOR_CLASS, PXE_CLIENT_VENDOR_CLASS);
+  const opt43 = proxy === 'offer' ? PC_OPTION43 : (pcBootServerOption43(request) ?? PC_OPTION43);
+  reply.options.set(DhcpOption.VENDOR_SPECIFIC, opt43);
+  const guid = echoClientGuid(request);
+  if (guid) reply.options.set(DhcpOption.CLIENT_GUID, guid);
+}
+
+/** `{ ipxe: true }` for a PC's request from iPXE (for the boot facts), else nothing. */
+function ipxeFlag(identity: ClientIdentity): { ipxe?: true } {
+  return isPcIdentity(identity) && identity.ipxe ? { ipxe: true } : {};
+}
+
+/** The boot options of a PXE request's reply in full mode: a Pi's option 43, or a PC's boot file. */
+function addFullModeBootOptions(reply: DhcpPacket, request: DhcpPacket, identity: ClientIdentity, serverIp: string): string | undefined {
+  if (!identity.pxe) return undefined;
+  if (!isPcIdentity(identity)) {
+    addPxeOptions(reply, request);
+    return undefined;
+  }
+  const bootFile = pcBootFile(identity);
+  addPcBootOptions(reply, request, bootFile, serverIp, null);
+  return bootFile;
+}
+
 function baseReply(request: DhcpPacket, type: DhcpMessageType, serverIp: string): DhcpPacket {
   const reply = newReply(request);
   reply.options.set(DhcpOption.MESSAGE_TYPE, messageTypeOption(type));
@@ -199,15 +270,22 @@ export function decideDhcp(request: DhcpPacket, rc: RequestContext, view: DhcpVi
   if (problem === 'NOT_BOOTREQUEST') return dropped('not-bootrequest');
   if (problem === 'MISSING_MESSAGE_TYPE') return dropped('no-message-type');
   if (request.mac === null) return dropped('not-ethernet');
-  const identity = detectPi(request);
-  if (!identity) return dropped('not-a-pi');
+  let identity: ClientIdentity | null = detectPi(request);
+  const client = view.clients.get(request.mac);
+  if (!identity) {
+    const pc = detectPc(request, client);
+    if (!pc) return dropped('not-a-pi');
+    if (pc.kind === 'unsupported') {
+      return dropped('unsupported-arch', [{ kind: 'unsupported-pxe', mac: pc.mac, arch: pc.arch, archName: pc.archName }]);
+    }
+    identity = pc.identity;
+  }
   const type = messageType(request)!;
   const mac = identity.mac;
-  const client = view.clients.get(mac);
 
   if (!client)
     return dropped(
-      'unknown-pi',
+      isPcIdentity(identity) ? 'unknown-pc' : 'unknown-pi',
       type === DhcpMessageType.DISCOVER || type === DhcpMessageType.REQUEST ? [{ kind: 'detect', identity, status: 'unknown' }] : [],
     );
   if (client.status === 'pending') return dropped('pending');
@@ -216,8 +294,19 @@ export function decideDhcp(request: DhcpPacket, rc: RequestContext, view: DhcpVi
   const effects: DhcpEffect[] = [];
   if (type === DhcpMessageType.DISCOVER) {
     effects.push({ kind: 'detect', identity, status: 'approved' });
-    effects.push({ kind: 'boot-fact', mac, stage: 'dhcp.discover', ip: null, xid: request.xid, pxe: identity.pxe });
+    effects.push({
+      kind: 'boot-fact',
+      mac,
+      stage: 'dhcp.discover',
+      ip: null,
+      xid: request.xid,
+      pxe: identity.pxe,
+      ...ipxeFlag(identity),
+    });
   }
+  // A PC's firmware can only be given iPXE and a script that boots its image: without an image,
+  // nothing (its OS, not PXE, is still served below as a Pi's OS is).
+  if (isPcIdentity(identity) && identity.pxe && (client.imageId ?? null) === null) return dropped('no-image', effects);
   if (!cfg.serverIp) return dropped('no-server-ip', effects);
   const config = cfg as DhcpConfig & { serverIp: string };
   return cfg.mode === 'proxy'
@@ -237,7 +326,7 @@ function pi3Delay(mac: string, cfg: DhcpConfig): number {
 function decideProxy(
   request: DhcpPacket,
   type: DhcpMessageType,
-  identity: PiIdentity,
+  identity: ClientIdentity,
   rc: RequestContext,
   cfg: DhcpConfig & { serverIp: string },
   effects: DhcpEffect[],
@@ -268,14 +357,22 @@ function decideProxy(
   const reply = baseReply(request, replyType, cfg.serverIp);
   reply.siaddr = cfg.serverIp;
   reply.flags |= BROADCAST_FLAG;
-  addPxeOptions(reply, request);
+  let bootFile: string | undefined;
+  if (isPcIdentity(identity)) {
+    bootFile = pcBootFile(identity);
+    addPcBootOptions(reply, request, bootFile, cfg.serverIp, rc.localPort === 4011 ? 'boot-server' : 'offer');
+  } else {
+    addPxeOptions(reply, request);
+  }
   effects.push({
     kind: 'boot-fact',
     mac,
     stage: replyType === DhcpMessageType.OFFER ? 'dhcp.offered' : 'dhcp.acked',
     ip: using ?? null,
     xid: request.xid,
-    pxe: identity.pxe,
+    pxe: true,
+    ...ipxeFlag(identity),
+    ...(bootFile ? { bootFile } : {}),
   });
   return { reply, drop: null, delayMs: pi3Delay(mac, cfg), effects };
 }
@@ -284,7 +381,7 @@ function decideProxy(
 function decideFull(
   request: DhcpPacket,
   type: DhcpMessageType,
-  identity: PiIdentity,
+  identity: ClientIdentity,
   rc: RequestContext,
   view: DhcpView,
   cfg: DhcpConfig & { serverIp: string },
@@ -304,13 +401,22 @@ function decideFull(
     reply.siaddr = cfg.serverIp;
     reply.ciaddr = request.ciaddr;
     addLeaseOptions(reply, cfg, true);
-    if (identity.pxe) addPxeOptions(reply, request);
+    const bootFile = addFullModeBootOptions(reply, request, identity, cfg.serverIp);
     const persist = !binding || binding.ip !== ip;
     effects.push(
       ...allocateReclaims(ip, mac, view),
       { kind: 'bind', mac, ip, expiresAt, persist },
       { kind: 'learn-address', mac, ip },
-      { kind: 'boot-fact', mac, stage: 'dhcp.acked', ip, xid: request.xid, pxe: identity.pxe },
+      {
+        kind: 'boot-fact',
+        mac,
+        stage: 'dhcp.acked',
+        ip,
+        xid: request.xid,
+        pxe: identity.pxe,
+        ...ipxeFlag(identity),
+        ...(bootFile ? { bootFile } : {}),
+      },
     );
     return { reply, drop: null, delayMs: 0, effects };
   };
@@ -323,7 +429,7 @@ function decideFull(
       reply.yiaddr = chosen.ip;
       reply.siaddr = cfg.serverIp;
       addLeaseOptions(reply, cfg, true);
-      if (identity.pxe) addPxeOptions(reply, request);
+      const bootFile = addFullModeBootOptions(reply, request, identity, cfg.serverIp);
       effects.push(...chosen.effects, { kind: 'offer', mac, ip: chosen.ip, until: now + OFFER_HOLD_MS });
       if (mac.startsWith(PI3_OUI)) {
         // The Pi 3 boot ROM uses the OFFER and never sends a REQUEST: the offer is its lease.
@@ -335,7 +441,16 @@ function decideFull(
           persist: !binding || binding.ip !== chosen.ip,
         });
       }
-      effects.push({ kind: 'boot-fact', mac, stage: 'dhcp.offered', ip: chosen.ip, xid: request.xid, pxe: identity.pxe });
+      effects.push({
+        kind: 'boot-fact',
+        mac,
+        stage: 'dhcp.offered',
+        ip: chosen.ip,
+        xid: request.xid,
+        pxe: identity.pxe,
+        ...ipxeFlag(identity),
+        ...(bootFile ? { bootFile } : {}),
+      });
       return { reply, drop: null, delayMs: pi3Delay(mac, cfg), effects };
     }
     case DhcpMessageType.REQUEST: {
@@ -383,7 +498,7 @@ function decideFull(
       reply.ciaddr = request.ciaddr;
       reply.siaddr = cfg.serverIp;
       addLeaseOptions(reply, cfg, false);
-      if (identity.pxe) addPxeOptions(reply, request);
+      addFullModeBootOptions(reply, request, identity, cfg.serverIp);
       if (request.ciaddr !== ZERO) effects.push({ kind: 'learn-address', mac, ip: request.ciaddr });
       return { reply, drop: null, delayMs: 0, effects };
     }

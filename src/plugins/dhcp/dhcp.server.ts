@@ -68,6 +68,8 @@ export class DhcpServer {
   /** MAC → the boot it is in and when it was last heard (for detection once per boot). */
   private readonly boots = new Map<string, { bootId: string; lastAt: number; reported: boolean }>();
   private readonly inFlight = new Set<string>();
+  /** MACs of PXE clients of an unsupported architecture already logged. */
+  private readonly unsupportedLogged = new Set<string>();
   /** `mac|stage` → when that boot fact was last recorded. */
   private readonly lastFact = new Map<string, number>();
   /** When each approved client sent its DISCOVERs, unthrottled (for diagnose: dhcp.diagnose.ts). */
@@ -199,7 +201,7 @@ export class DhcpServer {
     this.metrics.latency.observe(Number(process.hrtime.bigint() - received) / 1e9);
     if (decision.delayMs > 0) setTimeout(send, decision.delayMs).unref();
     else send();
-    this.log.debug('answered', { mac: request.mac, xid: request.xid, type: messageType(reply), to: to.address });
+    this.log.debug('answered', { mac: request.mac, xid: request.xid, type: messageType(reply), to: to.address, port: localPort });
   }
 
   /** Applies an effect to the view now; returns a promise only for what must be durable first. */
@@ -248,6 +250,19 @@ export class DhcpServer {
       case 'detect':
         this.detect(effect);
         return null;
+      case 'unsupported-pxe': {
+        // Once per MAC (bounded): a PXE ROM retries every few seconds, every morning.
+        if (this.unsupportedLogged.has(effect.mac)) return null;
+        if (this.unsupportedLogged.size >= 10_000) this.unsupportedLogged.clear();
+        this.unsupportedLogged.add(effect.mac);
+        this.log.info('a PXE client bramble cannot boot asks for a boot loader; not answered', {
+          mac: effect.mac,
+          arch: effect.arch,
+          architecture: effect.archName,
+          reason: 'bramble serves iPXE for x86 BIOS (arch 0) and x64 UEFI (arch 7 or 9) only',
+        });
+        return null;
+      }
       case 'boot-fact': {
         // PXE and non-PXE apart: the kernel's DISCOVER a few seconds after the firmware's is its own fact.
         const key = `${effect.mac}|${effect.stage}|${effect.pxe ? 'pxe' : ''}`;
@@ -264,7 +279,12 @@ export class DhcpServer {
             mac: effect.mac,
             stage: effect.stage,
             ip: effect.ip,
-            detail: { xid: `0x${effect.xid.toString(16).padStart(8, '0')}`, pxe: effect.pxe },
+            detail: {
+              xid: `0x${effect.xid.toString(16).padStart(8, '0')}`,
+              pxe: effect.pxe,
+              ...(effect.ipxe !== undefined ? { ipxe: effect.ipxe } : {}),
+              ...(effect.bootFile !== undefined ? { bootFile: effect.bootFile } : {}),
+            },
           }),
         );
         return null;

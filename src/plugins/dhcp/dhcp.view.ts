@@ -7,8 +7,11 @@
 import type { ClientRecord, PluginEvent } from '../../core/plugin-api';
 import type { DHCP_EVENTS } from './dhcp.events';
 
-/** What the view needs of a client: the core's ClientRecord, or a test's stand-in. */
-export type DhcpClient = Pick<ClientRecord, 'status' | 'ip'>;
+/**
+ * What the view needs of a client: the core's ClientRecord, or a test's stand-in. `model` tells a
+ * PC's non-PXE packets apart (pc-detection.ts); `imageId` whether a PC's PXE ROM has anything to boot.
+ */
+export type DhcpClient = Pick<ClientRecord, 'status' | 'ip'> & Partial<Pick<ClientRecord, 'model' | 'imageId'>>;
 
 /** Looks a client up by MAC (ctx.views.clients, or a Map in tests). */
 export interface ClientLookup {

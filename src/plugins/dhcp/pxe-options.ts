@@ -99,6 +99,58 @@ export const RPI_OPTION43: Buffer = encodeVendorSubOptions([
   pxeBootMenu([{ type: 0, description: RPI_BOOT_TEXT }]),
 ]);
 
+/** The boot menu text a PC's PXE ROM may show for bramble's one item. */
+export const PC_BOOT_TEXT = 'bramble network boot';
+
+/**
+ * Option 43 of a proxy offer to a PC's PXE ROM. Discovery control 0x0b: bits 0 and 1 (no broadcast
+ * or multicast boot server discovery) as for the Pis, plus bit 3, "if a boot file name is present
+ * in the initial DHCP or ProxyDHCP offer packet, download the boot file (do not prompt, menu,
+ * discover)" (PXE 2.1 §2.4.2.1, PXE_DISCOVERY_CONTROL): the offer carries siaddr and the file, so
+ * the ROM boots it at once. A ROM that ignores bit 3 asks the proxy server on port 4011 instead,
+ * which answers with the same file (dnsmasq's `pxe-service` behaves the same way). The one-item
+ * menu (type 0, "PXE bootstrap server") and the zero-second prompt are there for ROMs that insist
+ * on a menu before they go to port 4011. Shared: do not mutate.
+ */
+export const PC_OPTION43: Buffer = encodeVendorSubOptions([
+  pxeDiscoveryControl(0x0b),
+  pxeMenuPrompt(0, 'PXE'),
+  pxeBootMenu([{ type: 0, description: PC_BOOT_TEXT }]),
+]);
+
+/**
+ * Sub-options of an option 43 value (code, length, data ... END). Stops at END, at a truncated
+ * entry, or at the end of the value; PAD (0) is skipped. Never throws.
+ */
+export function decodeVendorSubOptions(value: Buffer): VendorSubOption[] {
+  const out: VendorSubOption[] = [];
+  for (let i = 0; i < value.length;) {
+    const code = value[i];
+    if (code === 255) break;
+    if (code === 0) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= value.length) break;
+    const n = value[i + 1];
+    if (i + 2 + n > value.length) break;
+    out.push({ code, data: value.subarray(i + 2, i + 2 + n) });
+    i += 2 + n;
+  }
+  return out;
+}
+
+/**
+ * Option 43 of a port-4011 ACK to a PC: the request's PXE_BOOT_ITEM (sub-option 71: type, layer)
+ * echoed, as the PXE 2.1 boot server ACK carries it, or null when the request named none.
+ */
+export function pcBootServerOption43(request: DhcpPacket): Buffer | null {
+  const opt43 = request.options.get(43);
+  if (opt43 === undefined) return null;
+  const item = decodeVendorSubOptions(opt43).find((s) => s.code === PxeSubOption.BOOT_ITEM && s.data.length === 4);
+  return item ? encodeVendorSubOptions([item]) : null;
+}
+
 /** Option 60 value of a PXE reply: `PXEClient`. Shared: do not mutate. */
 export const PXE_CLIENT_VENDOR_CLASS: Buffer = latin1('PXEClient');
 

@@ -18,6 +18,13 @@ export const TftpSettingsSchema = Type.Object(
       description:
         "Folder where each Pi's generated cmdline.txt and config.txt are also written, as <folder>/<mac-with-dashes>/, so an admin can read what a Pi gets (default: generated/ in the plugin's data folder).",
     }),
+    ipxeDir: Type.String({
+      minLength: 1,
+      pattern: '^/',
+      default: '/usr/lib/ipxe',
+      description:
+        "Folder of the iPXE boot loaders served to lab PCs: undionly.kpxe (BIOS) and ipxe.efi (UEFI). Default: Debian's ipxe package.",
+    }),
     maxBlockSize: Type.Integer({
       minimum: 8,
       maximum: 65464,

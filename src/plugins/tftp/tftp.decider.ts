@@ -9,8 +9,17 @@
  * present, else `boot`, §5.2), and a serial or MAC prefix is only a way of finding the client, so it
  * is stripped. Serving the prefixed probe (`<serial>/start4.elf`) from the image makes the Pi keep
  * its prefix for every later file, which is harmless: every prefixed name is stripped the same way.
+ *
+ * A lab PC (a client of model `pc-bios` / `pc-uefi`, detected by the DHCP plugin from its PXE
+ * options) reads the same way, plus three names at the top that are not the image's: the iPXE
+ * binaries `undionly.kpxe` and `ipxe.efi`, served from the plugin's `ipxeDir` (Debian's `ipxe`
+ * package), and `bramble.ipxe`, its generated iPXE script (tftp.ipxe.ts). A Pi asking for those
+ * names gets the image's files of that name, if any, as before. A client of no known model (one the
+ * admin pre-registered, not yet detected) asking for exactly one of those three names is served as
+ * a PC.
  */
 import type { ClientRecord, ClientsView, ImageRecord, ReadonlyView } from '../../core/plugin-api';
+import { IPXE_BINARIES, IPXE_SCRIPT_NAME } from './tftp.ipxe';
 import { parseRequestedName, type HostileNameReason, type RequestPrefix } from './tftp.paths';
 
 /** TFTP error codes used here [RFC 1350 §5]: 1 file not found, 2 access violation. */
@@ -34,8 +43,13 @@ export type RequestDecision =
       image: ImageRecord;
       /** Inside `image.bootPath`: `/`-separated, no leading slash, no `.`/`..`/empty segment. */
       relPath: string;
-      /** Rendered by tftp.generated.ts from the image's file and the client's settings, not sent as is. */
-      generated: 'cmdline' | 'config' | null;
+      /**
+       * Rendered by tftp.generated.ts from the image's file and the client's settings (cmdline,
+       * config), or by tftp.ipxe.ts from the boot folder's listing (ipxe-script); not sent as is.
+       */
+      generated: 'cmdline' | 'config' | 'ipxe-script' | null;
+      /** Where `relPath` is read: the image's boot folder, or (a PC's iPXE binary) the plugin's `ipxeDir`. */
+      source: 'image' | 'ipxe';
       /** A serial or MAC prefix was stripped from the name. */
       prefixed: boolean;
     };
@@ -98,6 +112,11 @@ function generatedKind(relPath: string): 'cmdline' | 'config' | null {
   return null;
 }
 
+/** A lab PC, as the DHCP plugin records one (pc-detection.ts). */
+export function isPc(client: Pick<ClientRecord, 'model'>): boolean {
+  return client.model === 'pc-bios' || client.model === 'pc-uefi';
+}
+
 export function decideRequest(input: RequestInput): RequestDecision {
   const parsed = parseRequestedName(input.filename);
   if (!parsed.ok) {
@@ -120,5 +139,15 @@ export function decideRequest(input: RequestInput): RequestDecision {
   // not-found, after which the Pi drops the prefix (§3.1).
   const prefixed = parsed.prefix?.kind === 'serial' || parsed.prefix?.kind === 'mac';
   const relPath = prefixed ? parsed.relPath : parsed.fullPath;
-  return { kind: 'serve', client, image, relPath, generated: generatedKind(relPath), prefixed };
+  const pcName = IPXE_BINARIES.includes(relPath) || relPath === IPXE_SCRIPT_NAME;
+  // A client of no known model asking for a PC's names is a PC too: one the admin pre-registered,
+  // whose first DISCOVER's detection (which sets the model) may not be in the view yet. Pi
+  // firmware never asks for these names.
+  if (isPc(client) || (client.model === null && pcName)) {
+    if (IPXE_BINARIES.includes(relPath)) return { kind: 'serve', client, image, relPath, generated: null, source: 'ipxe', prefixed };
+    if (relPath === IPXE_SCRIPT_NAME) return { kind: 'serve', client, image, relPath, generated: 'ipxe-script', source: 'image', prefixed };
+    // A PC has no cmdline.txt or config.txt to generate: its files are the image's, as they are.
+    return { kind: 'serve', client, image, relPath, generated: null, source: 'image', prefixed };
+  }
+  return { kind: 'serve', client, image, relPath, generated: generatedKind(relPath), source: 'image', prefixed };
 }

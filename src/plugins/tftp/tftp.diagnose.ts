@@ -17,6 +17,7 @@
  * Pure: the plugin lists the boot folder (one readdir) and keeps `SerialNotes`.
  */
 import type { DiagnosisFinding } from '../../core/plugin-api';
+import { chooseBootImages } from './tftp.ipxe';
 
 export type PiFamily = 'bcm2837' | 'bcm2711' | 'bcm2712';
 
@@ -109,11 +110,43 @@ export interface TftpDiagnosisInput {
   bootFolderNames: readonly string[] | null;
   /** How the client last asked under a serial folder that is not its own (SerialNotes). */
   serialNote: SerialNote | null;
+  /** For a PC: the `ipxeDir` setting and whether its iPXE binary for the PC's firmware is there. */
+  ipxe?: { dir: string; binary: string; present: boolean };
+}
+
+/** A lab PC (generic PXE, tftp.ipxe.ts): a kernel and an initrd to chain-load, and iPXE for a ROM that is not iPXE. */
+function pcFindings(input: TftpDiagnosisInput): DiagnosisFinding[] {
+  const findings: DiagnosisFinding[] = [];
+  if (input.image && input.bootFolderNames) {
+    const chosen = chooseBootImages(input.bootFolderNames);
+    if (!chosen) {
+      findings.push({
+        code: 'IMAGE_HAS_NO_KERNEL',
+        severity: 'error',
+        message: `it is a PC, and image ${input.image.name} (version ${input.image.version}) has no vmlinuz-* or vmlinuz in ${input.image.bootFolder}: there is nothing for iPXE to load. Assign an x86 image with a kernel.`,
+      });
+    } else if (!chosen.initrd) {
+      findings.push({
+        code: 'IMAGE_HAS_NO_INITRD',
+        severity: 'warning',
+        message: `image ${input.image.name} has a kernel (${chosen.kernel}) but no matching initrd.img: a stock Debian kernel mounts an NFS root only from its initramfs (initramfs-tools with BOOT=nfs).`,
+      });
+    }
+  }
+  if (input.ipxe && !input.ipxe.present) {
+    findings.push({
+      code: 'IPXE_BINARY_MISSING',
+      severity: 'warning',
+      message: `${input.ipxe.binary} is not in ${input.ipxe.dir} (the TFTP plugin's ipxeDir): a PC whose network card ROM is not iPXE cannot chain-load. Install Debian's ipxe package, or point ipxeDir at the iPXE binaries.`,
+    });
+  }
+  return findings;
 }
 
 export function tftpFindings(input: TftpDiagnosisInput): DiagnosisFinding[] {
   const findings: DiagnosisFinding[] = [];
   const family = piFamily(input.model, input.mac);
+  if (input.model === 'pc-bios' || input.model === 'pc-uefi') findings.push(...pcFindings(input));
   if (input.image && input.bootFolderNames === null) {
     findings.push({
       code: 'BOOT_FOLDER_UNREADABLE',

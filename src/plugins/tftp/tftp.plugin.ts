@@ -7,7 +7,7 @@
  * tftp.options.ts and tftp.generated.ts (pure) and tftp.files.ts (the boot folder, cached). Per
  * packet of a transfer: tftp.worker.ts (I/O) with tftp.transfer.ts and tftp.codec.ts (pure).
  */
-import { readdir } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { definePlugin, type GlobalSettings, type PluginFactory, type PluginHealth } from '../../core/plugin-api';
 import { tftpFindings } from './tftp.diagnose';
@@ -22,6 +22,17 @@ export interface TftpPluginOptions {
   /** Bytes of boot files kept in memory (default 512 MiB). */
   cacheBytes?: number;
   now?: () => number;
+}
+
+/** For a PC: whether the iPXE binary its firmware chain-loads is in `ipxeDir` (undefined for a Pi). */
+async function ipxeCheck(model: string | null, dir: string): Promise<{ dir: string; binary: string; present: boolean } | undefined> {
+  if (model !== 'pc-bios' && model !== 'pc-uefi') return undefined;
+  const binary = model === 'pc-bios' ? 'undionly.kpxe' : 'ipxe.efi';
+  const present = await access(path.join(dir, binary)).then(
+    () => true,
+    () => false,
+  );
+  return { dir, binary, present };
 }
 
 export function createTftpPlugin(options: TftpPluginOptions = {}): PluginFactory {
@@ -58,12 +69,13 @@ export function createTftpPlugin(options: TftpPluginOptions = {}): PluginFactory
         server.listening
       ) {
         server.limits = limits;
+        server.ipxeDir = settings.ipxeDir;
         server.retarget(serverIp);
       } else {
         await server?.close();
         server = null;
         bound = null;
-        const next = new TftpServer(c, { createFd, files, limits, generatedRoot, now: options.now });
+        const next = new TftpServer(c, { createFd, files, limits, generatedRoot, ipxeDir: settings.ipxeDir, now: options.now });
         try {
           await next.listen(iface, serverIp, settings.port);
         } catch (error) {
@@ -110,6 +122,7 @@ export function createTftpPlugin(options: TftpPluginOptions = {}): PluginFactory
             bootFolderNames: names,
             // A mix-up older than a day says nothing about today's boots.
             serialNote: server?.serialNotes.get(mac, Date.now() - 24 * 3600_000) ?? null,
+            ipxe: await ipxeCheck(client?.model ?? null, context.settings().ipxeDir),
           });
         });
       },

@@ -7,7 +7,7 @@
  * malformed requests are counted and dropped, refused ones get an ERROR packet, and the loop goes on.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, realpath, rename, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { ClientRecord, CounterMetric, ImageRecord, GaugeMetric, HistogramMetric, Logger } from '../../core/plugin-api';
@@ -18,6 +18,7 @@ import { decideRequest, type RequestDecision } from './tftp.decider';
 import { SerialNotes } from './tftp.diagnose';
 import type { BootFiles } from './tftp.files';
 import { renderCmdline, renderConfigTxt } from './tftp.generated';
+import { renderIpxeScript } from './tftp.ipxe';
 import { closeFd, createEventFd, noReuseAddress, signalEventFd, type TftpSocketOptions } from './tftp.libc';
 import { negotiate, type TransferLimits } from './tftp.options';
 import { expectsRollover } from './tftp.transfer';
@@ -82,6 +83,8 @@ export interface TftpServerOptions {
   files: BootFiles;
   limits: TransferLimits;
   generatedRoot: string;
+  /** Folder of the iPXE binaries served to PCs (the `ipxeDir` setting). */
+  ipxeDir: string;
   now?: () => number;
 }
 
@@ -125,6 +128,8 @@ export class TftpServer {
   private iface: string | null = null;
   private serverIp: string | null = null;
   limits: TransferLimits;
+  /** Folder of the iPXE binaries (settable: a settings change applies to the next request). */
+  ipxeDir: string;
 
   constructor(
     private readonly ctx: TftpContext,
@@ -132,6 +137,7 @@ export class TftpServer {
   ) {
     this.log = ctx.logger;
     this.limits = options.limits;
+    this.ipxeDir = options.ipxeDir;
     const m = ctx.metrics;
     this.metrics = {
       requests: m.counter('requests_total', 'Read requests received, by what became of them', ['result']),
@@ -627,6 +633,8 @@ export class TftpServer {
     decision: Extract<RequestDecision, { kind: 'serve' }>,
   ): Promise<{ ok: true; data: Uint8Array } | { ok: false; code: number; message: string; reason: string }> {
     const { client, image, relPath, generated } = decision;
+    if (decision.source === 'ipxe') return this.ipxeBinary(relPath);
+    if (generated === 'ipxe-script') return this.ipxeScript(client, image);
     const file = await this.options.files.open(image.bootPath, relPath);
     if (!file.ok && (file.error !== 'not-found' || generated === null)) {
       if (file.error === 'not-found')
@@ -647,6 +655,59 @@ export class TftpServer {
     }
     this.writeGenerated(client.mac, relPath, text);
     return { ok: true, data: toShared(Buffer.from(text, 'utf8')) };
+  }
+
+  /**
+   * An iPXE binary from ipxeDir. The name is one of tftp.ipxe.ts's IPXE_BINARIES (never the
+   * client's text), and ipxeDir is the admin's: Debian's own `ipxe.efi` there is an absolute symlink
+   * to /boot/ipxe.efi, so the name is resolved first and its real folder is the one the file layer
+   * fences the read in.
+   */
+  private async ipxeBinary(
+    name: string,
+  ): Promise<{ ok: true; data: Uint8Array } | { ok: false; code: number; message: string; reason: string }> {
+    let real: string;
+    try {
+      real = await realpath(path.join(this.ipxeDir, name));
+    } catch {
+      this.log.warn('iPXE boot loader missing (install the ipxe package, or set the tftp ipxeDir setting)', {
+        ipxeDir: this.ipxeDir,
+        file: name,
+      });
+      return { ok: false, code: TftpErrorCode.FileNotFound, message: 'file not found', reason: 'not-found' };
+    }
+    const file = await this.options.files.open(path.dirname(real), path.basename(real));
+    if (file.ok) return { ok: true, data: toShared(file.data) };
+    if (file.error === 'not-found') return { ok: false, code: TftpErrorCode.FileNotFound, message: 'file not found', reason: 'not-found' };
+    this.log.warn('cannot read an iPXE boot loader', { file: real, detail: file.detail });
+    return { ok: false, code: TftpErrorCode.AccessViolation, message: 'access violation', reason: file.error };
+  }
+
+  /** A PC's iPXE script (tftp.ipxe.ts) from its image version's boot folder; kept under generatedRoot like a Pi's cmdline.txt. */
+  private async ipxeScript(
+    client: ClientRecord,
+    image: ImageRecord,
+  ): Promise<{ ok: true; data: Uint8Array } | { ok: false; code: number; message: string; reason: string }> {
+    let names: string[];
+    try {
+      names = await readdir(image.bootPath);
+    } catch (error) {
+      this.log.warn('cannot list the boot folder of an image', { image: image.name, error: (error as Error).message });
+      names = [];
+    }
+    const script = renderIpxeScript({
+      serverIp: this.serverIp ?? '0.0.0.0',
+      mac: client.mac,
+      bootFolderNames: names,
+      exportPath: image.path,
+      extraArgs: client.cmdlineArgs,
+      imageName: image.name,
+      imageVersion: image.version,
+    });
+    if (!script.ok)
+      this.log.warn('the image assigned to a PC has no kernel to boot', { mac: client.mac, image: image.name, bootPath: image.bootPath });
+    this.writeGenerated(client.mac, 'bramble.ipxe', script.text);
+    return { ok: true, data: toShared(Buffer.from(script.text, 'utf8')) };
   }
 
   /**

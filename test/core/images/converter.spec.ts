@@ -36,7 +36,7 @@ const INPUTS: ConversionInputs = {
     caCertificatePem: CA,
     caPath: '/etc/ssl/certs/bramble-ca.pem',
   },
-  bootedReportUrl: 'http://10.42.0.1:8080/api/booted?token=a%20b',
+  bootReportPort: 6970,
 };
 
 function put(root: string, path: string, content: string, mode = 0o644): void {
@@ -65,6 +65,7 @@ function makeImage(root: string, layout: 'bookworm' | 'bullseye', ldapPackages =
   put(root, 'etc/sudoers.d/010_pi-nopasswd', PI_NOPASSWD, 0o440);
   put(root, 'etc/sudoers.d/README', '# sudo ignores this: it has no rules anyway\n', 0o440);
   put(root, 'usr/bin/curl', '#!/bin/sh\n', 0o755);
+  put(root, 'usr/bin/bash', '', 0o755);
   put(root, 'usr/sbin/mount.nfs', '', 0o755);
   put(root, 'var/swap', 'swap', 0o600);
   put(root, 'etc/xdg/autostart/piwiz.desktop', '[Desktop Entry]\n');
@@ -123,6 +124,9 @@ describe('FsImageConverter', () => {
         'created /etc/systemd/system/regenerate_ssh_host_keys.service',
         'created /etc/systemd/system/resize2fs_once.service',
         'created /etc/systemd/system/sshswitch.service',
+        'created /usr/local',
+        'created /usr/local/sbin',
+        'created /usr/local/sbin/bramble-booted',
         'created /etc/systemd/system/userconfig.service',
         'removed /etc/xdg/autostart/piwiz.desktop',
         'created /var/lib/sudo',
@@ -184,8 +188,13 @@ describe('FsImageConverter', () => {
     }
     assert.equal(readFileSync(join(root, 'etc/sudoers'), 'utf8'), DEBIAN_SUDOERS);
     const unit = readFileSync(join(root, 'etc/systemd/system/bramble-booted.service'), 'utf8');
-    assert.match(unit, /^ExecStart=\/usr\/bin\/curl .* -X POST "http:\/\/10\.42\.0\.1:8080\/api\/booted\?token=a%%20b"$/m);
-    assert.match(unit, /^After=multi-user\.target/m);
+    assert.match(unit, /^ExecStart=\/usr\/local\/sbin\/bramble-booted$/m);
+    assert.match(unit, /^After=network-online\.target$/m);
+    assert.doesNotMatch(unit, /^After=.*multi-user/m, 'wanted by multi-user.target: ordering after it would be a cycle');
+    const script = readFileSync(join(root, 'usr/local/sbin/bramble-booted'), 'utf8');
+    assert.match(script, /^#!\/bin\/bash$/m);
+    assert.match(script, /^PORT=6970$/m);
+    assert.equal(lstatSync(join(root, 'usr/local/sbin/bramble-booted')).mode & 0o7777, 0o755);
     assert.equal(
       readlinkSync(join(root, 'etc/systemd/system/multi-user.target.wants/bramble-booted.service')),
       '/etc/systemd/system/bramble-booted.service',
@@ -235,16 +244,18 @@ describe('FsImageConverter', () => {
     assert.ok((await converter.plan(root, INPUTS)).warnings.some((w) => w.includes('apt install nfs-common')));
     const noLdap = await converter.plan(root, { ...INPUTS, ldap: null });
     assert.ok(noLdap.warnings.some((w) => w.startsWith('no LDAP settings')));
+    unlinkSync(join(root, 'usr/bin/bash'));
+    assert.ok((await converter.plan(root, INPUTS)).warnings.includes('the boot report needs bash in the image'));
     assert.equal(
       noLdap.changes.some((c) => c.path === '/etc/nsswitch.conf' || c.path === '/etc/nslcd.conf'),
       false,
     );
   });
 
-  it('other inputs replace bramble parts instead of adding to them; no report URL removes the unit', async () => {
+  it('other inputs replace bramble parts instead of adding to them; no report port removes the script and unit', async () => {
     const root = fresh();
     await converter.convert(root, INPUTS);
-    const next = { ...INPUTS, homes: null, bootedReportUrl: null };
+    const next = { ...INPUTS, homes: null, bootReportPort: null };
     const { changes } = await converter.convert(root, next);
     assert.deepEqual(
       changes.map((c) => `${c.action} ${c.path}`),
@@ -252,6 +263,7 @@ describe('FsImageConverter', () => {
         'modified /etc/fstab',
         'removed /etc/systemd/system/bramble-booted.service',
         'removed /etc/systemd/system/multi-user.target.wants/bramble-booted.service',
+        'removed /usr/local/sbin/bramble-booted',
       ],
     );
     assert.match(readFileSync(join(root, 'etc/fstab'), 'utf8'), /^tmpfs \/home tmpfs /m);
@@ -277,9 +289,9 @@ describe('FsImageConverter', () => {
     assert.deepEqual(readdirSync(outside), []);
   });
 
-  it('refuses a CA path with .. and a report URL with quotes', async () => {
+  it('refuses a CA path with .. and a report port that is not a TCP port', async () => {
     const root = fresh();
     await assert.rejects(converter.plan(root, { ...INPUTS, ldap: { ...INPUTS.ldap!, caPath: '/etc/../../x.pem' } }), /ldap\.caPath/);
-    await assert.rejects(converter.plan(root, { ...INPUTS, bootedReportUrl: 'http://x/"; rm -rf /' }), /bootedReportUrl/);
+    await assert.rejects(converter.plan(root, { ...INPUTS, bootReportPort: 70_000 }), /not a TCP port/);
   });
 });

@@ -401,10 +401,8 @@ describe('decideDhcp: what is never answered', () => {
     ['proxy', proxyCfg()],
     ['full', fullCfg()],
   ] as const) {
-    it(`${mode} mode: a non-Pi x86 PXE ROM (same 60/93/94 fingerprint, foreign GUID) gets nothing and causes nothing`, () => {
+    it(`${mode} mode: a non-Pi that is not PXE (its MAC approved, no PC model) gets nothing and causes nothing`, () => {
       for (const req of [
-        discover(NON_PI, 'x86'),
-        selecting(NON_PI, SERVER, RANGE_START, 'x86'),
         initReboot(NON_PI, RANGE_START),
         renewing(NON_PI, RANGE_START),
         decline(NON_PI, RANGE_START),
@@ -414,6 +412,20 @@ describe('decideDhcp: what is never answered', () => {
         // Even with its MAC "approved" in the view: a non-Pi is left to the LAN's own server.
         assert.deepEqual(decide(req, everyoneApproved, cfg), { reply: null, drop: 'not-a-pi', delayMs: 0, effects: [] });
       }
+    });
+
+    it(`${mode} mode: an x86 PXE ROM (same 60/93/94 fingerprint, foreign GUID) is a lab PC: approved without an image, no reply`, () => {
+      // pc.decider.spec.ts has the PC cases; here only that the Pi rules do not answer it.
+      const d = decide(discover(NON_PI, 'x86'), everyoneApproved, cfg);
+      assert.equal(d.reply, null);
+      assert.equal(d.drop, 'no-image');
+      assert.deepEqual(kinds(d), ['detect', 'boot-fact']);
+      assert.deepEqual(decide(selecting(NON_PI, SERVER, RANGE_START, 'x86'), everyoneApproved, cfg), {
+        reply: null,
+        drop: 'no-image',
+        delayMs: 0,
+        effects: [],
+      });
     });
   }
 

@@ -110,7 +110,7 @@ function decide(filename: string, sourceIp: string): RequestDecision {
 
 type Serve = Omit<Extract<RequestDecision, { kind: 'serve' }>, 'kind'>;
 function serve(c: ClientRecord, img: ImageRecord, relPath: string, generated: Serve['generated'], prefixed: boolean): RequestDecision {
-  return { kind: 'serve', client: c, image: img, relPath, generated, prefixed };
+  return { kind: 'serve', client: c, image: img, relPath, generated, source: 'image', prefixed };
 }
 
 const ROWS: Array<{ name: string; filename: string; ip: string; then: RequestDecision }> = [
@@ -306,4 +306,110 @@ describe('decideRequest', () => {
       if (d.kind === 'refuse') assert.match(d.message, /^[\x20-\x7e]{1,40}$/);
     }
   });
+});
+
+describe('decideRequest: lab PCs (model pc-bios / pc-uefi)', () => {
+  const BIOS_PC = client('00:1b:21:0a:00:01', { model: 'pc-bios', ip: '10.0.0.80' });
+  const UEFI_PC = client('00:1b:21:0a:00:02', { model: 'pc-uefi', ip: '10.0.0.81' });
+  const PENDING_PC = client('00:1b:21:0a:00:03', { model: 'pc-bios', status: 'pending', ip: '10.0.0.82', approvedAt: null });
+  const NO_IMAGE_PC = client('00:1b:21:0a:00:04', { model: 'pc-bios', ip: '10.0.0.83', imageId: null });
+  /** Pre-registered by the admin, approved, its model not known yet. */
+  const NO_MODEL = client('00:1b:21:0a:00:05', { ip: '10.0.0.84' });
+  const pcs = new FakeClients([PI4, BIOS_PC, UEFI_PC, PENDING_PC, NO_IMAGE_PC, NO_MODEL]);
+  const pcDecide = (filename: string, ip: string): RequestDecision => decideRequest({ filename, sourceIp: ip, clients: pcs, images });
+  const pcServe = (c: ClientRecord, relPath: string, generated: Serve['generated'], source: Serve['source'], prefixed: boolean) => ({
+    kind: 'serve' as const,
+    client: c,
+    image: BOOKWORM,
+    relPath,
+    generated,
+    source,
+    prefixed,
+  });
+  const rows: Array<[string, string, string, RequestDecision]> = [
+    [
+      'BIOS PC, MAC prefix, undionly.kpxe → ipxeDir',
+      '00-1b-21-0a-00-01/undionly.kpxe',
+      UNKNOWN_IP,
+      pcServe(BIOS_PC, 'undionly.kpxe', null, 'ipxe', true),
+    ],
+    ['UEFI PC, MAC prefix, ipxe.efi → ipxeDir', '00-1b-21-0a-00-02/ipxe.efi', UNKNOWN_IP, pcServe(UEFI_PC, 'ipxe.efi', null, 'ipxe', true)],
+    ['by IP, no prefix: ipxe.efi → ipxeDir', 'ipxe.efi', BIOS_PC.ip!, pcServe(BIOS_PC, 'ipxe.efi', null, 'ipxe', false)],
+    [
+      'bramble.ipxe → the generated script',
+      '00-1b-21-0a-00-01/bramble.ipxe',
+      UNKNOWN_IP,
+      pcServe(BIOS_PC, 'bramble.ipxe', 'ipxe-script', 'image', true),
+    ],
+    [
+      'the kernel the script names → the image',
+      '00-1b-21-0a-00-01/vmlinuz-6.1.0-42-amd64',
+      UNKNOWN_IP,
+      pcServe(BIOS_PC, 'vmlinuz-6.1.0-42-amd64', null, 'image', true),
+    ],
+    [
+      'a PC has no generated cmdline.txt: the image file',
+      '00-1b-21-0a-00-01/cmdline.txt',
+      UNKNOWN_IP,
+      pcServe(BIOS_PC, 'cmdline.txt', null, 'image', true),
+    ],
+    [
+      'an iPXE name in a subfolder is the image file',
+      '00-1b-21-0a-00-01/x/undionly.kpxe',
+      UNKNOWN_IP,
+      pcServe(BIOS_PC, 'x/undionly.kpxe', null, 'image', true),
+    ],
+    [
+      'no model yet, undionly.kpxe → ipxeDir (a pre-registered PC)',
+      '00-1b-21-0a-00-05/undionly.kpxe',
+      UNKNOWN_IP,
+      pcServe(NO_MODEL, 'undionly.kpxe', null, 'ipxe', true),
+    ],
+    [
+      'no model yet, bramble.ipxe → the script',
+      'bramble.ipxe',
+      NO_MODEL.ip!,
+      pcServe(NO_MODEL, 'bramble.ipxe', 'ipxe-script', 'image', false),
+    ],
+    [
+      'no model yet, cmdline.txt → still generated as for a Pi',
+      'cmdline.txt',
+      NO_MODEL.ip!,
+      pcServe(NO_MODEL, 'cmdline.txt', 'cmdline', 'image', false),
+    ],
+    [
+      'a Pi asking undionly.kpxe gets the image file of that name',
+      'undionly.kpxe',
+      PI4.ip!,
+      serve(PI4, BOOKWORM, 'undionly.kpxe', null, false),
+    ],
+    ['a Pi asking bramble.ipxe: the image file, not a script', 'bramble.ipxe', PI4.ip!, serve(PI4, BOOKWORM, 'bramble.ipxe', null, false)],
+    [
+      'a pending PC: refused',
+      '00-1b-21-0a-00-03/undionly.kpxe',
+      UNKNOWN_IP,
+      { kind: 'refuse', code: 2, reason: 'not-approved', message: 'Client not approved', client: PENDING_PC },
+    ],
+    [
+      'an approved PC without an image: refused',
+      '00-1b-21-0a-00-04/bramble.ipxe',
+      UNKNOWN_IP,
+      { kind: 'refuse', code: 2, reason: 'no-image', message: 'No image assigned', client: NO_IMAGE_PC },
+    ],
+    [
+      'an unknown MAC prefix from an unknown address: refused',
+      '00-1b-21-0a-00-09/undionly.kpxe',
+      UNKNOWN_IP,
+      { kind: 'refuse', code: 2, reason: 'unknown-client', message: 'Unknown client', client: null },
+    ],
+    [
+      'climbing out by the iPXE name: refused as hostile',
+      '00-1b-21-0a-00-01/../undionly.kpxe',
+      UNKNOWN_IP,
+      { kind: 'refuse', code: 2, reason: 'hostile-name:dot-dot', message: 'Illegal file name', client: null },
+    ],
+  ];
+  for (const [name, filename, ip, then] of rows) {
+    it(name, () => assert.deepEqual(pcDecide(filename, ip), then));
+  }
 });

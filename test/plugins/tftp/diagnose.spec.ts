@@ -70,6 +70,31 @@ describe('TFTP diagnosis', () => {
     assert.deepEqual(tftpFindings(input({ bootFolderNames: [...PI4_FILES, 'recovery.bin'] })), [], 'recovery.bin alone updates nothing');
   });
 
+  it('a PC: no kernel is an error, a kernel without initrd a warning, a missing iPXE binary a warning; a Pi gets none of these', () => {
+    const pc = (names: string[], ipxePresent = true) =>
+      tftpFindings(
+        input({
+          model: 'pc-bios',
+          mac: '52:54:00:00:00:01',
+          bootFolderNames: names,
+          ipxe: { dir: '/usr/lib/ipxe', binary: 'undionly.kpxe', present: ipxePresent },
+        }),
+      ).map((f) => `${f.code}:${f.severity}`);
+    assert.deepEqual(pc(['vmlinuz-6.1.0-28-amd64', 'initrd.img-6.1.0-28-amd64', 'config-6.1.0-28-amd64']), []);
+    assert.deepEqual(pc(['config-6.1.0-28-amd64']), ['IMAGE_HAS_NO_KERNEL:error']);
+    assert.deepEqual(pc(['vmlinuz-6.1.0-28-amd64']), ['IMAGE_HAS_NO_INITRD:warning']);
+    assert.deepEqual(pc(['vmlinuz', 'initrd.img'], false), ['IPXE_BINARY_MISSING:warning']);
+    const [missing] = tftpFindings(
+      input({
+        model: 'pc-uefi',
+        bootFolderNames: ['vmlinuz', 'initrd.img'],
+        ipxe: { dir: '/opt/ipxe', binary: 'ipxe.efi', present: false },
+      }),
+    );
+    assert.match(missing.message, /ipxe\.efi is not in \/opt\/ipxe/);
+    assert.deepEqual(tftpFindings(input({ ipxe: { dir: '/x', binary: 'undionly.kpxe', present: false } })), [], 'a Pi needs no iPXE');
+  });
+
   it('SerialNotes: a folder naming another client, a folder that is not the serial on record; nothing for the own serial', () => {
     const notes = new SerialNotes();
     const me = { mac: 'dc:a6:32:00:00:01', serial: '1111aaaa' };

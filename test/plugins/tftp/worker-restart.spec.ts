@@ -38,7 +38,15 @@ function fakeContext(client: ClientRecord, image: ImageRecord, counters: Map<str
     name: 'tftp',
     logger: quiet,
     runtime: { dataDir: '' },
-    settings: () => ({ port: 69, generatedRoot: null, maxBlockSize: 1468, maxWindowSize: 64, retransmitMs: 1000, maxRetries: 5 }),
+    settings: () => ({
+      port: 69,
+      generatedRoot: null,
+      ipxeDir: '/usr/lib/ipxe',
+      maxBlockSize: 1468,
+      maxWindowSize: 64,
+      retransmitMs: 1000,
+      maxRetries: 5,
+    }),
     global: () => ({ interface: null, serverIp: '127.0.0.1' }) as never,
     serverAddress: () => '127.0.0.1',
     onSettingsChanged: () => () => undefined,
@@ -124,6 +132,7 @@ describe('TFTP transfer worker restart', () => {
     server = new TftpServer(fakeContext(client, image, counters), {
       createFd: createTftpSocket,
       files: new BootFiles(),
+      ipxeDir: '/usr/lib/ipxe',
       limits: { maxBlockSize: 1468, maxWindowSize: 64, defaultTimeoutMs: 1000, maxRetries: 5 },
       generatedRoot: path.join(dir.dir, 'generated'),
     });

@@ -14,12 +14,14 @@
  *   units masked (a `/dev/null` symlink in /etc/systemd/system beats any unit file and any enable);
  * - LDAP: nslcd.conf, the CA, nsswitch.conf (nss-ldap.edit.ts);
  * - sudo: rules that could match directory users disabled, bramble's drop-in (sudoers.edit.ts);
- * - the "I'm up" unit bramble-booted.service when a report URL is given.
+ * - the "I'm up" report: /usr/local/sbin/bramble-booted and its unit, when a report port is given
+ *   (booted-unit.edit.ts).
  */
 import { createHash } from 'node:crypto';
 import type { ConversionInputs } from '../../commands/image-ports';
 import { validationError } from '../../domain/shared/domain-error';
 import type { ImageFileChange } from '../../plugin-api/events';
+import { BOOTED_SCRIPT_PATH, BOOTED_UNIT, bootedScript, bootedUnit } from './booted-unit.edit';
 import { convertFstab } from './fstab.edit';
 import { addLdapToNsswitch, installedPackages, LDAP_PACKAGES, renderNslcdConf } from './nss-ldap.edit';
 import { isReadBySudo, neutralizeSudoers, parseAccounts, SUDOERS_DROP_IN } from './sudoers.edit';
@@ -76,7 +78,6 @@ const UNIT_DIRS = ['/lib/systemd/system', '/usr/lib/systemd/system', '/etc/syste
 /** The desktop's first-boot wizard. */
 const PIWIZ_AUTOSTART = '/etc/xdg/autostart/piwiz.desktop';
 const SWAP_FILE = '/var/swap';
-const BOOTED_UNIT = 'bramble-booted.service';
 
 const ROOT_DIR = { kind: 'directory', mode: 0o755, uid: 0, gid: 0 } as const;
 
@@ -179,15 +180,16 @@ export function planConversion(image: ImageReader, inputs: ConversionInputs): Co
     want('/etc/sudoers.d/bramble', fileState(SUDOERS_DROP_IN, 0o440));
   }
 
-  // "I'm up" report.
+  // "I'm up" report (booted-unit.edit.ts): the script, its unit, the wants link.
   const unitPath = `/etc/systemd/system/${BOOTED_UNIT}`;
   const wantsLink = `/etc/systemd/system/multi-user.target.wants/${BOOTED_UNIT}`;
-  const client = image.lstat('/usr/bin/curl') ? 'curl' : image.lstat('/usr/bin/wget') ? 'wget' : null;
-  if (inputs.bootedReportUrl && client) {
-    want(unitPath, fileState(bootedUnit(inputs.bootedReportUrl, client), 0o644));
+  if (inputs.bootReportPort) {
+    if (!image.lstat('/bin/bash') && !image.lstat('/usr/bin/bash')) warnings.push('the boot report needs bash in the image');
+    want(BOOTED_SCRIPT_PATH, fileState(bootedScript(inputs.bootReportPort), 0o755));
+    want(unitPath, fileState(bootedUnit(), 0o644));
     want(wantsLink, { kind: 'symlink', target: unitPath });
   } else {
-    if (inputs.bootedReportUrl) warnings.push('the boot report needs curl or wget in the image: apt install curl');
+    want(BOOTED_SCRIPT_PATH, { kind: 'absent' });
     want(unitPath, { kind: 'absent' });
     want(wantsLink, { kind: 'absent' });
   }
@@ -250,34 +252,4 @@ function diff(image: ImageReader, path: string, state: IntendedState): ImageFile
       return never;
     }
   }
-}
-
-/**
- * The boot report unit: a POST to bramble once the Pi reached multi-user (the [boot] issue's
- * "I'm up"). After=multi-user.target so it reports a finished boot; retries for a slow network; a
- * failure only fails this unit. `%` and `$` are doubled: systemd expands them in ExecStart.
- */
-export function bootedUnit(url: string, client: 'curl' | 'wget'): string {
-  if (!/^https?:\/\/[^\s"'\\]+$/.test(url))
-    throw validationError('bootedReportUrl', `${url} must be an http(s) URL without spaces, quotes or backslashes`);
-  const escaped = url.replace(/%/g, '%%').replace(/\$/g, '$$$$');
-  const exec =
-    client === 'curl'
-      ? `/usr/bin/curl --silent --show-error --fail --max-time 10 --retry 5 --retry-delay 3 --retry-connrefused -X POST "${escaped}"`
-      : `/usr/bin/wget -q -O /dev/null -T 10 -t 5 --post-data= "${escaped}"`;
-  return [
-    "# Written by bramble's image conversion: tells bramble this Pi has finished booting.",
-    '[Unit]',
-    'Description=Report to bramble that this Pi has booted',
-    'After=multi-user.target network-online.target',
-    'Wants=network-online.target',
-    '',
-    '[Service]',
-    'Type=oneshot',
-    `ExecStart=${exec}`,
-    '',
-    '[Install]',
-    'WantedBy=multi-user.target',
-    '',
-  ].join('\n');
 }
