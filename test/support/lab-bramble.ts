@@ -12,6 +12,7 @@
  * after 10 s); the lab's destroy() kills whatever is left in its mount namespace.
  */
 import type { ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import * as path from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
@@ -103,13 +104,8 @@ export async function startLabBramble(lab: NfsLab, options: { dataDir: string; e
   };
 
   const gql = async <T>(query: string, variables?: Record<string, unknown>): Promise<GqlResponse<T>> => {
-    const res = await fetch(`${url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${LAB_BRAMBLE_TOKEN}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    const text = await res.text();
-    return { status: res.status, text, ...(JSON.parse(text) as { data?: T | null; errors?: GqlResponse['errors'] }) };
+    const res = await httpCall(port, 'POST', '/graphql', JSON.stringify({ query, variables }), 120_000);
+    return { status: res.status, text: res.text, ...(JSON.parse(res.text) as { data?: T | null; errors?: GqlResponse['errors'] }) };
   };
 
   // Ready: /health answers (bounded; fails at once when the process exits).
@@ -120,7 +116,7 @@ export async function startLabBramble(lab: NfsLab, options: { dataDir: string; e
       throw new Error(`bramble exited at start:\n${output.slice(-5000)}`);
     }
     try {
-      if ((await fetch(`${url}/health`)).status === 200) break;
+      if ((await httpCall(port, 'GET', '/health', null, 5000)).status === 200) break;
     } catch {
       // not listening yet
     }
@@ -154,4 +150,40 @@ export async function startLabBramble(lab: NfsLab, options: { dataDir: string; e
     output: () => output,
     stop,
   };
+}
+
+/**
+ * One HTTP request through the relay on a connection of its own (no keep-alive pool: a pooled
+ * connection the relay's upstream closed must not hold a request), bounded by `timeoutMs`.
+ */
+function httpCall(
+  port: number,
+  method: string,
+  urlPath: string,
+  body: string | null,
+  timeoutMs: number,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path: urlPath,
+        agent: false,
+        timeout: timeoutMs,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${LAB_BRAMBLE_TOKEN}`, connection: 'close' },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${urlPath}: no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body ?? undefined);
+  });
 }
