@@ -8,9 +8,9 @@
  * A local user is added to the extracted root (a line in passwd/shadow, password hashed by
  * openssl) so that the console login and command run of the harness are exercised here too.
  *
- * Slow: about 1–2 minutes (extracting the 700 MB root, then a TCG boot of about 40 s); in the ALONE
- * list of scripts/run-tests.js, since it measures boot time. The image build (first run only,
- * cached in /var/cache/bramble-test) adds about 3 minutes.
+ * Slow: about 2–3 minutes (extracting the 660 MB root, then a TCG boot of 60–120 s on the shared
+ * 2-core machine); in the ALONE list of scripts/run-tests.js, since it measures boot time. The image
+ * build (first run only, cached in /var/cache/bramble-test) adds 3–6 minutes.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
