@@ -18,6 +18,7 @@ packages=(
   nmap             # broadcast-dhcp-discover lists every offer (test/dhcp)
   dnsmasq-base     # the reference DHCP/proxy-DHCP server (test/dhcp, bench/dhcp)
   kea-admin        # perfdhcp, ISC's DHCP load generator (bench/dhcp)
+  kea-dhcp4-server # kea-dhcp4: ISC Kea, the reference DHCP server's zero-drop rate (bench/dhcp), run in the lab only
   chromium         # GraphiQL rendered offline in a real browser (test/graphql-graphiql)
   curl             # the audit export aborted mid-stream, as curl sees it (test/core/audit-export); a TFTP client (test/plugins/tftp)
   tftp-hpa         # tftp: a TFTP client (test/plugins/tftp)
@@ -100,7 +101,8 @@ host_state() {
 packaged_daemons() {
   ps -eo pid=,args= | awk '$2 ~ /(^|\/)slapd$/ && !/ -f / { print } $2 ~ /(^|\/)nslcd$/ && !/ -[dn]/ { print }
     $2 ~ /(^|\/)(rpcbind|ganesha\.nfsd|rpc\.mountd|rpc\.statd|rpc\.idmapd)$/ && !/ -[fF]( |$)/ { print }
-    $2 ~ /(^|\/)radvd$/ && !/ -n / { print }'
+    $2 ~ /(^|\/)radvd$/ && !/ -n / { print }
+    $2 ~ /(^|\/)kea-dhcp4$/ && !/ -c / { print }'
 }
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -126,6 +128,13 @@ if [ ${#missing[@]} -gt 0 ]; then
       update-rc.d "$daemon" disable >>"$log" 2>&1 || fail "could not disable $daemon at boot"
     fi
   done
+  # Kea is run by bench/dhcp itself, in a lab namespace, never as the host's DHCP server.
+  if printf '%s\n' "${missing[@]}" | grep -qx kea-dhcp4-server; then
+    if command -v systemctl >/dev/null; then
+      systemctl --no-reload disable kea-dhcp4-server.service >>"$log" 2>&1 || true
+    fi
+    [ -e /etc/init.d/kea-dhcp4-server ] && { update-rc.d kea-dhcp4-server disable >>"$log" 2>&1 || fail "could not disable kea-dhcp4-server at boot"; }
+  fi
   # The NFS servers are run by the tests themselves, in a lab namespace: neither the packaged
   # services nor their sockets start at boot (systemd units and init scripts both).
   # Once, whichever of them was just installed.

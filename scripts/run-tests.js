@@ -32,6 +32,8 @@ const ALONE = [
   'plugin-snapshot.spec.js',
   'tftp/hostile.e2e.spec.js',
   'ldap/hostile.e2e.spec.js',
+  // 20 emulated Pis and a SIGKILLed bramble: their retries run on the firmware's timeouts.
+  'e2e/boot.e2e.spec.js',
   // QEMU emulates a whole PC in software (TCG) on one core for about 20 s a boot: alone, its
   // 60 s bound per boot keeps a wide margin.
   'dhcp/pc-qemu.e2e.spec.js',

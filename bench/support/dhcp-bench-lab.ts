@@ -5,22 +5,28 @@
  *   - bramble in-process (full mode, the MACs imported as approved clients, data on disk),
  *   - dnsmasq with one `dhcp-host=<mac>,<ip>` line per MAC in a conf file (as PiServer did), the
  *     same range, authoritative, no DNS, leases in the run's directory;
+ *   - ISC Kea (kea-dhcp4 2.2) with a reservation per MAC (the same fixed addresses), memfile
+ *     leases in the run's directory;
  * and perfdhcp (ISC Kea's load generator) in the client host, driving full DORA exchanges.
  *
  * Everything lives in the lab's namespaces and the run's directory; close() removes both, also
  * after a failure. Nothing here touches the machine's real interfaces.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ImportClientsCommand, type ImportRowResult } from '../../src/core/commands/client.commands';
 import { UpdatePluginSettingsCommand } from '../../src/core/commands/system.commands';
 import { commandMeta } from '../../src/core/commands/meta';
+import { EVENT_STORE, type EventStore } from '../../src/core/event-store/event-store.port';
+import { SqliteEventStore, type SqliteEventStoreStats } from '../../src/core/event-store/sqlite/sqlite.event-store';
 import { Metrics } from '../../src/core/observability/metrics';
-import { intToIpv4, ipv4ToInt } from '../../src/core/plugin-api';
+import { intToIpv4, ipv4ToInt, type PluginFactory } from '../../src/core/plugin-api';
 import { createBoundUdpFd } from '../../src/plugins/dhcp/bound-udp-socket';
 import { createDhcpPlugin } from '../../src/plugins/dhcp/dhcp.plugin';
 import { startCoreApp, type CoreApp } from '../../test/support/core-app';
 import { NetLab, waitForExit } from '../../test/support/netlab';
+import { processCpuMs } from './process-cpu';
 
 export const PREFIX_LENGTH = 21;
 export const NETMASK = '255.255.248.0';
@@ -101,29 +107,60 @@ export async function createBenchLab(options: { clients: number; dir: string }):
 
 export interface ServerUnderTest {
   name: string;
+  /** Distinct MACs holding a lease the server recorded since it started (its fresh bindings). */
+  newBindings(): Promise<number>;
+  /**
+   * CPU time (ms) the server has used so far: all its threads (for bramble in-process, this
+   * process: its main thread, the store's writer, libuv, GC; the bench itself is idle meanwhile).
+   */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
+
+let serverSeq = 0;
 
 export interface BrambleUnderTest extends ServerUnderTest {
   core: CoreApp;
   /** Quantiles (ms) of bramble_dhcp_reply_latency_seconds since `reset()`, from its buckets. */
   latencyQuantiles(qs: number[]): Promise<{ count: number; quantiles: Array<number | null> }>;
   resetLatency(): Promise<void>;
+  /** The sqlite store's counters (appends, transactions: group commit) since it opened. */
+  storeStats(): SqliteEventStoreStats;
 }
 
-/** bramble in-process, full mode, serving the server host's eth0, the lab's MACs approved. */
-export async function startBramble(bl: BenchLab): Promise<BrambleUnderTest> {
-  const dataDir = path.join(bl.dir, 'bramble-data');
+/** The DHCP plugin with its sockets in the server host (no rival-server probes). */
+function benchDhcpPlugin(bl: BenchLab): PluginFactory {
+  return createDhcpPlugin({ createFd: (o) => bl.lab.inNamespace('srv', () => createBoundUdpFd(o)), probeIntervalMs: 0 });
+}
+
+/**
+ * The approved clients and settings bramble starts with, written once per lab (a data directory
+ * that every fresh bramble copies): no lease in it, so every run starts with fresh leases.
+ */
+async function brambleTemplate(bl: BenchLab): Promise<string> {
+  const dataDir = path.join(bl.dir, 'bramble-template');
+  if (existsSync(path.join(dataDir, '.ready'))) return dataDir;
   mkdirSync(dataDir);
-  const plugin = createDhcpPlugin({ createFd: (o) => bl.lab.inNamespace('srv', () => createBoundUdpFd(o)), probeIntervalMs: 0 });
-  const core = await startCoreApp({ dataDir, env: { BRAMBLE_INTERFACE: 'eth0', BRAMBLE_SERVER_IP: bl.serverIp }, plugins: [plugin] });
+  const core = await startCoreApp({
+    dataDir,
+    env: { BRAMBLE_INTERFACE: 'eth0', BRAMBLE_SERVER_IP: bl.serverIp },
+    plugins: [benchDhcpPlugin(bl)],
+  });
   try {
     const meta = commandMeta('admin:bench');
     await core.exec(
       new UpdatePluginSettingsCommand(
         {
           plugin: 'dhcp',
-          values: { mode: 'full', rangeStart: bl.rangeStart, rangeEnd: bl.rangeEnd, netmask: NETMASK, leaseSeconds: 3600 },
+          values: {
+            mode: 'full',
+            rangeStart: bl.rangeStart,
+            rangeEnd: bl.rangeEnd,
+            netmask: NETMASK,
+            leaseSeconds: 3600,
+            // The same fixed address per MAC as dnsmasq's dhcp-host lines and Kea's reservations.
+            fixedAddresses: Object.fromEntries(bl.fixedIp),
+          },
         },
         meta,
       ),
@@ -133,8 +170,35 @@ export async function startBramble(bl: BenchLab): Promise<BrambleUnderTest> {
     );
     const failed = results.filter((r) => !r.ok);
     if (failed.length) throw new Error(`import failed: ${JSON.stringify(failed.slice(0, 3))}`);
-  } catch (error) {
+  } finally {
     await core.close();
+  }
+  writeFileSync(path.join(dataDir, '.ready'), '');
+  return dataDir;
+}
+
+/**
+ * bramble in-process, full mode, serving the server host's eth0, the lab's MACs approved with
+ * fixed addresses; a fresh data directory (a copy of the lab's template) each time: no leases.
+ */
+export async function startBramble(bl: BenchLab): Promise<BrambleUnderTest> {
+  const template = await brambleTemplate(bl);
+  const dataDir = path.join(bl.dir, `bramble-${++serverSeq}`);
+  cpSync(template, dataDir, { recursive: true });
+  let core: CoreApp;
+  let sqlite: SqliteEventStore | null = null;
+  try {
+    core = await startCoreApp({
+      dataDir,
+      env: { BRAMBLE_INTERFACE: 'eth0', BRAMBLE_SERVER_IP: bl.serverIp },
+      plugins: [benchDhcpPlugin(bl)],
+      wrapStore: (store) => {
+        if (store instanceof SqliteEventStore) sqlite = store;
+        return store;
+      },
+    });
+  } catch (error) {
+    rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
   const metrics = core.app.nest.get(Metrics);
@@ -168,8 +232,24 @@ export async function startBramble(bl: BenchLab): Promise<BrambleUnderTest> {
       });
       return { count, quantiles };
     },
+    cpuMs: () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    },
+    storeStats() {
+      if (!sqlite) throw new Error('bramble runs on the sqlite store here');
+      return (sqlite as SqliteEventStore).stats();
+    },
+    async newBindings() {
+      const events = await core.app.nest.get<EventStore>(EVENT_STORE).readStream('plugin-dhcp-leases');
+      return new Set(events.filter((e) => e.type === 'DhcpLeaseBound').map((e) => (e.data as { mac: string }).mac)).size;
+    },
     async stop() {
-      await core.close();
+      try {
+        await core.close();
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
     },
   };
 }
@@ -183,6 +263,7 @@ export async function startBramble(bl: BenchLab): Promise<BrambleUnderTest> {
 export async function startDnsmasq(bl: BenchLab, options: { quiet?: boolean } = {}): Promise<ServerUnderTest & { log(): string }> {
   const name = options.quiet ? 'dnsmasq-quiet' : 'dnsmasq';
   const conf = path.join(bl.dir, `${name}.conf`);
+  const leases = path.join(bl.dir, `${name}-${++serverSeq}.leases`);
   writeFileSync(
     conf,
     [
@@ -191,7 +272,7 @@ export async function startDnsmasq(bl: BenchLab, options: { quiet?: boolean } = 
       'bind-interfaces',
       `dhcp-range=${bl.rangeStart},${bl.rangeEnd},${NETMASK},1h`,
       'dhcp-authoritative',
-      `dhcp-leasefile=${path.join(bl.dir, `${name}.leases`)}`,
+      `dhcp-leasefile=${leases}`,
       `log-facility=${path.join(bl.dir, `${name}.log`)}`,
       ...(options.quiet ? ['quiet-dhcp'] : []),
       ...bl.macs.map((mac) => `dhcp-host=${mac},${bl.fixedIp.get(mac)}`),
@@ -212,29 +293,120 @@ export async function startDnsmasq(bl: BenchLab, options: { quiet?: boolean } = 
   child.stdout?.on('data', (d: Buffer) => (text += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (text += d.toString()));
   // Ready once it holds udp/67 in the namespace.
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`dnsmasq exited: ${text}`);
-    const { stdout } = await bl.lab.exec('srv', 'ss', ['-lunH', 'sport = :67']);
-    if (stdout.trim()) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`dnsmasq did not start: ${text}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForUdp67(bl, child, 'dnsmasq', () => text);
   return {
     name,
     log: () => text,
+    // "<expiry> <mac> <ip> <hostname> <client-id>", one line per lease.
+    newBindings: async () => distinctMacs(leases, (line) => line.split(' ')[1]),
+    cpuMs: () => processCpuMs(child.pid!),
     async stop() {
-      child.kill('SIGTERM');
-      await waitForExit(child, 3000);
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-        await waitForExit(child, 3000);
-      }
+      await stopChild(child);
+      rmSync(leases, { force: true });
     },
   };
+}
+
+/**
+ * ISC Kea (kea-dhcp4, Debian's 2.2) on the server host's eth0: the same subnet and range, one
+ * host reservation per MAC (the address dnsmasq's `dhcp-host` line gives it), memfile leases in
+ * the run's directory (`persist`, no lease-file cleanup; Kea appends a line per lease and does not
+ * fsync it), log severity WARN (INFO writes a line per lease). Defaults otherwise: one thread, as
+ * Debian ships it. The socket type is `udp`, what Kea's manual recommends when all traffic is
+ * relayed, as perfdhcp's is (giaddr set): its fastest receive path, so the stronger reference.
+ * KEA_PIDFILE_DIR and KEA_LOCKFILE_DIR point into the run's directory (/run/kea may not exist).
+ */
+export async function startKea(bl: BenchLab): Promise<ServerUnderTest & { log(): string }> {
+  const keaDir = path.join(bl.dir, `kea-${++serverSeq}`);
+  mkdirSync(keaDir);
+  const conf = path.join(keaDir, 'kea-dhcp4.json');
+  const [a, b, c] = bl.serverIp.split('.').map(Number);
+  const config = {
+    Dhcp4: {
+      'interfaces-config': { interfaces: ['eth0'], 'dhcp-socket-type': 'udp' },
+      'lease-database': { type: 'memfile', persist: true, 'lfc-interval': 0, name: path.join(keaDir, 'leases.csv') },
+      'valid-lifetime': 3600,
+      'host-reservation-identifiers': ['hw-address'],
+      authoritative: true,
+      subnet4: [
+        {
+          id: 1,
+          subnet: `${a}.${b}.${c & 0xf8}.0/${PREFIX_LENGTH}`,
+          pools: [{ pool: `${bl.rangeStart} - ${bl.rangeEnd}` }],
+          reservations: bl.macs.map((mac) => ({ 'hw-address': mac, 'ip-address': bl.fixedIp.get(mac) })),
+        },
+      ],
+      loggers: [
+        {
+          name: 'kea-dhcp4',
+          severity: 'WARN',
+          output_options: [{ output: path.join(keaDir, 'kea.log') }],
+        },
+      ],
+    },
+  };
+  writeFileSync(conf, JSON.stringify(config, null, 1));
+  // setpriv --pdeathsig: Kea dies with the bench even if the bench is killed.
+  const child = bl.lab.spawn('srv', 'env', [
+    `KEA_PIDFILE_DIR=${keaDir}`,
+    `KEA_LOCKFILE_DIR=${keaDir}`,
+    'setpriv',
+    '--pdeathsig',
+    'KILL',
+    'kea-dhcp4',
+    '-c',
+    conf,
+  ]);
+  let text = '';
+  child.stdout?.on('data', (d: Buffer) => (text += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (text += d.toString()));
+  await waitForUdp67(bl, child, 'kea-dhcp4', () => text);
+  return {
+    name: 'kea',
+    log: () => text,
+    cpuMs: () => processCpuMs(child.pid!),
+    // memfile CSV: a header, then "address,hwaddr,..." per lease added or updated.
+    newBindings: async () =>
+      distinctMacs(path.join(keaDir, 'leases.csv'), (line) => (line.startsWith('address,') ? undefined : line.split(',')[1])),
+    async stop() {
+      await stopChild(child);
+      rmSync(keaDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function distinctMacs(file: string, macOf: (line: string) => string | undefined): number {
+  if (!existsSync(file)) return 0;
+  const macs = new Set<string>();
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const mac = line.trim() ? macOf(line) : undefined;
+    if (mac) macs.add(mac.toLowerCase());
+  }
+  return macs.size;
+}
+
+/** Waits until a server child holds udp/67 in the server namespace (10 s at most). */
+async function waitForUdp67(bl: BenchLab, child: ChildProcess, name: string, output: () => string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name} exited: ${output()}`);
+    const { stdout } = await bl.lab.exec('srv', 'ss', ['-lunH', 'sport = :67']);
+    if (stdout.trim()) return;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${name} did not start: ${output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  child.kill('SIGTERM');
+  await waitForExit(child, 3000);
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await waitForExit(child, 3000);
+  }
 }
 
 export interface ExchangeStats {

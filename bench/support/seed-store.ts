@@ -15,7 +15,9 @@ export async function seedStore(file: string, total: number, log: (s: string) =>
   try {
     const head = await store.headPosition();
     if (!fresh && head >= total) return head;
-    const t0 = Date.parse('2026-09-01T08:00:00.000Z');
+    // Recent times, the last one about now: boot events older than bootRetentionDays (30) would be
+    // deleted by the retention at bramble's start.
+    const t0 = Date.now() - (total - head) * 50;
     let written = head;
     const meta = (actor: string): EventMetadata => ({
       actor,

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ApproveClientCommand, DetectClientCommand, LearnClientAddressCommand } from '../../src/core/commands/client.commands';
 import { commandMeta } from '../../src/core/commands/meta';
@@ -22,6 +22,7 @@ import { JsonLogger } from '../../src/core/logging/logger';
 import { renderCmdline } from '../../src/plugins/tftp/tftp.generated';
 import { waitForExit } from '../../test/support/netlab';
 import { startTftpLab, type TftpLab } from '../../test/support/tftp-lab';
+import { processCpuMs } from './process-cpu';
 import type { SimOptions, SimResult } from './tftp-pi-sim';
 
 export const BIG_FILE = 'big.bin';
@@ -167,19 +168,7 @@ export interface ServerUnderTest {
   stop(): Promise<void>;
 }
 
-/** CPU time of a process (all its threads) so far, from /proc/<pid>/stat utime + stime (or another task's stat file). */
-export function processCpuMs(pid: number, statFile = `/proc/${pid}/stat`): number {
-  const stat = readFileSync(statFile, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state): utime is field 14, stime field 15.
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks();
-}
-
-let ticks = 0;
-function clockTicks(): number {
-  if (!ticks) ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  return ticks;
-}
+export { processCpuMs };
 
 /** Moves bramble's plugin off udp/69 (to PARKED_PORT) and waits until udp/69 is free. */
 export async function parkBramble(bl: TftpBenchLab): Promise<void> {

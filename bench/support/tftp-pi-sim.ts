@@ -19,6 +19,10 @@
  *   server under test: on this 2-core machine the clients then take most of the CPU, and the
  *   benchmark measures mostly them (kept to compare with earlier runs).
  *
+ * With `dhcp` (a boot storm), each Pi first does the firmware's DHCP exchange (pi-sim-dhcp.ts) and
+ * starts reading its files once the router has ACKed; per-Pi times are reported from `startAt`
+ * (power-on) to the Pi's last file.
+ *
  * Usage: node tftp-pi-sim.js '<json SimOptions>'. Waits until `startAt` (epoch ms, so that several
  * processes start together), then prints one JSON line (SimResult) on stdout and exits.
  */
@@ -27,7 +31,10 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import koffi from 'koffi';
+import { createBoundUdpFd } from '../../src/plugins/dhcp/bound-udp-socket';
+import { decodePacket } from '../../src/plugins/dhcp/dhcp.codec';
 import { createTftpSocket, EAGAIN, EPOLL_CTL_ADD, EPOLLIN, loadLibc, MSG_DONTWAIT, sockaddr } from '../../src/plugins/tftp/tftp.libc';
+import { SimDhcpExchange, type SimDhcpOptions, type SimDhcpPi } from './pi-sim-dhcp';
 
 export interface SimOptions {
   server: string;
@@ -46,6 +53,11 @@ export interface SimOptions {
   io?: 'libc' | 'dgram';
   /** Give up (print what was done) at this epoch ms. */
   stopAt: number;
+  /**
+   * A boot storm: each Pi first gets its address and boot server by DHCP (pi-sim-dhcp.ts), one Pi
+   * per entry of `pis` (same order), then reads its files. Needs the client host's interface.
+   */
+  dhcp?: SimDhcpOptions & { interface: string; pis: SimDhcpPi[] };
 }
 
 export interface SimResult {
@@ -62,6 +74,13 @@ export interface SimResult {
   finishedAt: number;
   cpuUserMs: number;
   cpuSystemMs: number;
+  /** Per Pi that got through DHCP and every file: ms from `startAt` to its last file. */
+  piMs: number[];
+  /** Pis that did not (a failed file, or no DHCP), with the first reason of each (at most 20). */
+  piFailed: number;
+  piFailures: string[];
+  /** Per Pi that got through DHCP: ms from `startAt` to the router's ACK. */
+  dhcpMs: number[];
 }
 
 const OP_RRQ = 1;
@@ -112,6 +131,8 @@ class Pi {
   private lastActivity = 0;
   private tries = 0;
   done = false;
+  /** The first failure of this Pi, or null. */
+  failure: string | null = null;
 
   constructor(
     readonly address: string,
@@ -124,6 +145,13 @@ class Pi {
 
   start(): void {
     this.nextFile();
+  }
+
+  /** Ends this Pi without reading any file (its DHCP step failed). */
+  giveUp(reason: string): void {
+    this.failure ??= reason;
+    this.done = true;
+    this.onDone();
   }
 
   private send(packet: Buffer, port: number): void {
@@ -152,6 +180,7 @@ class Pi {
   }
 
   private fail(reason: string): void {
+    this.failure ??= `${this.file}: ${reason}`;
     this.result.failed++;
     if (this.result.failures.length < 20) this.result.failures.push(`${this.address} ${this.file}: ${reason}`);
     if (this.phase === 'data') this.sendTo(errorPacket(0, 'Transfer failed'), this.tid);
@@ -272,7 +301,13 @@ async function runDgram(o: SimOptions, makePi: PiFactory, allDone: Promise<void>
 }
 
 /** Runs the Pis in one epoll loop (blocks this thread until all are done or `stopAt`). */
-function runLibc(o: SimOptions, makePi: PiFactory, isDone: () => boolean): () => void {
+function runLibc(
+  o: SimOptions,
+  makePi: PiFactory,
+  isDone: () => boolean,
+  onDhcpDone?: (pi: Pi) => void,
+  resends = { dhcp: 0 },
+): () => void {
   const c = loadLibc();
   const lib = koffi.load('libc.so.6');
   const recvfrom = lib.func('long recvfrom(int, _Out_ void *, size_t, int, _Out_ void *, void *)') as (
@@ -316,8 +351,53 @@ function runLibc(o: SimOptions, makePi: PiFactory, isDone: () => boolean): () =>
   const buffer = Buffer.alloc(65536);
   const from = Buffer.alloc(16);
   const fromLen = Buffer.alloc(4);
+  // The storm's DHCP step: one socket on udp/68 of the host's interface for all its Pis (replies
+  // are broadcast; each Pi takes the ones with its xid).
+  const exchanges = new Map<number, SimDhcpExchange>();
+  let dhcpFd = -1;
+  if (o.dhcp) {
+    const d = o.dhcp;
+    dhcpFd = createBoundUdpFd({ port: 68, interface: d.interface });
+    // Every Pi's broadcast replies (router OFFER and ACK, proxy OFFER: three per Pi) reach every
+    // client host's one socket at once: 4 MiB (SO_RCVBUF, within net.core.rmem_max here) instead
+    // of the 208 KiB default, which a storm of a few hundred Pis overflowed (DISCOVERs resent
+    // after 4 s: an artefact of many Pis sharing one socket, not of the server).
+    const size = Buffer.alloc(4);
+    size.writeInt32LE(4 * 1024 * 1024);
+    c.setsockopt(dhcpFd, 1 /* SOL_SOCKET */, 8 /* SO_RCVBUF */, size, 4);
+    const ev = Buffer.alloc(12);
+    ev.writeUInt32LE(EPOLLIN, 0);
+    ev.writeInt32LE(dhcpFd, 4);
+    if (c.epollCtl(ep, EPOLL_CTL_ADD, dhcpFd, ev) !== 0) throw new Error(`epoll_ctl: ${c.strerror(c.errno())}`);
+    const broadcast = sockaddr('255.255.255.255', 67);
+    const pis = [...byFd.values()];
+    d.pis.forEach((dp, i) => {
+      const pi = pis[i];
+      const xid = (0x5a000000 + i * 7919 + (process.pid & 0xffff)) >>> 0;
+      exchanges.set(
+        xid,
+        new SimDhcpExchange(
+          dp,
+          xid,
+          d,
+          (bytes) => {
+            if (sendto(dhcpFd, bytes, bytes.length, MSG_DONTWAIT, broadcast, 16) < 0 && c.errno() !== EAGAIN) {
+              throw new Error(`sendto (dhcp): ${c.strerror(c.errno())}`);
+            }
+          },
+          (outcome) => {
+            if (outcome.ok) {
+              onDhcpDone?.(pi);
+              pi.start();
+            } else pi.giveUp(`${dp.mac}: ${outcome.reason}`);
+          },
+        ),
+      );
+    });
+  }
   while (Date.now() < o.startAt) c.epollWait(ep, events, 256, Math.min(100, Math.max(1, o.startAt - Date.now())));
-  for (const pi of byFd.values()) pi.start();
+  if (o.dhcp) for (const x of exchanges.values()) x.start(performance.now());
+  else for (const pi of byFd.values()) pi.start();
   let lastTick = performance.now();
   while (!isDone() && Date.now() < o.stopAt) {
     const n = c.epollWait(ep, events, 256, 100);
@@ -325,14 +405,30 @@ function runLibc(o: SimOptions, makePi: PiFactory, isDone: () => boolean): () =>
       const fd = events.readInt32LE(12 * i + 4);
       fromLen.writeUInt32LE(16, 0);
       const len = recvfrom(fd, buffer, buffer.length, MSG_DONTWAIT, from, fromLen);
-      if (len < 0 || from.readUInt32BE(4) !== serverAddress) continue;
+      if (len < 0) continue;
+      if (fd === dhcpFd) {
+        let reply;
+        try {
+          reply = decodePacket(buffer.subarray(0, len));
+        } catch {
+          continue;
+        }
+        exchanges.get(reply.xid)?.onReply(reply, performance.now());
+        continue;
+      }
+      if (from.readUInt32BE(4) !== serverAddress) continue;
       byFd.get(fd)!.onMessage(buffer, len, from.readUInt16BE(2));
     }
     const now = performance.now();
     if (now - lastTick >= 100) {
       lastTick = now;
       for (const pi of byFd.values()) pi.tick(now);
+      for (const x of exchanges.values()) x.tick(now);
     }
+  }
+  if (dhcpFd >= 0) {
+    c.close(dhcpFd);
+    for (const x of exchanges.values()) resends.dhcp += x.resends;
   }
   return () => {
     for (const fd of fds) c.close(fd);
@@ -355,18 +451,31 @@ async function main(): Promise<void> {
     finishedAt: 0,
     cpuUserMs: 0,
     cpuSystemMs: 0,
+    piMs: [],
+    piFailed: 0,
+    piFailures: [],
+    dhcpMs: [],
   };
   let running = o.pis.length;
   let finished!: () => void;
   const allDone = new Promise<void>((resolve) => (finished = resolve));
   let cpu0 = process.cpuUsage();
-  const makePi: PiFactory = (address, sendTo) =>
-    new Pi(address, sendTo, o, contents, result, () => {
+  const pis: Pi[] = [];
+  const makePi: PiFactory = (address, sendTo) => {
+    const pi: Pi = new Pi(address, sendTo, o, contents, result, () => {
+      if (pi.failure === null) result.piMs.push(Date.now() - o.startAt);
+      else {
+        result.piFailed++;
+        if (result.piFailures.length < 20) result.piFailures.push(`${pi.address}: ${pi.failure}`);
+      }
       if (--running === 0) {
         result.finishedAt = Date.now();
         finished();
       }
     });
+    pis.push(pi);
+    return pi;
+  };
   const wrapped: PiFactory = (address, sendTo) => {
     const pi = makePi(address, sendTo);
     const start = pi.start.bind(pi);
@@ -379,7 +488,28 @@ async function main(): Promise<void> {
     };
     return pi;
   };
-  const close = (o.io ?? 'libc') === 'dgram' ? await runDgram(o, wrapped, allDone) : runLibc(o, wrapped, () => running === 0);
+  if (o.dhcp) {
+    if ((o.io ?? 'libc') !== 'libc') throw new Error('the DHCP step runs on the libc loop only');
+    if (o.dhcp.pis.length !== o.pis.length) throw new Error('one DHCP identity per Pi address');
+  }
+  const resends = { dhcp: 0 };
+  const close =
+    (o.io ?? 'libc') === 'dgram'
+      ? await runDgram(o, wrapped, allDone)
+      : runLibc(
+          o,
+          wrapped,
+          () => running === 0,
+          () => result.dhcpMs.push(Date.now() - o.startAt),
+          resends,
+        );
+  result.resends += resends.dhcp;
+  // Pis still going when the run was stopped.
+  for (const pi of pis) {
+    if (pi.done) continue;
+    result.piFailed++;
+    if (result.piFailures.length < 20) result.piFailures.push(`${pi.address}: not finished when the run stopped`);
+  }
   if (result.finishedAt === 0) result.finishedAt = Date.now();
   const cpu = process.cpuUsage(cpu0);
   result.cpuUserMs = cpu.user / 1000;

@@ -3,6 +3,7 @@ import { CommandBus } from './commands/command-bus';
 import { AuthService } from './auth/auth.service';
 import { BootSessions } from './boot/boot-sessions';
 import { BootReportServer } from './boot/boot-report.server';
+import { BootRetention } from './boot/boot-retention';
 import { CreateGroupCommand } from './commands/user.commands';
 import { MembershipProcessManager } from './process-managers/membership.process-manager';
 import { commandMeta } from './commands/meta';
@@ -47,6 +48,7 @@ export class BootstrapService implements BeforeApplicationShutdown {
     private readonly imageJobs: ImageJobs,
     private readonly bootSessions: BootSessions,
     private readonly bootReports: BootReportServer,
+    private readonly bootRetention: BootRetention,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(APP_LOGGER) logger: Logger,
   ) {
@@ -70,7 +72,9 @@ export class BootstrapService implements BeforeApplicationShutdown {
     await this.membership.start();
     await this.ensureDefaultGroups();
     await this.auth.ensureAdminToken();
-    // Before the plugins: they report boot facts as soon as they serve.
+    // Before the plugins: they report boot facts as soon as they serve (and the retention rule
+    // must be known to the store before the first boot append).
+    this.bootRetention.start();
     await this.bootSessions.start();
     await this.plugins.startAll();
     await this.bootReports.start();
@@ -114,6 +118,7 @@ export class BootstrapService implements BeforeApplicationShutdown {
     await this.bootReports.stop();
     await this.plugins.stopAll();
     await this.bootSessions.stop();
+    await this.bootRetention.stop();
     await this.membership.stop();
     await this.engine.stop();
     await this.store.close();

@@ -9,6 +9,7 @@ import { CLIENT_TABLE } from './commands/client.table';
 import { BOOT_FACTS, COMMAND_TABLES, CommandBus, MEMBERSHIP_SETTLING, PLUGIN_CATALOG } from './commands/command-bus';
 import { BootSessions } from './boot/boot-sessions';
 import { BootReportServer } from './boot/boot-report.server';
+import { BootRetention } from './boot/boot-retention';
 import { CommandRunner } from './commands/command-runner';
 import { GROUP_TABLE } from './commands/group.table';
 import { IMAGE_TABLE } from './commands/image.table';
@@ -107,6 +108,8 @@ const PROCESS_MANAGER_PROVIDERS: Provider[] = [
   { provide: BOOT_FACTS, useExisting: BootSessions },
   /** The "I'm up" report listener (POST /booted from approved clients' addresses). */
   BootReportServer,
+  /** Boot streams' retention (bootRetentionDays): applied by the event store. */
+  BootRetention,
 ];
 
 /** The plugin host: the built-in list, then BRAMBLE_PLUGINS. */
@@ -163,6 +166,7 @@ export class CoreModule {
         MembershipProcessManager,
         BootSessions,
         BootReportServer,
+        BootRetention,
         CostlyWork,
         ImageJobs,
         DiagnosisService,

@@ -4,7 +4,11 @@ import { JSONScalar } from './json.scalar';
 @ObjectType({ description: 'How long a boot stage may go without progress before the session is STALLED (seconds).' })
 export class BootTimeouts {
   @Field(() => Int, { description: 'DHCP seen, no TFTP request (default 30).' }) dhcpSeconds!: number;
-  @Field(() => Int, { description: 'FIRMWARE or KERNEL without a new file (default 20).' }) fileSeconds!: number;
+  @Field(() => Int, {
+    description:
+      "FIRMWARE or KERNEL without a new file (default 35: the Pi bootloader's own TFTP_FILE_TIMEOUT is 30 s, and a file is reported when its transfer ends).",
+  })
+  fileSeconds!: number;
   @Field(() => Int, { description: "KERNEL's last file served, no root mount (default 120)." }) rootMountSeconds!: number;
   @Field(() => Int, { description: 'ROOT_MOUNTED, no boot report (default 300).' }) bootedSeconds!: number;
   @Field(() => Int, { description: 'STALLED, nothing more: FAILED (default 600).' }) failAfterStallSeconds!: number;

@@ -158,7 +158,7 @@ describe('boot sessions over GraphQL', () => {
     assert.deepEqual(settings, {
       bootRetentionDays: 30,
       bootReportPort: 6970,
-      bootTimeouts: { dhcpSeconds: 30, fileSeconds: 20, rootMountSeconds: 120, bootedSeconds: 300, failAfterStallSeconds: 600 },
+      bootTimeouts: { dhcpSeconds: 30, fileSeconds: 35, rootMountSeconds: 120, bootedSeconds: 300, failAfterStallSeconds: 600 },
     });
     const changed = await h.ok<{ updateSettings: Record<string, any> }>(
       `mutation { updateSettings(input: { bootRetentionDays: 7, bootTimeouts: { dhcpSeconds: 5 } }) { ${fields} } }`,
@@ -166,13 +166,13 @@ describe('boot sessions over GraphQL', () => {
     assert.equal(changed.updateSettings.bootRetentionDays, 7);
     assert.deepEqual(changed.updateSettings.bootTimeouts, {
       dhcpSeconds: 5,
-      fileSeconds: 20,
+      fileSeconds: 35,
       rootMountSeconds: 120,
       bootedSeconds: 300,
       failAfterStallSeconds: 600,
     });
     await eventually(() => h.app.nest.get(BootSessions).timeouts().dhcpMs === 5000, 3000, 'the sessions use the new timeout');
-    assert.equal(h.app.nest.get(BootSessions).timeouts().fileMs, 20_000);
+    assert.equal(h.app.nest.get(BootSessions).timeouts().fileMs, 35_000);
     for (const [input, field] of [
       ['bootRetentionDays: 0', 'bootRetentionDays'],
       ['bootReportPort: 70000', 'bootReportPort'],

@@ -203,6 +203,8 @@ export interface DiskImageOptions extends RootTreeOptions {
   /** The ext4 partition's size in MiB (default: the tree's size plus 16 MiB, doubled). */
   rootMiB?: number;
   name?: string;
+  /** The boot partition's files (path → content); default BOOT_FILES. */
+  bootFiles?: Record<string, string | Buffer>;
 }
 
 const MIB = 1024 * 1024;
@@ -234,7 +236,7 @@ export function buildDiskImage(dir: string, opts: DiskImageOptions = {}): string
   run('mkfs.vfat', ['-F', '32', '-s', '1', '-n', 'bootfs', `--offset=${bootStart / 512}`, img, String(FAT_MIB * 1024)]);
   const fat = `${img}@@${bootStart}`;
   const bootSrc = join(dir, `${name}-bootfiles`);
-  for (const [p, content] of Object.entries(BOOT_FILES)) put(bootSrc, p, content);
+  for (const [p, content] of Object.entries(opts.bootFiles ?? BOOT_FILES)) put(bootSrc, p, content);
   run('mcopy', ['-s', '-p', '-m', '-i', fat, ...readdirSync(bootSrc).map((f) => join(bootSrc, f)), '::/']);
   if (!opts.noExt4) {
     const ext = join(dir, `${name}-root.ext4`);

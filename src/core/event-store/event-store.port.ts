@@ -114,6 +114,19 @@ export interface EventStore {
    * whose server checks its own storage (KurrentDB) do not have it.
    */
   integrityCheck?(): Promise<IntegrityReport>;
+  /**
+   * Optional: keeps the events of streams starting with `rule.streamPrefix` for `maxAgeSeconds`
+   * (only boot streams have a retention; nothing else is ever deleted). sqlite deletes the older
+   * ones now, in batches in its writer thread, never the last event of a stream, and says how many
+   * (call it again to apply the rule again); KurrentDB sets `$maxAge` on each matching stream it
+   * appends to from now on (the server's scavenge deletes) and deletes nothing here.
+   */
+  applyRetention?(rule: RetentionRule, now?: Date): Promise<{ deleted: number }>;
+}
+
+export interface RetentionRule {
+  streamPrefix: string;
+  maxAgeSeconds: number;
 }
 
 /** The outcome of an adapter's integrity check. */

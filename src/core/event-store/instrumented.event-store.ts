@@ -9,6 +9,7 @@ import {
   type NewEvent,
   type ReadAllOptions,
   type ReadStreamOptions,
+  type RetentionRule,
   type RecordedEvent,
   type SubscribeOptions,
   type Subscription,
@@ -177,6 +178,11 @@ export class InstrumentedEventStore implements EventStore {
 
   integrityCheck(): Promise<IntegrityReport> {
     return this.integrity ?? Promise.resolve({ status: 'skipped' });
+  }
+
+  /** The adapter's retention (see the port); `{ deleted: 0 }` when it has none. */
+  applyRetention(rule: RetentionRule, now?: Date): Promise<{ deleted: number }> {
+    return this.inner.applyRetention ? this.inner.applyRetention(rule, now) : Promise.resolve({ deleted: 0 });
   }
 
   close(): Promise<void> {

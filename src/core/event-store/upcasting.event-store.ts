@@ -18,9 +18,11 @@ const upcastAll = (events: RecordedEvent[]): RecordedEvent[] => events.map(upcas
 /** Wraps any adapter so that every event read comes out in its type's current shape (events/upcasters.ts). */
 export class UpcastingEventStore implements EventStore {
   readonly integrityCheck?: () => Promise<IntegrityReport>;
+  readonly applyRetention?: EventStore['applyRetention'];
 
   constructor(readonly inner: EventStore) {
     if (inner.integrityCheck) this.integrityCheck = () => inner.integrityCheck!();
+    if (inner.applyRetention) this.applyRetention = (rule, now) => inner.applyRetention!(rule, now);
   }
 
   append(stream: string, events: NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {

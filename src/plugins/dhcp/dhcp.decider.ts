@@ -440,6 +440,9 @@ function decideFull(
           expiresAt: now + cfg.leaseSeconds * 1000,
           persist: !binding || binding.ip !== chosen.ip,
         });
+        // ...and the address it will use: TFTP knows a Pi by its address, and bootcode.bin comes
+        // without a serial folder (found by the Pi emulator's end-to-end boot, test/e2e).
+        effects.push({ kind: 'learn-address', mac, ip: chosen.ip });
       }
       effects.push({
         kind: 'boot-fact',

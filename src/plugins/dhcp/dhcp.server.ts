@@ -2,6 +2,16 @@
  * The socket loop: I/O only. Each datagram is decoded (codec), decided (decider, pure), its effects
  * applied to the view, and the reply sent to where RFC 2131 §4.1 says. Nothing a client sends can
  * throw out of here: malformed packets are counted and dropped, and the loop goes on.
+ *
+ * Replies first, records after. Only a new binding must be durable before its reply (its append is
+ * started at once and awaited). Everything else a packet makes the core record (a Pi detected, its
+ * address learnt, boot facts, releases, declines) waits in a queue that runs after the packets the
+ * event loop has ready (setImmediate: the check phase, after the poll phase has read the sockets),
+ * a slice at a time. In a storm (a school's Pis powered on at once) the recording of a new Pi costs
+ * several times its replies (a stream read, appends, projections): run inline, it delayed every
+ * reply behind it, and the queue in the socket buffer grew until clients gave up (measured with
+ * bench/dhcp.bench.ts, see the README). The queue is bounded: past RECORD_QUEUE_LIMIT a record
+ * starts at once, as before, so a flood cannot grow it.
  */
 import type { RemoteInfo, Socket } from 'node:dgram';
 import type { CounterMetric, HistogramMetric, Logger } from '../../core/plugin-api';
@@ -40,6 +50,11 @@ export const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
  */
 export const MAX_QUEUED_REPLIES = 64;
 
+/** Records started per turn of the event loop while packets keep arriving. */
+export const RECORDS_PER_TURN = 32;
+/** Records waiting beyond this start at once (back-pressure instead of an unbounded queue). */
+export const RECORD_QUEUE_LIMIT = 4096;
+
 const TYPE_NAMES: Record<number, string> = {
   1: 'discover',
   2: 'offer',
@@ -52,6 +67,8 @@ const TYPE_NAMES: Record<number, string> = {
 };
 
 export type FdFactory = (options: BoundSocketOptions) => number;
+
+const NO_RECORD = (): Promise<unknown> => Promise.resolve();
 
 interface ServerMetrics {
   packets: CounterMetric;
@@ -78,6 +95,10 @@ export class DhcpServer {
   private detectTokens = NEW_PI_DETECTIONS_PER_SECOND;
   private detectRefilledAt = 0;
   private readonly detectionsLimited: CounterMetric;
+  /** Records waiting for the packets ready now to be answered (see the top of this file). */
+  private records: Array<() => Promise<unknown>> = [];
+  private recordsHead = 0;
+  private recordsScheduled = false;
   config: DhcpConfig;
 
   constructor(
@@ -133,6 +154,8 @@ export class DhcpServer {
   async close(): Promise<void> {
     await Promise.all(this.sockets.map((s) => new Promise<void>((resolve) => s.socket.close(() => resolve()))));
     this.sockets = [];
+    // What the packets already answered asked to record is still recorded.
+    this.runRecords(Infinity);
   }
 
   private onMessage(socket: Socket, localPort: number, msg: Buffer, rinfo: RemoteInfo): void {
@@ -225,7 +248,7 @@ export class DhcpServer {
       }
       case 'release':
         this.view.unbind(effect.mac, effect.ip);
-        this.background(
+        this.record(() =>
           commands.appendEvent(DHCP_LEASE_STREAM, DhcpEventType.DhcpLeaseReleased, {
             mac: effect.mac,
             ip: effect.ip,
@@ -237,14 +260,14 @@ export class DhcpServer {
         this.view.unbind(effect.mac, effect.ip);
         this.view.clearOffer(effect.mac);
         this.view.declined.set(effect.ip, effect.until);
-        this.background(commands.appendEvent(DHCP_LEASE_STREAM, DhcpEventType.DhcpAddressDeclined, { mac: effect.mac, ip: effect.ip }));
+        this.record(() => commands.appendEvent(DHCP_LEASE_STREAM, DhcpEventType.DhcpAddressDeclined, { mac: effect.mac, ip: effect.ip }));
         return null;
       case 'learn-address': {
         const client = this.view.clients.get(effect.mac);
         const key = `ip|${effect.mac}|${effect.ip}`;
         if (!client || client.ip === effect.ip || this.inFlight.has(key)) return null;
         this.inFlight.add(key);
-        this.background(commands.learnClientAddress(effect.mac, effect.ip).finally(() => this.inFlight.delete(key)));
+        this.record(() => commands.learnClientAddress(effect.mac, effect.ip).finally(() => this.inFlight.delete(key)));
         return null;
       }
       case 'detect':
@@ -274,19 +297,18 @@ export class DhcpServer {
         if (this.lastFact.size > 50_000) {
           for (const [k, at] of this.lastFact) if (now - at >= BOOT_FACT_MIN_INTERVAL_MS) this.lastFact.delete(k);
         }
-        this.background(
-          commands.reportBootFact({
-            mac: effect.mac,
-            stage: effect.stage,
-            ip: effect.ip,
-            detail: {
-              xid: `0x${effect.xid.toString(16).padStart(8, '0')}`,
-              pxe: effect.pxe,
-              ...(effect.ipxe !== undefined ? { ipxe: effect.ipxe } : {}),
-              ...(effect.bootFile !== undefined ? { bootFile: effect.bootFile } : {}),
-            },
-          }),
-        );
+        const fact = {
+          mac: effect.mac,
+          stage: effect.stage,
+          ip: effect.ip,
+          detail: {
+            xid: `0x${effect.xid.toString(16).padStart(8, '0')}`,
+            pxe: effect.pxe,
+            ...(effect.ipxe !== undefined ? { ipxe: effect.ipxe } : {}),
+            ...(effect.bootFile !== undefined ? { bootFile: effect.bootFile } : {}),
+          },
+        };
+        this.record(() => commands.reportBootFact(fact));
         return null;
       }
     }
@@ -323,20 +345,61 @@ export class DhcpServer {
     }
     this.inFlight.add(identity.mac);
     boot.reported = true;
-    const done = this.ctx.commands
-      .detectClient({ mac: identity.mac, serial: identity.serial, model: identity.model, via: 'dhcp', bootId: boot.bootId })
-      .catch((error: Error) => {
-        boot!.reported = false;
-        throw error;
-      })
-      .finally(() => this.inFlight.delete(identity.mac));
-    this.background(done);
+    const reported = boot;
+    const input = { mac: identity.mac, serial: identity.serial, model: identity.model, via: 'dhcp' as const, bootId: boot.bootId };
+    this.record(() =>
+      this.ctx.commands
+        .detectClient(input)
+        .catch((error: Error) => {
+          reported.reported = false;
+          throw error;
+        })
+        .finally(() => this.inFlight.delete(identity.mac)),
+    );
     if (this.boots.size > 10_000) {
       for (const [mac, b] of this.boots) if (now - b.lastAt > BOOT_GAP_MS) this.boots.delete(mac);
     }
   }
 
-  private background(p: Promise<unknown>): void {
+  /** Queues a record (a core command) to start once the packets ready now are answered. */
+  private record(start: () => Promise<unknown>): void {
+    if (this.records.length - this.recordsHead >= RECORD_QUEUE_LIMIT) {
+      this.startRecord(start);
+      return;
+    }
+    this.records.push(start);
+    if (!this.recordsScheduled) {
+      this.recordsScheduled = true;
+      setImmediate(() => this.runRecords(RECORDS_PER_TURN));
+    }
+  }
+
+  /** Starts up to `max` queued records, oldest first; schedules the rest for the next turn. */
+  private runRecords(max: number): void {
+    this.recordsScheduled = false;
+    let started = 0;
+    while (this.recordsHead < this.records.length && started < max) {
+      const start = this.records[this.recordsHead];
+      this.records[this.recordsHead++] = NO_RECORD;
+      started++;
+      this.startRecord(start);
+    }
+    if (this.recordsHead >= this.records.length) {
+      this.records = [];
+      this.recordsHead = 0;
+    } else if (!this.recordsScheduled) {
+      this.recordsScheduled = true;
+      setImmediate(() => this.runRecords(RECORDS_PER_TURN));
+    }
+  }
+
+  private startRecord(start: () => Promise<unknown>): void {
+    let p: Promise<unknown>;
+    try {
+      p = start();
+    } catch (error) {
+      p = Promise.reject(error as Error);
+    }
     p.catch((error: Error) => this.log.warn('could not record a DHCP observation', { error: error.message }));
   }
 

@@ -16,6 +16,7 @@ import type { TftpContext } from './tftp.config';
 import { pinImageVersion, type VersionPin } from './tftp.pins';
 import { decideRequest, type RequestDecision } from './tftp.decider';
 import { SerialNotes } from './tftp.diagnose';
+import { NeighbourTable } from './tftp.neighbours';
 import type { BootFiles } from './tftp.files';
 import { renderCmdline, renderConfigTxt } from './tftp.generated';
 import { renderIpxeScript } from './tftp.ipxe';
@@ -107,11 +108,17 @@ export class TftpServer {
   private readonly perIp = new Map<string, number>();
   private readonly releaseWaiters = new Map<string, (() => void)[]>();
   private readonly lastFact = new Map<string, number>();
+  /** Per client: the key of its last throttled fact, forgotten when it asks for anything else. */
+  private readonly lastThrottled = new Map<string, string>();
   /** Per client: boot facts it may still cause now (a token bucket). */
   private readonly factBudget = new Map<string, { tokens: number; at: number }>();
   private readonly warnedRollover = new Set<string>();
   /** Requests under a serial folder that is not the requester's own (for diagnose: tftp.diagnose.ts). */
   readonly serialNotes = new SerialNotes();
+  /** IP → MAC from the kernel's ARP table, for requests from addresses bramble was never told. */
+  private readonly neighbours = new NeighbourTable();
+  /** `mac|ip` pairs whose learnClientAddress is in flight. */
+  private readonly learning = new Set<string>();
   /** Generated file path → its content last written (only changes are written). */
   private readonly written = new Map<string, string>();
   /** The image version each client is booting (see pinVersion), by MAC. */
@@ -401,15 +408,21 @@ export class TftpServer {
 
   /**
    * Records a boot fact through the core; never waits, never throws. Within the client's budget;
-   * `throttle`: also at most once per client, stage and file in BOOT_FACT_MIN_INTERVAL_MS.
+   * `throttle`: also at most once per client, stage and file in BOOT_FACT_MIN_INTERVAL_MS, unless
+   * the client was served, or refused something else, in between: a client asking for the same
+   * thing again and again is throttled, while a Pi 4's prefix probe miss of `<serial>/start4.elf`
+   * does not hide its own `<serial>/start4.elf` request a few files later, the one that stops its
+   * boot (found by the Pi emulator's end-to-end boot, test/e2e).
    */
   private fact(mac: string, stage: string, ip: string, detail: Record<string, string | number | boolean | null>, throttle = false): void {
     const now = (this.options.now ?? Date.now)();
     if (throttle) {
       const key = `${mac}|${stage}|${String(detail.file ?? detail.reason ?? '')}`;
       const last = this.lastFact.get(key);
-      if (last !== undefined && now - last < BOOT_FACT_MIN_INTERVAL_MS) return;
+      if (last !== undefined && now - last < BOOT_FACT_MIN_INTERVAL_MS && this.lastThrottled.get(mac) === key) return;
       this.lastFact.set(key, now);
+      this.lastThrottled.set(mac, key);
+      if (this.lastThrottled.size > 10_000) this.lastThrottled.clear();
       if (this.lastFact.size > 10_000) {
         for (const [k, at] of this.lastFact) if (now - at >= BOOT_FACT_MIN_INTERVAL_MS) this.lastFact.delete(k);
       }
@@ -477,12 +490,28 @@ export class TftpServer {
       this.count('duplicate');
       return;
     }
-    const decision = decideRequest({
+    let decision = decideRequest({
       filename: packet.filename,
       sourceIp: rinfo.address,
       clients: this.ctx.views.clients,
       images: this.ctx.views.images,
     });
+    if (decision.kind === 'refuse' && decision.reason === 'unknown-client') {
+      const byNeighbour = this.clientByNeighbour(rinfo.address);
+      if (byNeighbour) {
+        const clients = this.ctx.views.clients;
+        decision = decideRequest({
+          filename: packet.filename,
+          sourceIp: rinfo.address,
+          clients: {
+            get: (mac) => clients.get(mac),
+            bySerial: (s) => clients.bySerial(s),
+            byIp: (ip) => (ip === rinfo.address ? byNeighbour : clients.byIp(ip)),
+          },
+          images: this.ctx.views.images,
+        });
+      }
+    }
     this.noteSerialFolder(packet.filename, rinfo.address, decision.client);
     if (decision.kind === 'refuse') {
       const reason = decision.reason.split(':')[0];
@@ -541,6 +570,7 @@ export class TftpServer {
       }
       return false;
     }
+    this.lastThrottled.delete(client.mac);
     let data = content.data;
     if (packet.mode === 'netascii') data = await this.netasciiCopy(data);
     // Closed, or the worker being replaced, while the file was opened: the client asks again.
@@ -583,6 +613,26 @@ export class TftpServer {
     this.count('started');
     this.post({ type: 'start', id, fd, data, negotiated });
     return true;
+  }
+
+  /**
+   * The client at an address no protocol told bramble about, by the kernel's neighbour table
+   * (tftp.neighbours.ts: a Pi 3B in proxy mode never REQUESTs), and bramble learns the address.
+   */
+  private clientByNeighbour(ip: string): ClientRecord | null {
+    const mac = this.neighbours.macOf(ip);
+    const client = mac ? this.ctx.views.clients.get(mac) : null;
+    if (!client) return null;
+    const key = `${client.mac}|${ip}`;
+    if (!this.learning.has(key)) {
+      this.learning.add(key);
+      this.log.debug('address learnt from the neighbour table', { mac: client.mac, ip });
+      this.ctx.commands
+        .learnClientAddress(client.mac, ip)
+        .catch((error: Error) => this.log.warn('could not record a learnt address', { mac: client.mac, error: error.message }))
+        .finally(() => this.learning.delete(key));
+    }
+    return client;
   }
 
   /**

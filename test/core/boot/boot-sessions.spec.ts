@@ -132,7 +132,7 @@ describe('live boot sessions (core)', () => {
         events.map((e) => e.stage),
         ['FIRMWARE', 'STALLED', 'FAILED'],
       );
-      assert.equal(events[1].cause, 'start4.elf is missing: no new file for 20 s');
+      assert.equal(events[1].cause, 'start4.elf is missing: no new file for 35 s');
       assert.deepEqual(events[1].missing, ['start4.elf']);
       assert.equal(events[1].at, new Date(Date.parse('2026-11-26T10:00:00Z') + DEFAULT_BOOT_TIMEOUTS.fileMs).toISOString());
       assert.equal((await bootEvents(core))[1].metadata.actor, 'system');

@@ -1292,6 +1292,9 @@ describe('full mode: Pi 3 boot ROM and restarts', () => {
     assert.equal(bind[0].ip, replyOf(d3).yiaddr);
     assert.equal(bind[0].persist, true);
     assert.equal(view.bindings.get(PI3)?.ip, replyOf(d3).yiaddr);
+    // The address is learnt too: its first TFTP request (bootcode.bin, no serial folder) is known by it.
+    assert.deepEqual(effectsOf(d3, 'learn-address'), [{ kind: 'learn-address', mac: PI3, ip: replyOf(d3).yiaddr }]);
+    assert.equal(effectsOf(step(discover(PI4), view, fullCfg()), 'learn-address').length, 0);
     // Its next DISCOVER (same address) needs no new record.
     assert.equal(effectsOf(step(discover(PI3, 'pi3'), view, fullCfg(), { now: NOW + 120_000 }), 'bind')[0].persist, false);
     assert.equal(effectsOf(step(discover(PI4), view, fullCfg()), 'bind').length, 0);

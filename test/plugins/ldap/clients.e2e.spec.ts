@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { DetectClientCommand, ApproveClientCommand, LearnClientAddressCommand } from '../../../src/core/commands/client.commands';
 import { commandMeta } from '../../../src/core/commands/meta';
+import { BootSessions } from '../../../src/core/boot/boot-sessions';
 import { EVENT_STORE, type EventStore } from '../../../src/core/event-store/event-store.port';
 import { createLdapLab, ldapLabUnavailable, makeThrowawayCa, type LdapLab, type PiStack } from '../../support/ldap-lab';
 import { BASE_DN, startLdapBramble, type LdapBramble } from '../../support/ldap-bramble';
@@ -189,13 +190,16 @@ describe('LDAP plugin with real clients', { skip: skip ?? false }, () => {
     await bramble.harness.bus.execute(new LearnClientAddressCommand({ mac: PI_MAC, ip: lab.clientIp }, meta));
     const r = await pi.pam('carol', PASSWORDS.carol);
     assert.equal(r.code, 0, r.stderr);
-    const store = bramble.harness.app.nest.get<EventStore>(EVENT_STORE);
-    const facts = async () =>
-      (await store.readStream(`boot-${PI_MAC}`)).filter((e) => (e.data as { stage?: string }).stage === 'ldap.user-logged-in');
-    await eventually(async () => (await facts()).length > 0, 5000, 'the login fact');
-    const recorded = await facts();
+    // Facts are kept by the core's live boot sessions (only stage changes are stored).
+    const boot = bramble.harness.app.nest.get(BootSessions);
+    const facts = () => boot.recentFacts(PI_MAC).filter((f) => f.fact === 'ldap.user-logged-in');
+    await eventually(() => facts().length > 0, 5000, 'the login fact');
+    const recorded = facts();
     assert.equal(recorded.length, 1);
-    assert.deepEqual((recorded[0].data as { detail: unknown }).detail, { username: 'carol' });
+    assert.equal(recorded[0].plugin, 'ldap');
+    assert.deepEqual(recorded[0].detail, { username: 'carol' });
     assert.doesNotMatch(JSON.stringify(recorded[0]), /Pa55word/);
+    const store = bramble.harness.app.nest.get<EventStore>(EVENT_STORE);
+    assert.doesNotMatch(JSON.stringify(await store.readStream(`boot-${PI_MAC}`)), /Pa55word/);
   });
 });

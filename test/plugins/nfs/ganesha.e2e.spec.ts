@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { BootSessions } from '../../../src/core/boot/boot-sessions';
 import { EVENT_STORE, type EventStore } from '../../../src/core/event-store/event-store.port';
 import { definePlugin, type PluginContext } from '../../../src/core/plugin-api';
 import { createNfsPlugin } from '../../../src/plugins/nfs/nfs.plugin';
@@ -142,20 +143,14 @@ describe('NFS plugin with nfs-ganesha, real clients in namespaces', { skip, time
     const conf = readFileSync(path.join(harness.dataDir, 'plugins', 'nfs', 'ganesha', 'ganesha.conf'), 'utf8');
     assert.match(conf, new RegExp(`Clients = ${lab.ipOf('pi').replace(/\./g, '\\.')};`));
     // The v3 mount is a boot fact of this Pi, naming the image version it mounted.
-    let facts: { type: string; data: { stage: string; ip: string | null; detail: Record<string, unknown> } }[] = [];
-    await eventually(
-      async () => {
-        facts = (await probe!.events.readStream(`boot-${PI_MAC}`)) as unknown as typeof facts;
-        return facts.some((f) => f.data.stage === 'nfs.root-mounted');
-      },
-      5000,
-      'the nfs.root-mounted boot fact',
-    );
-    const mounted = facts.filter((f) => f.data.stage === 'nfs.root-mounted');
+    // Facts are kept by the core's live boot sessions (only stage changes are stored).
+    const boot = harness.app.nest.get(BootSessions);
+    const mountedFacts = () => boot.recentFacts(PI_MAC).filter((f) => f.fact === 'nfs.root-mounted');
+    await eventually(() => mountedFacts().length > 0, 5000, 'the nfs.root-mounted boot fact');
+    const mounted = mountedFacts();
     assert.equal(mounted.length, 1, 'once, though the Pi mounted several times');
-    assert.equal(mounted[0].data.ip, lab.ipOf('pi'));
-    assert.deepEqual(mounted[0].data.detail, { imageId, imageVersion: 1, export: imageRoot, nfsVersion: 3 });
-    assert.ok(!facts.some((f) => f.data.stage === 'nfs.root-mounted' && f.data.ip !== lab.ipOf('pi')));
+    assert.equal(mounted[0].ip, lab.ipOf('pi'));
+    assert.deepEqual(mounted[0].detail, { imageId, imageVersion: 1, export: imageRoot, nfsVersion: 3 });
     const metrics = harness.app.nest.get(Metrics);
     assert.deepEqual([...(await counterValues(metrics, 'bramble_nfs_exports', 'kind'))].sort(), [
       ['homes', 1],

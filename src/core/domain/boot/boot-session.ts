@@ -15,7 +15,9 @@
  * - a DHCP fact with `detail.pxe` true (the firmware's or a PXE ROM's DISCOVER) while the session
  *   is past DHCP or ended starts a new session (the old one, unless BOOTED, ends FAILED); a non-PXE
  *   DHCP (the kernel's `ip=dhcp`, the OS's client) is progress of the current session. A fact
- *   without `pxe` counts as PXE (plugins that predate the field).
+ *   without `pxe` counts as PXE (plugins that predate the field). A DISCOVER from iPXE
+ *   (`detail.ipxe`) while the session is still at DHCP or FIRMWARE is the iPXE the firmware stage
+ *   chain-loaded (a lab PC): progress, not a new session.
  * - TFTP files are classified by name (`classifyBootFile`); any TFTP request moves a session out
  *   of DHCP (the firmware reached TFTP); only a file served completely moves it to KERNEL (a
  *   missing one is remembered: the firmware probes optional files). A TFTP fact with no open
@@ -50,7 +52,7 @@ export interface BootTimeouts {
 
 export const DEFAULT_BOOT_TIMEOUTS: Readonly<BootTimeouts> = Object.freeze({
   dhcpMs: 30_000,
-  fileMs: 20_000,
+  fileMs: 35_000,
   rootMountMs: 120_000,
   bootedMs: 300_000,
   failAfterStallMs: 600_000,
@@ -395,7 +397,9 @@ function fact(step: Step, input: BootFactInput): void {
 
   if (name.startsWith('dhcp.')) {
     const pxe = input.detail.pxe !== false;
-    if (pxe && (session === null || !open || RANK[session.reached] > RANK.DHCP)) {
+    // iPXE chain-loaded by the firmware stage (undionly.kpxe, ipxe.efi) asks again: the same boot.
+    const chainLoaded = input.detail.ipxe === true && session !== null && open && RANK[session.reached] <= RANK.FIRMWARE;
+    if (pxe && !chainLoaded && (session === null || !open || RANK[session.reached] > RANK.DHCP)) {
       if (session && open) {
         session.lastRequest = name;
         step.change(session, 'FAILED', 'the client restarted its boot');

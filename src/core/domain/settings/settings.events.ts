@@ -22,7 +22,7 @@ export const DEFAULT_BOOT_SETTINGS: Readonly<Required<Pick<GlobalSettings, 'boot
     bootReportPort: 6970,
     bootTimeouts: Object.freeze({
       dhcpSeconds: 30,
-      fileSeconds: 20,
+      fileSeconds: 35,
       rootMountSeconds: 120,
       bootedSeconds: 300,
       failAfterStallSeconds: 600,

@@ -38,6 +38,7 @@ import {
   type ReadAllOptions,
   type ReadStreamOptions,
   type RecordedEvent,
+  type RetentionRule,
   type SubscribeOptions,
   type Subscription,
   type SubscriptionHandlers,
@@ -59,6 +60,7 @@ import {
   toAppendResult,
   toClientStreamState,
   toEventData,
+  retentionMetadataFor,
   toRecordedEvent,
   toServerFilter,
   translateError,
@@ -68,7 +70,11 @@ import {
 } from './kurrentdb.mapping';
 
 /** The part of the official client the adapter uses (tests hand in a stand-in through fromClient). */
-export type KurrentDbClientApi = Pick<KurrentDBClient, 'appendToStream' | 'readStream' | 'readAll' | 'subscribeToAll' | 'dispose'>;
+export type KurrentDbClientApi = Pick<KurrentDBClient, 'appendToStream' | 'readStream' | 'readAll' | 'subscribeToAll' | 'dispose'> &
+  Partial<Pick<KurrentDBClient, 'setStreamMetadata'>>;
+
+/** Streams whose retention metadata this process set (bounded: cleared when full; setting it again is harmless). */
+const MAX_RETAINED_STREAMS = 100_000;
 
 export interface KurrentDbConnectOptions {
   /** BRAMBLE_EVENT_STORE: `kurrentdb://`, `kurrentdb+discover://` or `esdb://` (see parseConnectionString). */
@@ -150,9 +156,44 @@ export class KurrentDbEventStore implements EventStore {
     const context: ErrorContext = { operation: 'append', stream, expected };
     try {
       const result = await this.step(this.client.appendToStream(stream, data, { streamState: toClientStreamState(expected) }), context);
+      await this.retain(stream);
       return toAppendResult(stream, expected, result);
     } catch (err) {
       throw translateError(err, context);
+    }
+  }
+
+  // ---- retention ----------------------------------------------------------------------------
+
+  private retentionRules: RetentionRule[] = [];
+  private readonly retained = new Set<string>();
+
+  /**
+   * Remembers the rule: each matching stream this process appends to gets `$maxAge` stream
+   * metadata once (the server's scavenge then deletes older events). Deletes nothing itself.
+   */
+  applyRetention(rule: RetentionRule): Promise<{ deleted: number }> {
+    const others = this.retentionRules.filter((r) => r.streamPrefix !== rule.streamPrefix);
+    const changed =
+      others.length === this.retentionRules.length ||
+      this.retentionRules.some((r) => r.streamPrefix === rule.streamPrefix && r.maxAgeSeconds !== rule.maxAgeSeconds);
+    this.retentionRules = [...others, { ...rule }];
+    if (changed) this.retained.clear();
+    return Promise.resolve({ deleted: 0 });
+  }
+
+  /** Sets the stream's `$maxAge` after its first append here (a failure is logged: the append stands). */
+  private async retain(stream: string): Promise<void> {
+    if (this.retentionRules.length === 0 || this.retained.has(stream) || !this.client.setStreamMetadata) return;
+    const metadata = retentionMetadataFor(stream, this.retentionRules);
+    if (!metadata) return;
+    if (this.retained.size >= MAX_RETAINED_STREAMS) this.retained.clear();
+    this.retained.add(stream);
+    try {
+      await this.step(this.client.setStreamMetadata(stream, metadata), { operation: 'append', stream, expected: 'any' });
+    } catch (err) {
+      this.retained.delete(stream);
+      this.logger.warn('could not set the stream retention', { stream, error: (err as Error).message });
     }
   }
 

@@ -50,6 +50,7 @@ import {
   type ExpectedRevision,
   type NewEvent,
   type RecordedEvent,
+  type RetentionRule,
 } from '../event-store.port';
 
 // ---- numbers --------------------------------------------------------------------------------
@@ -566,4 +567,23 @@ export function parseConnectionString(value: string): KurrentDbConnectionSetting
   const discover = scheme.endsWith('+discover');
   const normalized = scheme.startsWith('esdb') ? text.replace(/^esdb/i, 'kurrentdb') : text.replace(/^[^:]+/, scheme);
   return { connectionString: normalized, redacted: redactConnectionString(normalized), discover, hosts, deadlineMs };
+}
+
+/**
+ * The stream metadata that gives `stream` its retention (`$maxAge`, seconds: KurrentDB's scavenge
+ * deletes older events), or null when no rule matches it. The longest matching prefix wins.
+ */
+export function retentionMetadataFor(stream: string, rules: readonly RetentionRule[]): { maxAge: number } | null {
+  let best: RetentionRule | null = null;
+  for (const rule of rules) {
+    if (
+      rule.streamPrefix.length > 0 &&
+      stream.startsWith(rule.streamPrefix) &&
+      (!best || rule.streamPrefix.length > best.streamPrefix.length)
+    )
+      best = rule;
+  }
+  if (!best) return null;
+  const maxAge = Math.floor(best.maxAgeSeconds);
+  return Number.isSafeInteger(maxAge) && maxAge > 0 ? { maxAge } : null;
 }

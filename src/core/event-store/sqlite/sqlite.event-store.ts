@@ -30,6 +30,7 @@ import {
   type NewEvent,
   type ReadAllOptions,
   type ReadStreamOptions,
+  type RetentionRule,
   type RecordedEvent,
   type SubscribeOptions,
   type Subscription,
@@ -37,7 +38,7 @@ import {
 } from '../event-store.port';
 import { silentLogger, type Logger } from '../../logging/logger';
 import { ensurePrivateDir, ensurePrivateFile, tightenIfExists } from '../../persistence/private-files';
-import { COLUMNS, toRecordedAll } from './sqlite.schema';
+import { COLUMNS, EXPIRING_STREAM_PREFIXES, toRecordedAll } from './sqlite.schema';
 import { checkCount, DEFAULT_READ_LIMIT, EventQueries, toPageQuery } from './sqlite.query';
 import { SqliteSubscription } from './sqlite.subscription';
 import type { AppendRequest, CheckOptions, CheckResult, EventRow, FromWriter, ToWriter, WriterOptions } from './sqlite.writer.protocol';
@@ -87,6 +88,8 @@ const WORKER_SCRIPT = path.join(__dirname, 'sqlite.writer.worker.js');
 const CHECK_SCRIPT = path.join(__dirname, 'sqlite.check.worker.js');
 /** quick_check(N): the integrity check reports at most this many problems. */
 const CHECK_MAX_PROBLEMS = 10;
+/** Events one scavenge transaction deletes (appends wait at most one such transaction). */
+export const SCAVENGE_BATCH = 250;
 
 /** sqlite result codes that mean the storage failed (not the caller's request). */
 const STORAGE_ERRORS = /^SQLITE_(FULL|IOERR|CORRUPT|NOTADB|READONLY|CANTOPEN|BUSY|LOCKED|NOMEM|PERM|PROTOCOL|NOLFS|AUTH)/;
@@ -162,6 +165,7 @@ export class SqliteEventStore implements EventStore {
   private writerError: EventStoreUnavailableError | undefined;
   private readonly exited: Promise<number>;
   private readonly pending = new Map<number, Pending>();
+  private readonly scavenges = new Map<number, { resolve(r: { deleted: number }): void; reject(e: Error): void }>();
   private outbox: AppendRequest[] = [];
   private flushScheduled = false;
   private nextRid = 1;
@@ -231,7 +235,47 @@ export class SqliteEventStore implements EventStore {
     this.worker.postMessage(message);
   }
 
+  // ---- retention ----------------------------------------------------------------------------
+
+  /**
+   * Deletes the events of `rule.streamPrefix`'s streams written more than `maxAgeSeconds` before
+   * `now` (by their metadata timestamp), in batches of SCAVENGE_BATCH in the writer thread between
+   * appends; never the last event of a stream. Only `boot-*` streams may expire (the table's
+   * trigger refuses any other delete). Resolves with how many were deleted.
+   */
+  applyRetention(rule: RetentionRule, now: Date = new Date()): Promise<{ deleted: number }> {
+    if (this.state !== 'open') return Promise.reject(this.unavailable());
+    if (this.writerError) return Promise.reject(this.writerError);
+    if (!EXPIRING_STREAM_PREFIXES.some((p) => rule.streamPrefix.startsWith(p)) || rule.streamPrefix.length === 0) {
+      return Promise.reject(
+        new TypeError(`no retention for streams ${JSON.stringify(rule.streamPrefix)}: only ${EXPIRING_STREAM_PREFIXES.join(', ')}`),
+      );
+    }
+    if (!(rule.maxAgeSeconds > 0)) return Promise.reject(new RangeError(`maxAgeSeconds must be positive: ${rule.maxAgeSeconds}`));
+    const before = new Date(now.getTime() - rule.maxAgeSeconds * 1000).toISOString();
+    const rid = this.nextRid++;
+    return new Promise((resolve, reject) => {
+      this.scavenges.set(rid, { resolve, reject });
+      this.updateRef();
+      this.post({ t: 'scavenge', rid, prefix: rule.streamPrefix, before, batch: SCAVENGE_BATCH });
+    });
+  }
+
   private onWriterMessage(m: FromWriter): void {
+    if (m.t === 'scavenged') {
+      const s = this.scavenges.get(m.rid);
+      this.scavenges.delete(m.rid);
+      if (m.error) {
+        this.logger.error('boot retention scavenge failed', { error: m.error, code: m.code, deleted: m.deleted });
+        s?.reject(
+          isStorageError(m.code)
+            ? new EventStoreUnavailableError(`scavenge failed: ${m.code}: ${m.error}`)
+            : new Error(`scavenge failed: ${m.error}`),
+        );
+      } else s?.resolve({ deleted: m.deleted });
+      this.afterAnswers();
+      return;
+    }
     if (m.t === 'committed') {
       this.counters.transactions++;
       this.counters.largestBatch = Math.max(this.counters.largestBatch, m.outcomes.length);
@@ -279,7 +323,7 @@ export class SqliteEventStore implements EventStore {
 
   /** The worker keeps the process alive only while it owes answers. */
   private updateRef(): void {
-    if (this.pending.size > 0) this.worker.ref();
+    if (this.pending.size > 0 || this.scavenges.size > 0) this.worker.ref();
     else this.worker.unref();
   }
 
@@ -290,6 +334,8 @@ export class SqliteEventStore implements EventStore {
     this.outbox = [];
     for (const p of this.pending.values()) p.reject(this.writerError);
     this.pending.clear();
+    for (const s of this.scavenges.values()) s.reject(this.writerError);
+    this.scavenges.clear();
     this.afterAnswers();
   }
 

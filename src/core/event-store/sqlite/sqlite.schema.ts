@@ -43,8 +43,21 @@ CREATE TRIGGER events_no_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'events are append-only: DELETE is not allowed'); END;
 `;
 
+/**
+ * V2: boot streams have a retention (issue 11): rows of `boot-*` streams may be deleted (by the
+ * writer's scavenge, sqlite.writer.worker.ts), nothing else ever. UPDATE stays refused.
+ */
+const V2 = `
+DROP TRIGGER events_no_delete;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events WHEN substr(OLD.stream, 1, 5) <> 'boot-'
+BEGIN SELECT RAISE(ABORT, 'events are append-only: DELETE is allowed only for boot-* streams past their retention'); END;
+`;
+
+/** Stream prefixes whose events a retention may delete (the V2 trigger allows no other). */
+export const EXPIRING_STREAM_PREFIXES: readonly string[] = ['boot-'];
+
 /** MIGRATIONS[i] takes the file from user_version i to i + 1. */
-const MIGRATIONS: readonly string[] = [V1];
+const MIGRATIONS: readonly string[] = [V1, V2];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

@@ -29,14 +29,24 @@ export type AppendOutcome =
   | { rid: number; ok: false; conflict: true; actual: number | 'no_stream' }
   | { rid: number; ok: false; conflict: false; message: string; code?: string };
 
-export type ToWriter = { t: 'append'; requests: AppendRequest[] } | { t: 'close' };
+/** Deletes the events of streams starting with `prefix` written before `before` (ISO-8601), in batches. */
+export interface ScavengeRequest {
+  rid: number;
+  prefix: string;
+  before: string;
+  batch: number;
+}
+
+export type ToWriter = { t: 'append'; requests: AppendRequest[] } | ({ t: 'scavenge' } & ScavengeRequest) | { t: 'close' };
 
 export type FromWriter =
   | { t: 'ready'; journalMode: string; synchronous: number; schemaVersion: number }
   /** One committed transaction: every outcome of the batch, and the head position after it. */
   | { t: 'committed'; outcomes: AppendOutcome[]; head: number }
   /** The transaction could not be committed: every append of the batch failed. */
-  | { t: 'failed'; rids: number[]; message: string; code?: string };
+  | { t: 'failed'; rids: number[]; message: string; code?: string }
+  /** A scavenge finished (or stopped at a failure, `error` set): how many events it deleted. */
+  | { t: 'scavenged'; rid: number; deleted: number; error?: string; code?: string };
 
 /** The integrity check worker's input (sqlite.check.worker.ts). */
 export interface CheckOptions {

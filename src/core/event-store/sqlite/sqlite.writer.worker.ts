@@ -10,7 +10,7 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { migrate, SCHEMA_VERSION } from './sqlite.schema';
-import type { AppendOutcome, AppendRequest, FromWriter, ToWriter, WriterOptions } from './sqlite.writer.protocol';
+import type { AppendOutcome, AppendRequest, FromWriter, ScavengeRequest, ToWriter, WriterOptions } from './sqlite.writer.protocol';
 
 /** Events written since the last checkpoint before the writer checkpoints (between transactions). */
 const CHECKPOINT_EVERY_EVENTS = 4000;
@@ -34,6 +34,21 @@ const insert = db.prepare(
     ' VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
 );
 const headOf = db.prepare<[], number>('SELECT coalesce(max(position), 0) FROM events').pluck();
+
+/**
+ * One batch of a scavenge (retention): events of the prefix's streams older than the cutoff, but
+ * never the last event of a stream (so a stream's revisions are never reused, and the store's head
+ * position never goes back: checkpoints stay valid). Positions are AUTOINCREMENT: never reused.
+ */
+const deleteExpired = db.prepare<[string, string, string, number]>(
+  'DELETE FROM events WHERE position IN (SELECT e.position FROM events AS e WHERE e.stream >= ? AND e.stream < ? AND e.timestamp < ?' +
+    ' AND e.revision < (SELECT max(l.revision) FROM events AS l WHERE l.stream = e.stream) LIMIT ?)',
+);
+
+/** The first string after every string starting with `prefix` (`boot-` → `boot.`). */
+function prefixEnd(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
 
 function matches(expected: AppendRequest['expected'], actual: number | undefined): boolean {
   if (expected === 'any') return true;
@@ -72,6 +87,8 @@ const writeBatch = db.transaction((batch: AppendRequest[]): AppendOutcome[] => {
 });
 
 let queue: AppendRequest[] = [];
+/** Scavenges in course: one batch each between two rounds of appends, so appends never wait long. */
+const scavenges: (ScavengeRequest & { deleted: number })[] = [];
 let closing = false;
 let running = false;
 let sinceCheckpoint = 0;
@@ -83,6 +100,8 @@ function post(message: FromWriter): void {
 function take(message: ToWriter): void {
   if (message.t === 'append') {
     for (const r of message.requests) queue.push(r);
+  } else if (message.t === 'scavenge') {
+    scavenges.push({ rid: message.rid, prefix: message.prefix, before: message.before, batch: message.batch, deleted: 0 });
   } else {
     closing = true;
   }
@@ -110,7 +129,40 @@ function run(): void {
       tryPragma('wal_checkpoint(PASSIVE)');
     }
   }
+  const scavenge = scavenges[0];
+  if (scavenge && !closing) {
+    let done = false;
+    try {
+      const deleted = db
+        .transaction(() => deleteExpired.run(scavenge.prefix, prefixEnd(scavenge.prefix), scavenge.before, scavenge.batch).changes)
+        .immediate();
+      scavenge.deleted += deleted;
+      sinceCheckpoint += deleted;
+      done = deleted < scavenge.batch;
+      if (done) post({ t: 'scavenged', rid: scavenge.rid, deleted: scavenge.deleted });
+    } catch (err) {
+      done = true;
+      post({
+        t: 'scavenged',
+        rid: scavenge.rid,
+        deleted: scavenge.deleted,
+        error: (err as Error).message,
+        code: (err as { code?: string }).code,
+      });
+    }
+    if (done) scavenges.shift();
+    if (sinceCheckpoint >= CHECKPOINT_EVERY_EVENTS) {
+      sinceCheckpoint = 0;
+      tryPragma('wal_checkpoint(PASSIVE)');
+    }
+    // The next batch after whatever appends arrived meanwhile.
+    if (scavenges.length > 0 && !running) {
+      running = true;
+      setImmediate(run);
+    }
+  }
   if (closing) {
+    for (const s of scavenges.splice(0)) post({ t: 'scavenged', rid: s.rid, deleted: s.deleted, error: 'the store closed' });
     tryPragma('wal_checkpoint(TRUNCATE)');
     db.close();
     port!.close(); // nothing keeps the thread alive any more: it exits with code 0
