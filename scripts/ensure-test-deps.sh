@@ -42,8 +42,10 @@ packages=(
   xz-utils         # .img.xz / .tar.xz sources and exports (test/core/images, src/core/adapters/images)
   libcap2-bin      # setcap/getcap: a file capability that must survive an import (test/core/images)
   ipxe             # undionly.kpxe and ipxe.efi, the boot loaders the TFTP plugin serves lab PCs (test/plugins/dhcp/pc-clients.e2e, pc-qemu.e2e)
-  ipxe-qemu        # QEMU's NIC ROMs: iPXE, a real PXE firmware (test/plugins/dhcp/pc-qemu.e2e)
-  qemu-system-x86  # qemu-system-x86_64: a PC network-booting from bramble (test/plugins/dhcp/pc-qemu.e2e)
+  ipxe-qemu        # QEMU's NIC ROMs: iPXE, a real PXE firmware (test/plugins/dhcp/pc-qemu.e2e, test/e2e/vm-boot*)
+  qemu-system-x86  # qemu-system-x86_64: a PC network-booting from bramble (test/plugins/dhcp/pc-qemu.e2e, test/e2e/vm-boot*)
+  mmdebstrap       # builds the Debian 12 root the VM boots, cached in /var/cache/bramble-test (test/support/debian-vm-image.ts for test/e2e/vm-boot*)
+  radvd            # a router advertisement on the VM's LAN, so iPXE does not wait ~13 s for IPv6 (test/e2e/vm-boot*)
 )
 # Unpacked, not installed (see above): the NSS module (libnss_ldap.so.2) and the PAM module
 # (pam_ldap.so) that talk to nslcd, at nslcd's own version.
@@ -99,6 +101,7 @@ host_state() {
 packaged_daemons() {
   ps -eo pid=,args= | awk '$2 ~ /(^|\/)slapd$/ && !/ -f / { print } $2 ~ /(^|\/)nslcd$/ && !/ -[dn]/ { print }
     $2 ~ /(^|\/)(rpcbind|ganesha\.nfsd|rpc\.mountd|rpc\.statd|rpc\.idmapd)$/ && !/ -[fF]( |$)/ { print }
+    $2 ~ /(^|\/)radvd$/ && !/ -n / { print }
     $2 ~ /(^|\/)kea-dhcp4$/ && !/ -c / { print }'
 }
 
@@ -143,6 +146,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     for script in rpcbind nfs-kernel-server nfs-common; do
       [ -e "/etc/init.d/$script" ] && { update-rc.d "$script" disable >>"$log" 2>&1 || fail "could not disable $script at boot"; }
     done
+  fi
+  # radvd is run by the VM test in its lab namespace only: never at boot on the host.
+  if printf '%s\n' "${missing[@]}" | grep -qx radvd; then
+    if command -v systemctl >/dev/null; then systemctl --no-reload disable radvd.service >>"$log" 2>&1 || true; fi
+    [ -e /etc/init.d/radvd ] && { update-rc.d radvd disable >>"$log" 2>&1 || fail "could not disable radvd at boot"; }
   fi
   host_state >"$work/after"
   packaged_daemons >"$work/daemons-after"

@@ -37,6 +37,9 @@ const ALONE = [
   // QEMU emulates a whole PC in software (TCG) on one core for about 20 s a boot: alone, its
   // 60 s bound per boot keeps a wide margin.
   'dhcp/pc-qemu.e2e.spec.js',
+  // A Debian VM boots over the network under TCG: boot time is measured, and two cores are all it has.
+  'e2e/vm-boot-reference.e2e.spec.js',
+  'e2e/vm-boot.e2e.spec.js',
 ];
 const alone = selected.filter((f) => ALONE.some((name) => f.endsWith(name)));
 const together = selected.filter((f) => !alone.includes(f));

@@ -13,7 +13,11 @@
  *   a Pi root is read-only and homes hold no NFSv4 state worth reclaiming across a restart of the
  *   server), no Kerberos: it must not share state with a system ganesha.
  * - `Bind_Addr`: only the server address Pis reach bramble at, never every interface.
- * - Root squash on every export (`Squash = Root_Squash`): root on a Pi is nobody here.
+ * - Root squash on the homes export (`Squash = Root_Squash`): root on a Pi is nobody there. An
+ *   image root is read-only and exported without it (`No_Root_Squash`, as PiServer does): the OS
+ *   running from it is root, and must read its own root-only files (`/etc/shadow` for a console
+ *   login, `/etc/nslcd.conf` 0640 for nslcd); squashed, both fail (a stock Debian VM booted from
+ *   bramble: test/e2e/vm-boot.e2e.spec.ts, README "AUTH_SYS").
  */
 import { isIpv4 } from '../../core/plugin-api';
 import type { NfsExport, NfsVersion } from './nfs.exports';
@@ -71,6 +75,11 @@ function clientList(clients: readonly string[]): string {
   return clients.join(', ');
 }
 
+/** Root is squashed on every export but a read-only image root (see the file-top comment). */
+export function squashes(e: Pick<NfsExport, 'kind' | 'access'>): boolean {
+  return !(e.kind === 'image' && e.access === 'ro');
+}
+
 function protocols(versions: readonly NfsVersion[]): string {
   return [...new Set(versions)].sort().join(', ');
 }
@@ -118,7 +127,7 @@ export function renderGaneshaConfig(input: GaneshaConfigInput): string {
       `  Protocols = ${protocols(input.versions)};`,
       '  Transports = TCP;',
       '  SecType = sys;',
-      '  Squash = Root_Squash;',
+      `  Squash = ${squashes(e) ? 'Root_Squash' : 'No_Root_Squash'};`,
       '  Access_Type = None;',
       '  FSAL {',
       '    Name = VFS;',

@@ -129,7 +129,7 @@ describe('NFS plugin, kernel backend, checked by the real exportfs', { skip: una
     // exportfs runs after the file is written: wait for the table of this change.
     await eventually(() => etab().includes(`${homes}\t10.9.0.32(`), 5000, 'export table updated');
     const text = readFileSync(exportsFile, 'utf8');
-    assert.match(text, new RegExp(`^"${imageRoot}" 10\\.9\\.0\\.31\\(ro,sync,no_subtree_check,root_squash,sec=sys,fsid=\\d+\\)$`, 'm'));
+    assert.match(text, new RegExp(`^"${imageRoot}" 10\\.9\\.0\\.31\\(ro,sync,no_subtree_check,no_root_squash,sec=sys,fsid=\\d+\\)$`, 'm'));
     assert.match(text, new RegExp(`^"${homes}" 10\\.9\\.0\\.31\\(rw,[^)]*root_squash[^)]*\\) 10\\.9\\.0\\.32\\(rw,`, 'm'));
     // exportfs parsed it: its table has the path (spaces as \040) for exactly these clients.
     const table = etab();

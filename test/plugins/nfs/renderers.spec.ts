@@ -51,7 +51,7 @@ EXPORT {
   Protocols = 3, 4;
   Transports = TCP;
   SecType = sys;
-  Squash = Root_Squash;
+  Squash = No_Root_Squash;
   Access_Type = None;
   FSAL {
     Name = VFS;
@@ -82,7 +82,7 @@ EXPORT {
 `;
 
 const KERNEL_FIXTURE = `# Written by bramble (plugin nfs): every change is overwritten. Edit bramble's settings instead.
-"/srv/images/pi os/v2" 10.0.0.21(ro,sync,no_subtree_check,root_squash,sec=sys,fsid=3) 10.0.0.22(ro,sync,no_subtree_check,root_squash,sec=sys,fsid=3)
+"/srv/images/pi os/v2" 10.0.0.21(ro,sync,no_subtree_check,no_root_squash,sec=sys,fsid=3) 10.0.0.22(ro,sync,no_subtree_check,no_root_squash,sec=sys,fsid=3)
 "/srv/bramble/homes" 10.0.0.21(rw,sync,no_subtree_check,root_squash,sec=sys,fsid=1)
 `;
 
