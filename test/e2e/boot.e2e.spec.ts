@@ -10,8 +10,7 @@
  * - A Pi 4 given an image without start4.elf: bramble's session ends STALLED, naming the file.
  * - bramble SIGKILLed in the middle of a boot storm of 20 Pis and started again: the Pis retry and
  *   boot, and no event acknowledged before the kill is missing afterwards.
- * One `todo` test records what bramble does not do yet (nslcd.conf
- * unreadable through the root-squashing export): they run and report, without failing the suite.
+ * - A Pi's nslcd reads the image's own nslcd.conf (0640) over the read-only root export.
  * About 60 s in all (two image imports, a 5 s stall timeout, the storm with bramble down 5 s): it
  * runs alone (scripts/run-tests.js ALONE).
  *
@@ -229,20 +228,14 @@ describe('emulated Pis boot from bramble', { skip: skip ?? false }, () => {
     assert.equal(client.client.ip, results[0].ip);
   });
 
-  it(
-    "a Pi's nslcd reads /etc/nslcd.conf from its read-only root (as root, which the export squashes)",
-    {
-      todo: 'image conversion writes /etc/nslcd.conf root:nslcd 0640 and the NFS export squashes root: nslcd cannot read its configuration on a real Pi (the other tests log in with login.fallback)',
-    },
-    async () => {
-      const pis = await makePis(['pi4'], { maxAttempts: 1, reportPort: null });
-      pis[0].login = USER; // no fallback
-      await approve(pis, imageId);
-      const [r] = await bootPis({ pis, netns: lab.pisNs, deadlineMs: 40_000 });
-      assert.equal(r.outcome, 'booted', `${r.cause}`);
-      assert.equal(r.stage, 'USER_LOGGED_IN');
-    },
-  );
+  it("a Pi's nslcd reads /etc/nslcd.conf (root:nslcd 0640) from its read-only root: the root export does not squash root", async () => {
+    const pis = await makePis(['pi4'], { maxAttempts: 1, reportPort: null });
+    pis[0].login = USER; // no fallback: the settings come from the image's own nslcd.conf
+    await approve(pis, imageId);
+    const [r] = await bootPis({ pis, netns: lab.pisNs, deadlineMs: 40_000 });
+    assert.equal(r.outcome, 'booted', `${r.cause}`);
+    assert.equal(r.stage, 'USER_LOGGED_IN');
+  });
 
   it('a Pi 4 whose image lacks start4.elf: the emulated Pi stops, bramble ends its session STALLED and names the file', async () => {
     await lab.stopRouter();

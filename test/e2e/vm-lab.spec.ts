@@ -105,7 +105,7 @@ describe('Debian VM image recipe', () => {
 });
 
 describe('QEMU command line', () => {
-  it('is the one the lab notes found to work: TCG, q35, one vCPU, no default devices, virtio-net on the tap, serial on the socket', () => {
+  it('is the one docs/test-lab.md found to work: TCG, q35, one vCPU, no default devices, virtio-net on the tap, serial on the socket', () => {
     const args = QemuVm.args({ tap: 'vmtap1', mac: '52:54:00:b7:a0:01' }, '/tmp/x/console.sock').join(' ');
     assert.match(args, /-accel tcg -M q35 -smp 1 -m 1024 -nodefaults/);
     assert.match(args, /-boot order=n/);

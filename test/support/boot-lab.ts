@@ -4,7 +4,7 @@
  * optionally a dnsmasq playing the LAN's router (proxy mode).
  *
  *   switch "lan" ── srv   (eth0 .1: bramble; its own mount namespace with a tmpfs /run, for
- *                   │      ganesha and rpcbind: test-lab-notes "NFS")
+ *                   │      ganesha and rpcbind: docs/test-lab.md "NFS")
  *                   ├── router (eth0 .254: dnsmasq handing out .100-.199, proxy mode only)
  *                   └── pis    (pi0, pi1...: one interface per Pi, each with its Pi's MAC)
  *

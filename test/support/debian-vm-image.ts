@@ -5,7 +5,7 @@
  * /etc/apt/sources.list), so nothing of ours runs on the client but what bramble's image
  * conversion writes.
  *
- * What is in it, and why (test-lab-notes "A real OS network-booting in a VM"):
+ * What is in it, and why (docs/test-lab.md "A real operating system booting in a virtual machine"):
  * - minbase + systemd-sysv (init), linux-image-amd64 and initramfs-tools: Debian's kernel has no
  *   built-in NFS root, so the initramfs does it; `/etc/initramfs-tools/conf.d/bramble-nfs` sets
  *   BOOT=nfs and MODULES=netboot (bookworm's initramfs.conf has no BOOT= line; conf.d is read after

@@ -17,7 +17,7 @@
  *   const pi = await lab.startPiStack({ uri: slapd.uri, baseDn: base, caFile: ca.caFile });
  *   await pi.getent('passwd', 'alice');
  *
- * Why the Pi stack looks like this (docs, test-lab-notes.md "LDAP clients"): nslcd, getent, id and
+ * Why the Pi stack looks like this (docs/test-lab.md "LDAP clients"): nslcd, getent, id and
  * PAM read fixed paths (/etc/nslcd.conf, /etc/nsswitch.conf, /etc/pam.d, /run/nslcd/socket). They
  * run in a private mount namespace (`unshare -m --propagation private` inside the client's network
  * namespace) where the lab's own files are bind-mounted over those paths and a tmpfs covers /run,

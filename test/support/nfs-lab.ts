@@ -4,7 +4,7 @@
  * no NFS client).
  *
  * ganesha and rpcbind must share a mount namespace with a private tmpfs on /run (rpcbind's socket
- * and state stay off the host: test-lab-notes "NFS"). A holder process (`sleep`) is started inside
+ * and state stay off the host: docs/test-lab.md "NFS"). A holder process (`sleep`) is started inside
  * the server's network namespace under `unshare -m` with that tmpfs; the plugin's spawner then runs
  * every program through `nsenter` into the holder's network and mount namespaces. `destroy()` kills
  * whatever still runs in that mount namespace (the plugin should have stopped it all: the count is

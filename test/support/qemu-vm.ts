@@ -4,7 +4,7 @@
  * (test/e2e/vm-boot.e2e.spec.ts). Debian's qemu-system-x86 + ipxe-qemu; nothing of ours runs in
  * the VM.
  *
- * The VM (test-lab-notes "A real OS network-booting in a VM"):
+ * The VM (docs/test-lab.md "A real operating system booting in a virtual machine"):
  * - `-accel tcg -M q35 -smp 1 -m 1024 -nodefaults`: /dev/kvm here cannot run the firmware (it fails
  *   in the iPXE ROM), one vCPU beats two on two shared cores, and no default devices means no VGA,
  *   no disk, no second NIC to try first.

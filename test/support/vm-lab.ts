@@ -4,7 +4,7 @@
  * advertisement on the LAN, and QEMU VMs plugged into the switch (test/support/qemu-vm.ts).
  *
  * Why a router advertisement: iPXE configures IPv6 and IPv4 at once and waits about 13 s for an
- * IPv6 router before it gives up on it (test-lab-notes "A real OS network-booting in a VM"). A LAN
+ * IPv6 router before it gives up on it (docs/test-lab.md "A real operating system booting in a virtual machine"). A LAN
  * with a router answers at once. radvd, run in the server namespace, plays that router: it
  * advertises no prefix, no managed/other configuration and a router lifetime of 0 (not a default
  * router), so iPXE's IPv6 configuration ends as soon as the first advertisement arrives and nothing

@@ -8,7 +8,7 @@
  *
  * Why our own codec and not @ldapjs/messages or ldapjs: they lower-case attribute names (nslcd
  * asks `uidNumber` and must get `uidNumber` back), give the scope as a number, and throw on the
- * empty password-policy control nslcd's PAM bind sends (docs/test-lab-notes.md, "LDAP clients").
+ * empty password-policy control nslcd's PAM bind sends (docs/test-lab.md, "LDAP clients").
  *
  * Framing: `messageLength` is the TCP server's stream framer. It reads only the envelope's tag and
  * length, answers null until the whole message is in the buffer, and refuses a message larger

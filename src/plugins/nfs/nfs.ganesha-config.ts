@@ -1,7 +1,7 @@
 /**
  * nfs-ganesha's configuration for bramble's exports, rendered from the exports projection, pure.
  *
- * Choices (each found to matter by trying, see docs/test-lab-notes "NFS"):
+ * Choices (each found to matter by trying, see docs/test-lab.md "NFS"):
  * - `Mount_Path_Pseudo = true`: NFSv3 mounts name the pseudo path, which is the real path here, so
  *   `nfsroot=<server>:<path>` works for v3 and v4 alike.
  * - `Only_Numeric_Owners = true`: without an idmapd domain shared with the Pis, NFSv4 would show

@@ -39,7 +39,7 @@ const MAX_LOG_READ = 1024 * 1024;
 
 /** Log lines worth showing in health when ganesha stops or fails to start. */
 const SERIOUS = / :(FATAL|CRIT|MAJ) :/;
-/** Harmless at start without dbus or Kerberos (test-lab-notes). */
+/** Harmless at start without dbus or Kerberos (docs/test-lab.md "NFS"). */
 const HARMLESS = /DBUS|krb5|keytab|gssd/i;
 
 export class GaneshaServer {
