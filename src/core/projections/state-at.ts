@@ -29,7 +29,8 @@ export async function computeStateAt(store: EventStore, at: PointInTime, pageSiz
   const state = emptyReadModels();
   const projections = new ProjectionSet(CORE_PROJECTIONS);
   const until = at.time === undefined ? undefined : new Date(Date.parse(at.time) + 1).toISOString();
-  const before = at.position === undefined ? undefined : at.position + 1;
+  // The largest position a caller may give means "everything": one more would not be a safe integer.
+  const before = at.position === undefined || at.position >= Number.MAX_SAFE_INTEGER ? undefined : at.position + 1;
   let after: number | undefined;
   let position = 0;
   let events = 0;
