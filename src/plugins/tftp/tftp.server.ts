@@ -45,6 +45,8 @@ export const FACT_BURST = 100;
 export const FACTS_PER_SECOND = 2;
 /** How long a request from the address and port of a running transfer waits for that transfer's end. */
 const DUPLICATE_WAIT_MS = 50;
+/** How long a request waits for the transfer it superseded to end (the worker's next turn). */
+const SUPERSEDE_WAIT_MS = 200;
 /** A request under a serial folder (§3.1): eight hex digits, then a slash. */
 const SERIAL_FOLDER = /^([0-9a-fA-F]{8})\//;
 /** Restarts of a failed transfer worker allowed per minute. */
@@ -358,6 +360,22 @@ export class TftpServer {
   }
 
   /**
+   * Asks the worker to end `peer`'s transfer if the client has acknowledged nothing in it yet (see
+   * WorkerRequest 'supersede'): a Pi whose "Early terminate" ERROR was lost asks again from the same
+   * port and ignores the old transfer's OACK, so waiting for that transfer to time out (seconds)
+   * outlasts the Pi's own retries (found by bench/boot-storm.bench.ts at 100 Pis). False when
+   * there is no transfer (the request is being opened).
+   */
+  private supersede(peer: string): boolean {
+    for (const [id, t] of this.active) {
+      if (t.peer !== peer) continue;
+      this.post({ type: 'supersede', id, fd: t.fd });
+      return true;
+    }
+    return false;
+  }
+
+  /**
    * Resolves true once the transfer of `peer` has ended, false after `ms`. A Pi that stops a
    * transfer after its size probe may ask again from the same port at once, and the worker's
    * report of the end can reach this thread just after that new request.
@@ -482,6 +500,7 @@ export class TftpServer {
     }
     const peer = `${rinfo.address}:${rinfo.port}`;
     if (this.peers.has(peer)) await this.releasedWithin(peer, DUPLICATE_WAIT_MS);
+    if (this.peers.has(peer) && this.supersede(peer)) await this.releasedWithin(peer, SUPERSEDE_WAIT_MS);
     if (this.peers.has(peer)) {
       // The client sent its request again before our first answer arrived: that transfer answers it
       // (its timer resends the OACK or block), as dnsmasq does. (Checked again after the wait: an

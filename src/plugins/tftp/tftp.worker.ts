@@ -34,6 +34,13 @@ import { onAck, onClientError, onTimer, startTransfer, type Step, type TransferE
 /** main → worker */
 export type WorkerRequest =
   | { type: 'start'; id: number; fd: number; data: Uint8Array; negotiated: Negotiated }
+  /**
+   * A new request came from this transfer's peer while the transfer has had no block acknowledged:
+   * the client is not in it (it never got the OACK, or it ended a size probe with an ERROR that was
+   * lost). The transfer ends as a `probe` so the new request can be served; a transfer already
+   * under way is left alone (the new request stays a duplicate).
+   */
+  | { type: 'supersede'; id: number; fd: number }
   /** Ends every transfer (closing its socket) and the loop. */
   | { type: 'stop' };
 
@@ -238,11 +245,28 @@ function runLoop(init: WorkerInit): void {
     apply(t, startTransfer(request.negotiated, data.length, performance.now()));
   }
 
+  function supersede(request: Extract<WorkerRequest, { type: 'supersede' }>): void {
+    const t = transfers.get(request.fd);
+    if (!t || t.id !== request.id || t.state.acked >= 0) return;
+    finish(t, {
+      type: 'done',
+      outcome: 'probe',
+      bytes: 0,
+      blocks: 0,
+      retransmissions: t.state.retransmissions,
+      durationMs: 0,
+      blockSize: t.state.blockSize,
+      windowSize: t.state.windowSize,
+      detail: 'superseded by a new request from the same port',
+    });
+  }
+
   function drainMessages(): void {
     c.read(init.wakeFd, wakeBuffer, 8);
     for (let m = receiveMessageOnPort(init.port); m; m = receiveMessageOnPort(init.port)) {
       const request = m.message as WorkerRequest;
       if (request.type === 'start') start(request);
+      else if (request.type === 'supersede') supersede(request);
       else if (request.type === 'stop') running = false;
     }
   }

@@ -462,10 +462,11 @@ describe('TFTP with real clients', { skip: skip ?? false }, () => {
      * A Pi-like client: RRQ with tsize 0 and blksize 1024, OACK, ERROR `code` "Early terminate",
      * then the same RRQ from the same port, read through with lock-step ACKs. Prints JSON.
      */
-    const probeScript = (code: number): string => `
+    const probeScript = (code: number, lostError = false): string => `
       const dgram = require('node:dgram');
       const crypto = require('node:crypto');
-      const P = ${JSON.stringify({ server: lab.serverIp, name: 'start4.elf', code, blksize: 1024 })};
+      const P = ${JSON.stringify({ server: lab.serverIp, name: 'start4.elf', code, blksize: 1024, lostError })};
+      let probePort = -1, askedAgainAt = 0, answeredAfterMs = -1;
       const u16 = (n) => Buffer.from([n >> 8, n & 255]);
       const rrq = Buffer.concat([u16(1), Buffer.from(P.name + '\\0octet\\0tsize\\0' + '0\\0blksize\\0' + P.blksize + '\\0', 'latin1')]);
       const s = dgram.createSocket('udp4');
@@ -486,13 +487,19 @@ describe('TFTP with real clients', { skip: skip ?? false }, () => {
         if (phase === 'probe') {
           if (op !== 6) return fail('expected an OACK, got opcode ' + op);
           probeOack = parseOack(m);
+          probePort = r.port;
           const err = Buffer.concat([u16(5), u16(P.code), Buffer.from('Early terminate\\0', 'latin1')]);
           phase = 'read';
-          s.send(err, r.port, r.address, () => s.send(rrq, 69, P.server));
+          askedAgainAt = Date.now();
+          // lostError: the ERROR never reaches the server (as on a busy network).
+          if (P.lostError) s.send(rrq, 69, P.server);
+          else s.send(err, r.port, r.address, () => s.send(rrq, 69, P.server));
           return;
         }
+        // As the firmware does: the probe's transfer (its port) is over, whatever it sends again.
+        if (P.lostError && r.port === probePort) return;
         if (op === 6) {
-          if (!oack) oack = parseOack(m);
+          if (!oack) { oack = parseOack(m); answeredAfterMs = Date.now() - askedAgainAt; }
           s.send(Buffer.concat([u16(4), u16(0)]), r.port, r.address);
           return;
         }
@@ -506,7 +513,7 @@ describe('TFTP with real clients', { skip: skip ?? false }, () => {
         s.send(Buffer.concat([u16(4), u16(block)]), r.port, r.address);
         if (block === ((expected - 1) & 0xffff) && m.length - 4 < Number(oack.blksize)) {
           const data = Buffer.concat(chunks);
-          console.log(JSON.stringify({ probeOack, oack, blocks, size: data.length,
+          console.log(JSON.stringify({ probeOack, oack, blocks, size: data.length, answeredAfterMs,
             sha256: crypto.createHash('sha256').update(data).digest('hex'), port: s.address().port }));
           setTimeout(() => process.exit(0), 50);
         }
@@ -548,6 +555,23 @@ describe('TFTP with real clients', { skip: skip ?? false }, () => {
         assert.deepEqual(await facts(p.mac, 'tftp.file-failed'), []);
       });
     }
+    it('the ERROR after the size probe is lost: the same request from the same port supersedes the probe at once (not after its retries)', async () => {
+      const elf = patternFile(210_003, 103);
+      lab.writeBootFile('start4.elf', elf);
+      const p = await lab.addPi('probelost', { mac: 'dc:a6:32:05:00:03', serial: '5e000003' });
+      const probes = await metric('transfers_total', { outcome: 'probe' });
+      const clientErrors = await metric('errors_total', { kind: 'client-error' });
+      const { stdout } = await lab.exec(p.host, process.execPath, ['-e', probeScript(0, true)], { timeoutMs: 20_000 });
+      const result = JSON.parse(stdout) as { size: number; sha256: string; answeredAfterMs: number };
+      assert.equal(result.size, elf.length);
+      assert.equal(result.sha256, sha(elf));
+      // Before: the request waited as a duplicate until the probe's transfer gave up (its 5 retries, over 5 s).
+      assert.ok(result.answeredAfterMs < 1000, `answered after ${result.answeredAfterMs} ms`);
+      await waitFact(p.mac, 'tftp.file-served', 'start4.elf');
+      assert.equal((await metric('transfers_total', { outcome: 'probe' })) - probes, 1, 'the superseded probe counts as a probe');
+      assert.equal((await metric('errors_total', { kind: 'client-error' })) - clientErrors, 0);
+      assert.deepEqual(await facts(p.mac, 'tftp.file-failed'), []);
+    });
   });
   describe('boot facts per client', () => {
     it('a client looping on one file is served every time, but records at most its budget of facts', { timeout: 60_000 }, async () => {
