@@ -23,7 +23,7 @@ import { renderIpxeScript } from './tftp.ipxe';
 import { closeFd, createEventFd, noReuseAddress, signalEventFd, type TftpSocketOptions } from './tftp.libc';
 import { negotiate, type TransferLimits } from './tftp.options';
 import { expectsRollover } from './tftp.transfer';
-import { type DoneEffect, type WorkerCounters, type WorkerReport, type WorkerRequest } from './tftp.worker';
+import { SUPERSEDE_AFTER_MS, type DoneEffect, type WorkerCounters, type WorkerReport, type WorkerRequest } from './tftp.worker';
 
 export type FdFactory = (options: TftpSocketOptions) => number;
 
@@ -59,6 +59,8 @@ const TRANSFER_BUFFER_BYTES = 256 * 1024;
 interface ActiveTransfer {
   /** The transfer's socket (owned by the worker; closed here only if the worker dies). */
   fd: number;
+  /** performance.now() when it was handed to the worker. */
+  startedAt: number;
   peer: string;
   ip: string;
   client: ClientRecord;
@@ -364,11 +366,13 @@ export class TftpServer {
    * WorkerRequest 'supersede'): a Pi whose "Early terminate" ERROR was lost asks again from the same
    * port and ignores the old transfer's OACK, so waiting for that transfer to time out (seconds)
    * outlasts the Pi's own retries (found by bench/boot-storm.bench.ts at 100 Pis). False when
-   * there is no transfer (the request is being opened).
+   * there is no transfer (the request is being opened) or it is younger than SUPERSEDE_AFTER_MS.
    */
   private supersede(peer: string): boolean {
     for (const [id, t] of this.active) {
       if (t.peer !== peer) continue;
+      // A younger transfer: the request is a plain duplicate (the worker would refuse anyway).
+      if (performance.now() - t.startedAt < SUPERSEDE_AFTER_MS) return false;
       this.post({ type: 'supersede', id, fd: t.fd });
       return true;
     }
@@ -627,7 +631,7 @@ export class TftpServer {
       return false;
     }
     const id = this.nextId++;
-    this.active.set(id, { fd, peer, ip: rinfo.address, client, file: relPath });
+    this.active.set(id, { fd, startedAt: performance.now(), peer, ip: rinfo.address, client, file: relPath });
     this.metrics.active.set(this.active.size);
     this.count('started');
     this.post({ type: 'start', id, fd, data, negotiated });

@@ -32,13 +32,17 @@ import type { Negotiated } from './tftp.options';
 import { onAck, onClientError, onTimer, startTransfer, type Step, type TransferEffect, type TransferState } from './tftp.transfer';
 
 /** main → worker */
+/** A transfer with nothing acknowledged this long may be superseded by a new request from its port. */
+export const SUPERSEDE_AFTER_MS = 500;
+
 export type WorkerRequest =
   | { type: 'start'; id: number; fd: number; data: Uint8Array; negotiated: Negotiated }
   /**
-   * A new request came from this transfer's peer while the transfer has had no block acknowledged:
-   * the client is not in it (it never got the OACK, or it ended a size probe with an ERROR that was
-   * lost). The transfer ends as a `probe` so the new request can be served; a transfer already
-   * under way is left alone (the new request stays a duplicate).
+   * A new request came from this transfer's peer while the transfer has had no block acknowledged
+   * for SUPERSEDE_AFTER_MS: the client is not in it (it never got the OACK, or it ended a size probe
+   * with an ERROR that was lost, and asks again after its own timeout). The transfer ends as a
+   * `probe` so the new request can be served; a transfer under way, or a younger one, is left
+   * alone (the new request stays a duplicate).
    */
   | { type: 'supersede'; id: number; fd: number }
   /** Ends every transfer (closing its socket) and the loop. */
@@ -248,6 +252,10 @@ function runLoop(init: WorkerInit): void {
   function supersede(request: Extract<WorkerRequest, { type: 'supersede' }>): void {
     const t = transfers.get(request.fd);
     if (!t || t.id !== request.id || t.state.acked >= 0) return;
+    // Younger than this, the request is a plain duplicate (sent twice, or crossed with our OACK):
+    // the client may still take the OACK on its way. Older, the client has waited out its own
+    // timeout without taking it: it is not in this transfer.
+    if (performance.now() - t.state.startedAt < SUPERSEDE_AFTER_MS) return;
     finish(t, {
       type: 'done',
       outcome: 'probe',
