@@ -14,16 +14,13 @@
  * it); each Pi matches its own by xid and chaddr. Pure apart from `send`: no sockets here.
  */
 import {
-  BOOTREQUEST,
-  BROADCAST_FLAG,
   DhcpMessageType,
   DhcpOption,
   encodePacket,
   getIp,
   ipOption,
-  macToChaddr,
   messageType,
-  messageTypeOption,
+  newRequest,
   type DhcpPacket,
 } from '../../src/plugins/dhcp/dhcp.codec';
 
@@ -57,24 +54,8 @@ export function pi4Guid(mac: string, serial: number, revision = 0x00c03111): Buf
 }
 
 function packet(pi: SimDhcpPi, xid: number, type: DhcpMessageType, extra: Array<[number, Buffer]>): Buffer {
-  const p: DhcpPacket = {
-    op: BOOTREQUEST,
-    htype: 1,
-    hlen: 6,
-    hops: 0,
-    xid,
-    secs: 0,
-    flags: BROADCAST_FLAG,
-    ciaddr: '0.0.0.0',
-    yiaddr: '0.0.0.0',
-    siaddr: '0.0.0.0',
-    giaddr: '0.0.0.0',
-    chaddr: macToChaddr(pi.mac),
-    mac: pi.mac,
-    sname: '',
-    file: '',
-    options: new Map<number, Buffer>([
-      [DhcpOption.MESSAGE_TYPE, messageTypeOption(type)],
+  return encodePacket(
+    newRequest(pi.mac, xid, type, [
       ...extra,
       [55, Buffer.from([1, 3, 43, 60, 66, 67])],
       [DhcpOption.VENDOR_CLASS, VENDOR_CLASS],
@@ -82,8 +63,7 @@ function packet(pi: SimDhcpPi, xid: number, type: DhcpMessageType, extra: Array<
       [94, Buffer.from([1, 2, 1])],
       [97, pi4Guid(pi.mac, pi.serial)],
     ]),
-  };
-  return encodePacket(p);
+  );
 }
 
 export type DhcpOutcome = { ok: true; ip: string; tftpServer: string } | { ok: false; reason: string };

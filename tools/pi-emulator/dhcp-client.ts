@@ -16,15 +16,12 @@
  */
 import {
   BOOTREPLY,
-  BOOTREQUEST,
-  BROADCAST_FLAG,
   DhcpMessageType,
   DhcpOption,
   getIp,
   ipOption,
-  macToChaddr,
   messageType,
-  messageTypeOption,
+  newRequest,
   stringOption,
   uint16Option,
   type DhcpPacket,
@@ -41,36 +38,23 @@ export interface DhcpIdentity {
 
 function baseRequest(id: DhcpIdentity, xid: number, secs: number, type: DhcpMessageType): DhcpPacket {
   const profile = PROFILES[id.model];
-  const options = new Map<number, Buffer>([
-    [DhcpOption.MESSAGE_TYPE, messageTypeOption(type)],
-    [DhcpOption.PARAMETER_LIST, Buffer.from(profile.parameterList)],
-    [DhcpOption.VENDOR_CLASS, stringOption(profile.vendorClass)],
-    [DhcpOption.CLIENT_ARCH, uint16Option(0)],
-    [DhcpOption.CLIENT_NDI, Buffer.from([1, 2, 1])],
-    [DhcpOption.CLIENT_GUID, clientGuid(id.model, id.mac, id.serial)],
-  ]);
-  return {
-    op: BOOTREQUEST,
-    htype: 1,
-    hlen: 6,
-    hops: 0,
-    xid: xid >>> 0,
-    secs,
-    // The emulated Pi has no address on its interface until DHCP is done, so it asks for broadcast
-    // replies (a unicast to the offered address would not reach its socket). The real firmware
-    // receives frames below IP and does not need this: a difference the server must accept anyway
-    // (RFC 2131 §4.1).
-    flags: BROADCAST_FLAG,
-    ciaddr: '0.0.0.0',
-    yiaddr: '0.0.0.0',
-    siaddr: '0.0.0.0',
-    giaddr: '0.0.0.0',
-    chaddr: macToChaddr(id.mac),
-    mac: null,
-    sname: '',
-    file: '',
-    options,
-  };
+  // The emulated Pi has no address on its interface until DHCP is done, so it asks for broadcast
+  // replies, newRequest's default (a unicast to the offered address would not reach its socket).
+  // The real firmware receives frames below IP and does not need this: a difference the server
+  // must accept anyway (RFC 2131 §4.1).
+  return newRequest(
+    id.mac,
+    xid >>> 0,
+    type,
+    [
+      [DhcpOption.PARAMETER_LIST, Buffer.from(profile.parameterList)],
+      [DhcpOption.VENDOR_CLASS, stringOption(profile.vendorClass)],
+      [DhcpOption.CLIENT_ARCH, uint16Option(0)],
+      [DhcpOption.CLIENT_NDI, Buffer.from([1, 2, 1])],
+      [DhcpOption.CLIENT_GUID, clientGuid(id.model, id.mac, id.serial)],
+    ],
+    { secs },
+  );
 }
 
 export function buildDiscover(id: DhcpIdentity, xid: number, secs: number): DhcpPacket {

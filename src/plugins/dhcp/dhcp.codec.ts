@@ -586,6 +586,39 @@ export function newReply(request: DhcpPacket): DhcpPacket {
   };
 }
 
+/**
+ * A client's BOOTREQUEST skeleton (RFC 2131 §4.4.1): Ethernet, no hops, every address 0.0.0.0, the
+ * broadcast flag set (a client without an address asks for broadcast replies), option 53 first and
+ * then `options`. For bramble's own probe, the Pi emulator and the simulators of the benches.
+ */
+export function newRequest(
+  mac: string,
+  xid: number,
+  type: DhcpMessageType,
+  options: Iterable<[number, Buffer]> = [],
+  fields: Partial<DhcpPacket> = {},
+): DhcpPacket {
+  return {
+    op: BOOTREQUEST,
+    htype: HTYPE_ETHERNET,
+    hlen: 6,
+    hops: 0,
+    xid,
+    secs: 0,
+    flags: BROADCAST_FLAG,
+    ciaddr: '0.0.0.0',
+    yiaddr: '0.0.0.0',
+    siaddr: '0.0.0.0',
+    giaddr: '0.0.0.0',
+    chaddr: macToChaddr(mac),
+    mac,
+    sname: '',
+    file: '',
+    options: new Map<number, Buffer>([[DhcpOption.MESSAGE_TYPE, messageTypeOption(type)], ...options]),
+    ...fields,
+  };
+}
+
 /** The message type (option 53), or null when absent, not one byte, or not 1..8. */
 export function messageType(p: DhcpPacket): DhcpMessageType | null {
   const v = p.options.get(53);

@@ -4,19 +4,7 @@
  * OFFERs for a moment. It never sends a REQUEST, so no server binds an address to the probe.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  BOOTREQUEST,
-  BROADCAST_FLAG,
-  DhcpMessageType,
-  DhcpOption,
-  decodePacket,
-  encodePacket,
-  getIp,
-  macToChaddr,
-  messageType,
-  messageTypeOption,
-  type DhcpPacket,
-} from './dhcp.codec';
+import { DhcpMessageType, DhcpOption, decodePacket, encodePacket, getIp, messageType, newRequest, type DhcpPacket } from './dhcp.codec';
 import { adoptUdpFd } from './bound-udp-socket';
 import type { FdFactory } from './dhcp.server';
 
@@ -30,27 +18,7 @@ export interface ProbeAnswer {
 }
 
 export function probeDiscover(xid: number): DhcpPacket {
-  return {
-    op: BOOTREQUEST,
-    htype: 1,
-    hlen: 6,
-    hops: 0,
-    xid,
-    secs: 0,
-    flags: BROADCAST_FLAG,
-    ciaddr: '0.0.0.0',
-    yiaddr: '0.0.0.0',
-    siaddr: '0.0.0.0',
-    giaddr: '0.0.0.0',
-    chaddr: macToChaddr(PROBE_MAC),
-    mac: PROBE_MAC,
-    sname: '',
-    file: '',
-    options: new Map([
-      [DhcpOption.MESSAGE_TYPE, messageTypeOption(DhcpMessageType.DISCOVER)],
-      [DhcpOption.PARAMETER_LIST, Buffer.from([1, 3, 6, 51, 54])],
-    ]),
-  };
+  return newRequest(PROBE_MAC, xid, DhcpMessageType.DISCOVER, [[DhcpOption.PARAMETER_LIST, Buffer.from([1, 3, 6, 51, 54])]]);
 }
 
 /**

@@ -10,16 +10,13 @@ import type { Socket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { adoptUdpFd, createBoundUdpFd } from '../../../src/plugins/dhcp/bound-udp-socket';
 import {
-  BOOTREQUEST,
-  BROADCAST_FLAG,
   decodePacket,
   DhcpMessageType,
   DhcpOption,
   encodePacket,
   ipOption,
-  macToChaddr,
   messageType,
-  messageTypeOption,
+  newRequest,
   type DhcpPacket,
 } from '../../../src/plugins/dhcp/dhcp.codec';
 import { buildDhcpConfig, type DhcpContext } from '../../../src/plugins/dhcp/dhcp.config';
@@ -31,25 +28,7 @@ const skip = canUseNetns();
 const MAC = 'dc:a6:32:00:00:42';
 
 function request(type: DhcpMessageType, mac: string, xid: number, options: Array<[number, Buffer]> = []): Buffer {
-  const p: DhcpPacket = {
-    op: BOOTREQUEST,
-    htype: 1,
-    hlen: 6,
-    hops: 0,
-    xid,
-    secs: 0,
-    flags: BROADCAST_FLAG,
-    ciaddr: '0.0.0.0',
-    yiaddr: '0.0.0.0',
-    siaddr: '0.0.0.0',
-    giaddr: '0.0.0.0',
-    chaddr: macToChaddr(mac),
-    mac,
-    sname: '',
-    file: '',
-    options: new Map([[DhcpOption.MESSAGE_TYPE, messageTypeOption(type)], ...options]),
-  };
-  return encodePacket(p);
+  return encodePacket(newRequest(mac, xid, type, options));
 }
 
 interface Deferred {
