@@ -23,6 +23,7 @@ import {
   newRequest,
   type DhcpPacket,
 } from '../../src/plugins/dhcp/dhcp.codec';
+import { clientGuid } from '../../tools/pi-emulator/profiles';
 
 export interface SimDhcpOptions {
   /** The address giver's server id (option 54 of its OFFER). */
@@ -43,16 +44,6 @@ export interface SimDhcpPi {
 
 const VENDOR_CLASS = Buffer.from('PXEClient:Arch:00000:UNDI:002001', 'latin1');
 
-/** Option 97 of a Pi 4: type 0, FourCC RPi4, board revision, MAC low 4 bytes, serial (little-endian). */
-export function pi4Guid(mac: string, serial: number, revision = 0x00c03111): Buffer {
-  const b = Buffer.alloc(17);
-  b.write('RPi4', 1, 'latin1');
-  b.writeUInt32LE(revision, 5);
-  Buffer.from(mac.split(':').slice(2).join(''), 'hex').copy(b, 9);
-  b.writeUInt32LE(serial, 13);
-  return b;
-}
-
 function packet(pi: SimDhcpPi, xid: number, type: DhcpMessageType, extra: Array<[number, Buffer]>): Buffer {
   return encodePacket(
     newRequest(pi.mac, xid, type, [
@@ -61,7 +52,7 @@ function packet(pi: SimDhcpPi, xid: number, type: DhcpMessageType, extra: Array<
       [DhcpOption.VENDOR_CLASS, VENDOR_CLASS],
       [93, Buffer.from([0, 0])],
       [94, Buffer.from([1, 2, 1])],
-      [97, pi4Guid(pi.mac, pi.serial)],
+      [97, clientGuid('pi4', pi.mac, pi.serial)],
     ]),
   );
 }
