@@ -113,6 +113,10 @@ export class BootLab {
     return path.join(this.tmp.dir, 'images');
   }
 
+  get homesDir(): string {
+    return path.join(this.tmp.dir, 'homes');
+  }
+
   /**
    * Kills what an earlier run left when it died before its teardown (bramble dies with the test
    * through its parent-death signal, its ganesha and rpcbind do not): processes whose command line
@@ -283,6 +287,9 @@ export class BootLab {
       if (Date.now() > deadline) throw new Error(`bramble: no /health within 60 s:\n${this.log.slice(-5000)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
+    // Home folders inside the lab, never the host's /srv/bramble/homes (the NFS plugin's default).
+    mkdirSync(this.homesDir, { recursive: true });
+    await this.ok('mutation ($v: JSON!) { updatePluginSettings(plugin: "nfs", values: $v) { name } }', { v: { homesPath: this.homesDir } });
   }
 
   output(): string {
