@@ -73,6 +73,9 @@ export class NetLab {
   private readonly children = new Set<ChildProcess>();
   private linkCounter = 0;
   private readonly switchNs: string;
+  /** Open namespace files for inNamespace(): this thread's own, and each host's. */
+  private selfNsFd: number | null = null;
+  private readonly nsFds = new Map<string, number>();
 
   private constructor(readonly subnetBase: string) {
     this.id = `${PREFIX}${process.pid}x${++labCounter}`;
@@ -157,10 +160,24 @@ export class NetLab {
    * this is how an in-process bramble serves a lab interface.
    */
   inNamespace<T>(host: string, fn: () => T): T {
-    return withNetns(this.ns(host), fn);
+    // The namespace files stay open until destroy(): an in-process server makes a socket per TFTP
+    // transfer here, and two opens and closes each time were main-thread work a real server, which
+    // runs inside its namespace, never does (bench/boot-storm.bench.ts).
+    this.selfNsFd ??= openSync('/proc/thread-self/ns/net', 'r');
+    const ns = this.ns(host);
+    let target = this.nsFds.get(ns);
+    if (target === undefined) {
+      target = openSync(`/run/netns/${ns}`, 'r');
+      this.nsFds.set(ns, target);
+    }
+    return switchNetns(this.selfNsFd, target, ns, fn);
   }
 
   async destroy(): Promise<void> {
+    for (const fd of this.nsFds.values()) closeSync(fd);
+    this.nsFds.clear();
+    if (this.selfNsFd !== null) closeSync(this.selfNsFd);
+    this.selfNsFd = null;
     for (const child of this.children) child.kill('SIGKILL');
     await Promise.all([...this.children].map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
     for (const ns of this.namespaces.reverse()) {
@@ -191,22 +208,30 @@ let setnsFn: ((fd: number, nstype: number) => number) | null = null;
 
 /** Calls `fn` with this thread in the named namespace (/run/netns/<name>), restoring it after. */
 export function withNetns<T>(name: string, fn: () => T): T {
-  if (!setnsFn) setnsFn = koffi.load('libc.so.6').func('int setns(int, int)') as (fd: number, nstype: number) => number;
   const original = openSync('/proc/thread-self/ns/net', 'r');
-  const target = openSync(`/run/netns/${name}`, 'r');
   try {
-    if (setnsFn(target, CLONE_NEWNET) !== 0) throw new Error(`setns(${name}) failed: errno ${koffi.errno()}`);
+    const target = openSync(`/run/netns/${name}`, 'r');
     try {
-      return fn();
+      return switchNetns(original, target, name, fn);
     } finally {
-      // Deliberate: a thread left in the wrong namespace must fail loudly, whatever fn() did.
-      if (setnsFn(original, CLONE_NEWNET) !== 0) {
-        // eslint-disable-next-line no-unsafe-finally
-        throw new Error(`could not return to the original network namespace: errno ${koffi.errno()}`);
-      }
+      closeSync(target);
     }
   } finally {
-    closeSync(target);
     closeSync(original);
+  }
+}
+
+/** Calls `fn` with this thread in the namespace open as `target`, then back in `original`. */
+function switchNetns<T>(original: number, target: number, name: string, fn: () => T): T {
+  if (!setnsFn) setnsFn = koffi.load('libc.so.6').func('int setns(int, int)') as (fd: number, nstype: number) => number;
+  if (setnsFn(target, CLONE_NEWNET) !== 0) throw new Error(`setns(${name}) failed: errno ${koffi.errno()}`);
+  try {
+    return fn();
+  } finally {
+    // Deliberate: a thread left in the wrong namespace must fail loudly, whatever fn() did.
+    if (setnsFn(original, CLONE_NEWNET) !== 0) {
+      // eslint-disable-next-line no-unsafe-finally
+      throw new Error(`could not return to the original network namespace: errno ${koffi.errno()}`);
+    }
   }
 }

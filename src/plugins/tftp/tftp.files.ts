@@ -12,14 +12,24 @@
  * the resolved path with O_NOFOLLOW. A race with something swapping path components between the
  * check and the open is out of scope: the image tree belongs to the admin.
  *
- * Cache: key = real path, and every open `stat`s the file and compares device, inode, size and
- * mtime with the cached copy, so an image update is served at the next request, without a restart.
- * Least recently used entries are dropped when the total exceeds `maxCacheBytes`. Opens of the same
- * uncached file while it is being read share that one read: 50 Pis asking for the kernel at once
- * read it once.
+ * Cache: key = real path, and an open `stat`s the file and compares device, inode, size and mtime
+ * with the cached copy, so an image update is served without a restart. Least recently used entries
+ * are dropped when the total exceeds `maxCacheBytes`. Opens of the same uncached file while it is
+ * being read share that one read: 50 Pis asking for the kernel at once read it once.
+ *
+ * Checked answers: the answer to an open (the file, or "not found") is trusted for
+ * `revalidateAfterMs` (1 s) after its check began, and opens of the same name while it is being
+ * checked share that check; the boot folder's own real path is likewise resolved once a second. So
+ * an update is served within a second, not at the very next request.
+ * The reason is a boot storm: 100 Pis reach the same file within a few milliseconds, and each check
+ * is three trips through libuv's thread pool (two realpath, one stat) queued behind one another
+ * while both cores are busy moving packets. bench/boot-storm.bench.ts measured the request to
+ * transfer hand-over on the main thread at 16 ms median, 37 ms p90 with a check per request, with
+ * 30 requests on each Pi's critical path.
  */
 import { constants, promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 /**
  * Largest file served: 1 GiB. Real boot files are far smaller (a kernel is about 10 MB, an
@@ -32,6 +42,12 @@ export const MAX_FILE_BYTES = 1024 ** 3;
 
 /** Default bound of the shared cache: 512 MiB, several images' worth of firmware, kernels and initramfs. */
 export const DEFAULT_MAX_CACHE_BYTES = 512 * 1024 ** 2;
+
+/** How long the answer to an open is trusted without asking the file system again (see the header). */
+export const DEFAULT_REVALIDATE_AFTER_MS = 1000;
+
+/** Checked answers kept at most; older ones go first (they expire after a second anyway). */
+const MAX_CHECKED = 4096;
 
 /** How often a file that changes while it is being read is read again before giving up. */
 const READ_ATTEMPTS = 3;
@@ -95,6 +111,10 @@ export interface BootFilesOptions {
   /** Largest file served (default {@link MAX_FILE_BYTES}). */
   maxFileBytes?: number;
   fs?: BootFilesFs;
+  /** How long an answer is trusted (default {@link DEFAULT_REVALIDATE_AFTER_MS}); 0 checks every open. */
+  revalidateAfterMs?: number;
+  /** Monotonic clock in ms (tests). */
+  now?: () => number;
 }
 
 interface CacheEntry {
@@ -134,11 +154,21 @@ export class BootFiles {
   private cachedBytes = 0;
   /** `realPath\0signature` → the read in progress. */
   private readonly reading = new Map<string, Promise<OpenResult>>();
+  private readonly revalidateAfterMs: number;
+  private readonly now: () => number;
+  /** `bootPath\0relPath` → a checked answer and when its check began; Map order is age. */
+  private readonly checked = new Map<string, { result: OpenResult; at: number }>();
+  /** Boot folder → its real path (being) resolved, and when. */
+  private readonly roots = new Map<string, { root: Promise<string>; at: number }>();
+  /** `bootPath\0relPath` → the check in progress. */
+  private readonly checking = new Map<string, Promise<OpenResult>>();
 
   constructor(options: BootFilesOptions = {}) {
     this.fs = options.fs ?? nodeBootFilesFs;
     this.maxCacheBytes = options.maxCacheBytes ?? DEFAULT_MAX_CACHE_BYTES;
     this.maxFileBytes = options.maxFileBytes ?? MAX_FILE_BYTES;
+    this.revalidateAfterMs = options.revalidateAfterMs ?? DEFAULT_REVALIDATE_AFTER_MS;
+    this.now = options.now ?? (() => performance.now());
   }
 
   /** Bytes held by the cache now. */
@@ -160,9 +190,62 @@ export class BootFiles {
     if (relPath === '' || path.isAbsolute(relPath) || relPath.split(/[/\\]/).includes('..')) {
       return failure('outside', `not a path inside the boot folder: ${JSON.stringify(relPath)}`);
     }
+    if (this.revalidateAfterMs <= 0) return this.check(bootPath, relPath);
+    const key = `${bootPath}\0${relPath}`;
+    const now = this.now();
+    const known = this.checked.get(key);
+    if (known && now - known.at < this.revalidateAfterMs) {
+      if (known.result.ok) this.touch(known.result.realPath);
+      return known.result;
+    }
+    let pending = this.checking.get(key);
+    if (!pending) {
+      pending = this.check(bootPath, relPath)
+        .then((result) => {
+          this.rememberChecked(key, result, now);
+          return result;
+        })
+        .finally(() => this.checking.delete(key));
+      this.checking.set(key, pending);
+    }
+    return pending;
+  }
+
+  /**
+   * The boot folder's real path, resolved at most once a second (every file of every Pi of an
+   * image shares it); a failure is not kept.
+   */
+  private realRoot(bootPath: string): Promise<string> {
+    const now = this.now();
+    const known = this.roots.get(bootPath);
+    if (known && now - known.at < this.revalidateAfterMs) return known.root;
+    const root = this.fs.realpath(bootPath);
+    if (this.revalidateAfterMs > 0) {
+      if (this.roots.size >= MAX_CHECKED) this.roots.clear();
+      this.roots.set(bootPath, { root, at: now });
+      root.catch(() => {
+        if (this.roots.get(bootPath)?.root === root) this.roots.delete(bootPath);
+      });
+    }
+    return root;
+  }
+
+  /** Keeps a file or a "not found" (an I/O error or a refusal is checked again next time). */
+  private rememberChecked(key: string, result: OpenResult, at: number): void {
+    this.checked.delete(key);
+    const now = this.now();
+    for (const [oldKey, old] of this.checked) {
+      if (now - old.at < this.revalidateAfterMs && this.checked.size < MAX_CHECKED) break;
+      this.checked.delete(oldKey);
+    }
+    if (result.ok || result.error === 'not-found') this.checked.set(key, { result, at });
+  }
+
+  /** Resolves, fences, stats and reads (or finds in the cache) one file. */
+  private async check(bootPath: string, relPath: string): Promise<OpenResult> {
     let root: string;
     try {
-      root = await this.fs.realpath(bootPath);
+      root = await this.realRoot(bootPath);
     } catch (err) {
       return fromError(err, 'boot folder');
     }
@@ -190,8 +273,7 @@ export class BootFiles {
     const sig = signature(st);
     const cached = this.cache.get(realPath);
     if (cached && cached.signature === sig) {
-      this.cache.delete(realPath);
-      this.cache.set(realPath, cached);
+      this.touch(realPath);
       return { ok: true, data: cached.data, realPath, mtimeMs: cached.mtimeMs };
     }
     if (cached) this.drop(realPath);
@@ -229,6 +311,14 @@ export class BootFiles {
     } catch (err) {
       return fromError(err, realPath);
     }
+  }
+
+  /** Marks a cached file as the most recently used. */
+  private touch(realPath: string): void {
+    const entry = this.cache.get(realPath);
+    if (!entry) return;
+    this.cache.delete(realPath);
+    this.cache.set(realPath, entry);
   }
 
   private remember(realPath: string, entry: CacheEntry): void {

@@ -1,7 +1,7 @@
 /**
  * Boot file access (tftp.files.ts) on a real temporary folder: path safety at the file system
- * (symlinks at every level), regular files only, the size bound, and the shared cache (validated on
- * every open, bounded by bytes, one read for concurrent opens).
+ * (symlinks at every level), regular files only, the size bound, the shared cache (validated, bounded
+ * by bytes, one read for concurrent opens) and the checked answers trusted for a second.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, realpath, rename, rm, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
@@ -155,23 +155,29 @@ describe('BootFiles', () => {
     }
   });
 
-  it('a file changed between two opens is read again', async () => {
+  it('a file changed between two opens is read again once its answer is a second old', async () => {
     const fs = countingFs();
-    const files = new BootFiles({ fs });
+    let now = 0;
+    const files = new BootFiles({ fs, now: () => now });
     const file = path.join(boot, 'cmdline.txt');
     await writeFile(file, 'console=tty1 old\n');
     assertData(await files.open(boot, 'cmdline.txt'), 'console=tty1 old\n');
+    now += 1500;
     assertData(await files.open(boot, 'cmdline.txt'), 'console=tty1 old\n');
     assert.equal(fs.reads.length, 1);
     // Same size, new mtime (an image update that rewrites the file).
     await writeFile(file, 'console=tty1 new\n');
     const when = new Date(Date.now() + 5000);
     await utimes(file, when, when);
+    now += 999; // the last answer is trusted for DEFAULT_REVALIDATE_AFTER_MS
+    assertData(await files.open(boot, 'cmdline.txt'), 'console=tty1 old\n');
+    now += 1;
     assertData(await files.open(boot, 'cmdline.txt'), 'console=tty1 new\n');
     assert.equal(fs.reads.length, 2);
     // A file replaced by rename (a new inode, as package managers do).
     await writeFile(`${file}.tmp`, 'console=serial0 replaced\n');
     await rename(`${file}.tmp`, file);
+    now += 1000;
     assertData(await files.open(boot, 'cmdline.txt'), 'console=serial0 replaced\n');
     assert.equal(files.cacheEntries, 1);
     assert.equal(files.cacheBytes, 'console=serial0 replaced\n'.length);
@@ -183,7 +189,8 @@ describe('BootFiles', () => {
     await mkdir(dir);
     for (const name of ['a', 'b', 'c']) await writeFile(path.join(dir, name), name.repeat(40));
     const fs = countingFs();
-    const files = new BootFiles({ fs, maxCacheBytes: 100 });
+    // Every open checked, as after a second: this is the cache's own order.
+    const files = new BootFiles({ fs, maxCacheBytes: 100, revalidateAfterMs: 0 });
     const readsOf = (name: string) => fs.reads.filter((p) => p === path.join(dir, name)).length;
     await files.open(boot, 'lru/a');
     await files.open(boot, 'lru/b');
@@ -203,7 +210,7 @@ describe('BootFiles', () => {
 
   it('a file larger than the whole cache is served, not cached', async () => {
     const fs = countingFs();
-    const files = new BootFiles({ fs, maxCacheBytes: 3 });
+    const files = new BootFiles({ fs, maxCacheBytes: 3, revalidateAfterMs: 0 });
     assertData(await files.open(boot, 'kernel8.img'), 'KERNEL');
     assertData(await files.open(boot, 'kernel8.img'), 'KERNEL');
     assert.equal(fs.reads.length, 2);
@@ -218,6 +225,70 @@ describe('BootFiles', () => {
     assert.equal(fs.reads.length, 1);
     const first = results[0];
     if (first.ok) for (const r of results) if (r.ok) assert.equal(r.data, first.data); // the same buffer
+  });
+
+  it('opens of one name within a second share one check: no file-system call after the first', async () => {
+    const calls: string[] = [];
+    const fs: BootFilesFs = {
+      realpath: (p) => (calls.push(`realpath ${p}`), nodeBootFilesFs.realpath(p)),
+      stat: (p) => (calls.push(`stat ${p}`), nodeBootFilesFs.stat(p)),
+      readFile: (p) => (calls.push(`read ${p}`), nodeBootFilesFs.readFile(p)),
+    };
+    let now = 10_000;
+    const files = new BootFiles({ fs, now: () => now });
+    // 50 Pis at once: one check (two realpath, a stat, the read and its two stats).
+    const results = await Promise.all(Array.from({ length: 50 }, () => files.open(boot, 'kernel8.img')));
+    for (const r of results) assertData(r, 'KERNEL');
+    const once = calls.length;
+    assert.equal(calls.filter((c) => c.startsWith('realpath')).length, 2);
+    now += 999;
+    assertData(await files.open(boot, 'kernel8.img'), 'KERNEL');
+    assert.equal(calls.length, once);
+    // Another name, or the same name in another boot folder, is its own check.
+    assertData(await files.open(boot, 'config.txt'), 'arm_64bit=1\n');
+    assert.ok(calls.length > once);
+    const before = calls.length;
+    now += 1;
+    assertData(await files.open(boot, 'kernel8.img'), 'KERNEL'); // checked again: stat says unchanged
+    assert.deepEqual(
+      calls.slice(before).map((c) => c.split(' ')[0]),
+      ['realpath', 'realpath', 'stat'],
+    );
+    // The boot folder's real path is shared by its files for a second: a new name costs one realpath.
+    const more = calls.length;
+    assertError(await files.open(boot, 'nope.elf'), 'not-found');
+    assert.deepEqual(
+      calls.slice(more).map((c) => c.split(' ')[0]),
+      ['realpath'],
+    );
+  });
+
+  it('a "not found" is trusted for a second too; an I/O error or a refusal is checked every time', async () => {
+    let now = 0;
+    const fs = countingFs();
+    const files = new BootFiles({ fs, now: () => now });
+    const late = path.join(boot, 'late.elf');
+    assertError(await files.open(boot, 'late.elf'), 'not-found');
+    await writeFile(late, 'LATE');
+    try {
+      assertError(await files.open(boot, 'late.elf'), 'not-found');
+      now += 1000;
+      assertData(await files.open(boot, 'late.elf'), 'LATE');
+      // A symlink loop (io) and a symlink out (outside): never remembered.
+      let realpaths = 0;
+      const counting = new BootFiles({
+        fs: { ...nodeBootFilesFs, realpath: (p) => (realpaths++, nodeBootFilesFs.realpath(p)) },
+        now: () => now,
+      });
+      for (let i = 0; i < 2; i++) {
+        assertError(await counting.open(boot, 'loop-a'), 'io');
+        assertError(await counting.open(boot, 'passwd'), 'outside');
+      }
+      // The boot folder once (it is shared for a second), each refused file every time.
+      assert.equal(realpaths, 1 + 2 * 2);
+    } finally {
+      await rm(late);
+    }
   });
 
   it('a file that keeps changing while being read is an I/O error, and is not cached', async () => {
