@@ -17,17 +17,18 @@
  * are dropped when the total exceeds `maxCacheBytes`. Opens of the same uncached file while it is
  * being read share that one read: 50 Pis asking for the kernel at once read it once.
  *
- * Checked answers: the answer to an open (the file, or "not found") is trusted for
- * `revalidateAfterMs` (1 s) after its check began, and opens of the same name while it is being
- * checked share that check; the boot folder's own real path is likewise resolved once a second. So
- * an update is served within a second, not at the very next request.
- * The reason is a boot storm: 100 Pis reach the same file within a few milliseconds, and each check
- * is three trips through libuv's thread pool (two realpath, one stat) queued behind one another
- * while both cores are busy moving packets. bench/boot-storm.bench.ts measured the request to
- * transfer hand-over on the main thread at 16 ms median, 37 ms p90 with a check per request, with
- * 30 requests on each Pi's critical path.
+ * Checked answers: a full check is three trips through libuv's thread pool (two realpath, one
+ * stat). In a boot storm 100 Pis reach the same file within a few milliseconds, while both cores are
+ * busy moving packets, and those trips queue behind one another: bench/boot-storm.bench.ts measured
+ * the request-to-transfer hand-over on the main thread at 16 ms median, 37 ms p90, with 30 requests
+ * on each Pi's critical path. So opens of one name while it is being checked share that check, and
+ * for `revalidateAfterMs` (1 s) after a check the resolved path is trusted and only `stat`ed again,
+ * synchronously (`statNow`: one stat(2) of a path resolved within the second, whose inodes the
+ * kernel holds; microseconds, against three thread-pool trips). A changed file (or a missing one
+ * that appeared) is still served at the next request; what is trusted for a second is where the
+ * name leads, the symlinks on the way (the boot folder's own real path likewise).
  */
-import { constants, promises as fsp } from 'node:fs';
+import { constants, promises as fsp, statSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -67,6 +68,11 @@ export interface BootFilesFs {
   stat(p: string): Promise<BootFileStat>;
   /** The whole file; must not follow a symlink in the last component (the path is already real). */
   readFile(p: string): Promise<Buffer>;
+  /**
+   * A synchronous stat (null: no such file) for the second after a check; without it every open
+   * is a full check.
+   */
+  statNow?(p: string): BootFileStat | null;
 }
 
 /**
@@ -77,6 +83,7 @@ export interface BootFilesFs {
 export const nodeBootFilesFs: BootFilesFs = {
   realpath: (p) => fsp.realpath(p),
   stat: (p) => fsp.stat(p),
+  statNow: (p) => statSync(p, { throwIfNoEntry: false }) ?? null,
   async readFile(p) {
     const handle = await fsp.open(p, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
     try {
@@ -156,8 +163,11 @@ export class BootFiles {
   private readonly reading = new Map<string, Promise<OpenResult>>();
   private readonly revalidateAfterMs: number;
   private readonly now: () => number;
-  /** `bootPath\0relPath` → a checked answer and when its check began; Map order is age. */
-  private readonly checked = new Map<string, { result: OpenResult; at: number }>();
+  /**
+   * `bootPath\0relPath` → a checked answer, when its check began, and the path to stat again (the
+   * real path of a file, the path that was not there); Map order is age.
+   */
+  private readonly checked = new Map<string, { result: OpenResult; at: number; statPath: string }>();
   /** Boot folder → its real path (being) resolved, and when. */
   private readonly roots = new Map<string, { root: Promise<string>; at: number }>();
   /** `bootPath\0relPath` → the check in progress. */
@@ -190,25 +200,38 @@ export class BootFiles {
     if (relPath === '' || path.isAbsolute(relPath) || relPath.split(/[/\\]/).includes('..')) {
       return failure('outside', `not a path inside the boot folder: ${JSON.stringify(relPath)}`);
     }
-    if (this.revalidateAfterMs <= 0) return this.check(bootPath, relPath);
+    if (this.revalidateAfterMs <= 0 || !this.fs.statNow) return this.check(bootPath, relPath, {});
     const key = `${bootPath}\0${relPath}`;
     const now = this.now();
     const known = this.checked.get(key);
-    if (known && now - known.at < this.revalidateAfterMs) {
-      if (known.result.ok) this.touch(known.result.realPath);
-      return known.result;
-    }
+    if (known && now - known.at < this.revalidateAfterMs && this.stillSo(known.result, known.statPath)) return known.result;
     let pending = this.checking.get(key);
     if (!pending) {
-      pending = this.check(bootPath, relPath)
+      const seen: { statPath?: string } = {};
+      pending = this.check(bootPath, relPath, seen)
         .then((result) => {
-          this.rememberChecked(key, result, now);
+          if (seen.statPath !== undefined) this.rememberChecked(key, result, now, seen.statPath);
           return result;
         })
         .finally(() => this.checking.delete(key));
       this.checking.set(key, pending);
     }
     return pending;
+  }
+
+  /** Whether a checked answer still holds: the same file (stat signature of the cached bytes), or still nothing there. */
+  private stillSo(result: OpenResult, statPath: string): boolean {
+    let st: BootFileStat | null;
+    try {
+      st = this.fs.statNow!(statPath);
+    } catch {
+      return false;
+    }
+    if (!result.ok) return st === null;
+    const entry = this.cache.get(result.realPath);
+    if (!st || !entry || entry.data !== result.data || entry.signature !== signature(st)) return false;
+    this.touch(result.realPath);
+    return true;
   }
 
   /**
@@ -231,22 +254,26 @@ export class BootFiles {
   }
 
   /** Keeps a file or a "not found" (an I/O error or a refusal is checked again next time). */
-  private rememberChecked(key: string, result: OpenResult, at: number): void {
+  private rememberChecked(key: string, result: OpenResult, at: number, statPath: string): void {
     this.checked.delete(key);
     const now = this.now();
     for (const [oldKey, old] of this.checked) {
       if (now - old.at < this.revalidateAfterMs && this.checked.size < MAX_CHECKED) break;
       this.checked.delete(oldKey);
     }
-    if (result.ok || result.error === 'not-found') this.checked.set(key, { result, at });
+    if (result.ok || result.error === 'not-found') this.checked.set(key, { result, at, statPath });
   }
 
-  /** Resolves, fences, stats and reads (or finds in the cache) one file. */
-  private async check(bootPath: string, relPath: string): Promise<OpenResult> {
+  /**
+   * Resolves, fences, stats and reads (or finds in the cache) one file. `seen.statPath`: what to
+   * stat to know the answer still holds (set for a file and for "not found" only).
+   */
+  private async check(bootPath: string, relPath: string, seen: { statPath?: string }): Promise<OpenResult> {
     let root: string;
     try {
       root = await this.realRoot(bootPath);
     } catch (err) {
+      seen.statPath = bootPath;
       return fromError(err, 'boot folder');
     }
     const joined = path.join(root, relPath);
@@ -256,8 +283,10 @@ export class BootFiles {
     try {
       realPath = await this.fs.realpath(joined);
     } catch (err) {
+      seen.statPath = joined;
       return fromError(err, relPath);
     }
+    seen.statPath = realPath;
     if (realPath === root) return failure('not-a-file', `${relPath} is the boot folder`);
     if (!isInside(root, realPath)) return failure('outside', `${relPath} resolves to ${realPath}, outside ${root}`);
 

@@ -22,6 +22,7 @@ function countingFs(): BootFilesFs & { reads: string[] } {
       reads.push(p);
       return nodeBootFilesFs.readFile(p);
     },
+    statNow: (p) => nodeBootFilesFs.statNow!(p),
   };
 }
 
@@ -155,29 +156,23 @@ describe('BootFiles', () => {
     }
   });
 
-  it('a file changed between two opens is read again once its answer is a second old', async () => {
+  it('a file changed between two opens is read again at the next open', async () => {
     const fs = countingFs();
-    let now = 0;
-    const files = new BootFiles({ fs, now: () => now });
+    const files = new BootFiles({ fs });
     const file = path.join(boot, 'cmdline.txt');
     await writeFile(file, 'console=tty1 old\n');
     assertData(await files.open(boot, 'cmdline.txt'), 'console=tty1 old\n');
-    now += 1500;
     assertData(await files.open(boot, 'cmdline.txt'), 'console=tty1 old\n');
     assert.equal(fs.reads.length, 1);
     // Same size, new mtime (an image update that rewrites the file).
     await writeFile(file, 'console=tty1 new\n');
     const when = new Date(Date.now() + 5000);
     await utimes(file, when, when);
-    now += 999; // the last answer is trusted for DEFAULT_REVALIDATE_AFTER_MS
-    assertData(await files.open(boot, 'cmdline.txt'), 'console=tty1 old\n');
-    now += 1;
     assertData(await files.open(boot, 'cmdline.txt'), 'console=tty1 new\n');
     assert.equal(fs.reads.length, 2);
     // A file replaced by rename (a new inode, as package managers do).
     await writeFile(`${file}.tmp`, 'console=serial0 replaced\n');
     await rename(`${file}.tmp`, file);
-    now += 1000;
     assertData(await files.open(boot, 'cmdline.txt'), 'console=serial0 replaced\n');
     assert.equal(files.cacheEntries, 1);
     assert.equal(files.cacheBytes, 'console=serial0 replaced\n'.length);
@@ -227,68 +222,57 @@ describe('BootFiles', () => {
     if (first.ok) for (const r of results) if (r.ok) assert.equal(r.data, first.data); // the same buffer
   });
 
-  it('opens of one name within a second share one check: no file-system call after the first', async () => {
+  it('within a second of a check, an open is one synchronous stat; opens during a check share it', async () => {
     const calls: string[] = [];
     const fs: BootFilesFs = {
       realpath: (p) => (calls.push(`realpath ${p}`), nodeBootFilesFs.realpath(p)),
       stat: (p) => (calls.push(`stat ${p}`), nodeBootFilesFs.stat(p)),
       readFile: (p) => (calls.push(`read ${p}`), nodeBootFilesFs.readFile(p)),
+      statNow: (p) => (calls.push(`statNow ${p}`), nodeBootFilesFs.statNow!(p)),
     };
+    const kinds = (from: number) => calls.slice(from).map((c) => c.split(' ')[0]);
     let now = 10_000;
     const files = new BootFiles({ fs, now: () => now });
-    // 50 Pis at once: one check (two realpath, a stat, the read and its two stats).
+    // 50 Pis at once: one check (two realpath, a stat, then the read between two stats).
     const results = await Promise.all(Array.from({ length: 50 }, () => files.open(boot, 'kernel8.img')));
     for (const r of results) assertData(r, 'KERNEL');
-    const once = calls.length;
-    assert.equal(calls.filter((c) => c.startsWith('realpath')).length, 2);
+    assert.deepEqual(kinds(0), ['realpath', 'realpath', 'stat', 'stat', 'read', 'stat']);
+    let from = calls.length;
     now += 999;
     assertData(await files.open(boot, 'kernel8.img'), 'KERNEL');
-    assert.equal(calls.length, once);
-    // Another name, or the same name in another boot folder, is its own check.
-    assertData(await files.open(boot, 'config.txt'), 'arm_64bit=1\n');
-    assert.ok(calls.length > once);
-    const before = calls.length;
+    assert.deepEqual(calls.slice(from), [`statNow ${path.join(boot, 'kernel8.img')}`]);
+    // A second after the check: a full check again (the bytes still come from the cache).
+    from = calls.length;
     now += 1;
-    assertData(await files.open(boot, 'kernel8.img'), 'KERNEL'); // checked again: stat says unchanged
-    assert.deepEqual(
-      calls.slice(before).map((c) => c.split(' ')[0]),
-      ['realpath', 'realpath', 'stat'],
-    );
-    // The boot folder's real path is shared by its files for a second: a new name costs one realpath.
-    const more = calls.length;
+    assertData(await files.open(boot, 'kernel8.img'), 'KERNEL');
+    assert.deepEqual(kinds(from), ['realpath', 'realpath', 'stat']);
+    // The boot folder's real path is shared by its files: a new name costs one realpath.
+    from = calls.length;
     assertError(await files.open(boot, 'nope.elf'), 'not-found');
-    assert.deepEqual(
-      calls.slice(more).map((c) => c.split(' ')[0]),
-      ['realpath'],
-    );
+    assert.deepEqual(kinds(from), ['realpath']);
+    // ... and then, within the second, one stat that finds nothing.
+    from = calls.length;
+    assertError(await files.open(boot, 'nope.elf'), 'not-found');
+    assert.deepEqual(kinds(from), ['statNow']);
   });
 
-  it('a "not found" is trusted for a second too; an I/O error or a refusal is checked every time', async () => {
-    let now = 0;
-    const fs = countingFs();
-    const files = new BootFiles({ fs, now: () => now });
+  it('a missing file that appears, or a file that goes, is seen at the next open; errors are never kept', async () => {
+    const files = new BootFiles();
     const late = path.join(boot, 'late.elf');
     assertError(await files.open(boot, 'late.elf'), 'not-found');
     await writeFile(late, 'LATE');
-    try {
-      assertError(await files.open(boot, 'late.elf'), 'not-found');
-      now += 1000;
-      assertData(await files.open(boot, 'late.elf'), 'LATE');
-      // A symlink loop (io) and a symlink out (outside): never remembered.
-      let realpaths = 0;
-      const counting = new BootFiles({
-        fs: { ...nodeBootFilesFs, realpath: (p) => (realpaths++, nodeBootFilesFs.realpath(p)) },
-        now: () => now,
-      });
-      for (let i = 0; i < 2; i++) {
-        assertError(await counting.open(boot, 'loop-a'), 'io');
-        assertError(await counting.open(boot, 'passwd'), 'outside');
-      }
-      // The boot folder once (it is shared for a second), each refused file every time.
-      assert.equal(realpaths, 1 + 2 * 2);
-    } finally {
-      await rm(late);
+    assertData(await files.open(boot, 'late.elf'), 'LATE');
+    await rm(late);
+    assertError(await files.open(boot, 'late.elf'), 'not-found');
+    // A symlink loop (io) and a symlink out (outside): checked in full every time.
+    let realpaths = 0;
+    const counting = new BootFiles({ fs: { ...nodeBootFilesFs, realpath: (p) => (realpaths++, nodeBootFilesFs.realpath(p)) } });
+    for (let i = 0; i < 2; i++) {
+      assertError(await counting.open(boot, 'loop-a'), 'io');
+      assertError(await counting.open(boot, 'passwd'), 'outside');
     }
+    // The boot folder once (it is shared for a second), each refused file every time.
+    assert.equal(realpaths, 1 + 2 * 2);
   });
 
   it('a file that keeps changing while being read is an I/O error, and is not cached', async () => {
