@@ -66,6 +66,46 @@ describe('CommandRunner', () => {
     assert.equal(attempts, CommandRunner.MAX_ATTEMPTS);
   });
 
+  it('decides on its cached state without reading the stream: the append checks it', async () => {
+    const mac = 'dc:a6:32:10:20:33';
+    const stream = `client-${mac}`;
+    let reads = 0;
+    const counting: EventStore = Object.create(store) as EventStore;
+    counting.readStream = (...args: Parameters<EventStore['readStream']>) => {
+      reads++;
+      return store.readStream(...args);
+    };
+    const runner = new CommandRunner(counting, silentLogger);
+    await runner.run(stream, clientDecider, { type: 'ApproveClient', mac, name: 'one', imageId: null }, commandMeta('admin:a'));
+    assert.equal(reads, 1, 'the first command reads the stream');
+    await runner.run(stream, clientDecider, { type: 'RenameClient', mac, name: 'two' }, commandMeta('admin:a'));
+    await runner.run(stream, clientDecider, { type: 'RejectClient', mac }, commandMeta('admin:a'));
+    assert.equal(reads, 1, 'the next ones decide on the state the runner holds');
+    assert.deepEqual(
+      (await store.readStream(stream)).map((e) => e.type),
+      ['ClientApproved', 'ClientRenamed', 'ClientRejected'],
+    );
+  });
+
+  it('a decision with nothing to append on a cached state that another writer changed is made again on the stream', async () => {
+    const mac = 'dc:a6:32:10:20:34';
+    const stream = `client-${mac}`;
+    const runner = new CommandRunner(store, silentLogger);
+    const other = new CommandRunner(store, silentLogger);
+    await runner.run(stream, clientDecider, { type: 'ApproveClient', mac, name: 'a', imageId: null }, commandMeta('admin:a'));
+    await other.run(stream, clientDecider, { type: 'RenameClient', mac, name: 'b' }, commandMeta('admin:b'));
+    // The runner still holds name "a": on that alone, renaming to "a" would change nothing.
+    const out = await runner.run(stream, clientDecider, { type: 'RenameClient', mac, name: 'a' }, commandMeta('admin:a'));
+    assert.deepEqual(
+      out.events.map((e) => e.type),
+      ['ClientRenamed'],
+    );
+    assert.deepEqual(
+      (await store.readStream(stream)).map((e) => (e.data as { name?: string }).name ?? e.type),
+      ['a', 'b', 'a'],
+    );
+  });
+
   it('produces no append when the decision has no events', async () => {
     const mac = 'dc:a6:32:10:20:32';
     const runner = new CommandRunner(store, silentLogger);
