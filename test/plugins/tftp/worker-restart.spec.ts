@@ -84,10 +84,14 @@ function fetch(port: number, file: string, timeoutMs = 5000): Promise<Buffer> {
         return;
       }
       parts.push(msg.subarray(4));
-      socket.send(encodeAck(msg.readUInt16BE(2)), rinfo.port, rinfo.address);
-      if (msg.length - 4 < 512) {
+      const last = msg.length - 4 < 512;
+      // Closed once the last ACK has left: the server's transfer ends on it (a socket closed
+      // before would leave the server resending until its retry policy gives up).
+      socket.send(encodeAck(msg.readUInt16BE(2)), rinfo.port, rinfo.address, () => {
+        if (last) socket.close();
+      });
+      if (last) {
         clearTimeout(timer);
-        socket.close();
         resolve(Buffer.concat(parts));
       }
     });
