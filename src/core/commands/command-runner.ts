@@ -69,9 +69,9 @@ export class CommandRunner {
       // The first attempt decides on the cached state when there is one, without reading the
       // stream: the append's expected revision is the check (another writer since, on a shared
       // KurrentDB, makes it a conflict, and the retry reads). A boot storm's DHCP runs several
-      // commands per new Pi, and this read was one store round trip each.
-      // Only an append checks the cached state, so a decision with nothing to append, or a refusal,
-      // is made again on the stream as it is.
+      // commands per new Pi, and this read was one store round trip each. Only an append checks
+      // the cached state, so a decision with nothing to append, or a refusal, is made again on the
+      // stream as it is.
       const cached = attempt === 1 ? this.cache.get(stream) : undefined;
       let state: S;
       let revision: number;
