@@ -23,7 +23,8 @@
  * never has (GPUs, Wi-Fi and wired NICs other than virtio, media, sound, SCSI, InfiniBand, USB...;
  * `VM_MODULES_LEFT_OUT`): they were 60% of the root (400 of 660 MB), and MODULES=netboot copied
  * every wired NIC driver into the initramfs. virtio_net and its failover, the NFS client and
- * everything under net/ stay. dpkg unpacks without fsync (`force-unsafe-io`): a build that dies is
+ * everything under net/ stay. udev's hardware database sources go too (its compiled hwdb names
+ * devices a VM does not have). dpkg unpacks without fsync (`force-unsafe-io`): a build that dies is
  * thrown away whole, so its durability buys nothing. A cold build went from 186–445 s to the
  * figure in docs/test-lab.md.
  *

@@ -76,6 +76,7 @@ export class NetLab {
   /** Open namespace files for inNamespace(): this thread's own, and each host's. */
   private selfNsFd: number | null = null;
   private readonly nsFds = new Map<string, number>();
+  private switching = false;
 
   private constructor(readonly subnetBase: string) {
     this.id = `${PREFIX}${process.pid}x${++labCounter}`;
@@ -163,6 +164,8 @@ export class NetLab {
     // The namespace files stay open until destroy(): an in-process server makes a socket per TFTP
     // transfer here, and two opens and closes each time were main-thread work a real server, which
     // runs inside its namespace, never does (bench/boot-storm.bench.ts).
+    // Nested (fn switching again), "back" is the namespace fn runs in: switch the slow way.
+    if (this.switching) return withNetns(this.ns(host), fn);
     this.selfNsFd ??= openSync('/proc/thread-self/ns/net', 'r');
     const ns = this.ns(host);
     let target = this.nsFds.get(ns);
@@ -170,7 +173,12 @@ export class NetLab {
       target = openSync(`/run/netns/${ns}`, 'r');
       this.nsFds.set(ns, target);
     }
-    return switchNetns(this.selfNsFd, target, ns, fn);
+    this.switching = true;
+    try {
+      return switchNetns(this.selfNsFd, target, ns, fn);
+    } finally {
+      this.switching = false;
+    }
   }
 
   async destroy(): Promise<void> {
