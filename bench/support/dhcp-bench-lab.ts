@@ -25,7 +25,7 @@ import { intToIpv4, ipv4ToInt, type PluginFactory } from '../../src/core/plugin-
 import { createBoundUdpFd } from '../../src/plugins/dhcp/bound-udp-socket';
 import { createDhcpPlugin } from '../../src/plugins/dhcp/dhcp.plugin';
 import { startCoreApp, type CoreApp } from '../../test/support/core-app';
-import { NetLab, waitForExit } from '../../test/support/netlab';
+import { NetLab, stopChild } from '../../test/support/netlab';
 import { processCpuMs } from './process-cpu';
 
 export const PREFIX_LENGTH = 21;
@@ -397,15 +397,6 @@ async function waitForUdp67(bl: BenchLab, child: ChildProcess, name: string, out
       throw new Error(`${name} did not start: ${output()}`);
     }
     await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  child.kill('SIGTERM');
-  await waitForExit(child, 3000);
-  if (child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGKILL');
-    await waitForExit(child, 3000);
   }
 }
 

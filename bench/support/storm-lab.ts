@@ -31,9 +31,9 @@ import { renderCmdline } from '../../src/plugins/tftp/tftp.generated';
 import { createTftpSocket } from '../../src/plugins/tftp/tftp.libc';
 import { createTftpPlugin } from '../../src/plugins/tftp/tftp.plugin';
 import { startCoreApp, type CoreApp } from '../../test/support/core-app';
-import { NetLab, waitForExit } from '../../test/support/netlab';
-import { PI4_BOOT_SET } from './tftp-bench-lab';
-import type { SimOptions, SimResult } from './tftp-pi-sim';
+import { NetLab, stopChild } from '../../test/support/netlab';
+import { PI4_BOOT_SET, runPiSim } from './tftp-bench-lab';
+import type { SimOptions } from './tftp-pi-sim';
 
 const PREFIX_LENGTH = 21;
 const NETMASK = '255.255.248.0';
@@ -173,15 +173,6 @@ async function waitForPorts(
     if (ports.every((p) => new RegExp(`:${p}\\s`).test(stdout))) return;
     if (Date.now() > deadline) throw new Error(`${what}: udp ${ports.join(', ')} not bound: ${log?.() ?? ''}\n${stdout}`);
     await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  child.kill('SIGTERM');
-  await waitForExit(child, 3000);
-  if (child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGKILL');
-    await waitForExit(child, 3000);
   }
 }
 
@@ -332,7 +323,6 @@ export interface StormRun {
 
 /** Powers every Pi on at the same instant (one simulator per client host) and waits for all. */
 export async function runStorm(sl: StormLab, options: { limitMs: number; blksize?: number }): Promise<StormRun> {
-  const script = path.join(__dirname, 'tftp-pi-sim.js');
   const startAt = Date.now() + 2000;
   const runs = sl.clientHosts.map(({ host, pis }) => {
     const o: SimOptions = {
@@ -355,22 +345,7 @@ export async function runStorm(sl: StormLab, options: { limitMs: number; blksize
         pis: pis.map((p) => ({ mac: p.mac, serial: p.serial, ip: p.ip })),
       },
     };
-    const child = sl.lab.spawn(host, process.execPath, [script, JSON.stringify(o)]);
-    let out = '';
-    let err = '';
-    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-    return new Promise<SimResult>((resolve, reject) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), options.limitMs + 10_000);
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        try {
-          resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as SimResult);
-        } catch {
-          reject(new Error(`tftp-pi-sim on ${host} ended (${code ?? signal}) without a result: ${err.slice(-2000)}`));
-        }
-      });
-    });
+    return runPiSim(sl.lab, host, o, options.limitMs + 10_000);
   });
   const results = await Promise.all(runs);
   return {

@@ -20,7 +20,7 @@ import { ApproveClientCommand, DetectClientCommand, LearnClientAddressCommand } 
 import { commandMeta } from '../../src/core/commands/meta';
 import { JsonLogger } from '../../src/core/logging/logger';
 import { renderCmdline } from '../../src/plugins/tftp/tftp.generated';
-import { waitForExit } from '../../test/support/netlab';
+import { waitForExit, type NetLab } from '../../test/support/netlab';
 import { startTftpLab, type TftpLab } from '../../test/support/tftp-lab';
 import { processCpuMs } from './process-cpu';
 import type { SimOptions, SimResult } from './tftp-pi-sim';
@@ -295,6 +295,29 @@ export interface SimRun {
 }
 
 /**
+ * One tftp-pi-sim process on a lab host (killed after `killAfterMs`); resolves with the result it
+ * prints last.
+ */
+export function runPiSim(lab: NetLab, host: string, o: SimOptions, killAfterMs: number): Promise<SimResult> {
+  const child = lab.spawn(host, process.execPath, [path.join(__dirname, 'tftp-pi-sim.js'), JSON.stringify(o)]);
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise<SimResult>((resolve, reject) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as SimResult);
+      } catch {
+        reject(new Error(`tftp-pi-sim on ${host} ended (${code ?? signal}) without a result: ${err.slice(-2000)}`));
+      }
+    });
+  });
+}
+
+/**
  * Every client host runs one tftp-pi-sim process driving its Pis; all start at the same wall-clock
  * instant (after node has started everywhere) and each reports when its last Pi finished.
  */
@@ -302,7 +325,6 @@ export async function runPiSims(
   bl: TftpBenchLab,
   options: { blksize: number; files: string[]; timeoutMs?: number; retries?: number; limitMs: number; io?: SimOptions['io'] },
 ): Promise<SimRun> {
-  const script = path.join(__dirname, 'tftp-pi-sim.js');
   const startAt = Date.now() + 1500;
   const runs = bl.clientHosts.map(({ host, pis }) => {
     const o: SimOptions = {
@@ -318,22 +340,7 @@ export async function runPiSims(
       io: options.io,
       stopAt: startAt + options.limitMs,
     };
-    const child = bl.tftp.lab.spawn(host, process.execPath, [script, JSON.stringify(o)]);
-    let out = '';
-    let err = '';
-    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-    return new Promise<SimResult>((resolve, reject) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), options.limitMs + 5000);
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        try {
-          resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as SimResult);
-        } catch {
-          reject(new Error(`tftp-pi-sim on ${host} ended (${code ?? signal}) without a result: ${err.slice(-2000)}`));
-        }
-      });
-    });
+    return runPiSim(bl.tftp.lab, host, o, options.limitMs + 5000);
   });
   const results = await Promise.all(runs);
   const late = results.filter((r) => r.startedAt > startAt + 100);

@@ -21,7 +21,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import * as path from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { NetLab, waitForExit } from './netlab';
+import { NetLab, pidAlive, waitForExit } from './netlab';
 import { repoRoot } from './server-process';
 import { tcpConnectInNamespace } from './tcp-listen';
 import { removeStaleTempDirs, tempDir } from './temp';
@@ -29,14 +29,6 @@ import { removeStaleTempDirs, tempDir } from './temp';
 export const ADMIN_TOKEN = 'boot-lab-admin-token-0123456789';
 const LAB_DIR_PREFIX = 'bramble-boot-lab-';
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 const HTTP_PORT = 3000;
 
 /** The first missing tool, as a skip reason, or null. */

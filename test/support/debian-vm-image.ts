@@ -44,6 +44,7 @@ import { createHash } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import * as path from 'node:path';
+import { pidAlive } from './netlab';
 
 /** Bump when the recipe changes in a way the inputs below do not show. */
 const RECIPE_VERSION = 2;
@@ -314,15 +315,6 @@ function liveBuilder(cacheDir: string, key: string): boolean {
     const m = /^\.building-(\d+)-([0-9a-f]+)$/.exec(name);
     return m !== null && m[2] === key && Number(m[1]) !== process.pid && pidAlive(Number(m[1]));
   });
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Removes `.building-<pid>-*` folders whose process is gone. */

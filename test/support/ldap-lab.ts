@@ -41,7 +41,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import { canUseNetns, NetLab, waitForExit } from './netlab';
+import { canUseNetns, NetLab, pidAlive, waitForExit } from './netlab';
 import { removeStaleTempDirs, tempDir } from './temp';
 
 const execFileP = promisify(execFile);
@@ -92,15 +92,6 @@ export function ldapLabUnavailable(): string | null {
   // The bind mount needs a file to cover; the nslcd package installs it (the lab never reads it).
   if (!existsSync('/etc/nslcd.conf')) return '/etc/nslcd.conf is missing (reinstall nslcd)';
   return null;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Kills processes started by labs whose test process is gone (a run killed before its teardown). */

@@ -11,13 +11,14 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { promisify } from 'node:util';
-import koffi from 'koffi';
+import { inNetns, switchNetns } from '../../tools/pi-emulator/netns';
 
 const execFileP = promisify(execFile);
 const PREFIX = 'bmb';
 let labCounter = 0;
 
-function pidAlive(pid: number): boolean {
+/** Whether a process is alive (EPERM: alive, someone else's). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -199,6 +200,16 @@ export class NetLab {
   }
 }
 
+/** SIGTERM, then SIGKILL if `child` has not exited 3 s later. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  child.kill('SIGTERM');
+  await waitForExit(child, 3000);
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await waitForExit(child, 3000);
+  }
+}
+
 /** Resolves when `child` has exited, or after `ms` at the latest. */
 export function waitForExit(child: ChildProcess, ms: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
@@ -211,35 +222,7 @@ export function waitForExit(child: ChildProcess, ms: number): Promise<void> {
   });
 }
 
-const CLONE_NEWNET = 0x40000000;
-let setnsFn: ((fd: number, nstype: number) => number) | null = null;
-
 /** Calls `fn` with this thread in the named namespace (/run/netns/<name>), restoring it after. */
 export function withNetns<T>(name: string, fn: () => T): T {
-  const original = openSync('/proc/thread-self/ns/net', 'r');
-  try {
-    const target = openSync(`/run/netns/${name}`, 'r');
-    try {
-      return switchNetns(original, target, name, fn);
-    } finally {
-      closeSync(target);
-    }
-  } finally {
-    closeSync(original);
-  }
-}
-
-/** Calls `fn` with this thread in the namespace open as `target`, then back in `original`. */
-function switchNetns<T>(original: number, target: number, name: string, fn: () => T): T {
-  if (!setnsFn) setnsFn = koffi.load('libc.so.6').func('int setns(int, int)') as (fd: number, nstype: number) => number;
-  if (setnsFn(target, CLONE_NEWNET) !== 0) throw new Error(`setns(${name}) failed: errno ${koffi.errno()}`);
-  try {
-    return fn();
-  } finally {
-    // Deliberate: a thread left in the wrong namespace must fail loudly, whatever fn() did.
-    if (setnsFn(original, CLONE_NEWNET) !== 0) {
-      // eslint-disable-next-line no-unsafe-finally
-      throw new Error(`could not return to the original network namespace: errno ${koffi.errno()}`);
-    }
-  }
+  return inNetns(name, fn);
 }
