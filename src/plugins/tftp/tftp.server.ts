@@ -470,15 +470,23 @@ export class TftpServer {
     this.metrics.requests.inc({ result });
   }
 
-  private sendError(rinfo: RemoteInfo, code: number, message: string): void {
-    this.socket?.send(encodeError(code, message), rinfo.port, rinfo.address);
+  /**
+   * Sends an ERROR from udp/69; resolves once it has left (node:dgram sends on a later tick). A
+   * request that ends with an ERROR frees its port only then: the next request from that port,
+   * served from the checked-file cache without any I/O, would otherwise have its OACK (sent by the
+   * worker) overtake this ERROR.
+   */
+  private sendError(rinfo: RemoteInfo, code: number, message: string): Promise<void> {
+    const socket = this.socket;
+    if (!socket) return Promise.resolve();
+    return new Promise((resolve) => socket.send(encodeError(code, message), rinfo.port, rinfo.address, () => resolve()));
   }
 
-  private refuse(rinfo: RemoteInfo, code: number, message: string, reason: string): void {
+  private refuse(rinfo: RemoteInfo, code: number, message: string, reason: string): Promise<void> {
     this.count('refused');
     this.metrics.refused.inc({ reason });
     this.metrics.errors.inc({ kind: 'access' });
-    this.sendError(rinfo, code, message);
+    return this.sendError(rinfo, code, message);
   }
 
   private async onRequest(msg: Buffer, rinfo: RemoteInfo): Promise<void> {
@@ -493,7 +501,7 @@ export class TftpServer {
       return;
     }
     if (packet.opcode === TftpOpcode.WRQ) {
-      this.refuse(rinfo, TftpErrorCode.AccessViolation, 'read-only server', 'write-request');
+      void this.refuse(rinfo, TftpErrorCode.AccessViolation, 'read-only server', 'write-request');
       return;
     }
     if (packet.opcode !== TftpOpcode.RRQ) {
@@ -544,13 +552,13 @@ export class TftpServer {
         reason: decision.reason,
         mac: decision.client?.mac ?? null,
       });
-      this.refuse(rinfo, decision.code, decision.message, reason);
+      void this.refuse(rinfo, decision.code, decision.message, reason);
       if (decision.client?.status === 'approved')
         this.fact(decision.client.mac, 'tftp.refused', rinfo.address, { reason: decision.reason }, true);
       return;
     }
     if (packet.mode === 'mail') {
-      this.refuse(rinfo, TftpErrorCode.IllegalOperation, 'mail mode is not supported', 'bad-mode');
+      void this.refuse(rinfo, TftpErrorCode.IllegalOperation, 'mail mode is not supported', 'bad-mode');
       return;
     }
     const perIp = this.perIp.get(rinfo.address) ?? 0;
@@ -558,7 +566,7 @@ export class TftpServer {
     if (perIp >= MAX_TRANSFERS_PER_CLIENT || this.peers.size >= MAX_TRANSFERS) {
       this.count('busy');
       this.metrics.errors.inc({ kind: 'busy' });
-      this.sendError(rinfo, TftpErrorCode.NotDefined, 'server busy, try again');
+      void this.sendError(rinfo, TftpErrorCode.NotDefined, 'server busy, try again');
       return;
     }
     this.peers.add(peer);
@@ -585,11 +593,11 @@ export class TftpServer {
       if (content.code === TftpErrorCode.FileNotFound) {
         this.count('not-found');
         this.metrics.errors.inc({ kind: 'not-found' });
-        this.sendError(rinfo, content.code, 'file not found');
         // The firmware probes for optional files as a matter of course (§3.2): recorded, throttled.
         this.fact(client.mac, 'tftp.file-missing', rinfo.address, { file: relPath }, true);
+        await this.sendError(rinfo, content.code, 'file not found');
       } else {
-        this.refuse(rinfo, content.code, content.message, content.reason);
+        await this.refuse(rinfo, content.code, content.message, content.reason);
       }
       return false;
     }
@@ -627,7 +635,7 @@ export class TftpServer {
       this.log.warn('cannot open a transfer socket', { peer, error: (error as Error).message });
       this.count('busy');
       this.metrics.errors.inc({ kind: 'busy' });
-      this.sendError(rinfo, TftpErrorCode.NotDefined, 'server busy, try again');
+      await this.sendError(rinfo, TftpErrorCode.NotDefined, 'server busy, try again');
       return false;
     }
     const id = this.nextId++;
