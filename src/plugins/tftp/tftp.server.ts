@@ -53,7 +53,11 @@ const SERIAL_FOLDER = /^([0-9a-fA-F]{8})\//;
 const MAX_WORKER_RESTARTS = 3;
 /** Receive buffer of udp/69: absorbs the requests of a boot storm. */
 const RECEIVE_BUFFER_BYTES = 1024 * 1024;
-/** Send and receive buffers of each transfer socket (a window of 64 blocks of 1468 bytes fits). */
+/**
+ * Send and receive buffers of a transfer socket with a window (64 blocks of 1468 bytes fit). A
+ * lock-step transfer (every Pi's) has one block in flight and keeps the kernel's defaults: two
+ * setsockopt calls fewer on the path of each request.
+ */
 const TRANSFER_BUFFER_BYTES = 256 * 1024;
 
 interface ActiveTransfer {
@@ -98,6 +102,8 @@ export class TftpServer {
   private worker: Worker | null = null;
   private workerPort: MessagePort | null = null;
   private wakeFd = -1;
+  /** Shared with the worker: 1 while a wake-up is signalled and not yet taken (WorkerInit.wakePending). */
+  private wakePending = new Int32Array(new SharedArrayBuffer(4));
   private workerStopped: Promise<void> | null = null;
   private stopping = false;
   /** The worker's epoll descriptor: a worker that dies cannot close it. */
@@ -227,8 +233,9 @@ export class TftpServer {
     if (this.worker) return;
     const channel = new MessageChannel();
     this.wakeFd = createEventFd();
+    this.wakePending = new Int32Array(new SharedArrayBuffer(4));
     const worker = new Worker(path.join(__dirname, 'tftp.worker.js'), {
-      workerData: { tftpWorker: true, wakeFd: this.wakeFd, port: channel.port2 },
+      workerData: { tftpWorker: true, wakeFd: this.wakeFd, wakePending: this.wakePending, port: channel.port2 },
       transferList: [channel.port2],
     });
     const ready = new Promise<void>((resolve, reject) => {
@@ -307,9 +314,13 @@ export class TftpServer {
     this.stopping = false;
   }
 
+  /**
+   * Posts to the worker and wakes it, once: requests posted before it takes the wake-up share it
+   * (a storm's burst of requests cost one eventfd write each before).
+   */
   private post(request: WorkerRequest): void {
     this.workerPort!.postMessage(request);
-    signalEventFd(this.wakeFd);
+    if (Atomics.exchange(this.wakePending, 0, 1) === 0) signalEventFd(this.wakeFd);
   }
 
   private onWorkerReport(report: WorkerReport): void {
@@ -629,7 +640,7 @@ export class TftpServer {
         port: 0,
         interface: this.iface,
         peer: { ip: rinfo.address, port: rinfo.port },
-        bufferBytes: TRANSFER_BUFFER_BYTES,
+        bufferBytes: negotiated.windowSize > 1 ? TRANSFER_BUFFER_BYTES : undefined,
       });
     } catch (error) {
       this.log.warn('cannot open a transfer socket', { peer, error: (error as Error).message });

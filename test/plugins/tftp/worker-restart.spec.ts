@@ -1,6 +1,7 @@
 /**
- * The transfer worker is restarted when it exits by itself (a bug there must not end TFTP until
- * bramble restarts), and the sockets of the transfers it held are closed. The server runs on
+ * The transfer worker: restarted when it exits by itself (a bug there must not end TFTP until
+ * bramble restarts), the sockets of the transfers it held closed; and woken for every request
+ * posted to it, though requests posted close together share one wake-up. The server runs on
  * loopback with a stand-in plugin context (views with one approved client at 127.0.0.1); the
  * client is node:dgram speaking plain RFC 1350.
  */
@@ -102,11 +103,12 @@ function fetch(port: number, file: string, timeoutMs = 5000): Promise<Buffer> {
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 
-describe('TFTP transfer worker restart', () => {
+describe('TFTP transfer worker', () => {
   const dir = tempDir('bramble-tftp-worker-');
   const root = path.join(dir.dir, 'image');
   const boot = path.join(root, 'boot');
   const content = Buffer.alloc(300_000, 0x5a);
+  const small = Buffer.alloc(700, 0x33);
   const counters = new Map<string, number>();
   let server: TftpServer;
   let port: number;
@@ -114,6 +116,7 @@ describe('TFTP transfer worker restart', () => {
   before(async () => {
     mkdirSync(boot, { recursive: true });
     writeFileSync(path.join(boot, 'kernel.img'), content);
+    writeFileSync(path.join(boot, 'small.txt'), small);
     const client = {
       mac: 'dc:a6:32:00:00:01',
       status: 'approved',
@@ -166,5 +169,16 @@ describe('TFTP transfer worker restart', () => {
     assert.deepEqual(await fetch(port, 'kernel.img'), content, 'the new worker serves');
     // The lost transfer's socket and the old worker's eventfd are closed (a new eventfd is open).
     await eventually(() => openFds() <= fdsBefore, 2000, 'file descriptors back to the count before');
+  });
+
+  it('starts every request, one at a time and in bursts (requests posted close together share a wake-up; none is left unseen)', async () => {
+    // A request the worker never saw would wait for the next one to wake it: the last of a burst,
+    // or a lone request, would never start (this client does not retry) and its fetch times out.
+    for (let round = 0; round < 40; round++) {
+      const burst = await Promise.all(Array.from({ length: 1 + (round % 3) }, () => fetch(port, 'small.txt', 3000)));
+      for (const bytes of burst) assert.deepEqual(bytes, small);
+      assert.deepEqual(await fetch(port, 'small.txt', 3000), small);
+    }
+    await eventually(() => server.activeTransfers === 0, 2000, 'every transfer to end');
   });
 });
