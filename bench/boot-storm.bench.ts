@@ -13,7 +13,9 @@
  * DHCP within the firmware's 45 s, or a file that failed after the firmware's retries), and per
  * Pi the time from power-on to its last file (p50/p99) and to its DHCP ACK. Servers alternate
  * across rounds (round 1 bramble first, round 2 dnsmasq first, ...); medians are printed, and the
- * ratio is bramble's time / dnsmasq's per round (median):
+ * ratio is bramble's time / dnsmasq's per round (median). Each run also notes when the median Pi
+ * finished each file, which shows whether a server loses its time in the large files' blocks or
+ * in the requests of the small ones:
  *
  *   storm.<server>.n<N> seconds= (median) seconds_rounds= failed_pis= (sum over rounds)
  *     pi_p50_ms= pi_p99_ms= dhcp_p50_ms= dhcp_p99_ms= (the median round's) resends=
@@ -72,6 +74,11 @@ function summary(r: StormRun): string {
   return `${r.seconds.toFixed(1)} s, ${r.piMs.length} Pis done, ${r.failedPis} failed (${r.failedFiles} files), per Pi p50 ${percentile(r.piMs, 0.5)} p99 ${percentile(r.piMs, 0.99)} ms, DHCP p50 ${percentile(r.dhcpMs, 0.5)} p99 ${percentile(r.dhcpMs, 0.99)} ms, ${r.resends} resends, clients ${Math.round(r.clientCpuMs)} ms CPU`;
 }
 
+/** Where the time goes: when the median Pi finished each file of the boot set, in order. */
+function phases(r: StormRun): string {
+  return r.fileMs.map((ms) => ((percentile(ms, 0.5) ?? NaN) / 1000).toFixed(2)).join(' ');
+}
+
 async function main(): Promise<void> {
   const skip = canUseNetns();
   if (skip) {
@@ -99,6 +106,10 @@ async function main(): Promise<void> {
           for (const name of order) {
             const r = await oneRun(sl, name, limitMs);
             note(`N=${n} round ${round} ${name}: ${summary(r)}`);
+            note(`  per file, the median Pi's seconds from power-on to its last block: ${phases(r)}`);
+            note(
+              `  request to OACK: p50 ${percentile(r.oackMs, 0.5)?.toFixed(1)} p90 ${percentile(r.oackMs, 0.9)?.toFixed(1)} p99 ${percentile(r.oackMs, 0.99)?.toFixed(1)} ms over ${r.oackMs.length} requests`,
+            );
             for (const f of r.failures.slice(0, 5)) note(`  failure: ${f}`);
             results.get(name)!.push(r);
           }

@@ -317,6 +317,10 @@ export interface StormRun {
   /** Per Pi that finished: ms from power-on to its last file. */
   piMs: number[];
   dhcpMs: number[];
+  /** Per file of the boot set (by index), per Pi that read it: ms from power-on to its last block. */
+  fileMs: number[][];
+  /** Per request answered with an OACK: ms from the request to the OACK. */
+  oackMs: number[];
   resends: number;
   clientCpuMs: number;
 }
@@ -355,6 +359,8 @@ export async function runStorm(sl: StormLab, options: { limitMs: number; blksize
     failures: results.flatMap((r) => r.piFailures),
     piMs: results.flatMap((r) => r.piMs),
     dhcpMs: results.flatMap((r) => r.dhcpMs),
+    fileMs: sl.files.map((_, i) => results.flatMap((r) => r.fileMs[i])),
+    oackMs: results.flatMap((r) => r.oackMs),
     resends: results.reduce((n, r) => n + r.resends, 0),
     clientCpuMs: results.reduce((n, r) => n + r.cpuUserMs + r.cpuSystemMs, 0),
   };

@@ -81,6 +81,10 @@ export interface SimResult {
   piFailures: string[];
   /** Per Pi that got through DHCP: ms from `startAt` to the router's ACK. */
   dhcpMs: number[];
+  /** Per file of `files` (by index), per Pi that read it: ms from `startAt` to its last block. */
+  fileMs: number[][];
+  /** Per request answered with an OACK (size probes and reads): ms from the request to the OACK. */
+  oackMs: number[];
 }
 
 const OP_RRQ = 1;
@@ -130,6 +134,8 @@ class Pi {
   /** performance.now() of the last packet sent or accepted. */
   private lastActivity = 0;
   private tries = 0;
+  /** performance.now() when the request waiting for its OACK was first sent. */
+  private requestedAt = 0;
   done = false;
   /** The first failure of this Pi, or null. */
   failure: string | null = null;
@@ -176,6 +182,7 @@ class Pi {
     this.probeSize = -1;
     this.tid = -1;
     this.tries = 0;
+    this.requestedAt = performance.now();
     this.send(rrq(this.file, this.o.blksize), this.o.port);
   }
 
@@ -229,10 +236,12 @@ class Pi {
       const tsize = Number(parseOack(msg.subarray(0, len)).get('tsize') ?? -1);
       this.probeTid = port;
       this.probeSize = tsize;
+      this.result.oackMs.push(performance.now() - this.requestedAt);
       // The firmware stops here, knowing the size, and asks again from the same port.
       this.sendTo(errorPacket(0, 'Early terminate'), port);
       this.phase = 'oack';
       this.tries = 0;
+      this.requestedAt = performance.now();
       this.send(rrq(this.file, this.o.blksize), this.o.port);
       return;
     }
@@ -242,6 +251,7 @@ class Pi {
         this.fail(`blksize ${options.get('blksize')} granted`);
         return;
       }
+      this.result.oackMs.push(performance.now() - this.requestedAt);
       this.tid = port;
       this.block = 0;
       this.offset = 0;
@@ -262,6 +272,7 @@ class Pi {
     }
     this.result.completed++;
     this.result.bytes += this.offset;
+    this.result.fileMs[this.fileIndex].push(Date.now() - this.o.startAt);
     this.nextFile();
   }
 }
@@ -455,6 +466,8 @@ async function main(): Promise<void> {
     piFailed: 0,
     piFailures: [],
     dhcpMs: [],
+    fileMs: o.files.map(() => []),
+    oackMs: [],
   };
   let running = o.pis.length;
   let finished!: () => void;
