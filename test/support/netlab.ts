@@ -166,7 +166,7 @@ export class NetLab {
     // transfer here, and two opens and closes each time were main-thread work a real server, which
     // runs inside its namespace, never does (bench/boot-storm.bench.ts).
     // Nested (fn switching again), "back" is the namespace fn runs in: switch the slow way.
-    if (this.switching) return withNetns(this.ns(host), fn);
+    if (this.switching) return inNetns(this.ns(host), fn);
     this.selfNsFd ??= openSync('/proc/thread-self/ns/net', 'r');
     const ns = this.ns(host);
     let target = this.nsFds.get(ns);
@@ -220,9 +220,4 @@ export function waitForExit(child: ChildProcess, ms: number): Promise<void> {
       resolve();
     });
   });
-}
-
-/** Calls `fn` with this thread in the named namespace (/run/netns/<name>), restoring it after. */
-export function withNetns<T>(name: string, fn: () => T): T {
-  return inNetns(name, fn);
 }

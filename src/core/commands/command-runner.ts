@@ -72,25 +72,9 @@ export class CommandRunner {
       // commands per new Pi, and this read was one store round trip each. Only an append checks
       // the cached state, so a decision with nothing to append, or a refusal, is made again on the
       // stream as it is.
-      const cached = attempt === 1 ? this.cache.get(stream) : undefined;
-      let state: S;
-      let revision: number;
-      let events: E[] | null = null;
-      if (cached) {
-        try {
-          events = decider.decide(command, cached.state as S);
-        } catch {
-          events = null;
-        }
-        if (events !== null && events.length === 0) events = null;
-      }
-      if (cached && events !== null) {
-        state = cached.state as S;
-        revision = cached.revision;
-      } else {
-        ({ state, revision } = await this.load(stream, decider));
-        events = decider.decide(command, state);
-      }
+      const cached = attempt === 1 ? this.appendsOnCache(stream, decider, command) : null;
+      const { state, revision } = cached ?? (await this.load(stream, decider));
+      const events = cached ? cached.events : decider.decide(command, state);
       if (events.length === 0) return { position: null, events: [] };
       const newEvents: NewEvent[] = events.map((e) => ({
         id: randomUUID(),
@@ -116,6 +100,24 @@ export class CommandRunner {
         this.cache.delete(stream);
       }
     }
+  }
+
+  /** The cached state of `stream` and what deciding on it appends; null when nothing is cached, it appends nothing, or it refuses. */
+  private appendsOnCache<S, C, E extends DomainEvent>(
+    stream: string,
+    decider: Decider<S, C, E>,
+    command: C,
+  ): { state: S; revision: number; events: E[] } | null {
+    const cached = this.cache.get(stream);
+    if (!cached) return null;
+    const state = cached.state as S;
+    let events: E[];
+    try {
+      events = decider.decide(command, state);
+    } catch {
+      return null;
+    }
+    return events.length > 0 ? { state, revision: cached.revision, events } : null;
   }
 
   /** Appends facts that need no decision (boot progress, plugin events): expected revision any. */

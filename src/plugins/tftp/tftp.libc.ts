@@ -37,7 +37,6 @@ export interface Libc {
   bind(fd: number, address: Buffer, length: number): number;
   connect(fd: number, address: Buffer, length: number): number;
   getsockname(fd: number, address: Buffer, length: number[]): number;
-  recv(fd: number, buffer: Buffer, length: number, flags: number): number;
   send(fd: number, buffer: Buffer, length: number, flags: number): number;
   /**
    * The per-block calls of the worker's loop, taking the buffer's address (addressOf) instead of
@@ -71,7 +70,6 @@ export function loadLibc(): Libc {
     bind: lib.func('int bind(int, const void *, uint32_t)'),
     connect: lib.func('int connect(int, const void *, uint32_t)'),
     getsockname: lib.func('int getsockname(int, _Out_ void *, _Inout_ uint32_t *)'),
-    recv: lib.func('long recv(int, _Out_ void *, size_t, int)'),
     send: lib.func('long send(int, const void *, size_t, int)'),
     recvAt: lib.func('long recv(int, uintptr_t, size_t, int)'),
     sendmmsgAt: lib.func('int sendmmsg(int, uintptr_t, unsigned int, int)'),

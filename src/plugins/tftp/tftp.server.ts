@@ -102,8 +102,11 @@ export class TftpServer {
   private worker: Worker | null = null;
   private workerPort: MessagePort | null = null;
   private wakeFd = -1;
-  /** Shared with the worker: 1 while a wake-up is signalled and not yet taken (WorkerInit.wakePending). */
-  private wakePending = new Int32Array(new SharedArrayBuffer(4));
+  /**
+   * Shared with the worker: 1 while a wake-up is signalled and not yet taken (WorkerInit.wakePending);
+   * cleared for each new worker (a dead one may have left it set).
+   */
+  private readonly wakePending = new Int32Array(new SharedArrayBuffer(4));
   private workerStopped: Promise<void> | null = null;
   private stopping = false;
   /** The worker's epoll descriptor: a worker that dies cannot close it. */
@@ -233,7 +236,7 @@ export class TftpServer {
     if (this.worker) return;
     const channel = new MessageChannel();
     this.wakeFd = createEventFd();
-    this.wakePending = new Int32Array(new SharedArrayBuffer(4));
+    Atomics.store(this.wakePending, 0, 0);
     const worker = new Worker(path.join(__dirname, 'tftp.worker.js'), {
       workerData: { tftpWorker: true, wakeFd: this.wakeFd, wakePending: this.wakePending, port: channel.port2 },
       transferList: [channel.port2],
