@@ -104,7 +104,11 @@ export async function startTftpLab(
     await lab.addSwitch('lan');
     const serverIp = lab.ip(1);
     await lab.addHost('srv', 'lan', { ifname: 'eth0', mac: '02:00:00:00:01:01', cidr: `${serverIp}/24` });
-    const plugin = createTftpPlugin({ createFd: (o) => lab.inNamespace('srv', () => createTftpSocket(o)), ...options.plugin });
+    const plugin = createTftpPlugin({
+      createFd: (o) => lab.inNamespace('srv', () => createTftpSocket(o)),
+      netns: lab.ns('srv'),
+      ...options.plugin,
+    });
     core = await startCoreApp({
       dataDir: path.join(tmp.dir, 'data'),
       env: { BRAMBLE_INTERFACE: 'eth0', BRAMBLE_SERVER_IP: serverIp },

@@ -28,7 +28,7 @@
  * that appeared) is still served at the next request; what is trusted for a second is where the
  * name leads, the symlinks on the way (the boot folder's own real path likewise).
  */
-import { constants, promises as fsp, statSync } from 'node:fs';
+import { constants, promises as fsp, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -110,7 +110,15 @@ export type BootFileError = 'not-found' | 'outside' | 'not-a-file' | 'too-large'
  * is for logs (it may name server paths): never send it to the client.
  */
 export type OpenResult =
-  { ok: true; data: Buffer; realPath: string; mtimeMs: number } | { ok: false; error: BootFileError; detail: string };
+  | {
+      ok: true;
+      data: Buffer;
+      realPath: string;
+      mtimeMs: number;
+      /** `dev:ino:size:mtimeMs` of the bytes (what a later stat must match for them to still be the file). */
+      signature: string;
+    }
+  | { ok: false; error: BootFileError; detail: string };
 
 export interface BootFilesOptions {
   /** Bound of the shared cache, in bytes (default {@link DEFAULT_MAX_CACHE_BYTES}). 0 turns caching off. */
@@ -150,6 +158,28 @@ function fromError(err: unknown, what: string): OpenResult {
 function isInside(root: string, p: string): boolean {
   const rel = path.relative(root, p);
   return rel !== '' && rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
+}
+
+/**
+ * The full check of `open`, synchronously and without reading: the boot folder and the file
+ * resolved, fenced and stat'ed, as `check` does them. For the transfer worker (tftp.mirror.ts),
+ * which holds a file's bytes and needs to know the name still leads to them once the second the
+ * main thread's check is trusted for has passed: three system calls there, none here. Null when the
+ * name does not lead to a regular file inside the boot folder (the main thread then says why).
+ */
+export function checkNow(bootPath: string, relPath: string): { realPath: string; signature: string } | null {
+  try {
+    const root = realpathSync(bootPath);
+    const joined = path.join(root, relPath);
+    if (!isInside(root, joined)) return null;
+    const realPath = realpathSync(joined);
+    if (!isInside(root, realPath)) return null;
+    const st = statSync(realPath);
+    if (!st.isFile()) return null;
+    return { realPath, signature: signature(st) };
+  } catch {
+    return null;
+  }
 }
 
 export class BootFiles {
@@ -217,6 +247,18 @@ export class BootFiles {
       this.checking.set(key, pending);
     }
     return pending;
+  }
+
+  /**
+   * How much longer (ms) the answer for this name is trusted without a full check: 0 when there is
+   * none, or when answers are not trusted at all (revalidateAfterMs 0, no statNow). What the
+   * transfer worker may serve the file for by itself (tftp.mirror.ts), stat-checking each time.
+   */
+  trustLeft(bootPath: string, relPath: string): number {
+    if (this.revalidateAfterMs <= 0 || !this.fs.statNow) return 0;
+    const known = this.checked.get(`${bootPath}\0${relPath}`);
+    if (!known || !known.result.ok) return 0;
+    return Math.max(0, this.revalidateAfterMs - (this.now() - known.at));
   }
 
   /** Whether a checked answer still holds: the same file (stat signature of the cached bytes), or still nothing there. */
@@ -303,7 +345,7 @@ export class BootFiles {
     const cached = this.cache.get(realPath);
     if (cached && cached.signature === sig) {
       this.touch(realPath);
-      return { ok: true, data: cached.data, realPath, mtimeMs: cached.mtimeMs };
+      return { ok: true, data: cached.data, realPath, mtimeMs: cached.mtimeMs, signature: sig };
     }
     if (cached) this.drop(realPath);
 
@@ -334,7 +376,7 @@ export class BootFiles {
         const sig = signature(after);
         if (sig !== signature(before) || data.length !== after.size) continue;
         this.remember(realPath, { signature: sig, data, mtimeMs: after.mtimeMs });
-        return { ok: true, data, realPath, mtimeMs: after.mtimeMs };
+        return { ok: true, data, realPath, mtimeMs: after.mtimeMs, signature: sig };
       }
       return failure('io', `${realPath} changed while being read, ${READ_ATTEMPTS} times`);
     } catch (err) {

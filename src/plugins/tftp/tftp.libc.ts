@@ -30,6 +30,7 @@ const EFD_NONBLOCK = 0o4000;
 const EFD_CLOEXEC = 0o2000000;
 export const EAGAIN = 11;
 export const ECONNREFUSED = 111;
+export const CLONE_NEWNET = 0x40000000;
 
 export interface Libc {
   socket(domain: number, type: number, protocol: number): number;
@@ -48,6 +49,11 @@ export interface Libc {
   /** `messagesAddress`: an array of struct mmsghdr built by the caller (see MessageBatch in tftp.worker.ts). */
   sendmmsgAt(fd: number, messagesAddress: number, count: number, flags: number): number;
   epollWaitAt(epfd: number, eventsAddress: number, maxEvents: number, timeoutMs: number): number;
+  /** udp/69's requests in the worker: the sender's struct sockaddr_in at `fromAddress`, its length at `lengthAddress`. */
+  recvfromAt(fd: number, address: number, length: number, flags: number, fromAddress: number, lengthAddress: number): number;
+  sendto(fd: number, buffer: Buffer, length: number, flags: number, to: Buffer, toLength: number): number;
+  /** Enters a namespace (this thread only); `nstype` CLONE_NEWNET for a network namespace. */
+  setns(fd: number, nstype: number): number;
   close(fd: number): number;
   epollCreate1(flags: number): number;
   epollCtl(epfd: number, op: number, fd: number, event: Buffer | null): number;
@@ -74,6 +80,9 @@ export function loadLibc(): Libc {
     recvAt: lib.func('long recv(int, uintptr_t, size_t, int)'),
     sendmmsgAt: lib.func('int sendmmsg(int, uintptr_t, unsigned int, int)'),
     epollWaitAt: lib.func('int epoll_wait(int, uintptr_t, int, int)'),
+    recvfromAt: lib.func('long recvfrom(int, uintptr_t, size_t, int, uintptr_t, uintptr_t)'),
+    sendto: lib.func('long sendto(int, const void *, size_t, int, const void *, uint32_t)'),
+    setns: lib.func('int setns(int, int)'),
     close: lib.func('int close(int)'),
     epollCreate1: lib.func('int epoll_create1(int)'),
     epollCtl: lib.func('int epoll_ctl(int, int, int, const void *)'),
@@ -249,4 +258,12 @@ const ONE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
 /** Adds 1 to an eventfd's counter (wakes whoever polls it). */
 export function signalEventFd(fd: number): void {
   loadLibc().write(fd, ONE, 8);
+}
+
+/**
+ * Sends one datagram from `fd` (udp/69, read by the worker) to `ip:port`, synchronously and without
+ * blocking: the main thread's ERROR answers. False when the kernel refused it (no buffer space).
+ */
+export function sendDatagram(fd: number, data: Buffer, ip: string, port: number): boolean {
+  return loadLibc().sendto(fd, data, data.length, MSG_DONTWAIT, sockaddr(ip, port), 16) === data.length;
 }

@@ -1,36 +1,48 @@
 /**
- * The TFTP request loop, on the main thread: I/O only. Each datagram to udp/69 is decoded (codec),
+ * The TFTP server's main-thread half: I/O only. The transfer worker (tftp.worker.ts) reads udp/69
+ * and starts the requests it can decide from its copy of the views (tftp.mirror.ts, fed from here
+ * by MirrorFeed); it forwards every other datagram here. A forwarded request is decoded (codec),
  * decided (tftp.decider.ts, pure: which client, which image, which file), its file opened
  * (tftp.files.ts) or generated (tftp.generated.ts), its options negotiated (tftp.options.ts), and
- * the transfer handed to the worker (tftp.worker.ts) with a socket of its own. What the worker
- * reports back becomes metrics and boot progress. Nothing a client sends can throw out of here:
- * malformed requests are counted and dropped, refused ones get an ERROR packet, and the loop goes on.
+ * the transfer handed back to the worker with a socket of its own. What the worker reports (the
+ * transfers it started, those that ended) becomes metrics and boot progress here, whichever thread
+ * decided. Nothing a client sends can throw out of here: malformed requests are counted and
+ * dropped, refused ones get an ERROR packet (sent from udp/69), and the loop goes on.
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { mkdir, readdir, realpath, rename, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { ClientRecord, CounterMetric, ImageRecord, GaugeMetric, HistogramMetric, Logger } from '../../core/plugin-api';
+import type { ClientRecord, CounterMetric, ImageRecord, GaugeMetric, HistogramMetric, Logger, ViewChange } from '../../core/plugin-api';
 import { decodePacket, encodeError, TftpDecodeError, TftpErrorCode, TftpOpcode, toNetascii, type TftpPacket } from './tftp.codec';
 import type { TftpContext } from './tftp.config';
-import { pinImageVersion, type VersionPin } from './tftp.pins';
+import { PIN_IDLE_MS, pinImageVersion, type VersionPin } from './tftp.pins';
 import { decideRequest, type RequestDecision } from './tftp.decider';
 import { SerialNotes } from './tftp.diagnose';
 import { NeighbourTable } from './tftp.neighbours';
 import type { BootFiles } from './tftp.files';
 import { renderCmdline, renderConfigTxt } from './tftp.generated';
 import { renderIpxeScript } from './tftp.ipxe';
-import { closeFd, createEventFd, noReuseAddress, signalEventFd, type TftpSocketOptions } from './tftp.libc';
+import { closeFd, createEventFd, noReuseAddress, sendDatagram, signalEventFd, type TftpSocketOptions } from './tftp.libc';
+import { mirrorClient, mirrorImage, sameMirrorClient, type MirrorClient, type MirrorFile, type MirrorUpdate } from './tftp.mirror';
 import { negotiate, type TransferLimits } from './tftp.options';
 import { expectsRollover } from './tftp.transfer';
-import { SUPERSEDE_AFTER_MS, type DoneEffect, type WorkerCounters, type WorkerReport, type WorkerRequest } from './tftp.worker';
+import {
+  MAX_TRANSFERS,
+  MAX_TRANSFERS_PER_CLIENT,
+  SUPERSEDE_AFTER_MS,
+  TRANSFER_BUFFER_BYTES,
+  type BatchItem,
+  type DoneEffect,
+  type StartedNote,
+  type WorkerConfig,
+  type WorkerCounters,
+  type WorkerReport,
+  type WorkerRequest,
+} from './tftp.worker';
 
 export type FdFactory = (options: TftpSocketOptions) => number;
 
-/** Transfers running at once from one client address: a Pi reads one file at a time (a few with probes). */
-export const MAX_TRANSFERS_PER_CLIENT = 8;
-/** Transfers running at once in all: 500 Pis booting together read about one file each. */
-export const MAX_TRANSFERS = 1024;
+export { MAX_TRANSFERS, MAX_TRANSFERS_PER_CLIENT };
 /**
  * A missing-file or refusal fact is recorded at most once per client, stage and file in this
  * window: the firmware asks for some missing files twice per boot (recovery.elf).
@@ -53,12 +65,12 @@ const SERIAL_FOLDER = /^([0-9a-fA-F]{8})\//;
 const MAX_WORKER_RESTARTS = 3;
 /** Receive buffer of udp/69: absorbs the requests of a boot storm. */
 const RECEIVE_BUFFER_BYTES = 1024 * 1024;
-/**
- * Send and receive buffers of a transfer socket with a window (64 blocks of 1468 bytes fit). A
- * lock-step transfer (every Pi's) has one block in flight and keeps the kernel's defaults: two
- * setsockopt calls fewer on the path of each request.
- */
-const TRANSFER_BUFFER_BYTES = 256 * 1024;
+
+/** Who sent a request (what node:dgram called rinfo). */
+interface RemoteInfo {
+  address: string;
+  port: number;
+}
 
 interface ActiveTransfer {
   /** The transfer's socket (owned by the worker; closed here only if the worker dies). */
@@ -67,7 +79,7 @@ interface ActiveTransfer {
   startedAt: number;
   peer: string;
   ip: string;
-  client: ClientRecord;
+  mac: string;
   file: string;
 }
 
@@ -82,10 +94,11 @@ interface ServerMetrics {
   duration: HistogramMetric;
   active: GaugeMetric;
   factsSuppressed: CounterMetric;
+  forwarded: CounterMetric;
 }
 
-/** Where a request goes after decoding, for the metrics' `result` label. */
-type RequestResult = 'started' | 'refused' | 'not-found' | 'busy' | 'duplicate';
+/** Where a request goes after decoding, for the metrics' `result` label (`shed`: dropped unread, see WorkerCounters). */
+type RequestResult = 'started' | 'refused' | 'not-found' | 'busy' | 'duplicate' | 'shed';
 
 export interface TftpServerOptions {
   createFd: FdFactory;
@@ -94,11 +107,19 @@ export interface TftpServerOptions {
   generatedRoot: string;
   /** Folder of the iPXE binaries served to PCs (the `ipxeDir` setting). */
   ipxeDir: string;
+  /**
+   * Whether the worker starts the requests it can decide itself (tftp.mirror.ts), and the network
+   * namespace it then makes transfer sockets in (null: the process's). Null: every request is
+   * decided here (a custom createFd whose namespace the worker cannot follow).
+   */
+  fastPath?: { netns: string | null } | null;
   now?: () => number;
 }
 
 export class TftpServer {
-  private socket: Socket | null = null;
+  /** udp/69: read by the worker, written here (ERROR answers). */
+  private requestFd = -1;
+  private readonly feed: MirrorFeed | null;
   private worker: Worker | null = null;
   private workerPort: MessagePort | null = null;
   private wakeFd = -1;
@@ -157,6 +178,7 @@ export class TftpServer {
   ) {
     this.log = ctx.logger;
     this.limits = options.limits;
+    this.feed = options.fastPath ? new MirrorFeed(ctx, (update) => this.post({ type: 'mirror', update })) : null;
     this.ipxeDir = options.ipxeDir;
     const m = ctx.metrics;
     this.metrics = {
@@ -178,6 +200,11 @@ export class TftpServer {
         [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
       ),
       active: m.gauge('active_transfers', 'Transfers running now'),
+      forwarded: m.counter(
+        'requests_forwarded_total',
+        'Requests the transfer worker passed to the main thread to decide, by why (the rest it started itself: tftp.mirror.ts)',
+        ['reason'],
+      ),
       factsSuppressed: m.counter(
         'boot_facts_suppressed_total',
         'Boot facts not recorded: the client caused more than its budget (a burst of 100, then 2 a second)',
@@ -186,7 +213,12 @@ export class TftpServer {
   }
 
   get listening(): boolean {
-    return this.socket !== null && this.worker !== null;
+    return this.requestFd >= 0 && this.worker !== null;
+  }
+
+  /** The worker's counters as last reported (tests, benches). */
+  get workerCounters(): WorkerCounters | null {
+    return this.lastCounters;
   }
 
   get activeTransfers(): number {
@@ -197,39 +229,44 @@ export class TftpServer {
   async listen(iface: string | null, serverIp: string | null, port: number): Promise<void> {
     this.iface = iface;
     this.serverIp = serverIp;
-    await this.startWorker();
+    // The socket is a plain descriptor (no node:dgram): the worker reads it, this thread writes.
     const fd = this.options.createFd({ address: '0.0.0.0', port, interface: iface, bufferBytes: RECEIVE_BUFFER_BYTES });
-    const socket = createSocket({ type: 'udp4' });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind({ fd }, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
     try {
       noReuseAddress(fd);
     } catch (error) {
-      socket.close();
+      closeFd(fd);
       throw error;
     }
-    socket.on('message', (msg, rinfo) => {
-      this.onRequest(msg, rinfo).catch((error: Error) => this.log.error('request failed', { peer: rinfo.address, error: error.message }));
-    });
-    socket.on('error', (error) => this.log.error('socket error', { port, error: error.message }));
-    this.socket = socket;
+    this.requestFd = fd;
+    this.feed?.start();
+    await this.startWorker();
   }
 
   /** Interface or server address changed: new transfers use them (the listener stays when the interface is the same). */
   retarget(serverIp: string | null): void {
     this.serverIp = serverIp;
+    this.postConfig();
+  }
+
+  /** New limits (a settings change): the next request negotiates within them. */
+  setLimits(limits: TransferLimits): void {
+    this.limits = limits;
+    this.postConfig();
   }
 
   async close(): Promise<void> {
-    const socket = this.socket;
-    this.socket = null;
-    if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+    this.feed?.stop();
     await this.stopWorker();
+    if (this.requestFd >= 0) closeFd(this.requestFd);
+    this.requestFd = -1;
+  }
+
+  private workerConfig(): WorkerConfig {
+    return { serverIp: this.serverIp, iface: this.iface, limits: this.limits };
+  }
+
+  private postConfig(): void {
+    if (this.worker) this.post({ type: 'config', config: this.workerConfig() });
   }
 
   private async startWorker(): Promise<void> {
@@ -238,7 +275,16 @@ export class TftpServer {
     this.wakeFd = createEventFd();
     Atomics.store(this.wakePending, 0, 0);
     const worker = new Worker(path.join(__dirname, 'tftp.worker.js'), {
-      workerData: { tftpWorker: true, wakeFd: this.wakeFd, wakePending: this.wakePending, port: channel.port2 },
+      workerData: {
+        tftpWorker: true,
+        wakeFd: this.wakeFd,
+        wakePending: this.wakePending,
+        port: channel.port2,
+        requestFd: this.requestFd,
+        fastPath: this.feed !== null,
+        netns: this.options.fastPath?.netns ?? null,
+        config: this.workerConfig(),
+      },
       transferList: [channel.port2],
     });
     const ready = new Promise<void>((resolve, reject) => {
@@ -259,6 +305,8 @@ export class TftpServer {
     );
     this.worker = worker;
     this.workerPort = channel.port1;
+    // Queued before the worker reads its port: it starts from the whole copy.
+    if (this.feed) this.post({ type: 'mirror', update: this.feed.snapshot(this.pins) });
     await ready;
   }
 
@@ -327,8 +375,56 @@ export class TftpServer {
   }
 
   private onWorkerReport(report: WorkerReport): void {
-    if (report.type === 'done') this.onDone(report.id, report.done);
+    if (report.type === 'batch') for (const item of report.items) this.onItem(item);
     else if (report.type === 'counters') this.onCounters(report.counters);
+  }
+
+  private onItem(item: BatchItem): void {
+    if (item.kind === 'done') this.onDone(item.id, item.done);
+    else if (item.kind === 'started') this.onStarted(item);
+    else {
+      const rinfo = { address: item.address, port: item.port };
+      const fwd = item.fwd;
+      // Settled when it did not become a transfer: the worker holds its port busy until then.
+      void this.onRequest(Buffer.from(item.msg.buffer, item.msg.byteOffset, item.msg.byteLength), rinfo, fwd)
+        .catch((error: Error) => {
+          this.log.error('request failed', { peer: rinfo.address, error: error.message });
+          return false;
+        })
+        .then((started) => {
+          if (!started && this.worker) this.post({ type: 'settled', fwd });
+        });
+    }
+  }
+
+  /**
+   * A transfer the worker started itself (tftp.mirror.ts): recorded as if started here. Its pin is
+   * renewed here too, and the worker's answer was this thread's pin, so it cannot be a new one
+   * unless the pin changed in the instant between (then the change's fact is recorded, as usual).
+   */
+  private onStarted(note: StartedNote): void {
+    this.active.set(note.id, { fd: note.fd, startedAt: performance.now(), peer: note.peer, ip: note.ip, mac: note.mac, file: note.file });
+    this.metrics.active.set(this.active.size);
+    this.peers.add(note.peer);
+    this.perIp.set(note.ip, (this.perIp.get(note.ip) ?? 0) + 1);
+    this.count('started');
+    this.lastThrottled.delete(note.mac);
+    const client = this.ctx.views.clients.get(note.mac);
+    this.noteSerialFolder(note.filename, note.ip, client);
+    const image = this.ctx.views.images.get(note.imageId);
+    if (image) {
+      const pinned = this.pinVersion(note.mac, image, note.ip, false);
+      if (pinned.version !== note.version)
+        // Only if the pin changed in the instant between the worker's decision and this note.
+        this.log.warn('a boot was served two image versions', {
+          mac: note.mac,
+          image: image.name,
+          served: note.version,
+          pinned: pinned.version,
+        });
+    }
+    if (note.generated !== null) this.writeGenerated(note.mac, note.file, note.generated);
+    this.warnRollover(note.imageId, image?.name ?? note.imageId, note.file, note.bytes, note.blockSize);
   }
 
   private onCounters(now: WorkerCounters): void {
@@ -341,6 +437,14 @@ export class TftpServer {
     if (resent) this.metrics.retransmissions.inc(resent);
     const failures = delta(now.sendFailures, before?.sendFailures);
     if (failures) this.metrics.errors.inc({ kind: 'send-failure' }, failures);
+    const shed = delta(now.shed, before?.shed);
+    if (shed) this.count('shed', shed);
+    const duplicates = delta(now.duplicates, before?.duplicates);
+    if (duplicates) this.count('duplicate', duplicates);
+    for (const [reason, count] of Object.entries(now.forwarded)) {
+      const d = delta(count, before?.forwarded[reason]);
+      if (d) this.metrics.forwarded.inc({ reason }, d);
+    }
     for (const [reason, count] of Object.entries(now.malformed)) {
       const d = delta(count, before?.malformed[reason]);
       if (d) {
@@ -415,7 +519,7 @@ export class TftpServer {
     const t = this.release(id);
     if (!t) return;
     this.metrics.transfers.inc({ outcome: done.outcome });
-    const mac = t.client.mac;
+    const mac = t.mac;
     const fields = { mac, ip: t.ip, file: t.file, bytes: done.bytes, ms: Math.round(done.durationMs), blksize: done.blockSize };
     switch (done.outcome) {
       case 'complete':
@@ -480,20 +584,20 @@ export class TftpServer {
     });
   }
 
-  private count(result: RequestResult): void {
-    this.metrics.requests.inc({ result });
+  private count(result: RequestResult, by = 1): void {
+    this.metrics.requests.inc({ result }, by);
   }
 
   /**
-   * Sends an ERROR from udp/69; resolves once it has left (node:dgram sends on a later tick). A
-   * request that ends with an ERROR frees its port only then: the next request from that port,
-   * served from the checked-file cache without any I/O, would otherwise have its OACK (sent by the
-   * worker) overtake this ERROR.
+   * Sends an ERROR from udp/69, synchronously: it has left when this returns, so the next request
+   * from that port (served at once, by the worker or from the checked-file cache) cannot have its
+   * OACK overtake it. Async for the callers' sake.
    */
   private sendError(rinfo: RemoteInfo, code: number, message: string): Promise<void> {
-    const socket = this.socket;
-    if (!socket) return Promise.resolve();
-    return new Promise((resolve) => socket.send(encodeError(code, message), rinfo.port, rinfo.address, () => resolve()));
+    if (this.requestFd >= 0 && !sendDatagram(this.requestFd, encodeError(code, message), rinfo.address, rinfo.port)) {
+      this.metrics.errors.inc({ kind: 'send-failure' });
+    }
+    return Promise.resolve();
   }
 
   private refuse(rinfo: RemoteInfo, code: number, message: string, reason: string): Promise<void> {
@@ -503,7 +607,8 @@ export class TftpServer {
     return this.sendError(rinfo, code, message);
   }
 
-  private async onRequest(msg: Buffer, rinfo: RemoteInfo): Promise<void> {
+  /** A request the worker forwarded (`fwd`); true when it became a transfer (posted with `fwd`). */
+  private async onRequest(msg: Buffer, rinfo: RemoteInfo, fwd: number): Promise<boolean> {
     let packet: TftpPacket;
     try {
       packet = decodePacket(msg);
@@ -512,17 +617,17 @@ export class TftpServer {
       this.metrics.malformed.inc({ reason });
       this.metrics.errors.inc({ kind: 'malformed' });
       this.log.debug('malformed request dropped', { peer: `${rinfo.address}:${rinfo.port}`, reason });
-      return;
+      return false;
     }
     if (packet.opcode === TftpOpcode.WRQ) {
       void this.refuse(rinfo, TftpErrorCode.AccessViolation, 'read-only server', 'write-request');
-      return;
+      return false;
     }
     if (packet.opcode !== TftpOpcode.RRQ) {
       // DATA, ACK, ERROR or OACK to udp/69 belong to no transfer (transfers have their own ports).
       this.metrics.malformed.inc({ reason: 'unexpected-opcode' });
       this.metrics.errors.inc({ kind: 'malformed' });
-      return;
+      return false;
     }
     const peer = `${rinfo.address}:${rinfo.port}`;
     if (this.peers.has(peer)) await this.releasedWithin(peer, DUPLICATE_WAIT_MS);
@@ -533,7 +638,7 @@ export class TftpServer {
       // earlier request from this port that ended without a transfer, not found or refused while
       // its file was opened, leaves the port free for this one.)
       this.count('duplicate');
-      return;
+      return false;
     }
     let decision = decideRequest({
       filename: packet.filename,
@@ -569,11 +674,11 @@ export class TftpServer {
       void this.refuse(rinfo, decision.code, decision.message, reason);
       if (decision.client?.status === 'approved')
         this.fact(decision.client.mac, 'tftp.refused', rinfo.address, { reason: decision.reason }, true);
-      return;
+      return false;
     }
     if (packet.mode === 'mail') {
       void this.refuse(rinfo, TftpErrorCode.IllegalOperation, 'mail mode is not supported', 'bad-mode');
-      return;
+      return false;
     }
     const perIp = this.perIp.get(rinfo.address) ?? 0;
     // `peers`: the requests being opened and the transfers running.
@@ -581,16 +686,17 @@ export class TftpServer {
       this.count('busy');
       this.metrics.errors.inc({ kind: 'busy' });
       void this.sendError(rinfo, TftpErrorCode.NotDefined, 'server busy, try again');
-      return;
+      return false;
     }
     this.peers.add(peer);
     this.perIp.set(rinfo.address, perIp + 1);
     let started = false;
     try {
-      started = await this.serve(packet, decision, rinfo, peer);
+      started = await this.serve(packet, decision, rinfo, peer, fwd);
     } finally {
       if (!started) this.freePeer(peer, rinfo.address);
     }
+    return started;
   }
 
   /** Opens (or generates) the file and hands the transfer to the worker; false when it was answered with an error instead. */
@@ -599,6 +705,7 @@ export class TftpServer {
     decision: Extract<RequestDecision, { kind: 'serve' }>,
     rinfo: RemoteInfo,
     peer: string,
+    fwd: number,
   ): Promise<boolean> {
     const { client, relPath } = decision;
     const image = this.pinVersion(client.mac, decision.image, rinfo.address);
@@ -619,23 +726,9 @@ export class TftpServer {
     let data = content.data;
     if (packet.mode === 'netascii') data = await this.netasciiCopy(data);
     // Closed, or the worker being replaced, while the file was opened: the client asks again.
-    if (!this.socket || !this.worker) return false;
+    if (this.requestFd < 0 || !this.worker) return false;
     const negotiated = negotiate(packet.options, data.byteLength, this.limits);
-    if (
-      expectsRollover(data.byteLength, negotiated.blockSize) &&
-      !this.warnedRollover.has(`${image.id}|${relPath}|${negotiated.blockSize}`)
-    ) {
-      this.warnedRollover.add(`${image.id}|${relPath}|${negotiated.blockSize}`);
-      this.log.warn(
-        'file needs more than 65535 blocks: the block number rolls over, which Pi bootloaders before 2025-09-23 cannot follow',
-        {
-          file: relPath,
-          image: image.name,
-          bytes: data.byteLength,
-          blksize: negotiated.blockSize,
-        },
-      );
-    }
+    this.warnRollover(image.id, image.name, relPath, data.byteLength, negotiated.blockSize);
     let fd: number;
     try {
       fd = this.options.createFd({
@@ -653,11 +746,23 @@ export class TftpServer {
       return false;
     }
     const id = this.nextId++;
-    this.active.set(id, { fd, startedAt: performance.now(), peer, ip: rinfo.address, client, file: relPath });
+    this.active.set(id, { fd, startedAt: performance.now(), peer, ip: rinfo.address, mac: client.mac, file: relPath });
     this.metrics.active.set(this.active.size);
     this.count('started');
-    this.post({ type: 'start', id, fd, data, negotiated });
+    this.post({ type: 'start', id, fd, data, negotiated, peer, fwd });
     return true;
+  }
+
+  private warnRollover(imageId: string, imageName: string, relPath: string, bytes: number, blockSize: number): void {
+    const key = `${imageId}|${relPath}|${blockSize}`;
+    if (!expectsRollover(bytes, blockSize) || this.warnedRollover.has(key)) return;
+    this.warnedRollover.add(key);
+    this.log.warn('file needs more than 65535 blocks: the block number rolls over, which Pi bootloaders before 2025-09-23 cannot follow', {
+      file: relPath,
+      image: imageName,
+      bytes,
+      blksize: blockSize,
+    });
   }
 
   /**
@@ -702,9 +807,12 @@ export class TftpServer {
    * Each new pin is reported once (`tftp.image-version`, detail imageId/imageVersion): the core
    * then knows the version is in use and refuses to delete it. (The rule: tftp.pins.ts.)
    */
-  private pinVersion(mac: string, image: ImageRecord, ip: string): ImageRecord {
+  private pinVersion(mac: string, image: ImageRecord, ip: string, tellWorker = true): ImageRecord {
     const pinned = pinImageVersion(this.pins, mac, image, Date.now());
-    if (pinned.newPin) this.fact(mac, 'tftp.image-version', ip, { imageId: image.id, imageVersion: pinned.image.version });
+    if (pinned.newPin) {
+      this.fact(mac, 'tftp.image-version', ip, { imageId: image.id, imageVersion: pinned.image.version });
+      if (tellWorker) this.feed?.pin(mac, image.id, pinned.image.version);
+    }
     return pinned.image;
   }
 
@@ -737,7 +845,12 @@ export class TftpServer {
       if (file.error === 'io') this.log.warn('cannot read a boot file', { image: image.name, file: relPath, detail: file.detail });
       return { ok: false, code: TftpErrorCode.AccessViolation, message: 'access violation', reason: file.error };
     }
-    if (generated === null && file.ok) return { ok: true, data: toShared(file.data) };
+    if (generated === null && file.ok) {
+      const data = toShared(file.data);
+      if (data === file.data) this.mirrorFile(image.bootPath, relPath, file);
+      return { ok: true, data };
+    }
+    if (file.ok) this.mirrorFile(image.bootPath, relPath, file);
     const original = file.ok ? file.data.toString('utf8') : '';
     let text: string;
     if (generated === 'cmdline') {
@@ -750,6 +863,21 @@ export class TftpServer {
     }
     this.writeGenerated(client.mac, relPath, text);
     return { ok: true, data: toShared(Buffer.from(text, 'utf8')) };
+  }
+
+  /** Lets the worker serve this file by itself for what is left of its second (tftp.mirror.ts). */
+  private mirrorFile(bootPath: string, relPath: string, file: { data: Buffer; realPath: string; signature: string }): void {
+    if (!this.feed) return;
+    const trust = this.options.files.trustLeft(bootPath, relPath);
+    if (trust > 0)
+      this.feed.file({
+        bootPath,
+        relPath,
+        data: file.data,
+        realPath: file.realPath,
+        signature: file.signature,
+        trustUntil: Date.now() + trust,
+      });
   }
 
   /**
@@ -860,4 +988,96 @@ function toShared(data: Uint8Array): Uint8Array {
   const shared = new Uint8Array(new SharedArrayBuffer(data.byteLength));
   shared.set(data);
   return shared;
+}
+
+/**
+ * Feeds the worker's copy of the views (tftp.mirror.ts): the decision's fields of every client and
+ * image that changed, with the core's byIp and bySerial answers for each address and serial the
+ * change touched (old and new), the pins made here and the files opened here. Each is sent at
+ * once, in the order of the events: the worker takes its messages before the requests of the same
+ * turn, so a request sent after a change (a client no longer approved) is decided with it. A change
+ * that touches no decision field (a client's lastSeenAt, its name) is not sent at all.
+ */
+class MirrorFeed {
+  private pending: MirrorUpdate = {};
+  private unsubscribe: Array<() => void> = [];
+  /** What was sent of each client (its old address and serial, when a change moves them). */
+  private readonly sent = new Map<string, MirrorClient>();
+
+  constructor(
+    private readonly ctx: TftpContext,
+    private readonly send: (update: MirrorUpdate) => void,
+  ) {}
+
+  start(): void {
+    if (this.unsubscribe.length > 0) return;
+    this.unsubscribe = [
+      this.ctx.views.clients.onChange((change) => this.onClient(change)),
+      this.ctx.views.images.onChange((change) => {
+        if (change.record) (this.pending.images ??= []).push(mirrorImage(change.record));
+        else (this.pending.removedImages ??= []).push(change.key);
+        this.flush();
+      }),
+    ];
+  }
+
+  stop(): void {
+    for (const off of this.unsubscribe) off();
+    this.unsubscribe = [];
+    this.pending = {};
+  }
+
+  /** The whole copy, for a new worker (it replaces whatever was queued before). */
+  snapshot(pins: ReadonlyMap<string, VersionPin>): MirrorUpdate {
+    const clients = this.ctx.views.clients;
+    const update: MirrorUpdate = { reset: true, clients: [], byIp: [], bySerial: [], images: [], pins: [] };
+    this.sent.clear();
+    for (const record of clients.list()) {
+      const c = mirrorClient(record);
+      this.sent.set(c.mac, c);
+      update.clients!.push(c);
+      if (c.ip) update.byIp!.push([c.ip, clients.byIp(c.ip)?.mac ?? null]);
+      if (c.serial) update.bySerial!.push([c.serial, clients.bySerial(c.serial)?.mac ?? null]);
+    }
+    for (const image of this.ctx.views.images.list()) update.images!.push(mirrorImage(image));
+    const now = Date.now();
+    for (const [mac, pin] of pins) if (now - pin.lastAt <= PIN_IDLE_MS) update.pins!.push([mac, pin.imageId, pin.version]);
+    this.pending = {};
+    return update;
+  }
+
+  pin(mac: string, imageId: string, version: number): void {
+    (this.pending.pins ??= []).push([mac, imageId, version]);
+    this.flush();
+  }
+
+  /** Ahead of the transfer that opened it: requests waiting for it in the worker go on. */
+  file(file: MirrorFile): void {
+    (this.pending.files ??= []).push(file);
+    this.flush();
+  }
+
+  private onClient(change: ViewChange<ClientRecord>): void {
+    const clients = this.ctx.views.clients;
+    const before = this.sent.get(change.key);
+    const now = change.record ? mirrorClient(change.record) : null;
+    if (now && sameMirrorClient(before, now)) return;
+    if (now) {
+      this.sent.set(now.mac, now);
+      (this.pending.clients ??= []).push(now);
+    } else {
+      this.sent.delete(change.key);
+      (this.pending.removedClients ??= []).push(change.key);
+    }
+    for (const ip of new Set([before?.ip, now?.ip])) if (ip) (this.pending.byIp ??= []).push([ip, clients.byIp(ip)?.mac ?? null]);
+    for (const serial of new Set([before?.serial, now?.serial]))
+      if (serial) (this.pending.bySerial ??= []).push([serial, clients.bySerial(serial)?.mac ?? null]);
+    this.flush();
+  }
+
+  private flush(): void {
+    const update = this.pending;
+    this.pending = {};
+    if (Object.keys(update).length > 0) this.send(update);
+  }
 }

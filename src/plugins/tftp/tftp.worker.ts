@@ -1,22 +1,32 @@
 /**
  * The TFTP data path: a worker thread that runs every transfer (tftp.libc.ts says why it is not
- * node:dgram on the event loop). I/O only: each datagram goes to the pure transfer machine
- * (tftp.transfer.ts), and its effects are carried out here.
+ * node:dgram on the event loop) and reads udp/69's requests. I/O only: each datagram goes to the
+ * pure transfer machine (tftp.transfer.ts), and its effects are carried out here.
  *
- * The main thread (tftp.server.ts) decides each request, opens the file, creates the transfer's
- * socket (connected to the client: a new TID, RFC 1350 §4, whose kernel drops datagrams from any
- * other peer) and posts it here with the file's bytes (shared memory, not copied). This loop
- * blocks in epoll_wait on those sockets and on an eventfd the main thread signals after posting.
- * It posts back one message per finished transfer and, twice a second, the counters.
+ * Requests: the loop reads udp/69 at each turn, ahead of the transfers' ACKs. A request it can
+ * decide from its copy of the clients, images, pins and checked files (tftp.mirror.ts says which)
+ * starts here at once: its socket (connected to the client: a new TID, RFC 1350 §4, whose kernel
+ * drops datagrams from any other peer) and its OACK or first block. Any other is forwarded to the
+ * main thread (tftp.server.ts), which decides it, opens the file, creates the socket and posts the
+ * transfer back with the file's bytes (shared memory, not copied), or answers it with an ERROR and
+ * says it has settled. A request from the port of a running transfer, or of one being decided
+ * there, always goes to the main thread, which owns the rules for duplicates.
+ *
+ * This loop blocks in epoll_wait on udp/69, the transfers' sockets and an eventfd the main thread
+ * signals after posting. Once per turn it posts what happened, in order: transfers it started,
+ * requests it forwarded, transfers that ended; and, twice a second, the counters.
  *
  * Nothing a client sends can throw out of here: a datagram that is not an ACK or an ERROR is
  * counted and ignored, the transfer goes on, and its timer resends when the real ACK is lost.
  */
+import { closeSync, openSync, statSync } from 'node:fs';
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { decodePacket, encodeOack, TftpDecodeError, TftpOpcode } from './tftp.codec';
+import { decodePacket, encodeOack, TftpDecodeError, TftpOpcode, type TftpPacket } from './tftp.codec';
 import {
   addressOf,
+  CLONE_NEWNET,
+  createTftpSocket,
   EAGAIN,
   ECONNREFUSED,
   EPOLL_CTL_ADD,
@@ -28,15 +38,43 @@ import {
   writeWord,
   type MessageLayout,
 } from './tftp.libc';
-import type { Negotiated } from './tftp.options';
+import { checkNow, DEFAULT_REVALIDATE_AFTER_MS } from './tftp.files';
+import { RequestMirror, type MirrorUpdate } from './tftp.mirror';
+import { negotiate, type Negotiated, type TransferLimits } from './tftp.options';
 import { onAck, onClientError, onTimer, startTransfer, type Step, type TransferEffect, type TransferState } from './tftp.transfer';
 
 /** main → worker */
 /** A transfer with nothing acknowledged this long may be superseded by a new request from its port. */
 export const SUPERSEDE_AFTER_MS = 500;
 
+/** Transfers running at once from one client address: a Pi reads one file at a time (a few with probes). */
+export const MAX_TRANSFERS_PER_CLIENT = 8;
+/** Transfers running at once in all: 500 Pis booting together read about one file each. */
+export const MAX_TRANSFERS = 1024;
+/**
+ * Send and receive buffers of a transfer socket with a window (64 blocks of 1468 bytes fit). A
+ * lock-step transfer (every Pi's) has one block in flight and keeps the kernel's defaults: two
+ * setsockopt calls fewer on the path of each request.
+ */
+export const TRANSFER_BUFFER_BYTES = 256 * 1024;
+
+/** What a transfer socket is bound to, and the limits a request negotiates within. */
+export interface WorkerConfig {
+  serverIp: string | null;
+  iface: string | null;
+  limits: TransferLimits;
+}
+
 export type WorkerRequest =
-  | { type: 'start'; id: number; fd: number; data: Uint8Array; negotiated: Negotiated }
+  /**
+   * A transfer the main thread decided. `fwd`: the forwarded request it answers (absent when it
+   * is not one: a request the worker before a restart forwarded).
+   */
+  | { type: 'start'; id: number; fd: number; data: Uint8Array; negotiated: Negotiated; peer: string; fwd?: number }
+  /** The forwarded request `fwd` ended without a transfer (refused, not found, a duplicate, malformed). */
+  | { type: 'settled'; fwd: number }
+  | { type: 'mirror'; update: MirrorUpdate }
+  | { type: 'config'; config: WorkerConfig }
   /**
    * A new request came from this transfer's peer while the transfer has had no block acknowledged
    * for SUPERSEDE_AFTER_MS: the client is not in it (it never got the OACK, or it ended a size probe
@@ -60,13 +98,60 @@ export interface WorkerCounters {
   /** DATA bytes sent, retransmissions included. */
   bytesSent: number;
   active: number;
+  /** Requests started by the worker itself. */
+  fastStarted: number;
+  /** Requests forwarded to the main thread, by why (tftp.mirror.ts's reasons, `busy-port`, `no-socket`, `off`, `malformed`). */
+  forwarded: Record<string, number>;
+  /** Requests dropped because the main thread had MAX_FORWARDS undecided: it is not keeping up. */
+  shed: number;
+  /** Requests that waited for a file the main thread was opening (see PARK_MS), and of those, how many it then served. */
+  parked: number;
+  parkedServed: number;
+  /** Requests from the port of a request waiting so: the same request sent again (answered once). */
+  duplicates: number;
 }
+
+/**
+ * What the worker started itself: the main thread records it as if it had started it (its port
+ * busy, its facts when it ends, the pin renewed).
+ */
+export interface StartedNote {
+  kind: 'started';
+  id: number;
+  fd: number;
+  peer: string;
+  ip: string;
+  mac: string;
+  imageId: string;
+  version: number;
+  /** The boot's first request: the worker pinned the version (tftp.mirror.ts). */
+  newPin: boolean;
+  /** A generated file's text (kept under generatedRoot by the main thread). */
+  generated: string | null;
+  /** The file inside the boot folder, and the name as asked (serial folder notes). */
+  file: string;
+  filename: string;
+  bytes: number;
+  blockSize: number;
+}
+
+export interface ForwardedRequest {
+  kind: 'request';
+  fwd: number;
+  /** The datagram as received (its own memory). */
+  msg: Uint8Array;
+  address: string;
+  port: number;
+}
+
+export type BatchItem = StartedNote | ForwardedRequest | { kind: 'done'; id: number; done: DoneEffect };
 
 /** worker → main */
 export type WorkerReport =
   /** `epollFd`: closed by the main thread if this worker dies without closing it. */
   | { type: 'ready'; epollFd: number }
-  | { type: 'done'; id: number; done: DoneEffect }
+  /** One turn's events, in the order they happened. */
+  | { type: 'batch'; items: BatchItem[] }
   | { type: 'counters'; counters: WorkerCounters }
   | { type: 'stopped' };
 
@@ -80,11 +165,42 @@ export interface WorkerInit {
    */
   wakePending: Int32Array;
   port: MessagePort;
+  /** udp/69 (owned by the main thread, which also sends its ERROR answers from it). */
+  requestFd: number;
+  /** Whether the worker starts requests itself (tftp.mirror.ts); else it forwards them all. */
+  fastPath: boolean;
+  /** The network namespace (a name under /run/netns) its transfer sockets are made in; null: the process's. */
+  netns: string | null;
+  config: WorkerConfig;
+}
+
+/** Requests read from udp/69 per turn at most: the running transfers get their turn too under a flood. */
+const MAX_REQUESTS_PER_TURN = 64;
+/** Forwarded requests the main thread has not settled yet, at most; past it requests are shed (udp/69's queue would have dropped them). */
+const MAX_FORWARDS = 512;
+/**
+ * Parking: when a file has to be opened by the main thread (the first request for it, or the
+ * first after it changed), the requests for it that come while that one is forwarded wait here,
+ * up to this long, instead of going to the main thread too: in a storm that is the next 99 Pis,
+ * all at once. They are decided again when the file arrives, else forwarded after the wait.
+ */
+const PARK_MS = 30;
+const MAX_PARKED = 1024;
+
+interface Parked {
+  packet: TftpPacket;
+  msg: Uint8Array;
+  ip: string;
+  port: number;
+  peer: string;
+  at: number;
 }
 
 interface Transfer {
   id: number;
   fd: number;
+  peer: string;
+  ip: string;
   state: TransferState;
   batch: MessageBatch;
 }
@@ -169,8 +285,23 @@ const IDLE_TICK_MS = 200;
 const MAX_EVENTS = 256;
 const COUNTERS_EVERY_MS = 500;
 
+function enterNamespace(c: ReturnType<typeof loadLibc>, netns: string): void {
+  const fd = openSync(`/run/netns/${netns}`, 'r');
+  try {
+    if (c.setns(fd, CLONE_NEWNET) !== 0) throw new Error(`setns ${netns}: ${c.strerror(c.errno())}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `a.b.c.d:port` of the struct sockaddr_in at `sa`. */
+function peerOf(sa: Buffer): { ip: string; port: number } {
+  return { ip: `${sa[4]}.${sa[5]}.${sa[6]}.${sa[7]}`, port: sa.readUInt16BE(2) };
+}
+
 function runLoop(init: WorkerInit): void {
   const c = loadLibc();
+  if (init.netns) enterNamespace(c, init.netns);
   const messageLayout = sendmmsgLayout();
   const ep = c.epollCreate1(0o2000000);
   if (ep < 0) throw new Error(`epoll_create1: ${c.strerror(c.errno())}`);
@@ -181,27 +312,71 @@ function runLoop(init: WorkerInit): void {
     return c.epollCtl(ep, EPOLL_CTL_ADD, fd, ev) === 0;
   };
   register(init.wakeFd);
+  if (init.requestFd >= 0 && !register(init.requestFd)) throw new Error(`epoll_ctl udp/69: ${c.strerror(c.errno())}`);
 
+  let config = init.config;
+  const mirror = new RequestMirror((p) => statSync(p, { throwIfNoEntry: false }) ?? null, checkNow, DEFAULT_REVALIDATE_AFTER_MS);
+  /** By socket. */
   const transfers = new Map<number, Transfer>();
+  const byPeer = new Map<string, Transfer>();
+  /** Forwarded requests not settled yet: fwd → its peer and address. */
+  const forwards = new Map<number, { peer: string; ip: string }>();
+  const forwardsByPeer = new Map<string, number>();
+  /** Transfers and forwarded requests per client address. */
+  const perIp = new Map<string, number>();
+  let nextFwd = 1;
+  let nextFastId = -1;
+  let items: BatchItem[] = [];
   const events = Buffer.alloc(12 * MAX_EVENTS);
   const eventsAddress = addressOf(events);
   const recvBuffer = Buffer.alloc(65536);
   const recvAddress = addressOf(recvBuffer);
+  /** udp/69's datagrams: apart from recvBuffer, which the transfers' ACKs read into while a request is decided. */
+  const requestBuffer = Buffer.alloc(65536);
+  const requestAddress = addressOf(requestBuffer);
+  const from = Buffer.alloc(16);
+  const fromAddress = addressOf(from);
+  const fromLength = Buffer.alloc(4);
+  const fromLengthAddress = addressOf(fromLength);
   const wakeBuffer = Buffer.alloc(8);
-  const counters: WorkerCounters = { malformed: {}, sendFailures: 0, retransmissions: 0, bytesSent: 0, active: 0 };
+  const counters: WorkerCounters = {
+    malformed: {},
+    sendFailures: 0,
+    retransmissions: 0,
+    bytesSent: 0,
+    active: 0,
+    fastStarted: 0,
+    forwarded: {},
+    shed: 0,
+    parked: 0,
+    parkedServed: 0,
+    duplicates: 0,
+  };
+  /** File key → when a request that needs it was forwarded (the main thread is opening it). */
+  const opening = new Map<string, number>();
+  /** File key → the requests waiting for it. */
+  const parked = new Map<string, Parked[]>();
+  const parkedPeers = new Set<string>();
+  let parkedCount = 0;
   let lastTimerScan = performance.now();
   let lastCounters = 0;
   let running = true;
 
   const report = (message: WorkerReport): void => init.port.postMessage(message);
+  const bump = (map: Map<string, number>, key: string, by: number): void => {
+    const n = (map.get(key) ?? 0) + by;
+    if (n <= 0) map.delete(key);
+    else map.set(key, n);
+  };
 
   function finish(t: Transfer, done: DoneEffect): void {
     c.epollCtl(ep, EPOLL_CTL_DEL, t.fd, null);
     c.close(t.fd);
     transfers.delete(t.fd);
-    report({ type: 'done', id: t.id, done });
+    if (byPeer.get(t.peer) === t) byPeer.delete(t.peer);
+    bump(perIp, t.ip, -1);
+    items.push({ kind: 'done', id: t.id, done });
   }
-
   /** Sends the batched DATA packets; those the kernel refuses (no buffer space) wait for the timer. */
   function flush(t: Transfer): void {
     const batch = t.batch;
@@ -237,19 +412,30 @@ function runLoop(init: WorkerInit): void {
     counters.retransmissions += step.state.retransmissions - resentBefore;
   }
 
-  function start(request: Extract<WorkerRequest, { type: 'start' }>): void {
-    const data = Buffer.from(request.data.buffer, request.data.byteOffset, request.data.byteLength);
+  function settle(fwd: number | undefined): void {
+    const f = fwd === undefined ? undefined : forwards.get(fwd);
+    if (!f) return;
+    forwards.delete(fwd!);
+    bump(forwardsByPeer, f.peer, -1);
+    bump(perIp, f.ip, -1);
+  }
+
+  function begin(id: number, fd: number, bytes: Uint8Array, negotiated: Negotiated, peer: string): boolean {
+    const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const ip = peer.slice(0, peer.lastIndexOf(':'));
     const t: Transfer = {
-      id: request.id,
-      fd: request.fd,
+      id,
+      fd,
+      peer,
+      ip,
       state: undefined as unknown as TransferState,
-      batch: new MessageBatch(request.negotiated.windowSize, data, messageLayout),
+      batch: new MessageBatch(negotiated.windowSize, data, messageLayout),
     };
-    if (!register(request.fd)) {
-      c.close(request.fd);
-      report({
-        type: 'done',
-        id: request.id,
+    if (!register(fd)) {
+      c.close(fd);
+      items.push({
+        kind: 'done',
+        id,
         done: {
           type: 'done',
           outcome: 'client-error',
@@ -257,17 +443,24 @@ function runLoop(init: WorkerInit): void {
           blocks: 0,
           retransmissions: 0,
           durationMs: 0,
-          blockSize: request.negotiated.blockSize,
-          windowSize: request.negotiated.windowSize,
+          blockSize: negotiated.blockSize,
+          windowSize: negotiated.windowSize,
           detail: `epoll_ctl: ${c.strerror(c.errno())}`,
         },
       });
-      return;
+      return false;
     }
-    transfers.set(request.fd, t);
-    apply(t, startTransfer(request.negotiated, data.length, performance.now()));
+    transfers.set(fd, t);
+    byPeer.set(peer, t);
+    bump(perIp, ip, 1);
+    apply(t, startTransfer(negotiated, data.length, performance.now()));
+    return true;
   }
 
+  function start(request: Extract<WorkerRequest, { type: 'start' }>): void {
+    settle(request.fwd);
+    begin(request.id, request.fd, request.data, request.negotiated, request.peer);
+  }
   function supersede(request: Extract<WorkerRequest, { type: 'supersede' }>): void {
     const t = transfers.get(request.fd);
     if (!t || t.id !== request.id || t.state.acked >= 0) return;
@@ -297,8 +490,142 @@ function runLoop(init: WorkerInit): void {
     for (let m = receiveMessageOnPort(init.port); m; m = receiveMessageOnPort(init.port)) {
       const request = m.message as WorkerRequest;
       if (request.type === 'start') start(request);
+      else if (request.type === 'settled') settle(request.fwd);
+      else if (request.type === 'mirror') {
+        mirror.apply(request.update, Date.now());
+        const keys = RequestMirror.fileKeys(request.update);
+        if (keys.length > 0 && parkedCount > 0) unpark(keys, performance.now());
+      } else if (request.type === 'config') config = request.config;
       else if (request.type === 'supersede') supersede(request);
       else if (request.type === 'stop') running = false;
+    }
+  }
+
+  function forward(msg: Uint8Array, ip: string, port: number, peer: string, why: string): void {
+    if (forwards.size >= MAX_FORWARDS) {
+      counters.shed++;
+      return;
+    }
+    counters.forwarded[why] = (counters.forwarded[why] ?? 0) + 1;
+    const fwd = nextFwd++;
+    forwards.set(fwd, { peer, ip });
+    bump(forwardsByPeer, peer, 1);
+    bump(perIp, ip, 1);
+    items.push({ kind: 'request', fwd, msg, address: ip, port });
+  }
+
+  /**
+   * Starts the request in recvBuffer here when the mirror can decide it; false: forward it. The
+   * port must be free (no transfer, no forwarded request): the main thread owns the duplicate rules.
+   */
+  function serveHere(packet: TftpPacket, ip: string, port: number, peer: string, now: number, msg: Uint8Array): string | null {
+    if (parkedPeers.has(peer)) {
+      counters.duplicates++;
+      return null;
+    }
+    const running = byPeer.get(peer);
+    // A Pi ends its size probe with an ERROR and asks again from the same port at once: that
+    // ERROR may be waiting on the probe's socket behind this request. Read it first.
+    if (running) for (let i = 0; i < 4 && byPeer.get(peer) === running; i++) readable(running, now);
+    if (byPeer.has(peer) || forwardsByPeer.has(peer)) return 'busy-port';
+    if ((perIp.get(ip) ?? 0) >= MAX_TRANSFERS_PER_CLIENT || transfers.size + forwards.size >= MAX_TRANSFERS) return 'busy';
+    const decision = mirror.decide(packet, ip, Date.now(), config.serverIp);
+    if (decision.kind === 'forward') {
+      if (decision.why !== 'no-file' || decision.fileKey === undefined) return decision.why;
+      const since = opening.get(decision.fileKey);
+      if (since === undefined || now - since > PARK_MS || parkedCount >= MAX_PARKED) {
+        opening.set(decision.fileKey, now);
+        return decision.why;
+      }
+      const list = parked.get(decision.fileKey) ?? [];
+      list.push({ packet, msg, ip, port, peer, at: now });
+      parked.set(decision.fileKey, list);
+      parkedPeers.add(peer);
+      parkedCount++;
+      counters.parked++;
+      return null;
+    }
+    if (packet.opcode !== TftpOpcode.RRQ) return 'not-rrq';
+    const negotiated = negotiate(packet.options, decision.data.byteLength, config.limits);
+    let fd: number;
+    try {
+      fd = createTftpSocket({
+        address: config.serverIp ?? '0.0.0.0',
+        port: 0,
+        interface: config.iface,
+        peer: { ip, port },
+        bufferBytes: negotiated.windowSize > 1 ? TRANSFER_BUFFER_BYTES : undefined,
+      });
+    } catch {
+      return 'no-socket';
+    }
+    const id = nextFastId--;
+    items.push({
+      kind: 'started',
+      id,
+      fd,
+      peer,
+      ip,
+      mac: decision.mac,
+      imageId: decision.imageId,
+      version: decision.version,
+      newPin: decision.newPin,
+      generated: decision.generated,
+      file: decision.relPath,
+      filename: packet.filename,
+      bytes: decision.data.byteLength,
+      blockSize: negotiated.blockSize,
+    });
+    counters.fastStarted++;
+    begin(id, fd, decision.data, negotiated, peer);
+    return null;
+  }
+
+  function readRequests(now: number): void {
+    for (let i = 0; i < MAX_REQUESTS_PER_TURN; i++) {
+      fromLength.writeUInt32LE(16, 0);
+      const len = c.recvfromAt(init.requestFd, requestAddress, requestBuffer.length, MSG_DONTWAIT, fromAddress, fromLengthAddress);
+      if (len < 0) return; // EAGAIN: none left (or an ICMP error for an ERROR sent from udp/69: nothing to do)
+      const { ip, port } = peerOf(from);
+      const peer = `${ip}:${port}`;
+      // Its own memory: a view of requestBuffer would be overwritten, and would post all 64 KiB.
+      const msg = new Uint8Array(len);
+      msg.set(requestBuffer.subarray(0, len));
+      if (!init.fastPath) {
+        forward(msg, ip, port, peer, 'off');
+        continue;
+      }
+      let packet: TftpPacket;
+      try {
+        packet = decodePacket(Buffer.from(msg.buffer, 0, len));
+      } catch {
+        forward(msg, ip, port, peer, 'malformed'); // counted and logged there, with the others
+        continue;
+      }
+      const why = serveHere(packet, ip, port, peer, now, msg);
+      if (why !== null) forward(msg, ip, port, peer, why);
+    }
+  }
+
+  /** Decides again the requests parked for `keys` (their file arrived), or, past PARK_MS, every one waiting that long. */
+  function unpark(keys: Iterable<string> | null, now: number): void {
+    for (const key of keys ?? [...parked.keys()]) {
+      const list = parked.get(key);
+      if (!list) continue;
+      const waiting: Parked[] = [];
+      for (const p of list) {
+        if (keys === null && now - p.at <= PARK_MS) {
+          waiting.push(p);
+          continue;
+        }
+        parkedPeers.delete(p.peer);
+        parkedCount--;
+        const why = serveHere(p.packet, p.ip, p.port, p.peer, now, p.msg);
+        if (why === null) counters.parkedServed++;
+        else forward(p.msg, p.ip, p.port, p.peer, why === 'no-file' ? 'parked-no-file' : why);
+      }
+      if (waiting.length > 0) parked.set(key, waiting);
+      else parked.delete(key);
     }
   }
 
@@ -345,12 +672,18 @@ function runLoop(init: WorkerInit): void {
       n = c.epollWaitAt(ep, eventsAddress, MAX_EVENTS, IDLE_TICK_MS);
     }
     const now = performance.now();
+    // The main thread's messages first (mirror changes, settled requests), then the requests,
+    // then the transfers' ACKs: a request waits for no block.
+    let requests = false;
     for (let i = 0; i < n; i++) {
       const fd = events.readInt32LE(12 * i + 4);
-      if (fd === init.wakeFd) {
-        drainMessages();
-        continue;
-      }
+      if (fd === init.wakeFd) drainMessages();
+      else if (fd === init.requestFd) requests = true;
+    }
+    if (requests && running) readRequests(now);
+    if (parkedCount > 0) unpark(null, now);
+    for (let i = 0; i < n; i++) {
+      const fd = events.readInt32LE(12 * i + 4);
       const t = transfers.get(fd);
       if (t) readable(t, now);
     }
@@ -358,10 +691,16 @@ function runLoop(init: WorkerInit): void {
       lastTimerScan = now;
       for (const t of [...transfers.values()]) if (now >= t.state.deadline) apply(t, onTimer(t.state, now));
     }
+    if (items.length > 0) {
+      report({ type: 'batch', items });
+      items = [];
+    }
     if (now - lastCounters >= COUNTERS_EVERY_MS) {
       lastCounters = now;
+      mirror.sweep(Date.now());
       counters.active = transfers.size;
-      report({ type: 'counters', counters: { ...counters, malformed: { ...counters.malformed } } });
+      if (opening.size > 1000) opening.clear();
+      report({ type: 'counters', counters: { ...counters, malformed: { ...counters.malformed }, forwarded: { ...counters.forwarded } } });
     }
   }
   for (const t of [...transfers.values()]) {
