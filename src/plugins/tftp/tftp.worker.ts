@@ -185,6 +185,8 @@ const MAX_FORWARDS = 512;
  * all at once. They are decided again when the file arrives, else forwarded after the wait.
  */
 const PARK_MS = 30;
+/** After the main thread opened a file without sending it (not found, say), requests for it go straight to the main thread this long. */
+const DECLINED_MS = 1000;
 const MAX_PARKED = 1024;
 
 interface Parked {
@@ -352,8 +354,15 @@ function runLoop(init: WorkerInit): void {
     parkedServed: 0,
     duplicates: 0,
   };
-  /** File key → when a request that needs it was forwarded (the main thread is opening it). */
-  const opening = new Map<string, number>();
+  /** File key → the request forwarded to have it opened, and when. */
+  const opening = new Map<string, { at: number; fwd: number }>();
+  /** That request → its file key (until it settles). */
+  const openers = new Map<number, string>();
+  /**
+   * File key → when the main thread last settled its opener without sending the file (not found,
+   * refused, or not to be trusted): for a second requests for it are forwarded without waiting.
+   */
+  const declined = new Map<string, number>();
   /** File key → the requests waiting for it. */
   const parked = new Map<string, Parked[]>();
   const parkedPeers = new Set<string>();
@@ -418,6 +427,15 @@ function runLoop(init: WorkerInit): void {
     forwards.delete(fwd!);
     bump(forwardsByPeer, f.peer, -1);
     bump(perIp, f.ip, -1);
+    const key = openers.get(fwd!);
+    if (key === undefined) return;
+    // The file, when it came, came ahead of this (MirrorFeed.file): what still waits for it goes on.
+    openers.delete(fwd!);
+    if (opening.get(key)?.fwd === fwd) opening.delete(key);
+    if (parked.has(key)) {
+      declined.set(key, performance.now());
+      unpark([key], performance.now());
+    }
   }
 
   function begin(id: number, fd: number, bytes: Uint8Array, negotiated: Negotiated, peer: string): boolean {
@@ -494,6 +512,7 @@ function runLoop(init: WorkerInit): void {
       else if (request.type === 'mirror') {
         mirror.apply(request.update, Date.now());
         const keys = RequestMirror.fileKeys(request.update);
+        for (const key of keys) declined.delete(key);
         if (keys.length > 0 && parkedCount > 0) unpark(keys, performance.now());
       } else if (request.type === 'config') config = request.config;
       else if (request.type === 'supersede') supersede(request);
@@ -501,10 +520,11 @@ function runLoop(init: WorkerInit): void {
     }
   }
 
-  function forward(msg: Uint8Array, ip: string, port: number, peer: string, why: string): void {
+  /** Hands a request to the main thread; its `fwd`, or -1 when shed. */
+  function forward(msg: Uint8Array, ip: string, port: number, peer: string, why: string): number {
     if (forwards.size >= MAX_FORWARDS) {
       counters.shed++;
-      return;
+      return -1;
     }
     counters.forwarded[why] = (counters.forwarded[why] ?? 0) + 1;
     const fwd = nextFwd++;
@@ -512,13 +532,24 @@ function runLoop(init: WorkerInit): void {
     bump(forwardsByPeer, peer, 1);
     bump(perIp, ip, 1);
     items.push({ kind: 'request', fwd, msg, address: ip, port });
+    return fwd;
   }
 
   /**
-   * Starts the request in recvBuffer here when the mirror can decide it; false: forward it. The
-   * port must be free (no transfer, no forwarded request): the main thread owns the duplicate rules.
+   * Starts the request here when the mirror can decide it, or parks it, or forwards it as the one
+   * that has its file opened: null. Else why to forward it. The port must be free (no transfer, no
+   * forwarded request): the main thread owns the duplicate rules. `waited`: a parked request back
+   * (it never waits twice).
    */
-  function serveHere(packet: TftpPacket, ip: string, port: number, peer: string, now: number, msg: Uint8Array): string | null {
+  function serveHere(
+    packet: TftpPacket,
+    ip: string,
+    port: number,
+    peer: string,
+    now: number,
+    msg: Uint8Array,
+    waited = false,
+  ): string | null {
     if (parkedPeers.has(peer)) {
       counters.duplicates++;
       return null;
@@ -531,15 +562,23 @@ function runLoop(init: WorkerInit): void {
     if ((perIp.get(ip) ?? 0) >= MAX_TRANSFERS_PER_CLIENT || transfers.size + forwards.size >= MAX_TRANSFERS) return 'busy';
     const decision = mirror.decide(packet, ip, Date.now(), config.serverIp);
     if (decision.kind === 'forward') {
-      if (decision.why !== 'no-file' || decision.fileKey === undefined) return decision.why;
-      const since = opening.get(decision.fileKey);
-      if (since === undefined || now - since > PARK_MS || parkedCount >= MAX_PARKED) {
-        opening.set(decision.fileKey, now);
-        return decision.why;
+      const key = decision.fileKey;
+      if (decision.why !== 'no-file' || key === undefined || waited) return decision.why;
+      const refused = declined.get(key);
+      if (refused !== undefined && now - refused < DECLINED_MS) return decision.why;
+      const opener = opening.get(key);
+      if (opener === undefined || now - opener.at > PARK_MS) {
+        const fwd = forward(msg, ip, port, peer, decision.why);
+        if (fwd > 0) {
+          opening.set(key, { at: now, fwd });
+          openers.set(fwd, key);
+        }
+        return null;
       }
-      const list = parked.get(decision.fileKey) ?? [];
+      if (parkedCount >= MAX_PARKED) return decision.why;
+      const list = parked.get(key) ?? [];
       list.push({ packet, msg, ip, port, peer, at: now });
-      parked.set(decision.fileKey, list);
+      parked.set(key, list);
       parkedPeers.add(peer);
       parkedCount++;
       counters.parked++;
@@ -607,7 +646,10 @@ function runLoop(init: WorkerInit): void {
     }
   }
 
-  /** Decides again the requests parked for `keys` (their file arrived), or, past PARK_MS, every one waiting that long. */
+  /**
+   * Decides again the requests parked for `keys` (their file arrived, or will not), or, past
+   * PARK_MS, every one waiting that long: started here, or forwarded.
+   */
   function unpark(keys: Iterable<string> | null, now: number): void {
     for (const key of keys ?? [...parked.keys()]) {
       const list = parked.get(key);
@@ -620,7 +662,7 @@ function runLoop(init: WorkerInit): void {
         }
         parkedPeers.delete(p.peer);
         parkedCount--;
-        const why = serveHere(p.packet, p.ip, p.port, p.peer, now, p.msg);
+        const why = serveHere(p.packet, p.ip, p.port, p.peer, now, p.msg, true);
         if (why === null) counters.parkedServed++;
         else forward(p.msg, p.ip, p.port, p.peer, why === 'no-file' ? 'parked-no-file' : why);
       }
@@ -699,7 +741,7 @@ function runLoop(init: WorkerInit): void {
       lastCounters = now;
       mirror.sweep(Date.now());
       counters.active = transfers.size;
-      if (opening.size > 1000) opening.clear();
+      for (const [key, at] of declined) if (now - at >= DECLINED_MS) declined.delete(key);
       report({ type: 'counters', counters: { ...counters, malformed: { ...counters.malformed }, forwarded: { ...counters.forwarded } } });
     }
   }

@@ -123,6 +123,20 @@ describe('TFTP requests started in the transfer worker', () => {
     assert.ok(started() - before >= 1 + c.parkedServed - 1);
   });
 
+  it('requests for a missing file are answered "not found" by the main thread without waiting in turn', async () => {
+    await settle();
+    const parkedBefore = server.workerCounters!.parked;
+    const t0 = performance.now();
+    const results = await Promise.allSettled(Array.from({ length: 7 }, () => fetchOverLoopback(port, 'missing.bin', 3000)));
+    const ms = performance.now() - t0;
+    for (const r of results) assert.match(r.status === 'rejected' ? String(r.reason) : 'served', /unexpected opcode 5: file not found/);
+    // Each waits for the first one's answer at most once (30 ms), never for the others' in turn.
+    assert.ok(ms < 1000, `${ms.toFixed(0)} ms`);
+    await settle();
+    assert.equal(count('requests_total{"result":"not-found"}'), 7);
+    assert.ok(server.workerCounters!.parked - parkedBefore <= 6, 'none waited twice');
+  });
+
   it('a client no longer approved is refused at once, by the main thread', async () => {
     views.clients.put(loopbackClient({ status: 'pending' }));
     await assert.rejects(fetchOverLoopback(port, 'small.txt'), /unexpected opcode 5/);
