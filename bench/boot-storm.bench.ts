@@ -79,6 +79,11 @@ function phases(r: StormRun): string {
   return r.fileMs.map((ms) => ((percentile(ms, 0.5) ?? NaN) / 1000).toFixed(2)).join(' ');
 }
 
+/** How long each file took the median Pi, from its first request for it to its last block (ms). */
+function spans(r: StormRun): string {
+  return r.fileSpanMs.map((ms) => (percentile(ms, 0.5) ?? NaN).toFixed(0)).join(' ');
+}
+
 async function main(): Promise<void> {
   const skip = canUseNetns();
   if (skip) {
@@ -107,6 +112,7 @@ async function main(): Promise<void> {
             const r = await oneRun(sl, name, limitMs);
             note(`N=${n} round ${round} ${name}: ${summary(r)}`);
             note(`  per file, the median Pi's seconds from power-on to its last block: ${phases(r)}`);
+            note(`  per file, the median Pi's ms from its first request to its last block: ${spans(r)}`);
             note(
               `  request to OACK: p50 ${percentile(r.oackMs, 0.5)?.toFixed(1)} p90 ${percentile(r.oackMs, 0.9)?.toFixed(1)} p99 ${percentile(r.oackMs, 0.99)?.toFixed(1)} ms over ${r.oackMs.length} requests`,
             );

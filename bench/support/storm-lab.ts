@@ -319,6 +319,8 @@ export interface StormRun {
   dhcpMs: number[];
   /** Per file of the boot set (by index), per Pi that read it: ms from power-on to its last block. */
   fileMs: number[][];
+  /** Per file of the boot set (by index), per Pi that read it: ms from its first request for it to its last block. */
+  fileSpanMs: number[][];
   /** Per request answered with an OACK: ms from the request to the OACK. */
   oackMs: number[];
   resends: number;
@@ -360,6 +362,7 @@ export async function runStorm(sl: StormLab, options: { limitMs: number; blksize
     piMs: results.flatMap((r) => r.piMs),
     dhcpMs: results.flatMap((r) => r.dhcpMs),
     fileMs: sl.files.map((_, i) => results.flatMap((r) => r.fileMs[i])),
+    fileSpanMs: sl.files.map((_, i) => results.flatMap((r) => r.fileSpanMs[i])),
     oackMs: results.flatMap((r) => r.oackMs),
     resends: results.reduce((n, r) => n + r.resends, 0),
     clientCpuMs: results.reduce((n, r) => n + r.cpuUserMs + r.cpuSystemMs, 0),

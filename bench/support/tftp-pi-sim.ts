@@ -83,6 +83,8 @@ export interface SimResult {
   dhcpMs: number[];
   /** Per file of `files` (by index), per Pi that read it: ms from `startAt` to its last block. */
   fileMs: number[][];
+  /** Per file of `files` (by index), per Pi that read it: ms from its first request for it to its last block. */
+  fileSpanMs: number[][];
   /** Per request answered with an OACK (size probes and reads): ms from the request to the OACK. */
   oackMs: number[];
 }
@@ -136,6 +138,8 @@ class Pi {
   private tries = 0;
   /** performance.now() when the request waiting for its OACK was first sent. */
   private requestedAt = 0;
+  /** performance.now() when this file was first asked for. */
+  private fileStartedAt = 0;
   done = false;
   /** The first failure of this Pi, or null. */
   failure: string | null = null;
@@ -183,6 +187,7 @@ class Pi {
     this.tid = -1;
     this.tries = 0;
     this.requestedAt = performance.now();
+    this.fileStartedAt = this.requestedAt;
     this.send(rrq(this.file, this.o.blksize), this.o.port);
   }
 
@@ -273,6 +278,7 @@ class Pi {
     this.result.completed++;
     this.result.bytes += this.offset;
     this.result.fileMs[this.fileIndex].push(Date.now() - this.o.startAt);
+    this.result.fileSpanMs[this.fileIndex].push(performance.now() - this.fileStartedAt);
     this.nextFile();
   }
 }
@@ -467,6 +473,7 @@ async function main(): Promise<void> {
     piFailures: [],
     dhcpMs: [],
     fileMs: o.files.map(() => []),
+    fileSpanMs: o.files.map(() => []),
     oackMs: [],
   };
   let running = o.pis.length;
