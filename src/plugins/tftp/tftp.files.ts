@@ -28,7 +28,7 @@
  * that appeared) is still served at the next request; what is trusted for a second is where the
  * name leads, the symlinks on the way (the boot folder's own real path likewise).
  */
-import { constants, promises as fsp, realpathSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, promises as fsp, readSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -179,6 +179,41 @@ export function checkNow(bootPath: string, relPath: string): { realPath: string;
     return { realPath, signature: signature(st) };
   } catch {
     return null;
+  }
+}
+
+/**
+ * `checkNow`, then the file read, synchronously, when it has at most `maxBytes`: for the transfer
+ * worker, the first request for a small file (a device tree, an overlay, `fixup4.dat`) without a
+ * trip to the main thread, whose open waits behind everything else it has to do in a storm. Opened
+ * with O_NOFOLLOW, read into shared memory, and kept only if its stat did not change during the
+ * read. Null when the name does not lead to such a file, or it is larger: the main thread says why,
+ * or reads it.
+ */
+export function readNow(bootPath: string, relPath: string, maxBytes: number): { realPath: string; signature: string; data: Buffer } | null {
+  const checked = checkNow(bootPath, relPath);
+  if (!checked || Number(checked.signature.split(':')[2]) > maxBytes) return null;
+  let fd: number;
+  try {
+    fd = openSync(checked.realPath, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+  } catch {
+    return null;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || signature(st) !== checked.signature) return null;
+    const data = Buffer.from(new SharedArrayBuffer(st.size));
+    let filled = 0;
+    while (filled < st.size) {
+      const n = readSync(fd, data, filled, st.size - filled, filled);
+      if (n === 0) return null;
+      filled += n;
+    }
+    return signature(fstatSync(fd)) === checked.signature ? { realPath: checked.realPath, signature: checked.signature, data } : null;
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -73,6 +73,11 @@ export interface MirrorUpdate {
 
 /** Past this many files the unused ones are dropped. */
 const MAX_FILES = 4096;
+/**
+ * Bytes of files held at most (most are the main thread's cache's, shared; the small files the
+ * worker reads itself are its own): past it the least recently added go first.
+ */
+const MAX_FILE_BYTES_HELD = 256 * 1024 ** 2;
 /** A file's bytes are kept this long after its last check, for the next check to find them the same. */
 const FILE_KEPT_MS = 60_000;
 
@@ -90,10 +95,11 @@ export type FastDecision =
       generated: string | null;
     }
   /**
-   * `why`: for the worker's counters (tests and the README's figures). `fileKey`, for `no-file`:
-   * the file the main thread is to open (requests for it wait for it in the worker: see Parking).
+   * `why`: for the worker's counters (tests and the README's figures). `file`, for `no-file`: the
+   * file to open (the worker reads a small one itself; requests for another wait for the main
+   * thread's open: see PARK_MS in tftp.worker.ts).
    */
-  | { kind: 'forward'; why: ForwardReason; fileKey?: string };
+  | { kind: 'forward'; why: ForwardReason; file?: { key: string; bootPath: string; relPath: string } };
 
 export type ForwardReason = 'not-rrq' | 'netascii' | 'decision' | 'special-file' | 'no-file' | 'changed';
 
@@ -103,8 +109,9 @@ export class RequestMirror {
   private readonly serials = new Map<string, string>();
   private readonly images = new Map<string, MirrorImage>();
   private readonly pins = new Map<string, { imageId: string; version: number; lastAt: number }>();
-  /** `bootPath\0relPath` → the file. */
+  /** `bootPath\0relPath` → the file; Map order: least recently added first. */
   private readonly files = new Map<string, MirrorFile>();
+  private fileBytes = 0;
 
   constructor(
     private readonly statNow: (p: string) => BootFileStat | null,
@@ -115,6 +122,18 @@ export class RequestMirror {
 
   get fileCount(): number {
     return this.files.size;
+  }
+
+  /** Bytes of the files held (see MAX_FILE_BYTES_HELD). */
+  get heldBytes(): number {
+    return this.fileBytes;
+  }
+
+  private dropFile(key: string): void {
+    const file = this.files.get(key);
+    if (!file) return;
+    this.files.delete(key);
+    this.fileBytes -= file.data.byteLength;
   }
 
   /** The keys of the files in an update (requests waiting for them can be decided again). */
@@ -130,6 +149,7 @@ export class RequestMirror {
       this.images.clear();
       this.pins.clear();
       this.files.clear();
+      this.fileBytes = 0;
     }
     for (const c of update.clients ?? []) this.clients.set(c.mac, c);
     for (const mac of update.removedClients ?? []) this.clients.delete(mac);
@@ -146,10 +166,15 @@ export class RequestMirror {
     for (const [mac, imageId, version] of update.pins ?? []) this.pins.set(mac, { imageId, version, lastAt: now });
     for (const file of update.files ?? []) {
       const key = `${file.bootPath}\0${file.relPath}`;
-      this.files.delete(key);
+      this.dropFile(key);
       this.files.set(key, file);
+      this.fileBytes += file.data.byteLength;
     }
     if (this.files.size > MAX_FILES) this.sweep(now);
+    for (const key of this.files.keys()) {
+      if (this.fileBytes <= MAX_FILE_BYTES_HELD && this.files.size <= MAX_FILES) break;
+      this.dropFile(key);
+    }
   }
 
   /**
@@ -157,7 +182,7 @@ export class RequestMirror {
    * may have let them go).
    */
   sweep(now: number): void {
-    for (const [key, file] of this.files) if (file.trustUntil + FILE_KEPT_MS <= now) this.files.delete(key);
+    for (const [key, file] of this.files) if (file.trustUntil + FILE_KEPT_MS <= now) this.dropFile(key);
   }
 
   /**
@@ -196,12 +221,12 @@ export class RequestMirror {
     }
     const key = `${version.bootPath}\0${decision.relPath}`;
     const file = this.files.get(key);
-    if (!file) return { kind: 'forward', why: 'no-file', fileKey: key };
+    if (!file) return { kind: 'forward', why: 'no-file', file: { key, bootPath: version.bootPath, relPath: decision.relPath } };
     if (file.trustUntil <= now) {
       // Where the name leads is trusted no longer: checked again here, in full.
       const checked = this.checkNow(file.bootPath, file.relPath);
       if (!checked || checked.realPath !== file.realPath || checked.signature !== file.signature) {
-        this.files.delete(key);
+        this.dropFile(key);
         return { kind: 'forward', why: 'changed' };
       }
       file.trustUntil = now + this.trustMs;
@@ -213,7 +238,7 @@ export class RequestMirror {
         st = null;
       }
       if (!st || `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}` !== file.signature) {
-        this.files.delete(key);
+        this.dropFile(key);
         return { kind: 'forward', why: 'changed' };
       }
     }

@@ -38,7 +38,7 @@ import {
   writeWord,
   type MessageLayout,
 } from './tftp.libc';
-import { checkNow, DEFAULT_REVALIDATE_AFTER_MS } from './tftp.files';
+import { checkNow, DEFAULT_REVALIDATE_AFTER_MS, readNow } from './tftp.files';
 import { RequestMirror, type MirrorUpdate } from './tftp.mirror';
 import { negotiate, type Negotiated, type TransferLimits } from './tftp.options';
 import { onAck, onClientError, onTimer, startTransfer, type Step, type TransferEffect, type TransferState } from './tftp.transfer';
@@ -109,6 +109,8 @@ export interface WorkerCounters {
   parkedServed: number;
   /** Requests from the port of a request waiting so: the same request sent again (answered once). */
   duplicates: number;
+  /** Small files the worker read itself (READ_HERE_MAX_BYTES). */
+  readHere: number;
 }
 
 /**
@@ -185,6 +187,14 @@ const MAX_FORWARDS = 512;
  * all at once. They are decided again when the file arrives, else forwarded after the wait.
  */
 const PARK_MS = 30;
+/**
+ * Files up to this size the worker reads itself when it has not got them (the device trees,
+ * overlays, fixup and config files of a boot): a read from the page cache is microseconds, and
+ * blocking the loop for it costs the running transfers less than the wait for the main thread
+ * costs every Pi asking. Larger ones (kernels, initramfs, start*.elf) are the main thread's: their
+ * transfers take seconds, and reading megabytes here would hold every transfer's next block.
+ */
+const READ_HERE_MAX_BYTES = 1024 * 1024;
 /** After the main thread opened a file without sending it (not found, say), requests for it go straight to the main thread this long. */
 const DECLINED_MS = 1000;
 const MAX_PARKED = 1024;
@@ -353,6 +363,7 @@ function runLoop(init: WorkerInit): void {
     parked: 0,
     parkedServed: 0,
     duplicates: 0,
+    readHere: 0,
   };
   /** File key → the request forwarded to have it opened, and when. */
   const opening = new Map<string, { at: number; fwd: number }>();
@@ -560,9 +571,20 @@ function runLoop(init: WorkerInit): void {
     if (running) for (let i = 0; i < 4 && byPeer.get(peer) === running; i++) readable(running, now);
     if (byPeer.has(peer) || forwardsByPeer.has(peer)) return 'busy-port';
     if ((perIp.get(ip) ?? 0) >= MAX_TRANSFERS_PER_CLIENT || transfers.size + forwards.size >= MAX_TRANSFERS) return 'busy';
-    const decision = mirror.decide(packet, ip, Date.now(), config.serverIp);
+    let decision = mirror.decide(packet, ip, Date.now(), config.serverIp);
+    if (decision.kind === 'forward' && decision.file && !declined.has(decision.file.key)) {
+      // A small file is read here at once (tftp.files.ts readNow): microseconds, against a trip to
+      // the main thread that every other Pi's request for it would wait for.
+      const { bootPath, relPath } = decision.file;
+      const read = readNow(bootPath, relPath, READ_HERE_MAX_BYTES);
+      if (read) {
+        counters.readHere++;
+        mirror.apply({ files: [{ bootPath, relPath, ...read, trustUntil: Date.now() + DEFAULT_REVALIDATE_AFTER_MS }] }, Date.now());
+        decision = mirror.decide(packet, ip, Date.now(), config.serverIp);
+      }
+    }
     if (decision.kind === 'forward') {
-      const key = decision.fileKey;
+      const key = decision.file?.key;
       if (decision.why !== 'no-file' || key === undefined || waited) return decision.why;
       const refused = declined.get(key);
       if (refused !== undefined && now - refused < DECLINED_MS) return decision.why;

@@ -60,32 +60,42 @@ describe('TFTP requests started in the transfer worker', () => {
     dir.cleanup();
   });
 
-  it('a file the main thread opened is served by the worker, and both transfers are recorded alike', async () => {
-    await fetchOverLoopback(port, 'small.txt');
-    await settle();
-    assert.equal(started(), 0, 'the first request for a file goes to the main thread, which opens it');
-    assert.equal(count('requests_forwarded_total{"reason":"no-file"}'), 1);
+  it('a small file is read and served by the worker from the first request; a large one is opened by the main thread first; all are recorded alike', async () => {
+    assert.deepEqual(await fetchOverLoopback(port, 'small.txt'), Buffer.alloc(700, 0x33));
     assert.deepEqual(await fetchOverLoopback(port, 'small.txt'), Buffer.alloc(700, 0x33));
     await settle();
-    assert.equal(started(), 1);
-    assert.equal(count('requests_total{"result":"started"}'), 2);
-    assert.equal(count('transfers_total{"outcome":"complete"}'), 2);
-    const served = facts.filter((f) => f.stage === 'tftp.file-served' && f.detail.file === 'small.txt');
-    assert.equal(served.length, 2, 'a boot fact for each');
+    assert.equal(started(), 2, 'both started in the worker');
+    assert.equal(server.workerCounters!.readHere, 1, 'read once, by the worker');
+    assert.equal(count('requests_forwarded_total{"reason":"no-file"}'), 0);
+    assert.equal((await fetchOverLoopback(port, 'big.bin', 20_000)).length, 4_000_000);
+    await settle();
+    assert.equal(count('requests_forwarded_total{"reason":"no-file"}'), 1, 'over 1 MiB: the main thread reads it');
+    assert.equal(started(), 2);
+    assert.equal((await fetchOverLoopback(port, 'big.bin', 20_000)).length, 4_000_000);
+    await settle();
+    assert.equal(started(), 3, 'then the worker serves it');
+    assert.equal(count('requests_total{"result":"started"}'), 4);
+    assert.equal(count('transfers_total{"outcome":"complete"}'), 4);
+    const served = facts.filter((f) => f.stage === 'tftp.file-served');
+    assert.deepEqual(
+      served.map((f) => f.detail.file),
+      ['small.txt', 'small.txt', 'big.bin', 'big.bin'],
+      'a boot fact for each',
+    );
     assert.equal(facts.filter((f) => f.stage === 'tftp.image-version').length, 1, 'one boot, one pin');
   });
 
-  it('serves a generated cmdline.txt from the worker once its file is checked, and keeps the copy on disk', async () => {
+  it('serves a generated cmdline.txt from the worker, rendered from the image’s file, and keeps the copy on disk', async () => {
     const expected = renderCmdline('console=serial0,115200 root=PARTUUID=1 rootwait\n', {
       serverIp: '127.0.0.1',
       exportPath: root,
       extraArgs: 'quiet',
     });
-    assert.equal((await fetchOverLoopback(port, 'cmdline.txt')).toString(), expected);
     const before = started();
     assert.equal((await fetchOverLoopback(port, 'cmdline.txt')).toString(), expected);
+    assert.equal((await fetchOverLoopback(port, 'cmdline.txt')).toString(), expected);
     await settle();
-    assert.equal(started(), before + 1);
+    assert.equal(started(), before + 2);
     await eventually(
       () => {
         try {
@@ -112,9 +122,10 @@ describe('TFTP requests started in the transfer worker', () => {
     assert.ok(count('requests_forwarded_total{"reason":"changed"}') >= 1);
   });
 
-  it('requests for a file being opened wait for it in the worker, then start there', async () => {
+  it('requests for a large file the main thread is opening wait for it in the worker, then start there', async () => {
+    writeFileSync(path.join(boot, 'big2.bin'), Buffer.alloc(4_000_000, 0x43));
     const before = started();
-    const all = await Promise.all(Array.from({ length: 7 }, () => fetchOverLoopback(port, 'big.bin', 20_000)));
+    const all = await Promise.all(Array.from({ length: 7 }, () => fetchOverLoopback(port, 'big2.bin', 20_000)));
     for (const bytes of all) assert.equal(bytes.length, 4_000_000);
     await settle();
     const c = server.workerCounters!;

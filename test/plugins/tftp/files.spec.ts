@@ -9,7 +9,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { BootFiles, MAX_FILE_BYTES, nodeBootFilesFs, type BootFilesFs, type OpenResult } from '../../../src/plugins/tftp/tftp.files';
+import {
+  BootFiles,
+  checkNow,
+  MAX_FILE_BYTES,
+  nodeBootFilesFs,
+  readNow,
+  type BootFilesFs,
+  type OpenResult,
+} from '../../../src/plugins/tftp/tftp.files';
 
 /** Node's file system, counting whole-file reads. */
 function countingFs(): BootFilesFs & { reads: string[] } {
@@ -308,5 +316,45 @@ describe('BootFiles', () => {
     });
     await worker.terminate();
     assert.deepEqual(message, { ok: true, text: 'DTBO' });
+  });
+});
+
+describe('checkNow and readNow (the transfer worker’s synchronous check and read)', () => {
+  let dir: string;
+  let boot: string;
+  before(async () => {
+    dir = await realpath(await mkdtemp(path.join(os.tmpdir(), 'bramble-readnow-')));
+    boot = path.join(dir, 'boot');
+    await mkdir(path.join(boot, 'overlays'), { recursive: true });
+    await writeFile(path.join(boot, 'fixup4.dat'), 'fixup');
+    await writeFile(path.join(boot, 'big.bin'), Buffer.alloc(5000));
+    await writeFile(path.join(dir, 'secret'), 'not a boot file');
+    await symlink(path.join(dir, 'secret'), path.join(boot, 'leak'));
+    await symlink('../fixup4.dat', path.join(boot, 'overlays', 'inside'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('reads a file inside the boot folder into shared memory, with the signature the cache compares', async () => {
+    const read = readNow(boot, 'fixup4.dat', 1024);
+    assert.ok(read);
+    assert.equal(read.data.toString(), 'fixup');
+    assert.ok(read.data.buffer instanceof SharedArrayBuffer);
+    assert.equal(read.realPath, path.join(boot, 'fixup4.dat'));
+    const opened = await new BootFiles().open(boot, 'fixup4.dat');
+    assert.equal(opened.ok && opened.signature, read.signature);
+  });
+
+  it('follows a symlink that stays inside the folder, never one that leaves it', () => {
+    assert.equal(readNow(boot, 'overlays/inside', 1024)?.data.toString(), 'fixup');
+    assert.equal(checkNow(boot, 'leak'), null);
+    assert.equal(readNow(boot, 'leak', 1024), null);
+  });
+
+  it('leaves larger files, folders and missing names to the main thread', () => {
+    assert.equal(readNow(boot, 'big.bin', 4999), null);
+    assert.equal(readNow(boot, 'big.bin', 5000)?.data.length, 5000);
+    assert.equal(readNow(boot, 'overlays', 1024), null);
+    assert.equal(readNow(boot, 'missing', 1024), null);
+    assert.equal(readNow(boot, '../secret', 1024), null);
   });
 });

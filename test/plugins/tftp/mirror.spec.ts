@@ -180,7 +180,11 @@ describe('TFTP worker mirror: requests forwarded to the main thread', () => {
   it('names the file to open for a file not there (requests for it wait for it in the worker)', () => {
     const { m } = setup();
     const d = m.decide(rrq('fixup4.dat'), pi.ip!, T0, null);
-    assert.equal(d.kind === 'forward' && d.fileKey, '/img/lite/v1/boot\0fixup4.dat');
+    assert.deepEqual(d.kind === 'forward' && d.file, {
+      key: '/img/lite/v1/boot\0fixup4.dat',
+      bootPath: '/img/lite/v1/boot',
+      relPath: 'fixup4.dat',
+    });
     assert.deepEqual(RequestMirror.fileKeys({ files: [file(1, 'fixup4.dat', 'x')] }), ['/img/lite/v1/boot\0fixup4.dat']);
   });
 
@@ -209,5 +213,19 @@ describe('TFTP worker mirror: requests forwarded to the main thread', () => {
     const { m: m2 } = setup();
     m2.apply({ reset: true }, T0);
     assert.equal(m2.decide(rrq('start4.elf'), pi.ip!, T0, null).kind, 'forward');
+  });
+});
+
+describe('TFTP worker mirror: the bytes it holds', () => {
+  it('holds at most 256 MiB of files: past it the least recently added go first', () => {
+    const { m } = setup(1, []);
+    const huge = (name: string): MirrorFile => ({ ...file(1, name, 'x'), data: { byteLength: 100 * 1024 ** 2 } as Uint8Array });
+    m.apply({ files: [huge('a'), huge('b')] }, T0);
+    assert.deepEqual([m.fileCount, m.heldBytes], [2, 200 * 1024 ** 2]);
+    m.apply({ files: [huge('c')] }, T0);
+    assert.deepEqual([m.fileCount, m.heldBytes], [2, 200 * 1024 ** 2]);
+    assert.equal(m.decide(rrq('a'), pi.ip!, T0, null).kind, 'forward', 'the oldest went');
+    m.apply({ reset: true }, T0);
+    assert.deepEqual([m.fileCount, m.heldBytes], [0, 0]);
   });
 });
