@@ -7,20 +7,22 @@
  * udp/69's queue behind the others of its burst, and the 100-Pi storm took 0.97–1.15× dnsmasq's
  * time (bench/boot-storm.bench.ts, README "The 100-Pi storm"). So the worker reads udp/69 itself,
  * ahead of its blocks, and starts at once every request it can decide from this copy alone: an
- * approved client asking for a file of its image version (pinned as tftp.pins.ts says) that the
- * main thread checked less than a second ago and that still has the same inode, size and mtime;
- * for cmdline.txt and config.txt, the image's file of that version, rendered with the client's
- * settings (tftp.generated.ts). Everything else (files not checked within the second, iPXE files,
- * refusals, unknown addresses, netascii, a busy port, malformed packets) is forwarded to the main
- * thread, which decides it as before. Either way the main thread learns of each transfer and records its
- * facts: the worker only takes the decision off the request's critical path.
+ * approved client asking for a file of its image version (pinned as tftp.pins.ts says) whose bytes
+ * it holds and whose stat (inode, size, mtime) is still theirs, the name's path checked again in
+ * full once a second (`checkNow`); for cmdline.txt and config.txt, the image's file of that version,
+ * rendered with the client's settings (tftp.generated.ts). The bytes come from the main thread's
+ * opens, or the worker reads a small file itself (tftp.worker.ts). Everything else (a large file not
+ * opened yet, a changed file, iPXE files, refusals, unknown addresses, netascii, a busy port,
+ * malformed packets) is forwarded to the main thread, which decides it as before. Either way the
+ * main thread learns of each transfer and records its facts: the worker only takes the decision
+ * off the request's critical path.
  *
  * The copy (`RequestMirror`) is fed by the main thread (MirrorFeed in tftp.server.ts): the decision's
  * fields of each client and image from the core's views, the answers of byIp and bySerial for every
  * address and serial a change touched, each pin it makes, and each file it opens. A change reaches
  * the worker at its next turn (microseconds); a request decided in between is one a main-thread
- * decision an instant earlier would have made the same way. Pure apart from `statNow`: no sockets,
- * no clock (times are passed in).
+ * decision an instant earlier would have made the same way. Pure apart from `statNow` and
+ * `checkNow` (injected): no sockets, no clock (times are passed in).
  */
 import type { ClientRecord, ImageRecord } from '../../core/plugin-api';
 import type { TftpPacket } from './tftp.codec';

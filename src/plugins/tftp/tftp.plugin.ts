@@ -3,9 +3,11 @@
  * with its own generated cmdline.txt and config.txt, and reports every file for boot progress.
  *
  * Setup (this file): settings → limits, the udp/69 socket on the configured interface, the
- * transfer worker, health. Per request: tftp.server.ts (I/O) with tftp.decider.ts,
- * tftp.options.ts and tftp.generated.ts (pure) and tftp.files.ts (the boot folder, cached). Per
- * packet of a transfer: tftp.worker.ts (I/O) with tftp.transfer.ts and tftp.codec.ts (pure).
+ * transfer worker, health. Per request: tftp.worker.ts reads it and starts it when its copy of the
+ * views can decide it (tftp.mirror.ts), else forwards it to tftp.server.ts; both use
+ * tftp.decider.ts, tftp.options.ts and tftp.generated.ts (pure) and tftp.files.ts (the boot
+ * folder). Per packet of a transfer: tftp.worker.ts (I/O) with tftp.transfer.ts and tftp.codec.ts
+ * (pure).
  */
 import { access, readdir } from 'node:fs/promises';
 import * as path from 'node:path';
