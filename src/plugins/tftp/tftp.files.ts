@@ -138,7 +138,8 @@ interface CacheEntry {
   mtimeMs: number;
 }
 
-function signature(st: BootFileStat): string {
+/** What a stat must match for cached bytes to still be the file: `dev:ino:size:mtimeMs`. */
+export function signature(st: BootFileStat): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
 }
 
@@ -167,7 +168,7 @@ function isInside(root: string, p: string): boolean {
  * main thread's check is trusted for has passed: three system calls there, none here. Null when the
  * name does not lead to a regular file inside the boot folder (the main thread then says why).
  */
-export function checkNow(bootPath: string, relPath: string): { realPath: string; signature: string } | null {
+export function checkNow(bootPath: string, relPath: string): { realPath: string; signature: string; size: number } | null {
   try {
     const root = realpathSync(bootPath);
     const joined = path.join(root, relPath);
@@ -176,7 +177,7 @@ export function checkNow(bootPath: string, relPath: string): { realPath: string;
     if (!isInside(root, realPath)) return null;
     const st = statSync(realPath);
     if (!st.isFile()) return null;
-    return { realPath, signature: signature(st) };
+    return { realPath, signature: signature(st), size: st.size };
   } catch {
     return null;
   }
@@ -192,7 +193,7 @@ export function checkNow(bootPath: string, relPath: string): { realPath: string;
  */
 export function readNow(bootPath: string, relPath: string, maxBytes: number): { realPath: string; signature: string; data: Buffer } | null {
   const checked = checkNow(bootPath, relPath);
-  if (!checked || Number(checked.signature.split(':')[2]) > maxBytes) return null;
+  if (!checked || checked.size > maxBytes) return null;
   let fd: number;
   try {
     fd = openSync(checked.realPath, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));

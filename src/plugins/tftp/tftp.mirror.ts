@@ -27,7 +27,7 @@
 import type { ClientRecord, ImageRecord } from '../../core/plugin-api';
 import type { TftpPacket } from './tftp.codec';
 import { decideRequest } from './tftp.decider';
-import type { BootFileStat } from './tftp.files';
+import { signature, type BootFileStat } from './tftp.files';
 
 /** The worker's full check of a name whose trusted second has passed (tftp.files.ts checkNow). */
 export type CheckNow = (bootPath: string, relPath: string) => { realPath: string; signature: string } | null;
@@ -239,7 +239,7 @@ export class RequestMirror {
       } catch {
         st = null;
       }
-      if (!st || `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}` !== file.signature) {
+      if (!st || signature(st) !== file.signature) {
         this.dropFile(key);
         return { kind: 'forward', why: 'changed' };
       }

@@ -19,7 +19,7 @@
  * Nothing a client sends can throw out of here: a datagram that is not an ACK or an ERROR is
  * counted and ignored, the transfer goes on, and its timer resends when the real ACK is lost.
  */
-import { closeSync, openSync, statSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { decodePacket, encodeOack, TftpDecodeError, TftpOpcode, type TftpPacket } from './tftp.codec';
@@ -38,7 +38,7 @@ import {
   writeWord,
   type MessageLayout,
 } from './tftp.libc';
-import { checkNow, DEFAULT_REVALIDATE_AFTER_MS, readNow } from './tftp.files';
+import { checkNow, DEFAULT_REVALIDATE_AFTER_MS, nodeBootFilesFs, readNow } from './tftp.files';
 import { RequestMirror, type MirrorUpdate } from './tftp.mirror';
 import { negotiate, type Negotiated, type TransferLimits } from './tftp.options';
 import { onAck, onClientError, onTimer, startTransfer, type Step, type TransferEffect, type TransferState } from './tftp.transfer';
@@ -327,7 +327,7 @@ function runLoop(init: WorkerInit): void {
   if (init.requestFd >= 0 && !register(init.requestFd)) throw new Error(`epoll_ctl udp/69: ${c.strerror(c.errno())}`);
 
   let config = init.config;
-  const mirror = new RequestMirror((p) => statSync(p, { throwIfNoEntry: false }) ?? null, checkNow, DEFAULT_REVALIDATE_AFTER_MS);
+  const mirror = new RequestMirror(nodeBootFilesFs.statNow!, checkNow, DEFAULT_REVALIDATE_AFTER_MS);
   /** By socket. */
   const transfers = new Map<number, Transfer>();
   const byPeer = new Map<string, Transfer>();
