@@ -239,7 +239,7 @@ export async function startDnsmasq(sl: StormLab): Promise<StormServer> {
 function stormPlugins(sl: StormLab): PluginFactory[] {
   return [
     createDhcpPlugin({ createFd: (o) => sl.lab.inNamespace('srv', () => createBoundUdpFd(o)), probeIntervalMs: 0 }),
-    createTftpPlugin({ createFd: (o) => sl.lab.inNamespace('srv', () => createTftpSocket(o)), netns: sl.lab.ns('srv') }),
+    createTftpPlugin({ createFd: (o) => sl.lab.inNamespace('srv', () => createTftpSocket(o)) }),
   ];
 }
 

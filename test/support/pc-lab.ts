@@ -78,7 +78,7 @@ export interface PcLab {
 
 export async function startPcLab(options: { dhcp?: Partial<DhcpSettings>; logger?: Logger } = {}): Promise<PcLab> {
   const dhcp = await startDhcpLab({
-    extraPlugins: (lab) => [createTftpPlugin({ createFd: (o) => lab.inNamespace('srv', () => createTftpSocket(o)), netns: lab.ns('srv') })],
+    extraPlugins: (lab) => [createTftpPlugin({ createFd: (o) => lab.inNamespace('srv', () => createTftpSocket(o)) })],
     settings: options.dhcp,
     logger: options.logger,
   });

@@ -106,7 +106,6 @@ export async function startTftpLab(
     await lab.addHost('srv', 'lan', { ifname: 'eth0', mac: '02:00:00:00:01:01', cidr: `${serverIp}/24` });
     const plugin = createTftpPlugin({
       createFd: (o) => lab.inNamespace('srv', () => createTftpSocket(o)),
-      netns: lab.ns('srv'),
       ...options.plugin,
     });
     core = await startCoreApp({

@@ -8,8 +8,9 @@
  * per-datagram path allocates a Buffer and an rinfo object, emits an event, and runs the loop's
  * other phases between an ACK and the next block). The same loop calling epoll_wait, recv and send
  * directly took 1.04–1.10 s. So transfers run in a worker thread (tftp.worker.ts) that blocks in
- * epoll_wait on connected per-transfer sockets, off the event loop every protocol and the API share.
- * Usable from the main thread (to create sockets) and from the worker.
+ * epoll_wait on its transfer sockets, off the event loop every protocol and the API share, and
+ * moves a turn's datagrams with recvmmsg(2) and sendmmsg(2). Usable from the main thread (to create
+ * sockets) and from the worker.
  */
 import koffi from 'koffi';
 
@@ -22,6 +23,8 @@ const SO_REUSEADDR = 2;
 const SO_RCVBUF = 8;
 const SO_SNDBUF = 7;
 const SO_BINDTODEVICE = 25;
+const SO_SNDBUFFORCE = 32;
+const SO_RCVBUFFORCE = 33;
 export const MSG_DONTWAIT = 0x40;
 export const EPOLLIN = 0x001;
 export const EPOLL_CTL_ADD = 1;
@@ -29,8 +32,6 @@ export const EPOLL_CTL_DEL = 2;
 const EFD_NONBLOCK = 0o4000;
 const EFD_CLOEXEC = 0o2000000;
 export const EAGAIN = 11;
-export const ECONNREFUSED = 111;
-export const CLONE_NEWNET = 0x40000000;
 
 export interface Libc {
   socket(domain: number, type: number, protocol: number): number;
@@ -46,14 +47,14 @@ export interface Libc {
    * 6.5–6.9 µs with Buffer arguments. The caller keeps the buffer alive while it uses the address.
    */
   recvAt(fd: number, address: number, length: number, flags: number): number;
-  /** `messagesAddress`: an array of struct mmsghdr built by the caller (see MessageBatch in tftp.worker.ts). */
+  /** `messagesAddress`: an array of struct mmsghdr built by the caller (see SendQueue in tftp.worker.ts). */
   sendmmsgAt(fd: number, messagesAddress: number, count: number, flags: number): number;
+  /** The same for receiving (RecvBatch in tftp.worker.ts); no timeout. */
+  recvmmsgAt(fd: number, messagesAddress: number, count: number, flags: number, timeout: number): number;
   epollWaitAt(epfd: number, eventsAddress: number, maxEvents: number, timeoutMs: number): number;
   /** udp/69's requests in the worker: the sender's struct sockaddr_in at `fromAddress`, its length at `lengthAddress`. */
   recvfromAt(fd: number, address: number, length: number, flags: number, fromAddress: number, lengthAddress: number): number;
   sendto(fd: number, buffer: Buffer, length: number, flags: number, to: Buffer, toLength: number): number;
-  /** Enters a namespace (this thread only); `nstype` CLONE_NEWNET for a network namespace. */
-  setns(fd: number, nstype: number): number;
   close(fd: number): number;
   epollCreate1(flags: number): number;
   epollCtl(epfd: number, op: number, fd: number, event: Buffer | null): number;
@@ -79,10 +80,10 @@ export function loadLibc(): Libc {
     send: lib.func('long send(int, const void *, size_t, int)'),
     recvAt: lib.func('long recv(int, uintptr_t, size_t, int)'),
     sendmmsgAt: lib.func('int sendmmsg(int, uintptr_t, unsigned int, int)'),
+    recvmmsgAt: lib.func('int recvmmsg(int, uintptr_t, unsigned int, int, uintptr_t)'),
     epollWaitAt: lib.func('int epoll_wait(int, uintptr_t, int, int)'),
     recvfromAt: lib.func('long recvfrom(int, uintptr_t, size_t, int, uintptr_t, uintptr_t)'),
     sendto: lib.func('long sendto(int, const void *, size_t, int, const void *, uint32_t)'),
-    setns: lib.func('int setns(int, int)'),
     close: lib.func('int close(int)'),
     epollCreate1: lib.func('int epoll_create1(int)'),
     epollCtl: lib.func('int epoll_ctl(int, int, int, const void *)'),
@@ -147,8 +148,11 @@ function messageLayout() {
     iovBase: koffi.offsetof(iovec, 'iov_base'),
     iovLen: koffi.offsetof(iovec, 'iov_len'),
     mmsghdr: koffi.sizeof(mmsghdr),
+    msgName: koffi.offsetof(msghdr, 'msg_name'),
+    msgNamelen: koffi.offsetof(msghdr, 'msg_namelen'),
     msgIov: koffi.offsetof(msghdr, 'msg_iov'),
     msgIovlen: koffi.offsetof(msghdr, 'msg_iovlen'),
+    msgFlags: koffi.offsetof(msghdr, 'msg_flags'),
     msgLen: koffi.offsetof(mmsghdr, 'msg_len'),
   };
 }
@@ -189,13 +193,14 @@ export function sockaddr(ip: string, port: number): Buffer {
 export interface TftpSocketOptions {
   /** Local address; 0.0.0.0 for any. */
   address: string;
-  /** Local port; 0 for an ephemeral one (a transfer's TID, RFC 1350 §4). */
+  /** Local port; 0 for an ephemeral one (a transfer socket's, RFC 1350 §4's TID). */
   port: number;
   /** Interface to serve (SO_BINDTODEVICE); null: any. */
   interface: string | null;
-  /** Connect to this peer: the socket then only receives from it (RFC 1350's TID check, in the kernel). */
-  peer?: { ip: string; port: number };
-  /** SO_RCVBUF / SO_SNDBUF in bytes, when set. */
+  /**
+   * SO_RCVBUF / SO_SNDBUF in bytes, when set: forced past net.core.[rw]mem_max where the process
+   * may (root, CAP_NET_ADMIN), else capped there by the kernel.
+   */
   bufferBytes?: number;
 }
 
@@ -211,14 +216,11 @@ export function createTftpSocket(options: TftpSocketOptions): number {
   if (options.bufferBytes) {
     const size = Buffer.alloc(4);
     size.writeInt32LE(options.bufferBytes);
-    // Best effort: the kernel caps both at net.core.[rw]mem_max.
-    c.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size, 4);
-    c.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, size, 4);
+    // Best effort: without CAP_NET_ADMIN the kernel caps both at net.core.[rw]mem_max.
+    if (c.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, size, 4) !== 0) c.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size, 4);
+    if (c.setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, size, 4) !== 0) c.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, size, 4);
   }
   if (c.bind(fd, sockaddr(options.address, options.port), 16) !== 0) fail(c, `bind udp/${options.port}`, fd);
-  if (options.peer && c.connect(fd, sockaddr(options.peer.ip, options.peer.port), 16) !== 0) {
-    fail(c, `connect ${options.peer.ip}:${options.peer.port}`, fd);
-  }
   return fd;
 }
 

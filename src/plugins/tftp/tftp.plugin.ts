@@ -21,13 +21,6 @@ import { TftpServer, type FdFactory } from './tftp.server';
 export interface TftpPluginOptions {
   /** Creates socket descriptors; tests wrap it to create them inside a network namespace. */
   createFd?: FdFactory;
-  /**
-   * The network namespace (a name under /run/netns) a custom createFd makes its sockets in: the
-   * transfer worker enters it to make the sockets of the requests it starts itself
-   * (tftp.mirror.ts). A custom createFd without it turns that off (every request is decided on
-   * the main thread), since the worker could not follow it.
-   */
-  netns?: string;
   /** Bytes of boot files kept in memory (default 512 MiB). */
   cacheBytes?: number;
   now?: () => number;
@@ -47,7 +40,6 @@ async function ipxeCheck(model: string | null, dir: string): Promise<{ dir: stri
 export function createTftpPlugin(options: TftpPluginOptions = {}): PluginFactory {
   return () => {
     const createFd = options.createFd ?? createTftpSocket;
-    const fastPath = options.createFd === undefined || options.netns !== undefined ? { netns: options.netns ?? null } : null;
     const files = new BootFiles({ maxCacheBytes: options.cacheBytes });
     let ctx: TftpContext | null = null;
     let server: TftpServer | null = null;
@@ -85,7 +77,7 @@ export function createTftpPlugin(options: TftpPluginOptions = {}): PluginFactory
         await server?.close();
         server = null;
         bound = null;
-        const next = new TftpServer(c, { createFd, files, limits, generatedRoot, ipxeDir: settings.ipxeDir, fastPath, now: options.now });
+        const next = new TftpServer(c, { createFd, files, limits, generatedRoot, ipxeDir: settings.ipxeDir, now: options.now });
         try {
           await next.listen(iface, serverIp, settings.port);
         } catch (error) {

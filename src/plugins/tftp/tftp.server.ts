@@ -4,7 +4,8 @@
  * by MirrorFeed); it forwards every other datagram here. A forwarded request is decoded (codec),
  * decided (tftp.decider.ts, pure: which client, which image, which file), its file opened
  * (tftp.files.ts) or generated (tftp.generated.ts), its options negotiated (tftp.options.ts), and
- * the transfer handed back to the worker with a socket of its own. What the worker reports (the
+ * the transfer handed back to the worker, which serves it from one of the transfer sockets made
+ * here (makeDataSockets). What the worker reports (the
  * transfers it started, those that ended) becomes metrics and boot progress here, whichever thread
  * decided. Nothing a client sends can throw out of here: malformed requests are counted and
  * dropped, refused ones get an ERROR packet (sent from udp/69), and the loop goes on.
@@ -30,7 +31,8 @@ import {
   MAX_TRANSFERS,
   MAX_TRANSFERS_PER_CLIENT,
   SUPERSEDE_AFTER_MS,
-  TRANSFER_BUFFER_BYTES,
+  DATA_SOCKET_BUFFER_BYTES,
+  DATA_SOCKETS,
   type BatchItem,
   type DoneEffect,
   type StartedNote,
@@ -73,8 +75,6 @@ interface RemoteInfo {
 }
 
 interface ActiveTransfer {
-  /** The transfer's socket (owned by the worker; closed here only if the worker dies). */
-  fd: number;
   /** performance.now() when it was handed to the worker. */
   startedAt: number;
   peer: string;
@@ -87,6 +87,7 @@ interface ServerMetrics {
   requests: CounterMetric;
   refused: CounterMetric;
   malformed: CounterMetric;
+  strays: CounterMetric;
   transfers: CounterMetric;
   errors: CounterMetric;
   bytes: CounterMetric;
@@ -107,12 +108,8 @@ export interface TftpServerOptions {
   generatedRoot: string;
   /** Folder of the iPXE binaries served to PCs (the `ipxeDir` setting). */
   ipxeDir: string;
-  /**
-   * Whether the worker starts the requests it can decide itself (tftp.mirror.ts), and the network
-   * namespace it then makes transfer sockets in (null: the process's). Null: every request is
-   * decided here (a custom createFd whose namespace the worker cannot follow).
-   */
-  fastPath?: { netns: string | null } | null;
+  /** Whether the worker starts the requests it can decide itself (tftp.mirror.ts; default true). False: every request is decided here. */
+  fastPath?: boolean;
   now?: () => number;
 }
 
@@ -128,10 +125,14 @@ export class TftpServer {
    * cleared for each new worker (a dead one may have left it set).
    */
   private readonly wakePending = new Int32Array(new SharedArrayBuffer(4));
+  /** The transfer sockets handed to the worker and not closed by it yet (closed here if it dies). */
+  private readonly dataFds = new Set<number>();
   private workerStopped: Promise<void> | null = null;
   private stopping = false;
   /** The worker's epoll descriptor: a worker that dies cannot close it. */
   private workerEpollFd = -1;
+  /** Whether the worker was given transfer sockets (makeDataSockets can fail). */
+  private workerHasSockets = false;
   /** When the worker last exited by itself (restarts are limited). */
   private crashes: number[] = [];
   /** Why the server cannot serve, when it cannot (health's detail). */
@@ -178,13 +179,17 @@ export class TftpServer {
   ) {
     this.log = ctx.logger;
     this.limits = options.limits;
-    this.feed = options.fastPath ? new MirrorFeed(ctx, (update) => this.post({ type: 'mirror', update })) : null;
+    this.feed = options.fastPath !== false ? new MirrorFeed(ctx, (update) => this.post({ type: 'mirror', update })) : null;
     this.ipxeDir = options.ipxeDir;
     const m = ctx.metrics;
     this.metrics = {
       requests: m.counter('requests_total', 'Read requests received, by what became of them', ['result']),
       refused: m.counter('requests_refused_total', 'Requests answered with an access or operation error, by reason', ['reason']),
       malformed: m.counter('packets_malformed_total', 'Malformed or unexpected TFTP packets dropped, by reason', ['reason']),
+      strays: m.counter(
+        'packets_stray_total',
+        'Datagrams to a transfer port from an address and port with no transfer there (RFC 1350 unknown TID), dropped',
+      ),
       transfers: m.counter('transfers_total', 'Finished transfers, by outcome (probe: the firmware stopped after learning the size)', [
         'outcome',
       ]),
@@ -244,8 +249,53 @@ export class TftpServer {
 
   /** Interface or server address changed: new transfers use them (the listener stays when the interface is the same). */
   retarget(serverIp: string | null): void {
+    const moved = serverIp !== this.serverIp;
     this.serverIp = serverIp;
     this.postConfig();
+    // New transfers leave from the new address; the running ones end on their sockets.
+    if (moved && this.worker) this.handOverDataSockets();
+  }
+
+  /**
+   * Makes the worker's transfer sockets (DATA_SOCKETS, on the server address and interface): from
+   * here, so the worker needs no namespace of its own and a custom createFd makes them too. None
+   * when they cannot be made (the address not up yet, say): requests are then answered "busy" and
+   * the next one tries again.
+   */
+  private makeDataSockets(): number[] {
+    const fds: number[] = [];
+    try {
+      for (let i = 0; i < DATA_SOCKETS; i++) {
+        fds.push(
+          this.options.createFd({
+            address: this.serverIp ?? '0.0.0.0',
+            port: 0,
+            interface: this.iface,
+            bufferBytes: DATA_SOCKET_BUFFER_BYTES,
+          }),
+        );
+      }
+    } catch (error) {
+      for (const fd of fds) closeFd(fd);
+      this.log.warn('cannot open the transfer sockets', { address: this.serverIp, error: (error as Error).message });
+      return [];
+    }
+    for (const fd of fds) this.dataFds.add(fd);
+    return fds;
+  }
+
+  /** New transfer sockets for the worker (it retires the ones before); false when none could be made. */
+  private handOverDataSockets(): boolean {
+    const fds = this.makeDataSockets();
+    if (fds.length === 0) return false;
+    this.post({ type: 'sockets', fds });
+    this.workerHasSockets = true;
+    return true;
+  }
+
+  private closeDataSockets(): void {
+    for (const fd of this.dataFds) closeFd(fd);
+    this.dataFds.clear();
   }
 
   /** New limits (a settings change): the next request negotiates within them. */
@@ -272,6 +322,8 @@ export class TftpServer {
   private async startWorker(): Promise<void> {
     if (this.worker) return;
     const channel = new MessageChannel();
+    const dataFds = this.makeDataSockets();
+    this.workerHasSockets = dataFds.length > 0;
     this.wakeFd = createEventFd();
     Atomics.store(this.wakePending, 0, 0);
     const worker = new Worker(path.join(__dirname, 'tftp.worker.js'), {
@@ -282,7 +334,7 @@ export class TftpServer {
         port: channel.port2,
         requestFd: this.requestFd,
         fastPath: this.feed !== null,
-        netns: this.options.fastPath?.netns ?? null,
+        dataFds,
         config: this.workerConfig(),
       },
       transferList: [channel.port2],
@@ -324,8 +376,8 @@ export class TftpServer {
     this.wakeFd = -1;
     if (this.workerEpollFd >= 0) closeFd(this.workerEpollFd);
     this.workerEpollFd = -1;
-    for (const [id, t] of [...this.active]) {
-      closeFd(t.fd);
+    this.closeDataSockets();
+    for (const [id] of [...this.active]) {
       this.release(id);
       this.metrics.errors.inc({ kind: 'worker-crash' });
     }
@@ -352,8 +404,10 @@ export class TftpServer {
     if (!exited) {
       await worker.terminate();
       if (this.workerEpollFd >= 0) closeFd(this.workerEpollFd);
-      for (const t of this.active.values()) closeFd(t.fd);
+      this.closeDataSockets();
     }
+    // Closed by the worker when it stopped by itself.
+    this.dataFds.clear();
     this.workerEpollFd = -1;
     this.workerPort?.close();
     this.worker = null;
@@ -382,6 +436,7 @@ export class TftpServer {
   private onItem(item: BatchItem): void {
     if (item.kind === 'done') this.onDone(item.id, item.done);
     else if (item.kind === 'started') this.onStarted(item);
+    else if (item.kind === 'closed') this.dataFds.delete(item.fd);
     else {
       const rinfo = { address: item.address, port: item.port };
       const fwd = item.fwd;
@@ -403,7 +458,7 @@ export class TftpServer {
    * unless the pin changed in the instant between (then the change's fact is recorded, as usual).
    */
   private onStarted(note: StartedNote): void {
-    this.active.set(note.id, { fd: note.fd, startedAt: performance.now(), peer: note.peer, ip: note.ip, mac: note.mac, file: note.file });
+    this.active.set(note.id, { startedAt: performance.now(), peer: note.peer, ip: note.ip, mac: note.mac, file: note.file });
     this.metrics.active.set(this.active.size);
     this.peers.add(note.peer);
     this.perIp.set(note.ip, (this.perIp.get(note.ip) ?? 0) + 1);
@@ -437,6 +492,8 @@ export class TftpServer {
     if (resent) this.metrics.retransmissions.inc(resent);
     const failures = delta(now.sendFailures, before?.sendFailures);
     if (failures) this.metrics.errors.inc({ kind: 'send-failure' }, failures);
+    const strays = delta(now.strays, before?.strays);
+    if (strays) this.metrics.strays.inc(strays);
     const shed = delta(now.shed, before?.shed);
     if (shed) this.count('shed', shed);
     const duplicates = delta(now.duplicates, before?.duplicates);
@@ -491,7 +548,7 @@ export class TftpServer {
       if (t.peer !== peer) continue;
       // A younger transfer: the request is a plain duplicate (the worker would refuse anyway).
       if (performance.now() - t.startedAt < SUPERSEDE_AFTER_MS) return false;
-      this.post({ type: 'supersede', id, fd: t.fd });
+      this.post({ type: 'supersede', id });
       return true;
     }
     return false;
@@ -729,27 +786,17 @@ export class TftpServer {
     if (this.requestFd < 0 || !this.worker) return false;
     const negotiated = negotiate(packet.options, data.byteLength, this.limits);
     this.warnRollover(image.id, image.name, relPath, data.byteLength, negotiated.blockSize);
-    let fd: number;
-    try {
-      fd = this.options.createFd({
-        address: this.serverIp ?? '0.0.0.0',
-        port: 0,
-        interface: this.iface,
-        peer: { ip: rinfo.address, port: rinfo.port },
-        bufferBytes: negotiated.windowSize > 1 ? TRANSFER_BUFFER_BYTES : undefined,
-      });
-    } catch (error) {
-      this.log.warn('cannot open a transfer socket', { peer, error: (error as Error).message });
+    if (!this.workerHasSockets && !this.handOverDataSockets()) {
       this.count('busy');
       this.metrics.errors.inc({ kind: 'busy' });
       await this.sendError(rinfo, TftpErrorCode.NotDefined, 'server busy, try again');
       return false;
     }
     const id = this.nextId++;
-    this.active.set(id, { fd, startedAt: performance.now(), peer, ip: rinfo.address, mac: client.mac, file: relPath });
+    this.active.set(id, { startedAt: performance.now(), peer, ip: rinfo.address, mac: client.mac, file: relPath });
     this.metrics.active.set(this.active.size);
     this.count('started');
-    this.post({ type: 'start', id, fd, data, negotiated, peer, fwd });
+    this.post({ type: 'start', id, data, negotiated, peer, fwd });
     return true;
   }
 

@@ -3,38 +3,40 @@
  * node:dgram on the event loop) and reads udp/69's requests. I/O only: each datagram goes to the
  * pure transfer machine (tftp.transfer.ts), and its effects are carried out here.
  *
+ * Transfers: every transfer is served from one of a few transfer sockets (DATA_SOCKETS, made by the
+ * main thread), each shared by many clients: a transfer is its client's address and port on one of
+ * them, RFC 1350's pair of TIDs (DataSocket says how a port is chosen). At each turn the loop reads
+ * a socket's ACKs with one recvmmsg(2) and sends the blocks they release with one sendmmsg(2).
+ *
  * Requests: the loop reads udp/69 at each turn, ahead of the transfers' ACKs. A request it can
  * decide from its copy of the clients, images, pins and checked files (tftp.mirror.ts says which)
- * starts here at once: its socket (connected to the client: a new TID, RFC 1350 §4, whose kernel
- * drops datagrams from any other peer) and its OACK or first block. Any other is forwarded to the
- * main thread (tftp.server.ts), which decides it, opens the file, creates the socket and posts the
+ * starts here at once: its OACK or first block leaves from its transfer socket. Any other is
+ * forwarded to the main thread (tftp.server.ts), which decides it, opens the file and posts the
  * transfer back with the file's bytes (shared memory, not copied), or answers it with an ERROR and
  * says it has settled. A request from the port of a running transfer, or of one being decided
  * there, always goes to the main thread, which owns the rules for duplicates.
  *
- * This loop blocks in epoll_wait on udp/69, the transfers' sockets and an eventfd the main thread
+ * This loop blocks in epoll_wait on udp/69, the transfer sockets and an eventfd the main thread
  * signals after posting. Once per turn it posts what happened, in order: transfers it started,
  * requests it forwarded, transfers that ended; and, twice a second, the counters.
  *
- * Nothing a client sends can throw out of here: a datagram that is not an ACK or an ERROR is
- * counted and ignored, the transfer goes on, and its timer resends when the real ACK is lost.
+ * Nothing a client sends can throw out of here: a datagram from a transfer's client that is not an
+ * ACK or an ERROR is counted and ignored, the transfer goes on, and its timer resends when the real
+ * ACK is lost; one from anybody else is counted as a stray and dropped.
  */
-import { closeSync, openSync } from 'node:fs';
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { decodePacket, encodeOack, TftpDecodeError, TftpOpcode, type TftpPacket } from './tftp.codec';
 import {
   addressOf,
-  CLONE_NEWNET,
-  createTftpSocket,
   EAGAIN,
-  ECONNREFUSED,
   EPOLL_CTL_ADD,
   EPOLL_CTL_DEL,
   EPOLLIN,
   loadLibc,
   MSG_DONTWAIT,
   sendmmsgLayout,
+  sockaddr,
   writeWord,
   type MessageLayout,
 } from './tftp.libc';
@@ -52,11 +54,21 @@ export const MAX_TRANSFERS_PER_CLIENT = 8;
 /** Transfers running at once in all: 500 Pis booting together read about one file each. */
 export const MAX_TRANSFERS = 1024;
 /**
- * Send and receive buffers of a transfer socket with a window (64 blocks of 1468 bytes fit). A
- * lock-step transfer (every Pi's) has one block in flight and keeps the kernel's defaults: two
- * setsockopt calls fewer on the path of each request.
+ * Transfer sockets: every transfer is served from one of these few ports, chosen per transfer
+ * (see DataSocket), not from a socket of its own. A turn's DATA blocks for all the clients of one
+ * port leave in one sendmmsg(2), and their ACKs are read with one recvmmsg(2). In the 100-Pi storm
+ * (bench/boot-storm.bench.ts) a socket per transfer cost a recv and a sendmmsg per block: the
+ * worker spent 14% of its time in user space (koffi, N-API, JavaScript) and 22% in recv,
+ * epoll_wait and system call entry and exit, where dnsmasq spent 5% and 17% (recvfrom, poll, entry
+ * and exit; perf, 8 s of each storm). Sharing the sockets took the 100-Pi storm from 0.99–1.14×
+ * dnsmasq's time to 0.85–0.94×.
  */
-export const TRANSFER_BUFFER_BYTES = 256 * 1024;
+export const DATA_SOCKETS = 8;
+/**
+ * Send and receive buffers of each: the ACKs of every transfer on it, and windows of 64 blocks of
+ * 1468 bytes for several clients.
+ */
+export const DATA_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** What a transfer socket is bound to, and the limits a request negotiates within. */
 export interface WorkerConfig {
@@ -70,11 +82,16 @@ export type WorkerRequest =
    * A transfer the main thread decided. `fwd`: the forwarded request it answers (absent when it
    * is not one: a request the worker before a restart forwarded).
    */
-  | { type: 'start'; id: number; fd: number; data: Uint8Array; negotiated: Negotiated; peer: string; fwd?: number }
+  | { type: 'start'; id: number; data: Uint8Array; negotiated: Negotiated; peer: string; fwd?: number }
   /** The forwarded request `fwd` ended without a transfer (refused, not found, a duplicate, malformed). */
   | { type: 'settled'; fwd: number }
   | { type: 'mirror'; update: MirrorUpdate }
   | { type: 'config'; config: WorkerConfig }
+  /**
+   * Transfer sockets for new transfers from now on (the server address changed). The ones before
+   * serve their transfers to the end and are then closed here (BatchItem 'closed').
+   */
+  | { type: 'sockets'; fds: number[] }
   /**
    * A new request came from this transfer's peer while the transfer has had no block acknowledged
    * for SUPERSEDE_AFTER_MS: the client is not in it (it never got the OACK, or it ended a size probe
@@ -82,15 +99,17 @@ export type WorkerRequest =
    * `probe` so the new request can be served; a transfer under way, or a younger one, is left
    * alone (the new request stays a duplicate).
    */
-  | { type: 'supersede'; id: number; fd: number }
+  | { type: 'supersede'; id: number }
   /** Ends every transfer (closing its socket) and the loop. */
   | { type: 'stop' };
 
 export type DoneEffect = Extract<TransferEffect, { type: 'done' }>;
 
 export interface WorkerCounters {
-  /** Datagrams on transfer sockets that were neither a well-formed ACK nor an ERROR, by reason. */
+  /** Datagrams from a transfer's client that were neither a well-formed ACK nor an ERROR, by reason. */
   malformed: Record<string, number>;
+  /** Datagrams on a transfer socket from an address and port with no transfer there (RFC 1350's unknown TID): dropped. */
+  strays: number;
   /** Sends the kernel refused for lack of buffer space (the timer resends). */
   sendFailures: number;
   /** Blocks sent again after a timeout. */
@@ -120,7 +139,6 @@ export interface WorkerCounters {
 export interface StartedNote {
   kind: 'started';
   id: number;
-  fd: number;
   peer: string;
   ip: string;
   mac: string;
@@ -146,7 +164,12 @@ export interface ForwardedRequest {
   port: number;
 }
 
-export type BatchItem = StartedNote | ForwardedRequest | { kind: 'done'; id: number; done: DoneEffect };
+export type BatchItem =
+  | StartedNote
+  | ForwardedRequest
+  | { kind: 'done'; id: number; done: DoneEffect }
+  /** A transfer socket of before a 'sockets' message, closed after its last transfer. */
+  | { kind: 'closed'; fd: number };
 
 /** worker → main */
 export type WorkerReport =
@@ -171,8 +194,8 @@ export interface WorkerInit {
   requestFd: number;
   /** Whether the worker starts requests itself (tftp.mirror.ts); else it forwards them all. */
   fastPath: boolean;
-  /** The network namespace (a name under /run/netns) its transfer sockets are made in; null: the process's. */
-  netns: string | null;
+  /** The transfer sockets (DATA_SOCKETS, made by the main thread; owned here from now on). */
+  dataFds: number[];
   config: WorkerConfig;
 }
 
@@ -210,44 +233,78 @@ interface Parked {
 
 interface Transfer {
   id: number;
-  fd: number;
+  ds: DataSocket;
+  /** The client's address and port as one number (peerKey): its key in `ds.peers`. */
+  key: number;
+  /** Its struct sockaddr_in, and that memory's address: each DATA message's destination. */
+  name: Buffer;
+  nameAddress: number;
   peer: string;
   ip: string;
   state: TransferState;
-  batch: MessageBatch;
+  /** The file's bytes (shared memory, not copied), held while DATA messages point into them. */
+  data: Buffer;
+  dataAddress: number;
 }
 
 /**
- * The DATA packets of one window, sent with one sendmmsg(2) and without copying the file: each
- * message is two iovecs, the 4-byte header (kept here) and the block, pointing into the file's
- * shared bytes. The structures' layout comes from koffi (sendmmsgLayout); the socket is connected,
- * so no msg_name.
+ * A transfer socket: unconnected, bound to the server address and a port of the kernel's choosing.
+ * A transfer is its client's address and port on one of these (RFC 1350's TID pair), so clients
+ * share ports but never a pair, and a datagram from any other address is dropped here (`strays`),
+ * as the kernel dropped it at a socket connected to one client. A client's next transfer gets a
+ * different port from its last (RFC 1350 §4: not the same TID twice in succession).
  */
-class MessageBatch {
+interface DataSocket {
+  fd: number;
+  peers: Map<number, Transfer>;
+  queue: SendQueue;
+  /** Replaced by a 'sockets' message: takes no new transfer, closed after its last. */
+  retired: boolean;
+}
+
+/** A client's IPv4 address and port (a struct sockaddr_in at `offset`) as one number. */
+function peerKey(sa: Buffer, offset: number): number {
+  return sa.readUInt32BE(offset + 4) * 65536 + sa.readUInt16BE(offset + 2);
+}
+
+/** peerKey of `a.b.c.d` and a port. */
+function keyOf(ip: string, port: number): number {
+  let n = 0;
+  for (const part of ip.split('.')) n = n * 256 + Number(part);
+  return n * 65536 + port;
+}
+
+/**
+ * The DATA packets of a turn for one transfer socket, sent with one sendmmsg(2) and without
+ * copying the files: each message is its client's address and two iovecs, the 4-byte header (kept
+ * here) and the block, pointing into the transfer's shared bytes. The structures' layout comes
+ * from koffi (sendmmsgLayout).
+ */
+class SendQueue {
   readonly messages: Buffer;
   /** addressOf(messages), for sendmmsgAt. */
   readonly messagesAddress: number;
   private readonly iovecs: Buffer;
   private readonly headers: Buffer;
-  private readonly dataAddress: number;
+  /** The transfer of each queued message: its bytes stay alive until they are sent. */
+  private readonly holders: Array<Transfer | null>;
   count = 0;
 
   constructor(
     readonly capacity: number,
-    /** Held here, beside the raw addresses into it (dataAddress): the bytes stay alive while they are sent. */
-    private readonly data: Buffer,
     private readonly l: MessageLayout,
   ) {
     this.messages = Buffer.alloc(l.mmsghdr * capacity);
     this.messagesAddress = addressOf(this.messages);
     this.iovecs = Buffer.alloc(2 * l.iovec * capacity);
     this.headers = Buffer.alloc(4 * capacity);
-    this.dataAddress = data.length > 0 ? addressOf(data) : 0;
+    this.holders = new Array<Transfer | null>(capacity).fill(null);
     const iovecsAddress = addressOf(this.iovecs);
     const headersAddress = addressOf(this.headers);
     for (let i = 0; i < capacity; i++) {
       const message = l.mmsghdr * i;
       const header = 2 * l.iovec * i;
+      this.messages.writeUInt32LE(16, message + l.msgNamelen);
       writeWord(this.messages, message + l.msgIov, iovecsAddress + header, l);
       writeWord(this.messages, message + l.msgIovlen, 2, l);
       writeWord(this.iovecs, header + l.iovBase, headersAddress + 4 * i, l);
@@ -260,18 +317,78 @@ class MessageBatch {
     return this.count === this.capacity;
   }
 
-  add(block: number, offset: number, length: number): void {
+  add(t: Transfer, block: number, offset: number, length: number): void {
     const i = this.count++;
     const l = this.l;
-    const iov = 2 * l.iovec * i + l.iovec;
+    writeWord(this.messages, l.mmsghdr * i + l.msgName, t.nameAddress, l);
     this.headers.writeUInt16BE(block, 4 * i + 2);
-    writeWord(this.iovecs, iov + l.iovBase, this.dataAddress + offset, l);
+    const iov = 2 * l.iovec * i + l.iovec;
+    writeWord(this.iovecs, iov + l.iovBase, t.dataAddress + offset, l);
     writeWord(this.iovecs, iov + l.iovLen, length, l);
+    this.holders[i] = t;
   }
 
   /** Bytes the kernel says it sent of message `i` (after sendmmsg). */
   sentBytes(i: number): number {
     return this.messages.readUInt32LE(this.l.mmsghdr * i + this.l.msgLen);
+  }
+
+  clear(): void {
+    this.holders.fill(null, 0, this.count);
+    this.count = 0;
+  }
+}
+
+/** Datagrams read from a transfer socket per recvmmsg(2), and the bytes kept of each. */
+const RECV_BATCH = 64;
+/** Larger than any ACK or ERROR a client sends (an ERROR's message is text); a longer datagram is cut and counted as malformed. */
+const RECV_SLOT_BYTES = 2048;
+const MSG_TRUNC = 0x20;
+
+/** The structures recvmmsg(2) fills: RECV_BATCH messages, each with its sender's address and one slot. */
+class RecvBatch {
+  readonly messages: Buffer;
+  readonly messagesAddress: number;
+  readonly names: Buffer;
+  readonly slots: Buffer;
+
+  private readonly iovecs: Buffer;
+  /** Messages the last call filled (their msg_namelen to set back). */
+  used = RECV_BATCH;
+
+  constructor(private readonly l: MessageLayout) {
+    this.messages = Buffer.alloc(l.mmsghdr * RECV_BATCH);
+    this.messagesAddress = addressOf(this.messages);
+    this.names = Buffer.alloc(16 * RECV_BATCH);
+    this.slots = Buffer.alloc(RECV_SLOT_BYTES * RECV_BATCH);
+    const iovecs = Buffer.alloc(l.iovec * RECV_BATCH);
+    const namesAddress = addressOf(this.names);
+    const slotsAddress = addressOf(this.slots);
+    const iovecsAddress = addressOf(iovecs);
+    for (let i = 0; i < RECV_BATCH; i++) {
+      const message = l.mmsghdr * i;
+      writeWord(this.messages, message + l.msgName, namesAddress + 16 * i, l);
+      writeWord(this.messages, message + l.msgIov, iovecsAddress + l.iovec * i, l);
+      writeWord(this.messages, message + l.msgIovlen, 1, l);
+      writeWord(iovecs, l.iovec * i + l.iovBase, slotsAddress + RECV_SLOT_BYTES * i, l);
+      writeWord(iovecs, l.iovec * i + l.iovLen, RECV_SLOT_BYTES, l);
+    }
+    // Kept alive with the messages that point at them.
+    this.iovecs = iovecs;
+  }
+
+  /** Before each call: the kernel wrote each sender's address length over msg_namelen. */
+  reset(): void {
+    for (let i = 0; i < this.used; i++) this.messages.writeUInt32LE(16, this.l.mmsghdr * i + this.l.msgNamelen);
+    this.used = 0;
+  }
+
+  length(i: number): number {
+    return this.messages.readUInt32LE(this.l.mmsghdr * i + this.l.msgLen);
+  }
+
+  truncated(i: number): boolean {
+    return (this.messages.readInt32LE(this.l.mmsghdr * i + this.l.msgFlags) & MSG_TRUNC) !== 0;
   }
 }
 
@@ -297,15 +414,6 @@ const IDLE_TICK_MS = 200;
 const MAX_EVENTS = 256;
 const COUNTERS_EVERY_MS = 500;
 
-function enterNamespace(c: ReturnType<typeof loadLibc>, netns: string): void {
-  const fd = openSync(`/run/netns/${netns}`, 'r');
-  try {
-    if (c.setns(fd, CLONE_NEWNET) !== 0) throw new Error(`setns ${netns}: ${c.strerror(c.errno())}`);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** `a.b.c.d:port` of the struct sockaddr_in at `sa`. */
 function peerOf(sa: Buffer): { ip: string; port: number } {
   return { ip: `${sa[4]}.${sa[5]}.${sa[6]}.${sa[7]}`, port: sa.readUInt16BE(2) };
@@ -313,7 +421,6 @@ function peerOf(sa: Buffer): { ip: string; port: number } {
 
 function runLoop(init: WorkerInit): void {
   const c = loadLibc();
-  if (init.netns) enterNamespace(c, init.netns);
   const messageLayout = sendmmsgLayout();
   const ep = c.epollCreate1(0o2000000);
   if (ep < 0) throw new Error(`epoll_create1: ${c.strerror(c.errno())}`);
@@ -328,8 +435,14 @@ function runLoop(init: WorkerInit): void {
 
   let config = init.config;
   const mirror = new RequestMirror(nodeBootFilesFs.statNow!, checkNow, DEFAULT_REVALIDATE_AFTER_MS);
-  /** By socket. */
+  /** By id. */
   const transfers = new Map<number, Transfer>();
+  /** Transfer sockets by descriptor, retired ones included; `pool`: those new transfers go to. */
+  const sockets = new Map<number, DataSocket>();
+  let pool: DataSocket[] = [];
+  /** A client's address and port → the socket of its last transfer (its next one gets another). */
+  const lastSocket = new Map<number, DataSocket>();
+  const received = new RecvBatch(messageLayout);
   const byPeer = new Map<string, Transfer>();
   /** Forwarded requests not settled yet: fwd → its peer and address. */
   const forwards = new Map<number, { peer: string; ip: string }>();
@@ -341,9 +454,7 @@ function runLoop(init: WorkerInit): void {
   let items: BatchItem[] = [];
   const events = Buffer.alloc(12 * MAX_EVENTS);
   const eventsAddress = addressOf(events);
-  const recvBuffer = Buffer.alloc(65536);
-  const recvAddress = addressOf(recvBuffer);
-  /** udp/69's datagrams: apart from recvBuffer, which the transfers' ACKs read into while a request is decided. */
+  /** udp/69's datagrams. */
   const requestBuffer = Buffer.alloc(65536);
   const requestAddress = addressOf(requestBuffer);
   const from = Buffer.alloc(16);
@@ -353,6 +464,7 @@ function runLoop(init: WorkerInit): void {
   const wakeBuffer = Buffer.alloc(8);
   const counters: WorkerCounters = {
     malformed: {},
+    strays: 0,
     sendFailures: 0,
     retransmissions: 0,
     bytesSent: 0,
@@ -390,37 +502,78 @@ function runLoop(init: WorkerInit): void {
   };
 
   function finish(t: Transfer, done: DoneEffect): void {
-    c.epollCtl(ep, EPOLL_CTL_DEL, t.fd, null);
-    c.close(t.fd);
-    transfers.delete(t.fd);
+    const ds = t.ds;
+    ds.peers.delete(t.key);
+    transfers.delete(t.id);
     if (byPeer.get(t.peer) === t) byPeer.delete(t.peer);
     bump(perIp, t.ip, -1);
+    // Bounded: a client's ports change, and a socket is avoided only for the transfer right after.
+    if (lastSocket.size >= 4 * MAX_TRANSFERS) lastSocket.clear();
+    lastSocket.set(t.key, ds);
     items.push({ kind: 'done', id: t.id, done });
+    if (ds.retired && ds.peers.size === 0) closeSocket(ds);
   }
-  /** Sends the batched DATA packets; those the kernel refuses (no buffer space) wait for the timer. */
-  function flush(t: Transfer): void {
-    const batch = t.batch;
-    if (batch.count === 0) return;
-    const sent = c.sendmmsgAt(t.fd, batch.messagesAddress, batch.count, MSG_DONTWAIT);
-    const ok = sent < 0 ? 0 : sent;
-    for (let i = 0; i < ok; i++) counters.bytesSent += batch.sentBytes(i) - 4;
-    counters.sendFailures += batch.count - ok;
-    batch.count = 0;
+
+  function adopt(fds: number[]): void {
+    for (const ds of pool) {
+      ds.retired = true;
+      if (ds.peers.size === 0) closeSocket(ds);
+    }
+    pool = [];
+    for (const fd of fds) {
+      const ds: DataSocket = { fd, peers: new Map(), queue: new SendQueue(256, messageLayout), retired: false };
+      sockets.set(fd, ds);
+      if (register(fd)) pool.push(ds);
+      else closeSocket(ds);
+    }
+  }
+
+  /** Closes a retired (or unusable) transfer socket; the main thread learns it is gone. */
+  function closeSocket(ds: DataSocket): void {
+    flush(ds);
+    c.epollCtl(ep, EPOLL_CTL_DEL, ds.fd, null);
+    c.close(ds.fd);
+    sockets.delete(ds.fd);
+    items.push({ kind: 'closed', fd: ds.fd });
+  }
+
+  /**
+   * Sends the queued DATA packets; those the kernel refuses for lack of buffer space wait for the
+   * timer. A message refused for its own reason (its destination unreachable) is skipped, so it
+   * does not hold back the other clients' blocks behind it.
+   */
+  function flush(ds: DataSocket): void {
+    const q = ds.queue;
+    let i = 0;
+    while (i < q.count) {
+      const sent = c.sendmmsgAt(ds.fd, q.messagesAddress + messageLayout.mmsghdr * i, q.count - i, MSG_DONTWAIT);
+      if (sent > 0) {
+        for (let k = i; k < i + sent; k++) counters.bytesSent += q.sentBytes(k) - 4;
+        i += sent;
+        continue;
+      }
+      if (c.errno() === EAGAIN) break;
+      counters.sendFailures++;
+      i++;
+    }
+    counters.sendFailures += q.count - i;
+    q.clear();
   }
 
   function apply(t: Transfer, step: Step): void {
     const resentBefore = t.state ? t.state.retransmissions : 0;
     t.state = step.state;
     for (const effect of step.effects) {
-      if (effect.type !== 'send-data') flush(t);
       switch (effect.type) {
-        case 'send-data':
-          if (t.batch.full) flush(t);
-          t.batch.add(effect.block, effect.offset, effect.length);
+        case 'send-data': {
+          const q = t.ds.queue;
+          if (q.full) flush(t.ds);
+          q.add(t, effect.block, effect.offset, effect.length);
           break;
+        }
         case 'send-oack': {
           const oack = encodeOack(effect.options);
-          if (c.send(t.fd, oack, oack.length, MSG_DONTWAIT) < 0) counters.sendFailures++;
+          if (c.sendto(t.ds.fd, oack, oack.length, MSG_DONTWAIT, t.name, 16) < 0) counters.sendFailures++;
           break;
         }
         case 'done':
@@ -428,7 +581,6 @@ function runLoop(init: WorkerInit): void {
           break;
       }
     }
-    flush(t);
     counters.retransmissions += step.state.retransmissions - resentBefore;
   }
 
@@ -449,50 +601,73 @@ function runLoop(init: WorkerInit): void {
     }
   }
 
-  function begin(id: number, fd: number, bytes: Uint8Array, negotiated: Negotiated, peer: string): boolean {
+  /**
+   * The transfer socket for a new transfer of `key`: the one with fewest transfers, not the one of
+   * the client's last transfer (when there is another) nor one it has a transfer on. Null when
+   * there is none (the main thread could not make them).
+   */
+  function pick(key: number): DataSocket | null {
+    const avoid = pool.length > 1 ? lastSocket.get(key) : undefined;
+    let best: DataSocket | null = null;
+    for (const ds of pool) {
+      if (ds === avoid || ds.peers.has(key)) continue;
+      if (best === null || ds.peers.size < best.peers.size) best = ds;
+    }
+    return best;
+  }
+
+  function begin(id: number, ds: DataSocket, bytes: Uint8Array, negotiated: Negotiated, ip: string, port: number, peer: string): void {
     const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const ip = peer.slice(0, peer.lastIndexOf(':'));
+    const name = sockaddr(ip, port);
     const t: Transfer = {
       id,
-      fd,
+      ds,
+      key: keyOf(ip, port),
+      name,
+      nameAddress: addressOf(name),
       peer,
       ip,
       state: undefined as unknown as TransferState,
-      batch: new MessageBatch(negotiated.windowSize, data, messageLayout),
+      data,
+      dataAddress: data.length > 0 ? addressOf(data) : 0,
     };
-    if (!register(fd)) {
-      c.close(fd);
-      items.push({
-        kind: 'done',
-        id,
-        done: {
-          type: 'done',
-          outcome: 'client-error',
-          bytes: 0,
-          blocks: 0,
-          retransmissions: 0,
-          durationMs: 0,
-          blockSize: negotiated.blockSize,
-          windowSize: negotiated.windowSize,
-          detail: `epoll_ctl: ${c.strerror(c.errno())}`,
-        },
-      });
-      return false;
-    }
-    transfers.set(fd, t);
+    ds.peers.set(t.key, t);
+    transfers.set(id, t);
     byPeer.set(peer, t);
     bump(perIp, ip, 1);
     apply(t, startTransfer(negotiated, data.length, performance.now()));
-    return true;
   }
 
   function start(request: Extract<WorkerRequest, { type: 'start' }>): void {
     settle(request.fwd);
-    begin(request.id, request.fd, request.data, request.negotiated, request.peer);
+    const at = request.peer.lastIndexOf(':');
+    const ip = request.peer.slice(0, at);
+    const port = Number(request.peer.slice(at + 1));
+    const ds = pick(keyOf(ip, port));
+    if (ds) {
+      begin(request.id, ds, request.data, request.negotiated, ip, port, request.peer);
+      return;
+    }
+    // No transfer socket (the main thread could not make them): the client asks again.
+    items.push({
+      kind: 'done',
+      id: request.id,
+      done: {
+        type: 'done',
+        outcome: 'client-error',
+        bytes: 0,
+        blocks: 0,
+        retransmissions: 0,
+        durationMs: 0,
+        blockSize: request.negotiated.blockSize,
+        windowSize: request.negotiated.windowSize,
+        detail: 'no transfer socket',
+      },
+    });
   }
   function supersede(request: Extract<WorkerRequest, { type: 'supersede' }>): void {
-    const t = transfers.get(request.fd);
-    if (!t || t.id !== request.id || t.state.acked >= 0) return;
+    const t = transfers.get(request.id);
+    if (!t || t.state.acked >= 0) return;
     // Younger than this, the request is a plain duplicate (sent twice, or crossed with our OACK):
     // the client may still take the OACK on its way. Older, the client has waited out its own
     // timeout without taking it: it is not in this transfer.
@@ -526,6 +701,7 @@ function runLoop(init: WorkerInit): void {
         for (const key of keys) declined.delete(key);
         if (keys.length > 0 && parkedCount > 0) unpark(keys, performance.now());
       } else if (request.type === 'config') config = request.config;
+      else if (request.type === 'sockets') adopt(request.fds);
       else if (request.type === 'supersede') supersede(request);
       else if (request.type === 'stop') running = false;
     }
@@ -568,7 +744,7 @@ function runLoop(init: WorkerInit): void {
     const running = byPeer.get(peer);
     // A Pi ends its size probe with an ERROR and asks again from the same port at once: that
     // ERROR may be waiting on the probe's socket behind this request. Read it first.
-    if (running) for (let i = 0; i < 4 && byPeer.get(peer) === running; i++) readable(running, now);
+    if (running) readable(running.ds, now);
     if (byPeer.has(peer) || forwardsByPeer.has(peer)) return 'busy-port';
     if ((perIp.get(ip) ?? 0) >= MAX_TRANSFERS_PER_CLIENT || transfers.size + forwards.size >= MAX_TRANSFERS) return 'busy';
     let decision = mirror.decide(packet, ip, Date.now(), config.serverIp);
@@ -607,24 +783,13 @@ function runLoop(init: WorkerInit): void {
       return null;
     }
     if (packet.opcode !== TftpOpcode.RRQ) return 'not-rrq';
+    const ds = pick(keyOf(ip, port));
+    if (!ds) return 'no-socket';
     const negotiated = negotiate(packet.options, decision.data.byteLength, config.limits);
-    let fd: number;
-    try {
-      fd = createTftpSocket({
-        address: config.serverIp ?? '0.0.0.0',
-        port: 0,
-        interface: config.iface,
-        peer: { ip, port },
-        bufferBytes: negotiated.windowSize > 1 ? TRANSFER_BUFFER_BYTES : undefined,
-      });
-    } catch {
-      return 'no-socket';
-    }
     const id = nextFastId--;
     items.push({
       kind: 'started',
       id,
-      fd,
       peer,
       ip,
       mac: decision.mac,
@@ -638,7 +803,7 @@ function runLoop(init: WorkerInit): void {
       blockSize: negotiated.blockSize,
     });
     counters.fastStarted++;
-    begin(id, fd, decision.data, negotiated, peer);
+    begin(id, ds, decision.data, negotiated, ip, port, peer);
     return null;
   }
 
@@ -693,22 +858,38 @@ function runLoop(init: WorkerInit): void {
     }
   }
 
-  function readable(t: Transfer, now: number): void {
-    const len = c.recvAt(t.fd, recvAddress, recvBuffer.length, MSG_DONTWAIT);
-    if (len < 0) {
-      const errno = c.errno();
-      if (errno === EAGAIN) return;
-      // ICMP port unreachable for an earlier send: the client is gone (or never listened).
-      if (errno === ECONNREFUSED) apply(t, onClientError(t.state, 0, 'port unreachable', now));
+  /** Reads what clients sent to a transfer socket (their ACKs and ERRORs): up to 4 × RECV_BATCH a turn, the rest the next. */
+  function readable(ds: DataSocket, now: number): void {
+    for (let round = 0; round < 4; round++) {
+      received.reset();
+      const n = c.recvmmsgAt(ds.fd, received.messagesAddress, RECV_BATCH, MSG_DONTWAIT, 0);
+      if (n <= 0) return; // EAGAIN: none left
+      received.used = n;
+      for (let i = 0; i < n; i++) onDatagram(ds, i, now);
+      if (n < RECV_BATCH) return;
+    }
+  }
+
+  function onDatagram(ds: DataSocket, i: number, now: number): void {
+    const t = ds.peers.get(peerKey(received.names, 16 * i));
+    if (t === undefined) {
+      counters.strays++;
       return;
     }
+    const slots = received.slots;
+    const at = RECV_SLOT_BYTES * i;
+    const len = received.length(i);
     // The common case, without decoding: ACK = 00 04 + block.
-    if (len === 4 && recvBuffer[0] === 0 && recvBuffer[1] === TftpOpcode.ACK) {
-      apply(t, onAck(t.state, recvBuffer.readUInt16BE(2), now));
+    if (len === 4 && slots[at] === 0 && slots[at + 1] === TftpOpcode.ACK) {
+      apply(t, onAck(t.state, slots.readUInt16BE(at + 2), now));
+      return;
+    }
+    if (received.truncated(i)) {
+      counters.malformed['oversized'] = (counters.malformed['oversized'] ?? 0) + 1;
       return;
     }
     try {
-      const packet = decodePacket(recvBuffer.subarray(0, len));
+      const packet = decodePacket(slots.subarray(at, at + len));
       if (packet.opcode === TftpOpcode.ERROR) apply(t, onClientError(t.state, packet.code, packet.message, now));
       else if (packet.opcode === TftpOpcode.ACK) apply(t, onAck(t.state, packet.block, now));
       else counters.malformed['unexpected-opcode'] = (counters.malformed['unexpected-opcode'] ?? 0) + 1;
@@ -718,6 +899,7 @@ function runLoop(init: WorkerInit): void {
     }
   }
 
+  adopt(init.dataFds);
   report({ type: 'ready', epollFd: ep });
   while (running) {
     let n = 0;
@@ -747,14 +929,18 @@ function runLoop(init: WorkerInit): void {
     if (requests && running) readRequests(now);
     if (parkedCount > 0) unpark(null, now);
     for (let i = 0; i < n; i++) {
-      const fd = events.readInt32LE(12 * i + 4);
-      const t = transfers.get(fd);
-      if (t) readable(t, now);
+      const ds = sockets.get(events.readInt32LE(12 * i + 4));
+      if (ds === undefined) continue;
+      // A socket's next blocks leave as soon as its ACKs are read, not after the other sockets'.
+      readable(ds, now);
+      if (ds.queue.count > 0) flush(ds);
     }
     if (now - lastTimerScan >= TIMER_TICK_MS) {
       lastTimerScan = now;
       for (const t of [...transfers.values()]) if (now >= t.state.deadline) apply(t, onTimer(t.state, now));
     }
+    // Blocks of new transfers and of timers, one sendmmsg per socket.
+    for (const ds of sockets.values()) if (ds.queue.count > 0) flush(ds);
     if (items.length > 0) {
       report({ type: 'batch', items });
       items = [];
@@ -767,11 +953,9 @@ function runLoop(init: WorkerInit): void {
       report({ type: 'counters', counters: { ...counters, malformed: { ...counters.malformed }, forwarded: { ...counters.forwarded } } });
     }
   }
-  for (const t of [...transfers.values()]) {
-    c.epollCtl(ep, EPOLL_CTL_DEL, t.fd, null);
-    c.close(t.fd);
-    transfers.delete(t.fd);
-  }
+  transfers.clear();
+  for (const ds of sockets.values()) c.close(ds.fd);
+  sockets.clear();
   c.close(ep);
   counters.active = 0;
   report({ type: 'counters', counters });

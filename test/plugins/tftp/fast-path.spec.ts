@@ -49,7 +49,6 @@ describe('TFTP requests started in the transfer worker', () => {
       ipxeDir: '/usr/lib/ipxe',
       limits: { maxBlockSize: 1468, maxWindowSize: 64, defaultTimeoutMs: 1000, maxRetries: 5 },
       generatedRoot,
-      fastPath: { netns: null },
     });
     // Loopback only (SO_BINDTODEVICE lo): nothing of this test is reachable from a real interface.
     await server.listen('lo', '127.0.0.1', port);

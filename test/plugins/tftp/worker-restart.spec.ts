@@ -46,7 +46,7 @@ for (const fastPath of [false, true]) {
         ipxeDir: '/usr/lib/ipxe',
         limits: { maxBlockSize: 1468, maxWindowSize: 64, defaultTimeoutMs: 1000, maxRetries: 5 },
         generatedRoot: path.join(dir.dir, 'generated'),
-        fastPath: fastPath ? { netns: null } : null,
+        fastPath,
       });
       // Loopback only (SO_BINDTODEVICE lo): nothing of this test is reachable from a real interface.
       await server.listen('lo', '127.0.0.1', port);
