@@ -5,10 +5,10 @@
  * decided (tftp.decider.ts, pure: which client, which image, which file), its file opened
  * (tftp.files.ts) or generated (tftp.generated.ts), its options negotiated (tftp.options.ts), and
  * the transfer handed back to the worker, which serves it from one of the transfer sockets made
- * here (makeDataSockets). What the worker reports (the
- * transfers it started, those that ended) becomes metrics and boot progress here, whichever thread
- * decided. Nothing a client sends can throw out of here: malformed requests are counted and
- * dropped, refused ones get an ERROR packet (sent from udp/69), and the loop goes on.
+ * here (makeDataSockets). What the worker reports (the transfers it started, those that ended)
+ * becomes metrics and boot progress here, whichever thread decided. Nothing a client sends can
+ * throw out of here: malformed requests are counted and dropped, refused ones get an ERROR packet
+ * (sent from udp/69), and the loop goes on.
  */
 import { mkdir, readdir, realpath, rename, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';

@@ -55,13 +55,18 @@ export const MAX_TRANSFERS_PER_CLIENT = 8;
 export const MAX_TRANSFERS = 1024;
 /**
  * Transfer sockets: every transfer is served from one of these few ports, chosen per transfer
- * (see DataSocket), not from a socket of its own. A turn's DATA blocks for all the clients of one
- * port leave in one sendmmsg(2), and their ACKs are read with one recvmmsg(2). In the 100-Pi storm
- * (bench/boot-storm.bench.ts) a socket per transfer cost a recv and a sendmmsg per block: the
- * worker spent 14% of its time in user space (koffi, N-API, JavaScript) and 22% in recv,
- * epoll_wait and system call entry and exit, where dnsmasq spent 5% and 17% (recvfrom, poll, entry
- * and exit; perf, 8 s of each storm). Sharing the sockets took the 100-Pi storm from 0.99–1.14×
- * dnsmasq's time to 0.85–0.94×.
+ * (see DataSocket), not from a socket of its own. A turn's DATA blocks for the clients of one port
+ * leave in one sendmmsg(2), and their ACKs are read with one recvmmsg(2). Measured in the 100-Pi
+ * storm (bench/boot-storm.bench.ts; perf, 8 s of each): with a socket per transfer (a recv and a
+ * sendmmsg per block, a socket, bind, connect and epoll_ctl per transfer) the worker spent 65% of
+ * its time in sendmmsg, 14% in user space (koffi, N-API, JavaScript), 9% in epoll_wait and 7% in
+ * recv, where dnsmasq spent 66% in sendmsg, 5% in user space, 10% in recvfrom and 5% in poll.
+ * Shared: 70% sendmmsg, 13% user space, 11% recvmmsg, 6% epoll_wait (a turn reads 1.5–4 ACKs in
+ * all, so most calls carry one or two datagrams), and the storm went from 0.99–1.15× dnsmasq's time a
+ * round (median 1.03×) to 0.85–1.07× (median 0.98× over 19 rounds). Two sockets instead of eight:
+ * 1.02–1.08×. Sending all the sockets' blocks at the end of a turn (always in the same order) left
+ * some Pis behind, the last finishing 0.8–1.2 s after the median one against 0.1 s: each socket's
+ * blocks leave right after its ACKs are read.
  */
 export const DATA_SOCKETS = 8;
 /**
