@@ -9,6 +9,9 @@ import { createSocket, type Socket } from 'node:dgram';
 import type { ClientRecord, ImageRecord, Logger, ViewChange } from '../../src/core/plugin-api';
 import { encodeAck, encodeRequest, TftpOpcode, type TftpOption } from '../../src/plugins/tftp/tftp.codec';
 import type { TftpContext } from '../../src/plugins/tftp/tftp.config';
+import { BootFiles } from '../../src/plugins/tftp/tftp.files';
+import { createTftpSocket } from '../../src/plugins/tftp/tftp.libc';
+import type { TftpServerOptions } from '../../src/plugins/tftp/tftp.server';
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 
@@ -76,6 +79,18 @@ export function loopbackClient(over: Partial<ClientRecord> = {}): ClientRecord {
     cmdlineArgs: '',
     ...over,
   } as unknown as ClientRecord;
+}
+
+/** A loopback TftpServer's options: real sockets, a fresh file cache, these tests' limits; `over` replaces fields. */
+export function loopbackServerOptions(generatedRoot: string, over: Partial<TftpServerOptions> = {}): TftpServerOptions {
+  return {
+    createFd: createTftpSocket,
+    files: new BootFiles(),
+    ipxeDir: '/usr/lib/ipxe',
+    limits: { maxBlockSize: 1468, maxWindowSize: 64, defaultTimeoutMs: 1000, maxRetries: 5 },
+    generatedRoot,
+    ...over,
+  };
 }
 
 /** An image of one version whose trees are `root` and `boot`. */

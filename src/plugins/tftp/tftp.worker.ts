@@ -512,8 +512,9 @@ function runLoop(init: WorkerInit): void {
     transfers.delete(t.id);
     if (byPeer.get(t.peer) === t) byPeer.delete(t.peer);
     bump(perIp, t.ip, -1);
-    // Bounded: a client's ports change, and a socket is avoided only for the transfer right after.
-    if (lastSocket.size >= 4 * MAX_TRANSFERS) lastSocket.clear();
+    // Bounded, the oldest forgotten first: a socket is avoided only for the client's next transfer.
+    lastSocket.delete(t.key);
+    if (lastSocket.size >= 4 * MAX_TRANSFERS) lastSocket.delete(lastSocket.keys().next().value!);
     lastSocket.set(t.key, ds);
     items.push({ kind: 'done', id: t.id, done });
     if (ds.retired && ds.peers.size === 0) closeSocket(ds);

@@ -9,13 +9,18 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BootFiles } from '../../../src/plugins/tftp/tftp.files';
 import { renderCmdline } from '../../../src/plugins/tftp/tftp.generated';
-import { createTftpSocket } from '../../../src/plugins/tftp/tftp.libc';
 import { TftpServer } from '../../../src/plugins/tftp/tftp.server';
 import { freePort } from '../../support/server-process';
 import { eventually, tempDir } from '../../support/temp';
-import { fetchOverLoopback, loopbackClient, loopbackContext, loopbackImage, loopbackViews } from '../../support/tftp-loopback';
+import {
+  fetchOverLoopback,
+  loopbackClient,
+  loopbackContext,
+  loopbackImage,
+  loopbackServerOptions,
+  loopbackViews,
+} from '../../support/tftp-loopback';
 
 describe('TFTP requests started in the transfer worker', () => {
   const dir = tempDir('bramble-tftp-fast-');
@@ -43,13 +48,7 @@ describe('TFTP requests started in the transfer worker', () => {
     views.clients.put(loopbackClient({ cmdlineArgs: 'quiet' }));
     views.images.put(loopbackImage(root, boot));
     port = await freePort();
-    server = new TftpServer(loopbackContext(views, counters, facts), {
-      createFd: createTftpSocket,
-      files: new BootFiles(),
-      ipxeDir: '/usr/lib/ipxe',
-      limits: { maxBlockSize: 1468, maxWindowSize: 64, defaultTimeoutMs: 1000, maxRetries: 5 },
-      generatedRoot,
-    });
+    server = new TftpServer(loopbackContext(views, counters, facts), loopbackServerOptions(generatedRoot));
     // Loopback only (SO_BINDTODEVICE lo): nothing of this test is reachable from a real interface.
     await server.listen('lo', '127.0.0.1', port);
   });

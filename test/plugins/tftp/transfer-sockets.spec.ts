@@ -12,13 +12,11 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { encodeAck, encodeError, encodeRequest, TftpOpcode } from '../../../src/plugins/tftp/tftp.codec';
-import { BootFiles } from '../../../src/plugins/tftp/tftp.files';
-import { createTftpSocket } from '../../../src/plugins/tftp/tftp.libc';
 import { TftpServer } from '../../../src/plugins/tftp/tftp.server';
 import { DATA_SOCKETS } from '../../../src/plugins/tftp/tftp.worker';
 import { freePort } from '../../support/server-process';
 import { eventually, tempDir } from '../../support/temp';
-import { loopbackClient, loopbackContext, loopbackImage, loopbackViews } from '../../support/tftp-loopback';
+import { loopbackClient, loopbackContext, loopbackImage, loopbackServerOptions, loopbackViews } from '../../support/tftp-loopback';
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 
@@ -99,13 +97,7 @@ describe('TFTP transfer sockets shared by every transfer', () => {
     views.clients.put(loopbackClient());
     views.images.put(loopbackImage(root, boot));
     port = await freePort();
-    server = new TftpServer(loopbackContext(views, counters), {
-      createFd: createTftpSocket,
-      files: new BootFiles(),
-      ipxeDir: '/usr/lib/ipxe',
-      limits: { maxBlockSize: 1468, maxWindowSize: 64, defaultTimeoutMs: 1000, maxRetries: 5 },
-      generatedRoot: path.join(dir.dir, 'generated'),
-    });
+    server = new TftpServer(loopbackContext(views, counters), loopbackServerOptions(path.join(dir.dir, 'generated')));
     // Loopback only (SO_BINDTODEVICE lo): nothing of this test is reachable from a real interface.
     await server.listen('lo', '127.0.0.1', port);
   });

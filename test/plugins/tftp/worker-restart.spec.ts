@@ -10,12 +10,17 @@ import { createSocket } from 'node:dgram';
 import { readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { encodeRequest, TftpOpcode } from '../../../src/plugins/tftp/tftp.codec';
-import { BootFiles } from '../../../src/plugins/tftp/tftp.files';
-import { createTftpSocket } from '../../../src/plugins/tftp/tftp.libc';
 import { TftpServer } from '../../../src/plugins/tftp/tftp.server';
 import { freePort } from '../../support/server-process';
 import { eventually, tempDir } from '../../support/temp';
-import { fetchOverLoopback, loopbackClient, loopbackContext, loopbackImage, loopbackViews } from '../../support/tftp-loopback';
+import {
+  fetchOverLoopback,
+  loopbackClient,
+  loopbackContext,
+  loopbackImage,
+  loopbackServerOptions,
+  loopbackViews,
+} from '../../support/tftp-loopback';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
@@ -40,14 +45,7 @@ for (const fastPath of [false, true]) {
       views.clients.put(loopbackClient());
       views.images.put(loopbackImage(root, boot));
       port = await freePort();
-      server = new TftpServer(loopbackContext(views, counters), {
-        createFd: createTftpSocket,
-        files: new BootFiles(),
-        ipxeDir: '/usr/lib/ipxe',
-        limits: { maxBlockSize: 1468, maxWindowSize: 64, defaultTimeoutMs: 1000, maxRetries: 5 },
-        generatedRoot: path.join(dir.dir, 'generated'),
-        fastPath,
-      });
+      server = new TftpServer(loopbackContext(views, counters), loopbackServerOptions(path.join(dir.dir, 'generated'), { fastPath }));
       // Loopback only (SO_BINDTODEVICE lo): nothing of this test is reachable from a real interface.
       await server.listen('lo', '127.0.0.1', port);
     });
