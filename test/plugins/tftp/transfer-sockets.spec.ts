@@ -4,7 +4,8 @@
  * and its real request from the same port get two different server ports (RFC 1350 §4: not the same
  * TID twice in succession); clients sharing a port each get their own file; a datagram from an
  * address and port with no transfer is dropped and counted; a new server address gets new sockets
- * while a running transfer ends on its old one, which is then closed.
+ * while a running transfer ends on its old one, which is then closed; and while the sockets cannot be
+ * made (the server address not up yet), requests are answered "busy" until they can.
  */
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
@@ -12,7 +13,8 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { encodeAck, encodeError, encodeRequest, TftpOpcode } from '../../../src/plugins/tftp/tftp.codec';
-import { TftpServer } from '../../../src/plugins/tftp/tftp.server';
+import { createTftpSocket, TftpSocketError } from '../../../src/plugins/tftp/tftp.libc';
+import { TftpServer, type FdFactory } from '../../../src/plugins/tftp/tftp.server';
 import { DATA_SOCKETS } from '../../../src/plugins/tftp/tftp.worker';
 import { freePort } from '../../support/server-process';
 import { eventually, tempDir } from '../../support/temp';
@@ -190,6 +192,59 @@ describe('TFTP transfer sockets shared by every transfer', () => {
       a.close();
       b.close();
       server.retarget('127.0.0.1');
+    }
+  });
+});
+
+describe('TFTP transfer sockets that cannot be made yet', () => {
+  const dir = tempDir('bramble-tftp-nosockets-');
+  const root = path.join(dir.dir, 'image');
+  const boot = path.join(root, 'boot');
+  const counters = new Map<string, number>();
+  const views = loopbackViews();
+  let server: TftpServer;
+  let port: number;
+  /** The transfer sockets (port 0) fail as they would before the server address is up; udp/69 does not. */
+  let addressUp = false;
+  const createFd: FdFactory = (o) => {
+    if (o.port === 0 && !addressUp) throw new TftpSocketError(`bind udp/0`, 'EADDRNOTAVAIL', 'the test says the address is not up');
+    return createTftpSocket(o);
+  };
+
+  before(async () => {
+    mkdirSync(boot, { recursive: true });
+    writeFileSync(path.join(boot, 'small.txt'), Buffer.alloc(700, 0x33));
+    views.clients.put(loopbackClient());
+    views.images.put(loopbackImage(root, boot));
+    port = await freePort();
+    server = new TftpServer(loopbackContext(views, counters), loopbackServerOptions(path.join(dir.dir, 'generated'), { createFd }));
+    // Loopback only (SO_BINDTODEVICE lo): nothing of this test is reachable from a real interface.
+    await server.listen('lo', '127.0.0.1', port);
+  });
+
+  after(async () => {
+    await server.close();
+    dir.cleanup();
+  });
+
+  it('answers "server busy" while they fail, and serves once they can be made', async () => {
+    const s = await client();
+    try {
+      await send(s, encodeRequest(TftpOpcode.RRQ, 'small.txt', 'octet', [{ name: 'blksize', value: '512' }]), port);
+      const refused = await s.next();
+      assert.equal(refused.msg.readUInt16BE(0), TftpOpcode.ERROR);
+      assert.match(refused.msg.subarray(4).toString('latin1'), /busy/);
+      assert.equal(refused.port, port, 'refused from udp/69');
+      assert.equal(counters.get('requests_total{"result":"busy"}'), 1);
+      addressUp = true;
+      await send(s, encodeRequest(TftpOpcode.RRQ, 'small.txt', 'octet', [{ name: 'blksize', value: '512' }]), port);
+      const oack = await s.next();
+      assert.equal(oack.msg.readUInt16BE(0), TftpOpcode.OACK, 'the next request is served');
+      assert.notEqual(oack.port, port);
+      const { data } = await readAfterOack(s, oack, 512);
+      assert.deepEqual(data, Buffer.alloc(700, 0x33));
+    } finally {
+      s.close();
     }
   });
 });
