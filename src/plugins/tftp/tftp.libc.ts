@@ -39,15 +39,13 @@ export interface Libc {
   bind(fd: number, address: Buffer, length: number): number;
   connect(fd: number, address: Buffer, length: number): number;
   getsockname(fd: number, address: Buffer, length: number[]): number;
-  send(fd: number, buffer: Buffer, length: number, flags: number): number;
   /**
-   * The per-block calls of the worker's loop, taking the buffer's address (addressOf) instead of
-   * the buffer: koffi passes an integer for less than it takes to pin a Buffer and find its bytes.
-   * On a connected loopback socket pair, one send + recv took 5.8–6.0 µs this way against
-   * 6.5–6.9 µs with Buffer arguments. The caller keeps the buffer alive while it uses the address.
+   * The worker loop's calls (the *At ones) take the buffer's address (addressOf) instead of the
+   * buffer: koffi passes an integer for less than it takes to pin a Buffer and find its bytes. On a
+   * connected loopback socket pair, one send + recv took 5.8–6.0 µs this way against 6.5–6.9 µs
+   * with Buffer arguments. The caller keeps the buffer alive while it uses the address.
+   * `messagesAddress`: an array of struct mmsghdr built by the caller (see SendQueue in tftp.worker.ts).
    */
-  recvAt(fd: number, address: number, length: number, flags: number): number;
-  /** `messagesAddress`: an array of struct mmsghdr built by the caller (see SendQueue in tftp.worker.ts). */
   sendmmsgAt(fd: number, messagesAddress: number, count: number, flags: number): number;
   /** The same for receiving (RecvBatch in tftp.worker.ts); no timeout. */
   recvmmsgAt(fd: number, messagesAddress: number, count: number, flags: number, timeout: number): number;
@@ -77,8 +75,6 @@ export function loadLibc(): Libc {
     bind: lib.func('int bind(int, const void *, uint32_t)'),
     connect: lib.func('int connect(int, const void *, uint32_t)'),
     getsockname: lib.func('int getsockname(int, _Out_ void *, _Inout_ uint32_t *)'),
-    send: lib.func('long send(int, const void *, size_t, int)'),
-    recvAt: lib.func('long recv(int, uintptr_t, size_t, int)'),
     sendmmsgAt: lib.func('int sendmmsg(int, uintptr_t, unsigned int, int)'),
     recvmmsgAt: lib.func('int recvmmsg(int, uintptr_t, unsigned int, int, uintptr_t)'),
     epollWaitAt: lib.func('int epoll_wait(int, uintptr_t, int, int)'),

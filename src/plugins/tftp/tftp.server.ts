@@ -131,8 +131,6 @@ export class TftpServer {
   private stopping = false;
   /** The worker's epoll descriptor: a worker that dies cannot close it. */
   private workerEpollFd = -1;
-  /** Whether the worker was given transfer sockets (makeDataSockets can fail). */
-  private workerHasSockets = false;
   /** When the worker last exited by itself (restarts are limited). */
   private crashes: number[] = [];
   /** Why the server cannot serve, when it cannot (health's detail). */
@@ -289,7 +287,6 @@ export class TftpServer {
     const fds = this.makeDataSockets();
     if (fds.length === 0) return false;
     this.post({ type: 'sockets', fds });
-    this.workerHasSockets = true;
     return true;
   }
 
@@ -323,7 +320,6 @@ export class TftpServer {
     if (this.worker) return;
     const channel = new MessageChannel();
     const dataFds = this.makeDataSockets();
-    this.workerHasSockets = dataFds.length > 0;
     this.wakeFd = createEventFd();
     Atomics.store(this.wakePending, 0, 0);
     const worker = new Worker(path.join(__dirname, 'tftp.worker.js'), {
@@ -786,7 +782,8 @@ export class TftpServer {
     if (this.requestFd < 0 || !this.worker) return false;
     const negotiated = negotiate(packet.options, data.byteLength, this.limits);
     this.warnRollover(image.id, image.name, relPath, data.byteLength, negotiated.blockSize);
-    if (!this.workerHasSockets && !this.handOverDataSockets()) {
+    // None when they could not be made (makeDataSockets): this request tries again.
+    if (this.dataFds.size === 0 && !this.handOverDataSockets()) {
       this.count('busy');
       this.metrics.errors.inc({ kind: 'busy' });
       await this.sendError(rinfo, TftpErrorCode.NotDefined, 'server busy, try again');

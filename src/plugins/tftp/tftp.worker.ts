@@ -622,13 +622,22 @@ function runLoop(init: WorkerInit): void {
     return best;
   }
 
-  function begin(id: number, ds: DataSocket, bytes: Uint8Array, negotiated: Negotiated, ip: string, port: number, peer: string): void {
+  function begin(
+    id: number,
+    ds: DataSocket,
+    key: number,
+    bytes: Uint8Array,
+    negotiated: Negotiated,
+    ip: string,
+    port: number,
+    peer: string,
+  ): void {
     const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const name = sockaddr(ip, port);
     const t: Transfer = {
       id,
       ds,
-      key: keyOf(ip, port),
+      key,
       name,
       nameAddress: addressOf(name),
       peer,
@@ -649,9 +658,10 @@ function runLoop(init: WorkerInit): void {
     const at = request.peer.lastIndexOf(':');
     const ip = request.peer.slice(0, at);
     const port = Number(request.peer.slice(at + 1));
-    const ds = pick(keyOf(ip, port));
+    const key = keyOf(ip, port);
+    const ds = pick(key);
     if (ds) {
-      begin(request.id, ds, request.data, request.negotiated, ip, port, request.peer);
+      begin(request.id, ds, key, request.data, request.negotiated, ip, port, request.peer);
       return;
     }
     // No transfer socket (the main thread could not make them): the client asks again.
@@ -789,7 +799,8 @@ function runLoop(init: WorkerInit): void {
       return null;
     }
     if (packet.opcode !== TftpOpcode.RRQ) return 'not-rrq';
-    const ds = pick(keyOf(ip, port));
+    const key = keyOf(ip, port);
+    const ds = pick(key);
     if (!ds) return 'no-socket';
     const negotiated = negotiate(packet.options, decision.data.byteLength, config.limits);
     const id = nextFastId--;
@@ -809,7 +820,7 @@ function runLoop(init: WorkerInit): void {
       blockSize: negotiated.blockSize,
     });
     counters.fastStarted++;
-    begin(id, ds, decision.data, negotiated, ip, port, peer);
+    begin(id, ds, key, decision.data, negotiated, ip, port, peer);
     return null;
   }
 
